@@ -1,0 +1,3 @@
+from fluence_dao.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Private helpers shared across subpackages. Nothing here imports heavy libraries."""

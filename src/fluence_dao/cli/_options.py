@@ -1,0 +1,21 @@
+"""Options shared by many commands, defined once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fluence_dao.cli import _output
+
+
+def _json_callback(value: bool) -> bool:
+    if value:
+        _output.set_json(True)
+    return value
+
+
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout.", callback=_json_callback, is_eager=True),
+]

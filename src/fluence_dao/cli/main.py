@@ -1,0 +1,103 @@
+"""Root of the `fluence-dao` CLI.
+
+Exit codes (documented in docs/cli.md):
+  0    success
+  1    the operation failed (a FluenceDaoError: bad input, a failing service, a chain error, ...)
+  2    usage error (unknown command or option, bad argument)
+  3    internal error (a bug: a traceback is printed)
+  130  interrupted (Ctrl-C)
+
+Command groups are imported lazily by Typer only when their module is loaded here; each group module
+imports heavy libraries (web3, wasmtime) inside its command functions, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from fluence_dao import __version__
+from fluence_dao.cli import _output
+from fluence_dao.errors import FluenceDaoError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="fluence-dao",
+    help="Autonomous, DAO-governed services on the Fluence compute model.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fluence-dao {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr.")] = False,
+) -> None:
+    """fluence-dao: governed WebAssembly services, a local Fluence peer, IPFS and ENS."""
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    """Attach command groups and top-level commands. Each module keeps its heavy imports inside commands."""
+    from fluence_dao.cli import commands
+
+    commands.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: maps errors to the documented exit codes."""
+    try:
+        app(standalone_mode=False, prog_name="fluence-dao")
+    except FluenceDaoError as err:
+        _report(err)
+        sys.exit(EXIT_FAILED)
+    except click.exceptions.Abort:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else EXIT_FAILED)
+    except SystemExit:
+        raise
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.write("internal error: this is a bug in fluence-dao; please report it with the traceback\n")
+        sys.exit(EXIT_INTERNAL)
+
+
+def _report(err: FluenceDaoError) -> None:
+    if _output.json_mode() or "--json" in sys.argv:
+        import json
+
+        sys.stdout.write(json.dumps({"error": err.to_dict()}, indent=2, sort_keys=True) + "\n")
+    sys.stderr.write(f"error: {err.message}\n")
