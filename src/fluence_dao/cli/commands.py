@@ -9,7 +9,4 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from fluence_dao.cli import module_cmd
-
-    app.add_typer(module_cmd.app, name="module")
-    app.command("build")(module_cmd.build)
+    """Attach every command group. Group modules import only typer and light helpers at import time."""
