@@ -14,10 +14,10 @@ imports heavy libraries (web3, wasmtime) inside its command functions, so `--hel
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from fluence_dao import __version__
@@ -67,26 +67,29 @@ def _register() -> None:
 _register()
 
 
+class _Interrupted(BaseException):
+    """Raised from the SIGINT handler; a BaseException so no library layer swallows or rewraps it."""
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    raise _Interrupted
+
+
 def main() -> None:
-    """Console-script entry point: maps errors to the documented exit codes."""
+    """Console-script entry point: maps errors to the documented exit codes.
+
+    Typer's standalone mode handles usage errors itself (exit 2); FluenceDaoError and Ctrl-C are mapped
+    here so a failed operation is one clean line (or one JSON document) and never a traceback.
+    """
+    signal.signal(signal.SIGINT, _on_sigint)
     try:
-        app(standalone_mode=False, prog_name="fluence-dao")
+        app(prog_name="fluence-dao")
     except FluenceDaoError as err:
         _report(err)
         sys.exit(EXIT_FAILED)
-    except click.exceptions.Abort:
+    except _Interrupted:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else EXIT_FAILED)
-    except SystemExit:
-        raise
     except Exception:
         import traceback
 
