@@ -1,0 +1,54 @@
+"""The CLI root: version, usage errors, exit codes, and that --help stays free of heavy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from fluence_dao import __version__
+from fluence_dao.cli.main import app
+
+HEAVY = ("web3", "wasmtime", "libp2p", "eth_account", "httpx")
+
+
+def test_version_prints_package_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"fluence-dao {__version__}"
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["no-such-command"])
+    assert result.exit_code == 2
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """`fluence-dao --help` must stay fast: no command module may import web3/wasmtime/... at import time."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from fluence_dao.cli.main import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        app(['--help'], prog_name='fluence-dao')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(__import__('json').dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_group_help_imports_no_heavy_library() -> None:
+    """Loading every registered command (as `--help` of each group does) keeps heavy imports lazy."""
+    code = (
+        "import sys, json\n"
+        "import typer.main\n"
+        "from fluence_dao.cli.main import app\n"
+        "typer.main.get_command(app)\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
