@@ -1,0 +1,18 @@
+"""Bridge to the Aqua compiler (node + @fluencelabs/aqua-api): .aqua -> AIR and function signatures.
+
+A leaf subpackage: imports only errors and _util. Calling a compiled function on a peer lives in
+`fluence_dao.peer` (the client is a peer).
+"""
+
+from fluence_dao.aqua._call import FunctionCall, parse_function_call
+from fluence_dao.aqua._compiler import AquaFunction, CompiledAqua, compile_aqua, compile_many, default_imports
+
+__all__ = [
+    "AquaFunction",
+    "CompiledAqua",
+    "FunctionCall",
+    "compile_aqua",
+    "compile_many",
+    "default_imports",
+    "parse_function_call",
+]

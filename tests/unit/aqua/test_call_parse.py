@@ -1,0 +1,52 @@
+"""Parsing `fluence-dao run -f 'func(a, "b", 3)'` and the compiler's error texts (no node needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fluence_dao.aqua import parse_function_call
+from fluence_dao.aqua._compiler import _compile_error, _normalize
+from fluence_dao.errors import AquaCompileError
+
+
+def test_literals_and_data_keys() -> None:
+    call = parse_function_call('greet(name, "a, b", 42, [1, [2, 3]], {"k": "v,w"}, true)', {"name": "alice"})
+    assert call.name == "greet"
+    assert call.args == ["alice", "a, b", 42, [1, [2, 3]], {"k": "v,w"}, True]
+
+
+def test_no_arguments() -> None:
+    assert parse_function_call("  ping( ) ").args == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not a call", "expected `name"),
+        ("f(missing)", "argument 'missing' .* is not in --data"),
+        ("f(1,,2)", "empty argument"),
+        ('f("open)', "unbalanced"),
+        ("f(1.2.3)", "neither a --data key nor a JSON literal"),
+    ],
+)
+def test_bad_calls_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(AquaCompileError, match=message):
+        parse_function_call(text, {})
+
+
+def test_compiler_error_keeps_file_and_line(tmp_path) -> None:
+    text = (
+        '\x1b[36m---- Error: /x/y.aqua:13:26\x1b[0m\n\x1b[36m13\x1b[0m         r <- Op.identity("x")\n'
+        "                            \x1b[36m^^^=\x1b[0m\n\x1b[36m      Types mismatch.\n      expected:   ?string\n"
+    )
+    err = _compile_error(tmp_path / "y.aqua", [text, text])
+    assert err.details["file"] == "/x/y.aqua"
+    assert err.details["line"] == 13 and err.details["column"] == 26
+    assert "Types mismatch. expected: ?string" in err.message
+    assert "(and 1 more error(s))" in err.message
+    assert "\x1b" not in err.details["compiler_text"]
+
+
+def test_scala_field_names_are_normalized() -> None:
+    raw = {"Laqua_js_FunctionDefJs__f_functionName": "f", "Laqua_js_X__f_items": [{"Laqua_js_Y__f_tag": "scalar"}]}
+    assert _normalize(raw) == {"functionName": "f", "items": [{"tag": "scalar"}]}
