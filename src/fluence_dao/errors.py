@@ -19,6 +19,8 @@
         BlockNotFoundError
         BlockCorruptedError      the bytes on disk do not hash to their CID
         KuboRpcError
+        IpldCodecError           bytes that do not decode (DAG-CBOR, DAG-JSON, dag-pb, UnixFS); also ValueError
+        CarError                 a CAR file that cannot be read
       EthError
         EnsError
         TransactionFailedError   reverted, underpriced, nonce too low, out of gas
@@ -123,6 +125,14 @@ class BlockCorruptedError(IpfsError):
 
 
 class KuboRpcError(IpfsError):
+    pass
+
+
+class IpldCodecError(IpfsError, ValueError):
+    pass
+
+
+class CarError(IpfsError):
     pass
 
 
