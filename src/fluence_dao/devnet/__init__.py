@@ -1,0 +1,39 @@
+"""The local devnet: anvil from npm on 127.0.0.1, ENS contracts from the npm artifacts, the project's names.
+
+`Devnet(settings).up()` is idempotent and returns devnet.json (chain id, RPC URL, ENS addresses, names);
+`down()` stops everything with SIGTERM (anvil saves its chain to `--state`), then SIGKILL. More background
+processes join through `COMPONENTS` (see `_devnet.py`). `resolve_endpoint(settings)` gives the RPC URL and
+ENS registry any eth command should use, filling devnet values from devnet.json.
+"""
+
+from fluence_dao.devnet._deploy import EnsDeployment, deploy_ens, ensure_name, load_artifact
+from fluence_dao.devnet._devnet import (
+    COMPONENTS,
+    AnvilComponent,
+    Devnet,
+    DevnetComponent,
+    DevnetStatus,
+    Endpoint,
+    anvil_binary,
+    resolve_endpoint,
+    rpc_chain_id,
+)
+from fluence_dao.devnet._state import STATE_VERSION, DevnetPaths
+
+__all__ = [
+    "COMPONENTS",
+    "STATE_VERSION",
+    "AnvilComponent",
+    "Devnet",
+    "DevnetComponent",
+    "DevnetPaths",
+    "DevnetStatus",
+    "Endpoint",
+    "EnsDeployment",
+    "anvil_binary",
+    "deploy_ens",
+    "ensure_name",
+    "load_artifact",
+    "resolve_endpoint",
+    "rpc_chain_id",
+]

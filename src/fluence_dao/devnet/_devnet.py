@@ -1,0 +1,324 @@
+"""`Devnet`: the local background processes (anvil first) and the ENS deployment on it.
+
+Processes are `DevnetComponent`s, started in order by `up()` and stopped in reverse by `down()`. To add one
+(the peer daemon, an IPFS server, a subgraph indexer), write a class with a `name`, a `process()` that
+returns a `ManagedProcess` (argv, log and pid files in `devnet.paths`, a health check) and an `after_start()`
+returning JSON-friendly facts about it, then append it to `COMPONENTS` below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from fluence_dao._util.net import LOOPBACK, free_port
+from fluence_dao._util.paths import node_modules
+from fluence_dao._util.process import ManagedProcess, ProcessSpec, ProcessStatus
+from fluence_dao.config import Settings
+from fluence_dao.devnet._state import DevnetPaths, read_info, write_info
+from fluence_dao.errors import ConfigError, DevnetError, ToolNotFoundError
+
+log = logging.getLogger(__name__)
+
+ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64"
+
+
+class DevnetComponent(Protocol):
+    """One background process of the devnet."""
+
+    name: str
+
+    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+        """The process to run; `info` is the last devnet.json (e.g. to reuse a port)."""
+        ...
+
+    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+        """Work once healthy (deploy contracts...); returns facts merged into devnet.json's top level."""
+        ...
+
+
+def anvil_binary(settings: Settings) -> Path:
+    """The anvil binary: `devnet.anvil_path`, else the one from npm; ToolNotFoundError says how to get it."""
+    path = settings.devnet.anvil_path or node_modules() / ANVIL_PACKAGE / "bin" / "anvil"
+    if not path.is_file():
+        raise ToolNotFoundError(
+            f"anvil not found at {path}: run `npm ci` in the project root (it installs {ANVIL_PACKAGE}), "
+            "or set FLUENCE_DAO_DEVNET__ANVIL_PATH",
+            tool="anvil",
+            path=str(path),
+        )
+    return path
+
+
+def rpc_chain_id(rpc_url: str, timeout_s: float = 0.5) -> int | None:
+    """eth_chainId over plain HTTP (no web3 import), or None when nothing answers."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    request = urllib.request.Request(rpc_url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return int(json.loads(response.read())["result"], 16)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as anvil binds: TIME_WAIT is fine
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+class AnvilComponent:
+    """anvil on 127.0.0.1 with `--state` (the chain survives a clean stop), then ENS and the project names."""
+
+    name = "anvil"
+
+    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+        paths = devnet.paths
+        previous = info.get("processes", {}).get(self.name, {})
+        port = self._choose_port(devnet, previous)
+        chain_id = devnet.settings.devnet.chain_id
+        rpc_url = f"http://{LOOPBACK}:{port}"
+        argv = [
+            str(anvil_binary(devnet.settings)),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--chain-id",
+            str(chain_id),
+            "--state",
+            str(paths.anvil_state),
+        ]
+        if devnet.settings.devnet.state_interval_s:
+            argv += ["--state-interval", str(devnet.settings.devnet.state_interval_s)]
+        spec = ProcessSpec(
+            name=self.name,
+            argv=argv,
+            log_path=paths.log_file(self.name),
+            pid_path=paths.pid_file(self.name),
+            health=lambda: rpc_chain_id(rpc_url) == chain_id,
+            startup_timeout_s=devnet.settings.devnet.startup_timeout_s,
+        )
+        return ManagedProcess(spec)
+
+    def _choose_port(self, devnet: Devnet, previous: dict[str, Any]) -> int:
+        configured = devnet.settings.devnet.port
+        if configured:
+            return configured
+        last = previous.get("port")
+        if isinstance(last, int) and last > 0:
+            # running already (reuse) or free (keep the URL stable across restarts)
+            probe = ManagedProcess(
+                ProcessSpec(
+                    self.name, ["anvil"], devnet.paths.log_file(self.name), devnet.paths.pid_file(self.name), bool
+                )
+            )
+            if probe.pid() is not None or _port_free(last):
+                return last
+        return free_port()
+
+    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+        from fluence_dao.devnet._deploy import deploy_ens, ensure_name
+        from fluence_dao.eth import EnsClient, EthClient, TxSender
+
+        port = int(self._port_of(devnet))
+        rpc_url = f"http://{LOOPBACK}:{port}"
+        settings = devnet.settings
+        client = EthClient(rpc_url, timeout_s=settings.eth.rpc_timeout_s, expected_chain_id=settings.devnet.chain_id)
+        key = settings.eth.effective_governance_key(rpc_url)
+        sender = TxSender(client, key, tx_timeout_s=settings.eth.tx_timeout_s)
+        if client.balance(sender.address) < 10**18:
+            client.rpc("anvil_setBalance", [sender.address, hex(10_000 * 10**18)])
+
+        ens_info = info.get("ens") or {}
+        registry = ens_info.get("registry")
+        resolver = ens_info.get("public_resolver")
+        if not (registry and resolver and client.code(registry) and client.code(resolver)):
+            deployment = deploy_ens(sender)
+            registry, resolver = deployment.registry, deployment.public_resolver
+        ens = EnsClient(client, registry)
+        names: dict[str, dict[str, Any]] = {}
+        for name in (settings.ens.project_name, settings.ens.signer_name):
+            registered = ensure_name(ens, name, resolver, sender)
+            names[name] = {"owner": ens.owner(name), "resolver": ens.resolver(name), "registered_now": registered}
+        return {
+            "chain_id": client.chain_id(),
+            "rpc_url": rpc_url,
+            "ens": {"registry": registry, "public_resolver": resolver},
+            "governance": sender.address,
+            "names": names,
+        }
+
+    @staticmethod
+    def _port_of(devnet: Devnet) -> int:
+        argv = devnet.process("anvil").spec.argv
+        return int(argv[list(argv).index("--port") + 1])
+
+
+#: Devnet components in start order. Append new background processes here (see the module docstring).
+COMPONENTS: list[Callable[[], DevnetComponent]] = [AnvilComponent]
+
+
+@dataclass
+class DevnetStatus:
+    processes: list[ProcessStatus]
+    info: dict[str, Any] | None
+    chain: dict[str, Any] | None = None
+    names: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.processes) and all(p.healthy for p in self.processes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "healthy": self.healthy,
+            "processes": [p.to_dict() for p in self.processes],
+            "rpc_url": (self.info or {}).get("rpc_url"),
+            "chain": self.chain,
+            "ens": (self.info or {}).get("ens"),
+            "names": self.names,
+        }
+
+
+class Devnet:
+    """The local devnet under `settings.state_dir`. `up()` is idempotent; `down()` stops everything cleanly."""
+
+    def __init__(self, settings: Settings, components: list[DevnetComponent] | None = None) -> None:
+        self.settings = settings
+        self.paths = DevnetPaths.under(settings.state_dir)
+        self.components: list[DevnetComponent] = components or [factory() for factory in COMPONENTS]
+        self._processes: dict[str, ManagedProcess] = {}
+
+    def info(self) -> dict[str, Any] | None:
+        """The last devnet.json (addresses, names, processes), or None."""
+        return read_info(self.paths)
+
+    def process(self, name: str) -> ManagedProcess:
+        if name not in self._processes:
+            for component in self.components:
+                if component.name == name:
+                    self._processes[name] = component.process(self, self.info() or {})
+                    break
+            else:
+                known = ", ".join(c.name for c in self.components)
+                raise DevnetError(f"no devnet process named {name!r} (known: {known})", process=name)
+        return self._processes[name]
+
+    def up(self) -> dict[str, Any]:
+        """Start every component (reusing healthy running ones), deploy ENS if needed; returns devnet.json."""
+        info = self.info() or {}
+        processes: dict[str, Any] = dict(info.get("processes", {}))
+        for component in self.components:
+            proc = component.process(self, info)
+            self._processes[component.name] = proc
+            pid, started_now = proc.start()
+            argv = list(proc.spec.argv)
+            processes[component.name] = {
+                "pid": pid,
+                "log": str(proc.spec.log_path),
+                "started_now": started_now,
+                **({"port": int(argv[argv.index("--port") + 1])} if "--port" in argv else {}),
+            }
+            info["processes"] = processes
+            try:
+                info.update(component.after_start(self, info, started_now))
+            finally:
+                write_info(self.paths, info)
+        return info
+
+    def down(self, *, reset: bool = False) -> list[str]:
+        """Stop every component (reverse order); `reset` also deletes the chain state and devnet.json."""
+        stopped: list[str] = []
+        info = self.info() or {}
+        for component in reversed(self.components):
+            proc = self._processes.get(component.name) or component.process(self, info)
+            if proc.stop():
+                stopped.append(component.name)
+        if reset:
+            for path in (self.paths.info_file, self.paths.anvil_state):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        return stopped
+
+    def status(self) -> DevnetStatus:
+        info = self.info()
+        statuses = [self.process(c.name).status() for c in self.components]
+        status = DevnetStatus(processes=statuses, info=info)
+        anvil = next((s for s in statuses if s.name == "anvil"), None)
+        if info and anvil is not None and anvil.healthy:
+            status.chain, status.names = self._chain_facts(info)
+        return status
+
+    def _chain_facts(self, info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        from fluence_dao.errors import EthError
+        from fluence_dao.eth import EnsClient, EthClient
+
+        client = EthClient(str(info["rpc_url"]), timeout_s=self.settings.eth.rpc_timeout_s)
+        chain: dict[str, Any] = {"chain_id": client.chain_id(), "block_number": client.block_number()}
+        names: dict[str, Any] = {}
+        registry = (info.get("ens") or {}).get("registry")
+        if registry:
+            ens = EnsClient(client, registry)
+            for name in info.get("names") or {}:
+                try:
+                    names[name] = {"owner": ens.owner(name), "resolver": ens.resolver(name)}
+                except EthError as err:
+                    names[name] = {"error": err.message}
+        return chain, names
+
+    def log_tail(self, name: str = "anvil", lines: int = 40) -> list[str]:
+        return self.process(name).log_tail(lines)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to talk to a chain: what eth commands and flows need."""
+
+    rpc_url: str
+    chain_id: int | None
+    ens_registry: str | None
+
+
+def resolve_endpoint(settings: Settings, *, need_registry: bool = True) -> Endpoint:
+    """RPC URL, chain id and ENS registry from the settings, filling devnet values from devnet.json.
+
+    Explicit settings win; on the devnet network, unset values come from the running devnet's devnet.json.
+    """
+    eth = settings.eth
+    rpc_url = eth.rpc_url
+    registry = eth.effective_ens_registry()
+    chain_id = eth.effective_chain_id()
+    if eth.network == "devnet" and (rpc_url is None or registry is None):
+        info = read_info(DevnetPaths.under(settings.state_dir))
+        if info is None:
+            raise ConfigError(
+                f"no devnet in {settings.state_dir}: run `fluence-dao devnet up`, or set FLUENCE_DAO_ETH__RPC_URL "
+                "and FLUENCE_DAO_ETH__ENS_REGISTRY",
+                state_dir=str(settings.state_dir),
+            )
+        rpc_url = rpc_url or str(info["rpc_url"])
+        registry = registry or (info.get("ens") or {}).get("registry")
+        chain_id = eth.chain_id if eth.chain_id is not None else info.get("chain_id", chain_id)
+    if rpc_url is None:
+        raise ConfigError(
+            f"no RPC URL for network {eth.network!r}: set FLUENCE_DAO_ETH__RPC_URL or pass --rpc-url",
+            network=eth.network,
+        )
+    if need_registry and registry is None:
+        raise ConfigError(
+            f"no ENS registry for network {eth.network!r}: set FLUENCE_DAO_ETH__ENS_REGISTRY",
+            network=eth.network,
+        )
+    return Endpoint(rpc_url=rpc_url, chain_id=chain_id, ens_registry=registry)

@@ -1,0 +1,35 @@
+"""Ethereum through web3.py and eth-account: ENS names and text records, transactions and nonces.
+
+Works against any EVM JSON-RPC endpoint with an ENS registry. web3 and requests errors never escape this
+package: they become `RpcUnavailableError` (endpoint down), `TransactionFailedError` (reverted, underpriced,
+out of gas, insufficient funds, nonce; with the tx hash and a `reason` code) or another `EthError`.
+This package imports web3 at import time: CLI modules import it inside their commands.
+"""
+
+from fluence_dao.eth._client import EthClient, TxReceipt, classify_failure, to_checksum
+from fluence_dao.eth._ens import (
+    ZERO_ADDRESS,
+    EnsClient,
+    TxRequest,
+    labelhash,
+    namehash,
+    normalize_name,
+    split_name,
+)
+from fluence_dao.eth._tx import NonceManager, TxSender
+
+__all__ = [
+    "ZERO_ADDRESS",
+    "EnsClient",
+    "EthClient",
+    "NonceManager",
+    "TxReceipt",
+    "TxRequest",
+    "TxSender",
+    "classify_failure",
+    "labelhash",
+    "namehash",
+    "normalize_name",
+    "split_name",
+    "to_checksum",
+]
