@@ -1,0 +1,38 @@
+"""`fluence-dao config show`: the effective configuration (flags > env > .env > defaults), keys masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+app = typer.Typer(help="Configuration: what fluence-dao will use, and where it came from.", no_args_is_help=True)
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}__{key}" if prefix else key, item, out)
+    else:
+        out.append((prefix, value))
+
+
+@app.command()
+def show(
+    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Override eth.rpc_url for this view.")] = None,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Override the state dir.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Print every setting as FLUENCE_DAO_* = value; secrets show as ********** (or null when unset)."""
+    from fluence_dao.config import ENV_PREFIX, load_settings
+
+    settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url}})
+    masked = settings.masked()
+    rows: list[tuple[str, Any]] = []
+    _flatten("", masked, rows)
+    text = "\n".join(f"{ENV_PREFIX}{key.upper()}={'' if value is None else value}" for key, value in rows)
+    _output.emit(masked, text)

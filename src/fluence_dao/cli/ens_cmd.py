@@ -1,0 +1,115 @@
+"""`fluence-dao ens get|set|owner|set-owner`: ENS text records and owners, signed by the configured key.
+
+The signing key is `eth.governance_key` (env FLUENCE_DAO_ETH__GOVERNANCE_KEY or .env; on the local devnet it
+defaults to anvil's account 0). It is never taken from a flag and never printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+app = typer.Typer(help="ENS names: text records and owners.", no_args_is_help=True)
+
+RpcUrlOption = Annotated[
+    str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint (env FLUENCE_DAO_ETH__RPC_URL; devnet default).")
+]
+RegistryOption = Annotated[
+    str | None, typer.Option("--registry", help="ENS registry address (env FLUENCE_DAO_ETH__ENS_REGISTRY).")
+]
+StateDirOption = Annotated[
+    Path | None, typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR).")
+]
+NameArg = Annotated[str, typer.Argument(help="An ENS name, e.g. alpha.public-record.eth.")]
+
+
+class _Ctx:
+    def __init__(self, rpc_url: str | None, registry: str | None, state_dir: Path | None) -> None:
+        from fluence_dao.config import load_settings
+        from fluence_dao.devnet import resolve_endpoint
+        from fluence_dao.eth import EnsClient, EthClient
+
+        self.settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url, "ens_registry": registry}})
+        self.endpoint = resolve_endpoint(self.settings)
+        self.client = EthClient(
+            self.endpoint.rpc_url, timeout_s=self.settings.eth.rpc_timeout_s, expected_chain_id=self.endpoint.chain_id
+        )
+        assert self.endpoint.ens_registry is not None
+        self.ens = EnsClient(self.client, self.endpoint.ens_registry)
+
+    def sender(self) -> Any:
+        from fluence_dao.eth import TxSender
+
+        key = self.settings.eth.effective_governance_key(self.endpoint.rpc_url)
+        return TxSender(self.client, key, tx_timeout_s=self.settings.eth.tx_timeout_s)
+
+
+@app.command()
+def get(
+    name: NameArg,
+    key: Annotated[str, typer.Argument(help="Text record key, e.g. wasm.signer.")],
+    rpc_url: RpcUrlOption = None,
+    registry: RegistryOption = None,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print the text record KEY of NAME (empty when unset)."""
+    ctx = _Ctx(rpc_url, registry, state_dir)
+    value = ctx.ens.text(name, key)
+    _output.emit({"name": name, "key": key, "value": value}, value)
+
+
+@app.command("set")
+def set_(
+    name: NameArg,
+    key: Annotated[str, typer.Argument(help="Text record key.")],
+    value: Annotated[str, typer.Argument(help="New value.")],
+    rpc_url: RpcUrlOption = None,
+    registry: RegistryOption = None,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Set the text record KEY of NAME to VALUE (signed by the configured key); print the tx hash."""
+    ctx = _Ctx(rpc_url, registry, state_dir)
+    sender = ctx.sender()
+    receipt = ctx.ens.set_text(name, key, value, sender)
+    _output.emit(
+        {"name": name, "key": key, "value": value, "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
+    )
+
+
+@app.command()
+def owner(
+    name: NameArg,
+    rpc_url: RpcUrlOption = None,
+    registry: RegistryOption = None,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print the registry owner of NAME (the zero address when unowned)."""
+    ctx = _Ctx(rpc_url, registry, state_dir)
+    address = ctx.ens.owner(name)
+    _output.emit({"name": name, "owner": address, "resolver": ctx.ens.resolver(name)}, address)
+
+
+@app.command("set-owner")
+def set_owner(
+    name: NameArg,
+    address: Annotated[str, typer.Argument(help="The new owner's address.")],
+    rpc_url: RpcUrlOption = None,
+    registry: RegistryOption = None,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Move NAME to ADDRESS (signed by its owner, or by the owner of its parent name); print the tx hash."""
+    ctx = _Ctx(rpc_url, registry, state_dir)
+    sender = ctx.sender()
+    receipt = ctx.ens.set_owner(name, address, sender)
+    _output.emit(
+        {"name": name, "owner": ctx.ens.owner(name), "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
+    )
