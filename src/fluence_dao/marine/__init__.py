@@ -1,0 +1,35 @@
+"""The wasmtime host for Marine-ABI modules ("the harness").
+
+`MarineModule.load(wasm, ModuleConfig(...))` loads one module (compiled once, cached on disk) and
+`module.call(fn, args, call_parameters=...)` calls it with Python values; `MarineService` links several
+modules by import namespace, as Marine does, and calls the facade (the last module).
+"""
+
+from fluence_dao.marine._config import CallParameters, ModuleConfig, ParticleParameters, SecurityTetraplet
+from fluence_dao.marine._sections import (
+    Argument,
+    FunctionSignature,
+    ImportSignature,
+    ModuleInterface,
+    MType,
+    RecordField,
+    RecordType,
+    parse_interface,
+)
+from fluence_dao.marine.module import MarineModule
+
+__all__ = [
+    "Argument",
+    "CallParameters",
+    "FunctionSignature",
+    "ImportSignature",
+    "MType",
+    "MarineModule",
+    "ModuleConfig",
+    "ModuleInterface",
+    "ParticleParameters",
+    "RecordField",
+    "RecordType",
+    "SecurityTetraplet",
+    "parse_interface",
+]

@@ -1,0 +1,145 @@
+"""Configuration of a module and the call parameters a host passes with each call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_MAX_MEMORY_BYTES = 256 * 2**20
+DEFAULT_MAX_CALL_SECONDS = 10.0
+
+
+@dataclass
+class ModuleConfig:
+    """How one module runs.
+
+    - `name`: the module's import namespace inside a service (another module's import `name.fn` calls it)
+      and its logger name (`fluence_dao.marine.guest.<name>`).
+    - `envs`: WASI environment variables. `WASM_LOG` is set from the guest logger's level unless given here.
+    - `mapped_dirs`: guest path -> host path, the only directories the guest sees (WASI preopens).
+    - `mounted_binaries`: import name -> absolute path of a binary the module may run through the import
+      `host.<name>(Vec<String>) -> MountedBinaryResult`. Nothing else can be run.
+    - `max_memory_bytes`: ceiling of the guest's linear memory; a grow beyond it fails inside the guest.
+    - `max_call_seconds`: wall-clock bound of one call (including nested calls and mounted binaries).
+    - `logger_enabled`: guest log lines and stdout/stderr go to the logger; False drops them.
+    - `random_source`: replaces WASI `random_get` (tests feed known bytes); None uses the OS RNG.
+    - `fresh_instance_after_trap`: False (default, as Marine does) keeps the instance and its state after a
+      failed call if it still answers `release_objects`; True always starts a fresh instance.
+    """
+
+    name: str = "module"
+    envs: Mapping[str, str] = field(default_factory=dict)
+    mapped_dirs: Mapping[str, str] = field(default_factory=dict)
+    mounted_binaries: Mapping[str, str] = field(default_factory=dict)
+    max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+    max_call_seconds: float = DEFAULT_MAX_CALL_SECONDS
+    logger_enabled: bool = True
+    random_source: Callable[[int], bytes] | None = None
+    fresh_instance_after_trap: bool = False
+
+
+@dataclass(frozen=True)
+class SecurityTetraplet:
+    """The origin of one argument value (marine-rs-sdk 0.14)."""
+
+    peer_pk: str = ""
+    service_id: str = ""
+    function_name: str = ""
+    lens: str = ""
+
+
+@dataclass(frozen=True)
+class ParticleParameters:
+    """The particle that caused a call (marine-rs-sdk 0.14)."""
+
+    id: str = ""
+    init_peer_id: str = ""
+    timestamp: int = 0  # ms
+    ttl: int = 0  # ms
+    script: str = ""
+    signature: bytes = b""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class CallParameters:
+    """Call parameters in the marine-rs-sdk 0.14 (host API v3) layout; converted down for older SDKs."""
+
+    particle: ParticleParameters = field(default_factory=ParticleParameters)
+    service_id: str = ""
+    service_creator_peer_id: str = ""
+    host_id: str = ""
+    worker_id: str = ""
+    tetraplets: tuple[tuple[SecurityTetraplet, ...], ...] | list[list[SecurityTetraplet]] = ()
+
+    def for_host_api(self, version: int) -> dict[str, Any]:
+        """The record value the `get_call_parameters` import of host API `version` (0..3) returns.
+
+        v0 (`host`, sdk <= 0.10): init_peer_id, service_id, service_creator_peer_id, host_id, particle_id,
+        tetraplets with `json_path`; v1 adds worker_id after host_id; v2 and v3 (sdk 0.13/0.14) hold the
+        particle record, and name the tetraplet's last field `lambda` (v2) or `lens` (v3).
+        """
+        p = self.particle
+        last = {0: "json_path", 1: "json_path", 2: "lambda"}.get(version, "lens")
+        tetraplets = [
+            [
+                {"peer_pk": t.peer_pk, "service_id": t.service_id, "function_name": t.function_name, last: t.lens}
+                for t in group
+            ]
+            for group in self.tetraplets
+        ]
+        if version <= 1:
+            out: dict[str, Any] = {
+                "init_peer_id": p.init_peer_id,
+                "service_id": self.service_id,
+                "service_creator_peer_id": self.service_creator_peer_id,
+                "host_id": self.host_id,
+            }
+            if version == 1:
+                out["worker_id"] = self.worker_id
+            out["particle_id"] = p.id
+            out["tetraplets"] = tetraplets
+            return out
+        return {
+            "particle": {
+                "id": p.id,
+                "init_peer_id": p.init_peer_id,
+                "timestamp": p.timestamp,
+                "ttl": p.ttl,
+                "script": p.script,
+                "signature": bytes(p.signature),
+                "token": p.token,
+            },
+            "service_id": self.service_id,
+            "service_creator_peer_id": self.service_creator_peer_id,
+            "host_id": self.host_id,
+            "worker_id": self.worker_id,
+            "tetraplets": tetraplets,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> CallParameters:
+        """From a JSON-style dict (the CLI's `--call-params`); unknown keys are refused."""
+        from fluence_dao.errors import AbiError
+
+        allowed = {"particle", "service_id", "service_creator_peer_id", "host_id", "worker_id", "tetraplets"}
+        extra = set(raw) - allowed
+        if extra:
+            raise AbiError(f"unknown call parameter(s) {sorted(extra)}; allowed: {sorted(allowed)}")
+        particle_raw = dict(raw.get("particle", {}))
+        if "signature" in particle_raw and not isinstance(particle_raw["signature"], bytes):
+            particle_raw["signature"] = bytes(particle_raw["signature"])
+        try:
+            particle = ParticleParameters(**particle_raw)
+            tetraplets = tuple(tuple(SecurityTetraplet(**t) for t in group) for group in raw.get("tetraplets", []))
+        except TypeError as err:
+            raise AbiError(f"bad call parameters: {err}") from err
+        return cls(
+            particle=particle,
+            service_id=str(raw.get("service_id", "")),
+            service_creator_peer_id=str(raw.get("service_creator_peer_id", "")),
+            host_id=str(raw.get("host_id", "")),
+            worker_id=str(raw.get("worker_id", "")),
+            tetraplets=tetraplets,
+        )

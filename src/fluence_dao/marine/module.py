@@ -1,0 +1,422 @@
+"""MarineModule: one Marine-ABI wasm module in wasmtime, called with Python values.
+
+A call lowers the arguments into guest memory through the guest's `allocate`, calls the export, lifts
+the result (`get_result_ptr`/`get_result_size`, or the wasm result for scalars) and calls
+`release_objects()`. Each module has its own wasmtime Store (memory ceiling, epoch deadline, WASI).
+
+After a failed call (trap, timeout, memory ceiling, a failing host function) the module stays usable:
+by default the instance and its state survive, as in Marine, provided it still answers
+`release_objects()`; if that traps too, or `ModuleConfig.fresh_instance_after_trap` is set, the next call
+runs on a fresh instance (state does not survive: `_initialize` runs again). Arguments are validated in a
+dry pass before anything is written into the guest, so a bad argument (AbiError) never touches it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from fluence_dao.errors import (
+    AbiError,
+    FunctionNotFoundError,
+    MarineError,
+    ModuleLoadError,
+    ModuleTrapError,
+)
+from fluence_dao.marine import _engine
+from fluence_dao.marine._abi import Lifter, Lowerer, normalise_arguments, raw_signature, scalar_from_wasm
+from fluence_dao.marine._config import CallParameters, ModuleConfig
+from fluence_dao.marine._sections import FunctionSignature, ModuleInterface, RecordType, parse_interface
+from fluence_dao.marine._wasi import wasi_config
+from fluence_dao.marine.host_imports import HOST_NAMESPACES, check_import_type, host_function, return_to_guest
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_EXPORTS = ("memory", "allocate", "release_objects", "get_result_ptr", "get_result_size")
+RESULT_SETTERS = ("set_result_ptr", "set_result_size")
+WASI_NAMESPACE = "wasi_snapshot_preview1"
+_U32 = 0xFFFFFFFF
+
+
+class _DryMemory:
+    """Accepts every allocation and write: lowering into it only validates the values."""
+
+    def read(self, ptr: int, size: int) -> bytes:  # pragma: no cover - lowering never reads
+        return bytes(size)
+
+    def write(self, ptr: int, data: bytes) -> None:
+        return None
+
+    def allocate(self, count: int, type_tag: int) -> int:
+        return 8
+
+
+class _Instance:
+    """One instance in its own store; the guest memory the ABI code reads and writes."""
+
+    def __init__(self, owner: MarineModule) -> None:
+        cfg = owner.config
+        self.owner = owner
+        self.store = wasmtime.Store(_engine.engine())
+        self.store.set_limits(memory_size=cfg.max_memory_bytes)
+        self.store.set_wasi(wasi_config(cfg))
+        self.store.set_epoch_deadline(_engine.deadline_ticks(cfg.max_call_seconds))
+        try:
+            self.instance = owner._linker.instantiate(self.store, owner._compiled)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as err:
+            raise ModuleLoadError(f"module {cfg.name!r} could not be instantiated: {err}", module=cfg.name) from err
+        exports = self.instance.exports(self.store)
+        memory = exports["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        self.memory = memory
+        self.funcs: dict[str, wasmtime.Func] = {}
+        for export in owner._compiled.exports:
+            item = exports[export.name]
+            if isinstance(item, wasmtime.Func):
+                self.funcs[export.name] = item
+        init = self.funcs.get("_initialize")
+        if init is not None:
+            try:
+                init(self.store)
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as err:
+                raise ModuleLoadError(f"module {cfg.name!r}: _initialize failed: {err}", module=cfg.name) from err
+
+    # GuestMemory
+    def read(self, ptr: int, size: int) -> bytes:
+        end = ptr + size
+        if ptr < 0 or end > self.memory.data_len(self.store):
+            raise AbiError(
+                f"module {self.owner.name!r} points outside its memory: [{ptr}, {end}) of "
+                f"{self.memory.data_len(self.store)} bytes",
+                module=self.owner.name,
+            )
+        return bytes(self.memory.read(self.store, ptr, end))
+
+    def write(self, ptr: int, data: bytes) -> None:
+        if ptr + len(data) > self.memory.data_len(self.store):
+            raise AbiError(f"module {self.owner.name!r}: allocate returned {ptr}, outside its memory")
+        self.memory.write(self.store, data, ptr)
+
+    def allocate(self, count: int, type_tag: int) -> int:
+        return int(self.funcs["allocate"](self.store, count, type_tag)) & _U32
+
+    def set_result(self, ptr: int, size: int | None) -> None:
+        missing = [name for name in RESULT_SETTERS if name not in self.funcs]
+        if missing:
+            raise AbiError(f"module {self.owner.name!r} cannot receive a host result: no export {missing[0]}")
+        self.funcs["set_result_ptr"](self.store, _signed32(ptr))
+        if size is not None:
+            self.funcs["set_result_size"](self.store, _signed32(size))
+
+    def result_ptr(self) -> int:
+        return int(self.funcs["get_result_ptr"](self.store)) & _U32
+
+    def result_size(self) -> int:
+        return int(self.funcs["get_result_size"](self.store)) & _U32
+
+    def release_objects(self) -> None:
+        self.funcs["release_objects"](self.store)
+
+    def memory_bytes(self) -> int:
+        return int(self.memory.data_len(self.store))
+
+
+def _signed32(value: int) -> int:
+    return value - 2**32 if value >= 2**31 else value
+
+
+class MarineModule:
+    """A loaded Marine module. Use `MarineModule.load(wasm, config)`; calls are serialised per module."""
+
+    def __init__(self, wasm: bytes, config: ModuleConfig, service_modules: Mapping[str, MarineModule]) -> None:
+        self.config = config
+        self.name = config.name
+        self.interface: ModuleInterface = parse_interface(wasm)
+        self._compiled = _engine.compile_module(wasm, config.name)
+        self._service_modules = dict(service_modules)
+        self._lock = threading.RLock()
+        self._call_parameters: list[CallParameters] = []
+        self._check_exports()
+        self._linker = self._build_linker()
+        self._instance: _Instance | None = None
+        with self._deadline():
+            self._instance = _Instance(self)
+
+    @classmethod
+    def load(
+        cls,
+        wasm: str | os.PathLike[str] | bytes,
+        config: ModuleConfig | None = None,
+        *,
+        service_modules: Mapping[str, MarineModule] | None = None,
+    ) -> MarineModule:
+        """Load a module from a path or bytes. `service_modules` are the modules its imports may name."""
+        if isinstance(wasm, bytes | bytearray):
+            data = bytes(wasm)
+            default_name = "module"
+        else:
+            path = Path(wasm)
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise ModuleLoadError(f"cannot read wasm module {str(path)!r}: {err}", path=str(path)) from err
+            default_name = path.stem
+        if config is None:
+            config = ModuleConfig(name=default_name)
+        return cls(data, config, service_modules or {})
+
+    # ------------------------------------------------------------------------------------------------
+    # public API
+
+    @property
+    def functions(self) -> list[str]:
+        """Names of the functions that can be called (described and exported)."""
+        return sorted(self._callable)
+
+    def signature(self, function: str) -> FunctionSignature:
+        sig = self._callable.get(function)
+        if sig is None:
+            available = sorted(self._callable)
+            close = difflib.get_close_matches(function, available, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise FunctionNotFoundError(
+                f"no function {function!r} in module {self.name!r} (exports: {', '.join(available) or 'none'}){hint}",
+                module=self.name,
+                function=function,
+                exports=available,
+            )
+        return sig
+
+    def call(
+        self,
+        function: str,
+        args: Sequence[Any] | Mapping[str, Any] = (),
+        call_parameters: CallParameters | None = None,
+    ) -> Any:
+        """Call an exported function with Python values (a list in order, or a dict by argument name)."""
+        sig = self.signature(function)
+        return self._call(sig, args, call_parameters or CallParameters())
+
+    def reset(self) -> None:
+        """Drop the instance and start a fresh one (the module's state is lost)."""
+        with self._lock:
+            self._instance = None
+            with self._deadline():
+                self._instance = _Instance(self)
+
+    def memory_bytes(self) -> int:
+        """Current size of the guest's linear memory."""
+        with self._lock:
+            return self._guest().memory_bytes()
+
+    # ------------------------------------------------------------------------------------------------
+    # ImportHost protocol (used by host_imports)
+
+    def guest(self) -> _Instance:
+        return self._guest()
+
+    def current_call_parameters(self) -> CallParameters:
+        return self._call_parameters[-1] if self._call_parameters else CallParameters()
+
+    def resolve_record(self, name: str) -> RecordType:
+        return self.interface.record(name)
+
+    def resolve_import(self, namespace: str, name: str) -> FunctionSignature | None:
+        described = self.interface.imports.get((namespace, name))
+        return described.signature if described is not None else None
+
+    # ------------------------------------------------------------------------------------------------
+    # internals
+
+    def _guest(self) -> _Instance:
+        if self._instance is None:
+            with self._deadline():
+                self._instance = _Instance(self)
+        return self._instance
+
+    @contextmanager
+    def _deadline(self) -> Iterator[None]:
+        _engine.ticker.begin()
+        try:
+            yield
+        finally:
+            _engine.ticker.end()
+
+    def _check_exports(self) -> None:
+        exports = {e.name: e.type for e in self._compiled.exports}
+        missing = [name for name in REQUIRED_EXPORTS if name not in exports]
+        if missing:
+            raise ModuleLoadError(
+                f"module {self.name!r} is not a Marine module: missing export(s) {', '.join(missing)}",
+                module=self.name,
+                missing=missing,
+            )
+        self._callable: dict[str, FunctionSignature] = {}
+        for name, sig in self.interface.functions.items():
+            ty = exports.get(name)
+            if not isinstance(ty, wasmtime.FuncType):
+                logger.warning("module %s describes %s but does not export it", self.name, name)
+                continue
+            params, results = raw_signature(sig)
+            actual = ([str(p) for p in ty.params], [str(r) for r in ty.results])
+            if actual != (params, results):
+                raise ModuleLoadError(
+                    f"module {self.name!r}: export {name} has core type ({', '.join(actual[0])}) -> "
+                    f"({', '.join(actual[1])}) but its description {sig.describe()} needs "
+                    f"({', '.join(params)}) -> ({', '.join(results)})",
+                    module=self.name,
+                    function=name,
+                )
+            self._callable[name] = sig
+
+    def _build_linker(self) -> wasmtime.Linker:
+        linker = wasmtime.Linker(_engine.engine())
+        linker.allow_shadowing = True
+        imports = list(self._compiled.imports)
+        if any(imp.module == WASI_NAMESPACE for imp in imports):
+            linker.define_wasi()
+        defined: set[tuple[str, str]] = set()
+        for imp in imports:
+            namespace, name, ty = imp.module, imp.name or "", imp.type
+            if (namespace, name) in defined:
+                continue
+            defined.add((namespace, name))
+            if not isinstance(ty, wasmtime.FuncType):
+                raise ModuleLoadError(f"module {self.name!r} imports {namespace}.{name}, which is not a function")
+            params, results = [str(p) for p in ty.params], [str(r) for r in ty.results]
+            func: Callable[..., Any]
+            if namespace == WASI_NAMESPACE:
+                if name == "random_get" and self.config.random_source is not None:
+                    linker.define_func(namespace, name, ty, self._random_get(self.config.random_source))
+                continue
+            if namespace in HOST_NAMESPACES:
+                func = host_function(self, namespace, name, params, results)
+            elif namespace in self._service_modules:
+                func = self._service_import(self._service_modules[namespace], namespace, name, params, results)
+            else:
+                raise ModuleLoadError(
+                    f"module {self.name!r} imports {namespace}.{name}, but there is no module {namespace!r} "
+                    f"before it in the service (modules: {sorted(self._service_modules) or 'none'})",
+                    module=self.name,
+                    import_name=f"{namespace}.{name}",
+                )
+            linker.define_func(namespace, name, ty, func)
+        return linker
+
+    def _random_get(self, source: Callable[[int], bytes]) -> Callable[[int, int], int]:
+        def random_get(ptr: int, length: int) -> int:
+            length &= _U32
+            data = bytes(source(length))
+            if len(data) != length:
+                raise ModuleTrapError(
+                    f"module {self.name!r}: random_source returned {len(data)} bytes, {length} requested",
+                    module=self.name,
+                )
+            self._guest().write(ptr & _U32, data)
+            return 0
+
+        return random_get
+
+    def _service_import(self, callee: MarineModule, namespace: str, name: str, params: list[str],
+                        results: list[str]) -> Callable[..., Any]:  # fmt: skip
+        callee_sig = callee.signature(name) if name in callee._callable else None
+        if callee_sig is None:
+            raise ModuleLoadError(
+                f"module {self.name!r} imports {namespace}.{name}, but module {namespace!r} exports no such "
+                f"function (exports: {', '.join(callee.functions)})",
+                module=self.name,
+                import_name=f"{namespace}.{name}",
+            )
+        caller_sig = self.resolve_import(namespace, name) or callee_sig
+        check_import_type(self.name, namespace, name, caller_sig, params, results)
+
+        def records(record: str) -> RecordType:
+            return self.interface.records.get(record) or callee.interface.record(record)
+
+        def call_other_module(*raw: Any) -> Any:
+            guest = self._guest()
+            values = Lifter(guest, records).lift_arguments(caller_sig, raw)
+            result = callee._call(callee_sig, values, self.current_call_parameters())
+            return return_to_guest(guest, records, caller_sig.output, result, f"result of {namespace}.{name}")
+
+        return call_other_module
+
+    def _call(self, sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any], cp: CallParameters) -> Any:
+        values = normalise_arguments(sig, args)
+        Lowerer(_DryMemory(), self.interface.record).lower_arguments(sig, values)  # validate: AbiError
+        with self._lock, self._deadline():
+            self._call_parameters.append(cp)
+            try:
+                return self._invoke(sig, values)
+            finally:
+                self._call_parameters.pop()
+
+    def _invoke(self, sig: FunctionSignature, values: list[Any]) -> Any:
+        guest = self._guest()
+        guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
+        try:
+            raw_args = Lowerer(guest, self.interface.record).lower_arguments(sig, values)
+            raw_result = guest.funcs[sig.name](guest.store, *raw_args)
+            result = self._lift_result(guest, sig, raw_result)
+            guest.release_objects()
+            return result
+        except MarineError:
+            self._recover(guest)
+            raise
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as err:
+            message = self._trap_message(guest, sig, err)
+            self._recover(guest)
+            raise ModuleTrapError(message, module=self.name, function=sig.name) from err
+        except Exception as err:  # a host function failed with a foreign error
+            self._recover(guest)
+            raise ModuleTrapError(
+                f"module {self.name!r} function {sig.name!r} failed in a host function: {err!r}",
+                module=self.name,
+                function=sig.name,
+            ) from err
+
+    def _lift_result(self, guest: _Instance, sig: FunctionSignature, raw_result: Any) -> Any:
+        out = sig.output
+        if out is None:
+            return None
+        if out.is_scalar:
+            return scalar_from_wasm(out, raw_result)
+        lifter = Lifter(guest, self.interface.record)
+        if out.kind == "Record":
+            return lifter.lift_record(self.interface.record(str(out.record)), guest.result_ptr())
+        return lifter.lift_sequence(out, guest.result_ptr(), guest.result_size())
+
+    def _trap_message(self, guest: _Instance, sig: FunctionSignature, err: Exception) -> str:
+        where = f"module {self.name!r} function {sig.name!r}"
+        memory = (
+            f"guest memory {guest.memory_bytes() / 2**20:.1f} MiB of {self.config.max_memory_bytes / 2**20:.1f} MiB"
+        )
+        if isinstance(err, wasmtime.Trap) and err.trap_code == wasmtime.TrapCode.INTERRUPT:
+            return f"{where} exceeded its time bound of {self.config.max_call_seconds} s and was interrupted"
+        if isinstance(err, wasmtime.ExitTrap):
+            return f"{where} exited the guest (WASI proc_exit with code {err.code})"
+        text = str(err.message if isinstance(err, wasmtime.Trap) else err).strip().splitlines()
+        first = text[0] if text else type(err).__name__
+        near_ceiling = guest.memory_bytes() + 2**16 > self.config.max_memory_bytes
+        hint = "; it reached its memory ceiling (max_memory_bytes)" if near_ceiling else ""
+        return f"{where} trapped: {first} ({memory}){hint}"
+
+    def _recover(self, guest: _Instance) -> None:
+        """Keep the instance if it still answers release_objects, else start fresh on the next call."""
+        if self.config.fresh_instance_after_trap:
+            self._instance = None
+            return
+        try:
+            guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
+            guest.release_objects()
+        except (wasmtime.Trap, wasmtime.WasmtimeError, MarineError) as err:
+            logger.warning("module %s is unusable after a failed call (%s); re-instantiating", self.name, err)
+            self._instance = None
