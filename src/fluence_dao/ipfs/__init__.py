@@ -1,0 +1,90 @@
+"""IPFS for fluence-dao: an embedded, Kubo-compatible node and a client for real Kubo nodes.
+
+    LocalIpfs(repo)        the embedded node over a BlockStore directory (CIDs equal Kubo's `ipfs add`)
+    KuboClient(api_url)    the same `Ipfs` interface over Kubo's RPC API (httpx, imported lazily)
+    KuboServer(node)       serves a LocalIpfs on 127.0.0.1 through the same RPC endpoints
+    open_ipfs(...)         one of the first two, from `api_url` or `repo`
+
+Lower layers: `Cid`; UnixFS `import_file` / `iter_file`; DAG-CBOR and DAG-JSON codecs; CAR v1.
+This subpackage is a leaf: it imports only `errors` and `_util`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fluence_dao.ipfs._api import AddedEntry, BlockStat, Ipfs, PinFilter, PinKind
+from fluence_dao.ipfs._car import read_car, write_car
+from fluence_dao.ipfs._cid import DAG_CBOR, DAG_JSON, DAG_PB, RAW, Cid, codec_code
+from fluence_dao.ipfs._codecs import (
+    decode_block,
+    decode_dag_cbor,
+    decode_dag_json,
+    encode_block,
+    encode_dag_cbor,
+    encode_dag_json,
+)
+from fluence_dao.ipfs._node import LocalIpfs, split_path
+from fluence_dao.ipfs._store import BlockStore
+from fluence_dao.ipfs._unixfs import CHUNK_SIZE, MAX_LINKS, ImportedNode, ImportOptions, import_file, iter_file
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DAG_CBOR",
+    "DAG_JSON",
+    "DAG_PB",
+    "MAX_LINKS",
+    "RAW",
+    "AddedEntry",
+    "BlockStat",
+    "BlockStore",
+    "Cid",
+    "ImportOptions",
+    "ImportedNode",
+    "Ipfs",
+    "KuboClient",
+    "KuboServer",
+    "LocalIpfs",
+    "PinFilter",
+    "PinKind",
+    "codec_code",
+    "decode_block",
+    "decode_dag_cbor",
+    "decode_dag_json",
+    "encode_block",
+    "encode_dag_cbor",
+    "encode_dag_json",
+    "import_file",
+    "iter_file",
+    "open_ipfs",
+    "read_car",
+    "split_path",
+    "write_car",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # KuboClient pulls in httpx and KuboServer http.server: load them on first use only.
+    if name == "KuboClient":
+        from fluence_dao.ipfs._kubo_client import KuboClient
+
+        return KuboClient
+    if name == "KuboServer":
+        from fluence_dao.ipfs._kubo_server import KuboServer
+
+        return KuboServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def open_ipfs(*, api_url: str | None = None, repo: str | Path | None = None, timeout_s: float = 60.0) -> Ipfs:
+    """A KuboClient when `api_url` is given (a real Kubo node or `fluence-dao ipfs serve`), else the
+    embedded LocalIpfs over `repo`."""
+    if api_url:
+        from fluence_dao.ipfs._kubo_client import KuboClient
+
+        client: Ipfs = KuboClient(api_url, timeout_s=timeout_s)
+        return client
+    if repo is None:
+        raise ValueError("open_ipfs needs api_url or repo")
+    return LocalIpfs(repo)

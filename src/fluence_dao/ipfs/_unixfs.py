@@ -1,0 +1,332 @@
+"""UnixFS import and export with Kubo's `ipfs add` layout.
+
+Files: fixed 262144-byte chunks; a balanced tree of at most 174 links per node (all leaves at the same
+depth; every subtree but the rightmost is full); a single-chunk file is its own root. Default leaves are
+dag-pb `File` nodes under CIDv0 (Kubo's default); `raw_leaves=True` makes leaves raw blocks, and
+`cid_version=1` implies raw leaves unless told otherwise (as `ipfs add --cid-version 1` does). Links of
+file nodes carry an empty Name and the cumulative Tsize; parents list their children's file sizes in
+`blocksizes`.
+
+Directories: non-sharded UnixFS directories with links sorted by name (byte order), each link's Tsize
+being the child's cumulative size. Hidden entries (names starting with '.') are skipped unless asked for,
+as in `ipfs add -r`.
+
+The importer streams: it holds one chunk at a time plus a (cid, tsize, filesize) triple per leaf.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from fluence_dao.errors import IpfsError
+from fluence_dao.ipfs._cid import DAG_PB, RAW, Cid
+from fluence_dao.ipfs._dagpb import (
+    DIRECTORY,
+    FILE,
+    RAW_TYPE,
+    SYMLINK,
+    UNIXFS_TYPE_NAMES,
+    PBLink,
+    PBNode,
+    UnixFSData,
+    decode_node,
+    decode_unixfs,
+    encode_node,
+    encode_unixfs,
+)
+
+CHUNK_SIZE = 262144
+MAX_LINKS = 174
+
+BlockSink = Callable[[Cid, bytes], None]
+BlockSource = Callable[[Cid], bytes]
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    cid_version: int = 0
+    raw_leaves: bool | None = None  # None: True for CIDv1, False for CIDv0 (Kubo's rule)
+    chunk_size: int = CHUNK_SIZE
+    max_links: int = MAX_LINKS
+    hidden: bool = False
+
+    def __post_init__(self) -> None:
+        if self.cid_version not in (0, 1):
+            raise IpfsError(f"cid_version must be 0 or 1, got {self.cid_version}", cid_version=self.cid_version)
+        if self.cid_version == 0 and self.raw_leaves:
+            raise IpfsError("raw leaves need CIDv1 (use cid_version=1)", cid_version=0)
+        if self.chunk_size <= 0 or self.max_links < 2:
+            raise IpfsError(f"bad chunker settings: chunk_size={self.chunk_size}, max_links={self.max_links}")
+
+    @property
+    def use_raw_leaves(self) -> bool:
+        return self.raw_leaves if self.raw_leaves is not None else self.cid_version == 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedNode:
+    """A node written by the importer: its CID, cumulative size (Tsize) and, for files, the byte count."""
+
+    cid: Cid
+    tsize: int
+    filesize: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedEntry:
+    """One file or directory added from disk: path relative to the added root ('' for the root itself)."""
+
+    path: str
+    node: ImportedNode
+
+
+def _node_cid(block: bytes, options: ImportOptions) -> Cid:
+    return Cid.for_data(block, DAG_PB, options.cid_version)
+
+
+def _read_chunk(stream: BinaryIO, size: int) -> bytes:
+    """Exactly `size` bytes unless the stream ends first (streams may return short reads)."""
+    first = stream.read(size)
+    if not first or len(first) == size:
+        return first or b""
+    parts = [first]
+    got = len(first)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def import_file(
+    stream: BinaryIO,
+    sink: BlockSink,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportedNode:
+    """Chunk `stream`, write every block through `sink`, return the root. Equals Kubo's `ipfs add`."""
+    options = options or ImportOptions()
+    raw_leaves = options.use_raw_leaves
+    leaves: list[ImportedNode] = []
+    while True:
+        chunk = _read_chunk(stream, options.chunk_size)
+        if not chunk and leaves:
+            break
+        if raw_leaves:
+            cid = Cid.for_data(chunk, RAW, 1)
+            sink(cid, chunk)
+            leaves.append(ImportedNode(cid, len(chunk), len(chunk)))
+        else:
+            unixfs = UnixFSData(FILE, data=chunk or None, filesize=len(chunk))
+            block = encode_node(PBNode((), encode_unixfs(unixfs)))
+            cid = _node_cid(block, options)
+            sink(cid, block)
+            leaves.append(ImportedNode(cid, len(block), len(chunk)))
+        if progress is not None:
+            progress(len(chunk))
+        if len(chunk) < options.chunk_size:
+            break
+    level = leaves
+    while len(level) > 1:
+        level = [
+            _write_file_parent(level[i : i + options.max_links], sink, options)
+            for i in range(0, len(level), options.max_links)
+        ]
+    return level[0]
+
+
+def _write_file_parent(children: list[ImportedNode], sink: BlockSink, options: ImportOptions) -> ImportedNode:
+    filesize = sum(child.filesize for child in children)
+    unixfs = UnixFSData(FILE, filesize=filesize, blocksizes=[child.filesize for child in children])
+    links = tuple(PBLink(child.cid, "", child.tsize) for child in children)
+    block = encode_node(PBNode(links, encode_unixfs(unixfs)))
+    cid = _node_cid(block, options)
+    sink(cid, block)
+    return ImportedNode(cid, len(block) + sum(child.tsize for child in children), filesize)
+
+
+def import_bytes(data: bytes, sink: BlockSink, options: ImportOptions | None = None) -> ImportedNode:
+    import io
+
+    return import_file(io.BytesIO(data), sink, options)
+
+
+def write_directory(
+    entries: dict[str, ImportedNode], sink: BlockSink, options: ImportOptions | None = None
+) -> ImportedNode:
+    """A non-sharded UnixFS directory over named children (links sorted by UTF-8 name bytes)."""
+    options = options or ImportOptions()
+    for name in entries:
+        if not name or "/" in name or name in (".", ".."):
+            raise IpfsError(f"invalid directory entry name {name!r}", name=name)
+    names = sorted(entries, key=lambda n: n.encode("utf-8"))
+    links = tuple(PBLink(entries[n].cid, n, entries[n].tsize) for n in names)
+    block = encode_node(PBNode(links, encode_unixfs(UnixFSData(DIRECTORY))))
+    cid = _node_cid(block, options)
+    sink(cid, block)
+    return ImportedNode(cid, len(block) + sum(entries[n].tsize for n in names), 0)
+
+
+def write_symlink(target: str, sink: BlockSink, options: ImportOptions | None = None) -> ImportedNode:
+    options = options or ImportOptions()
+    block = encode_node(PBNode((), encode_unixfs(UnixFSData(SYMLINK, data=target.encode("utf-8")))))
+    cid = _node_cid(block, options)
+    sink(cid, block)
+    return ImportedNode(cid, len(block), 0)
+
+
+def import_path(
+    path: Path,
+    sink: BlockSink,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[ImportedEntry]:
+    """Add a file or a directory tree. Returns every entry, children before parents, the root last."""
+    options = options or ImportOptions()
+    path = Path(path)
+    out: list[ImportedEntry] = []
+    _import_any(path, "", sink, options, progress, out)
+    return out
+
+
+def _import_any(
+    path: Path,
+    rel: str,
+    sink: BlockSink,
+    options: ImportOptions,
+    progress: ProgressCallback | None,
+    out: list[ImportedEntry],
+) -> ImportedNode:
+    if path.is_symlink():
+        node = write_symlink(os.readlink(path), sink, options)
+    elif path.is_dir():
+        children: dict[str, ImportedNode] = {}
+        for child in sorted(path.iterdir(), key=lambda p: p.name):
+            if child.name.startswith(".") and not options.hidden:
+                continue
+            child_rel = f"{rel}/{child.name}" if rel else child.name
+            children[child.name] = _import_any(child, child_rel, sink, options, progress, out)
+        node = write_directory(children, sink, options)
+    elif path.is_file():
+        with path.open("rb") as stream:
+            node = import_file(stream, sink, options, progress)
+    else:
+        raise IpfsError(f"cannot add {path}: not a regular file, directory or symlink", path=str(path))
+    out.append(ImportedEntry(rel, node))
+    return node
+
+
+# -- export ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnixFSNode:
+    """A decoded UnixFS node (or a raw leaf, reported as type 'raw')."""
+
+    cid: Cid
+    type_name: str
+    links: tuple[PBLink, ...]
+    unixfs: UnixFSData | None
+    raw: bytes | None = None
+
+    @property
+    def filesize(self) -> int:
+        if self.raw is not None:
+            return len(self.raw)
+        assert self.unixfs is not None
+        if self.unixfs.filesize is not None:
+            return self.unixfs.filesize
+        return len(self.unixfs.data or b"")
+
+
+def load_node(cid: Cid, source: BlockSource) -> UnixFSNode:
+    block = source(cid)
+    if cid.codec == RAW:
+        return UnixFSNode(cid, "raw", (), None, block)
+    if cid.codec != DAG_PB:
+        raise IpfsError(f"{cid} is {cid.codec_name}, not a UnixFS (dag-pb or raw) node", cid=str(cid))
+    node = decode_node(block)
+    if node.data is None:
+        raise IpfsError(f"{cid} is a dag-pb node without UnixFS data", cid=str(cid))
+    unixfs = decode_unixfs(node.data)
+    return UnixFSNode(cid, UNIXFS_TYPE_NAMES[unixfs.type], node.links, unixfs)
+
+
+def iter_file(cid: Cid, source: BlockSource, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """The bytes of a UnixFS file, streamed block by block; `offset`/`length` skip whole subtrees."""
+    node = load_node(cid, source)
+    if node.type_name not in ("file", "raw"):
+        raise IpfsError(f"{cid} is a {node.type_name}, not a file", cid=str(cid), type=node.type_name)
+    end = None if length is None else offset + length
+    yield from _iter_node(node, source, offset, end, 0)
+
+
+def _iter_node(node: UnixFSNode, source: BlockSource, start: int, end: int | None, base: int) -> Iterator[bytes]:
+    """Yield the bytes of `node` (which begins at file position `base`) that fall within [start, end)."""
+    if node.raw is not None:
+        yield from _clip(node.raw, start, end, base)
+        return
+    assert node.unixfs is not None
+    if node.unixfs.type not in (FILE, RAW_TYPE):
+        raise IpfsError(f"{node.cid} inside a file is a {node.type_name}", cid=str(node.cid))
+    own = node.unixfs.data or b""
+    if own:
+        yield from _clip(own, start, end, base)
+    pos = base + len(own)
+    sizes = node.unixfs.blocksizes
+    if node.links and len(sizes) != len(node.links):
+        raise IpfsError(f"{node.cid}: {len(node.links)} links but {len(sizes)} blocksizes", cid=str(node.cid))
+    for link, size in zip(node.links, sizes, strict=False):
+        if pos + size > start and (end is None or pos < end):
+            yield from _iter_node(load_node(link.hash, source), source, start, end, pos)
+        pos += size
+        if end is not None and pos >= end:
+            return
+
+
+def _clip(data: bytes, start: int, end: int | None, base: int) -> Iterator[bytes]:
+    lo = max(start - base, 0)
+    hi = len(data) if end is None else min(end - base, len(data))
+    if hi > lo:
+        yield data[lo:hi] if (lo, hi) != (0, len(data)) else data
+
+
+def list_directory(cid: Cid, source: BlockSource) -> list[PBLink]:
+    node = load_node(cid, source)
+    if node.type_name != "directory":
+        raise IpfsError(f"{cid} is a {node.type_name}, not a directory", cid=str(cid), type=node.type_name)
+    return list(node.links)
+
+
+def export_to_path(cid: Cid, dest: Path, source: BlockSource) -> None:
+    """Write a file, directory tree or symlink to `dest` (which must not exist), like `ipfs get -o`."""
+    dest = Path(dest)
+    if dest.exists() or dest.is_symlink():
+        raise IpfsError(f"cannot write {cid} to {dest}: the path exists", cid=str(cid), path=str(dest))
+    node = load_node(cid, source)
+    if node.type_name == "directory":
+        dest.mkdir(parents=True)
+        for link in node.links:
+            name = link.name or ""
+            if not name or "/" in name or name in (".", ".."):
+                raise IpfsError(f"{cid} has an unsafe entry name {name!r}", cid=str(cid), name=name)
+            export_to_path(link.hash, dest / name, source)
+    elif node.type_name == "symlink":
+        assert node.unixfs is not None
+        os.symlink((node.unixfs.data or b"").decode("utf-8"), dest)
+    elif node.type_name in ("file", "raw"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.part")
+        with tmp.open("wb") as out:
+            for piece in _iter_node(node, source, 0, None, 0):
+                out.write(piece)
+        os.replace(tmp, dest)
+    else:
+        raise IpfsError(f"cannot export {cid}: UnixFS type {node.type_name} is not supported", cid=str(cid))
