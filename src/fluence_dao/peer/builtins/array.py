@@ -1,0 +1,72 @@
+"""`array`: sum, dedup, intersect, diff, sdiff, slice, length (nox semantics; set operations keep first-list order)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.peer.builtins.math import checked
+from fluence_dao.peer.builtins.op import OpService
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _two_sets(args: list[Any]) -> tuple[list[str], list[str]]:
+    exact_arity(args, 2)
+    return arg(args, 0, "x", "strlist", "HashSet<String>"), arg(args, 1, "y", "strlist", "HashSet<String>")
+
+
+class ArrayService(BuiltinService):
+    service_id = "array"
+
+    def functions(self) -> dict[str, Function]:
+        return {
+            "sum": self.sum,
+            "dedup": self.dedup,
+            "intersect": self.intersect,
+            "diff": self.diff,
+            "sdiff": self.sdiff,
+            "slice": self.slice,
+            "length": OpService().array_length,
+        }
+
+    def sum(self, args: list[Any], ctx: CallContext) -> int:
+        exact_arity(args, 1)
+        return checked(sum(arg(args, 0, "x", "i64list")), "add")
+
+    def dedup(self, args: list[Any], ctx: CallContext) -> list[str]:
+        exact_arity(args, 1)
+        return _unique(arg(args, 0, "x", "strlist"))
+
+    def intersect(self, args: list[Any], ctx: CallContext) -> list[str]:
+        xs, ys = _two_sets(args)
+        return [x for x in _unique(xs) if x in set(ys)]
+
+    def diff(self, args: list[Any], ctx: CallContext) -> list[str]:
+        xs, ys = _two_sets(args)
+        return [x for x in _unique(xs) if x not in set(ys)]
+
+    def sdiff(self, args: list[Any], ctx: CallContext) -> list[str]:
+        xs, ys = _two_sets(args)
+        return [x for x in _unique(xs) if x not in set(ys)] + [y for y in _unique(ys) if y not in set(xs)]
+
+    def slice(self, args: list[Any], ctx: CallContext) -> list[Any]:
+        if len(args) != 3:
+            raise BuiltinError("invalid number of parameters. need array, start index and end index")
+        array, start, end = args
+        if not isinstance(array, list):
+            raise BuiltinError(f"first argument must be an array, was {json.dumps(array)}")
+        if not array:
+            return []
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise BuiltinError(f"second argument (start index) must be an unsigned integer, was {json.dumps(start)}")
+        if not isinstance(end, int) or isinstance(end, bool) or end < 0:
+            raise BuiltinError(f"third argument (end index) must be an unsigned integer, was {json.dumps(end)}")
+        if start > end or end > len(array):
+            raise BuiltinError(
+                f"slice indexes out of bounds. start index: {start}, end index: {end}, array length: {len(array)}"
+            )
+        return array[start:end]

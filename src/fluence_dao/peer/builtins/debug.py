@@ -1,0 +1,35 @@
+"""`debug.stringify` and `run-console.print` (logged, as nox does)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Function
+from fluence_dao.peer.builtins.json_ import stringify
+
+logger = logging.getLogger("fluence_dao.peer.console")
+
+
+class DebugService(BuiltinService):
+    service_id = "debug"
+
+    def functions(self) -> dict[str, Function]:
+        return {"stringify": self.stringify}
+
+    def stringify(self, args: list[Any], ctx: CallContext) -> str:
+        if not args:
+            return '"<empty argument list>"'
+        return stringify(args[0] if len(args) == 1 else args)
+
+
+class ConsoleService(BuiltinService):
+    service_id = "run-console"
+
+    def functions(self) -> dict[str, Function]:
+        return {"print": self.print}
+
+    def print(self, args: list[Any], ctx: CallContext) -> None:
+        logger.info("%s %s", ctx.particle.id, stringify(args))
+        ctx.peer.console.append(args[0] if len(args) == 1 else args)
+        return None

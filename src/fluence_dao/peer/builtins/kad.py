@@ -1,0 +1,57 @@
+"""`kad`: neighborhood and merge over the peers of the local network (XOR distance of sha256 keys, as libp2p)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import base58
+
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+
+K_VALUE = 20
+
+
+def _b58(text: str) -> bytes:
+    try:
+        return base58.b58decode(text)
+    except ValueError as err:
+        raise BuiltinError(f"Error: error decoding base58: {err}\nDecodeBase58({err!s})") from err
+
+
+def _key(preimage: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(preimage).digest(), "big")
+
+
+class KademliaService(BuiltinService):
+    service_id = "kad"
+
+    def functions(self) -> dict[str, Function]:
+        return {"neighborhood": self.neighborhood, "neigh_with_addrs": self.neigh_with_addrs, "merge": self.merge}
+
+    def _neighbors(self, args: list[Any], ctx: CallContext) -> list[str]:
+        key = _b58(arg(args, 0, "key", str))
+        already_hashed = opt(args, 1, "already_hashed", bool)
+        count = opt(args, 2, "count", "u32")
+        count = K_VALUE if count is None else count
+        multihash = key if already_hashed else bytes([0x12, len(key)]) + key
+        target = _key(multihash)
+        peers = [p for p in ctx.peer.network_peer_ids() if p != ctx.peer.peer_id]
+        peers.sort(key=lambda p: _key(base58.b58decode(p)) ^ target)
+        return peers[:count]
+
+    def neighborhood(self, args: list[Any], ctx: CallContext) -> list[str]:
+        return self._neighbors(args, ctx)
+
+    def neigh_with_addrs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+        return [{"peer_id": p, "addresses": ctx.peer.network_contact(p) or []} for p in self._neighbors(args, ctx)]
+
+    def merge(self, args: list[Any], ctx: CallContext) -> list[str]:
+        target = _key(_b58(arg(args, 0, "target", str)))
+        left = arg(args, 1, "left", "strlist")
+        right = arg(args, 2, "right", "strlist")
+        count = opt(args, 3, "count", "u32")
+        count = K_VALUE if count is None else count
+        keys = list(dict.fromkeys(_b58(s) for s in left + right))
+        keys.sort(key=lambda k: _key(k) ^ target)
+        return [base58.b58encode(k).decode() for k in keys[:count]]

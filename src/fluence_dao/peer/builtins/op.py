@@ -1,0 +1,87 @@
+"""`op`: identity, noop, array, array_length, concat, concat_strings, base58 and sha256 helpers (nox semantics)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import base58
+
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+
+
+def _b58decode(text: str) -> bytes:
+    try:
+        return base58.b58decode(text)
+    except ValueError as err:
+        raise BuiltinError(f"Error: error decoding base58: {err}\nDecodeBase58({err!s})") from err
+
+
+class OpService(BuiltinService):
+    service_id = "op"
+
+    def functions(self) -> dict[str, Function]:
+        return {
+            "noop": lambda args, ctx: None,
+            "identity": self.identity,
+            "array": lambda args, ctx: list(args),
+            "array_length": self.array_length,
+            "concat": self.concat,
+            "concat_strings": self.concat_strings,
+            "string_to_b58": self.string_to_b58,
+            "string_from_b58": self.string_from_b58,
+            "bytes_to_b58": self.bytes_to_b58,
+            "bytes_from_b58": self.bytes_from_b58,
+            "sha256_string": self.sha256_string,
+        }
+
+    def identity(self, args: list[Any], ctx: CallContext) -> Any:
+        if len(args) > 1:
+            raise BuiltinError(f"identity accepts up to 1 arguments, received {len(args)} arguments")
+        return args[0] if args else None
+
+    def array_length(self, args: list[Any], ctx: CallContext) -> int:
+        if len(args) != 1:
+            raise BuiltinError(f"op array_length accepts exactly 1 argument: {len(args)} found")
+        if not isinstance(args[0], list):
+            raise BuiltinError("op array_length's argument must be an array")
+        return len(args[0])
+
+    def concat(self, args: list[Any], ctx: CallContext) -> list[Any]:
+        out: list[Any] = []
+        for index, value in enumerate(args):
+            if not isinstance(value, list):
+                raise BuiltinError(f"all arguments of 'concat' must be arrays: argument #{index} is not")
+            out.extend(value)
+        return out
+
+    def concat_strings(self, args: list[Any], ctx: CallContext) -> str:
+        for index, value in enumerate(args):
+            if not isinstance(value, str):
+                raise BuiltinError(f"all arguments of 'concat_strings' must be strings: argument #{index} is not")
+        return "".join(args)
+
+    def string_to_b58(self, args: list[Any], ctx: CallContext) -> str:
+        return base58.b58encode(arg(args, 0, "string", str).encode()).decode()
+
+    def string_from_b58(self, args: list[Any], ctx: CallContext) -> str:
+        raw = _b58decode(arg(args, 0, "b58_string", str))
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BuiltinError(f"Error: error decoding UTF8 string: {err}\nDecodeUTF8({err!s})") from err
+
+    def bytes_to_b58(self, args: list[Any], ctx: CallContext) -> str:
+        return base58.b58encode(bytes(arg(args, 0, "bytes", "u8list"))).decode()
+
+    def bytes_from_b58(self, args: list[Any], ctx: CallContext) -> list[int]:
+        return list(_b58decode(arg(args, 0, "b58_string", str)))
+
+    def sha256_string(self, args: list[Any], ctx: CallContext) -> Any:
+        """sha256 multihash (0x12 0x20 || digest) as base58; `digest_only` and `as_bytes` flags as nox."""
+        text = arg(args, 0, "string", str)
+        digest_only = opt(args, 1, "digest_only", bool)
+        as_bytes = opt(args, 2, "as_bytes", bool)
+        digest = hashlib.sha256(text.encode()).digest()
+        out = digest if digest_only else bytes([0x12, 0x20]) + digest
+        return list(out) if as_bytes else base58.b58encode(out).decode()

@@ -1,0 +1,75 @@
+"""`peer`: identify, timestamp_ms, timestamp_sec, timeout, is_connected, connect, get_contact."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fluence_dao import __version__
+from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Deferred, Function, arg, missing, opt
+from fluence_dao.peer.particle import ParticleError, public_key_from_peer_id
+
+AIR_VERSION = "0.62.0"
+
+
+def _peer_id_arg(args: list[Any], index: int, field_name: str) -> str:
+    peer_id: str = arg(args, index, field_name, str)
+    try:
+        public_key_from_peer_id(peer_id)
+    except ParticleError as err:
+        from fluence_dao.peer.builtins._base import BuiltinError
+
+        raise BuiltinError(f"Error: {err.message}\nParseError") from err
+    return peer_id
+
+
+class PeerService(BuiltinService):
+    service_id = "peer"
+
+    def functions(self) -> dict[str, Function]:
+        return {
+            "identify": self.identify,
+            "timestamp_ms": lambda args, ctx: int(time.time() * 1000),
+            "timestamp_sec": lambda args, ctx: int(time.time()),
+            "timeout": self.timeout,
+            "is_connected": self.is_connected,
+            "connect": self.connect,
+            "get_contact": self.get_contact,
+        }
+
+    def identify(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        return {
+            "external_addresses": list(ctx.peer.external_addresses),
+            "node_version": f"fluence-dao {__version__}",
+            "air_version": AIR_VERSION,
+            "spell_version": "",
+            "allowed_binaries": sorted(ctx.peer.services.allowed_binaries.values()),
+            "vm_info": None,
+        }
+
+    def timeout(self, args: list[Any], ctx: CallContext) -> Deferred:
+        if not args:
+            raise missing("duration_ms")
+        duration = args[0]
+        if isinstance(duration, str) and duration.isdigit():
+            duration = int(duration)
+        duration = arg([duration], 0, "duration_ms", "u64")
+        message = opt(args, 1, "message", str)
+        return Deferred(delay_s=duration / 1000.0, value=message)
+
+    def is_connected(self, args: list[Any], ctx: CallContext) -> bool:
+        peer_id = _peer_id_arg(args, 0, "peer_id")
+        return peer_id != ctx.peer.peer_id and ctx.peer.network_contact(peer_id) is not None
+
+    def connect(self, args: list[Any], ctx: CallContext) -> bool:
+        peer_id = _peer_id_arg(args, 0, "peer_id")
+        opt(args, 1, "addresses", "strlist")
+        ctx.peer.policy.guard_protected(ctx.init_peer_id)
+        return ctx.peer.network_contact(peer_id) is not None
+
+    def get_contact(self, args: list[Any], ctx: CallContext) -> Any:
+        peer_id = _peer_id_arg(args, 0, "peer_id")
+        addresses = ctx.peer.network_contact(peer_id)
+        if addresses is None or peer_id == ctx.peer.peer_id:
+            return None
+        return {"peer_id": peer_id, "addresses": addresses}

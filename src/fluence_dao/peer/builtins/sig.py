@@ -1,0 +1,27 @@
+"""`sig`: sign (host and management peers only), verify, get_peer_id, with the peer's ed25519 key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.particle import verify_signature
+
+
+class SigService(BuiltinService):
+    service_id = "sig"
+
+    def functions(self) -> dict[str, Function]:
+        return {"sign": self.sign, "verify": self.verify, "get_peer_id": lambda args, ctx: ctx.peer.peer_id}
+
+    def sign(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        data = bytes(arg(args, 0, "data", "u8list"))
+        if not ctx.peer.policy.is_privileged(ctx.init_peer_id):
+            message = f"peer '{ctx.init_peer_id}' is not allowed to sign data on '{ctx.peer.peer_id}'"
+            return {"success": False, "error": [message], "signature": []}
+        return {"success": True, "error": [], "signature": [list(ctx.peer.key_pair.sign(data))]}
+
+    def verify(self, args: list[Any], ctx: CallContext) -> bool:
+        signature = bytes(arg(args, 0, "signature", "u8list"))
+        data = bytes(arg(args, 1, "data", "u8list"))
+        return verify_signature(ctx.peer.peer_id, data, signature)

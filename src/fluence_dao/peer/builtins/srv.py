@@ -1,0 +1,61 @@
+"""`srv`: create, remove, list, add_alias, resolve_alias(_opt), get_interface, info (nox semantics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+
+
+class SrvService(BuiltinService):
+    service_id = "srv"
+
+    def functions(self) -> dict[str, Function]:
+        return {
+            "create": self.create,
+            "remove": self.remove,
+            "list": self.list,
+            "add_alias": self.add_alias,
+            "resolve_alias": self.resolve_alias,
+            "resolve_alias_opt": self.resolve_alias_opt,
+            "get_interface": self.get_interface,
+            "info": self.info,
+        }
+
+    def create(self, args: list[Any], ctx: CallContext) -> str:
+        blueprint_id = arg(args, 0, "blueprint_id", str)
+        ctx.peer.policy.guard_protected(ctx.init_peer_id)
+        return ctx.peer.services.create_service(blueprint_id, ctx.init_peer_id)
+
+    def remove(self, args: list[Any], ctx: CallContext) -> None:
+        target = arg(args, 0, "service_id_or_alias", str)
+        ctx.peer.services.remove_service(target, ctx.init_peer_id)
+        return None
+
+    def list(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+        return [rec.to_aqua(ctx.peer.peer_id) for rec in list(ctx.peer.services.services.values())]
+
+    def add_alias(self, args: list[Any], ctx: CallContext) -> None:
+        alias = arg(args, 0, "alias", str)
+        service_id = arg(args, 1, "service_id", str)
+        ctx.peer.services.add_alias(alias, service_id, ctx.init_peer_id)
+        return None
+
+    def resolve_alias(self, args: list[Any], ctx: CallContext) -> str:
+        alias = arg(args, 0, "alias", str)
+        service_id = ctx.peer.services.aliases.get(alias)
+        if service_id is None:
+            raise BuiltinError(f"Error: Service with alias '{alias}' is not found on worker 'Host'")
+        return service_id
+
+    def resolve_alias_opt(self, args: list[Any], ctx: CallContext) -> list[str]:
+        alias = arg(args, 0, "alias", str)
+        service_id = ctx.peer.services.aliases.get(alias)
+        return [service_id] if service_id else []
+
+    def get_interface(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        return ctx.peer.services.interface(arg(args, 0, "service_id", str))
+
+    def info(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        record = ctx.peer.services.require(arg(args, 0, "service_id_or_alias", str))
+        return record.to_aqua(ctx.peer.peer_id)

@@ -1,0 +1,36 @@
+"""`stat`: service_stat (call counts and times the peer collected) and service_memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.services import stats_to_aqua
+
+
+class StatService(BuiltinService):
+    service_id = "stat"
+
+    def functions(self) -> dict[str, Function]:
+        return {"service_stat": self.service_stat, "service_memory": self.service_memory}
+
+    def service_stat(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        record = ctx.peer.services.require(arg(args, 0, "service_id", str))
+        total = record.stats.get("__total__")
+        if total is None:
+            return {"status": False, "error": f"No stats were collected for the `{record.id}` service", "result": []}
+        functions = [
+            {"name": name, "stats": stats_to_aqua(entry)} for name, entry in record.stats.items() if name != "__total__"
+        ]
+        return {
+            "status": True,
+            "error": "",
+            "result": [{"total_stats": stats_to_aqua(total), "functions_stats": functions}],
+        }
+
+    def service_memory(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+        record = ctx.peer.services.require(arg(args, 0, "service_id", str))
+        memory = getattr(record.service, "memory_stats", None)
+        if memory is None:
+            raise BuiltinError(f"Error: memory statistics are not available for service {record.id}")
+        return list(memory())

@@ -1,0 +1,105 @@
+"""Several peers in one process: particles hop between them through an in-memory transport.
+
+`LocalNetwork(n)` creates n peers (each with its own identity and state dir) that all know each other, so
+`on OTHER_PEER` works. One thread drives every peer (`run_until`, `run_for`); peers stay synchronous.
+Clients (`network.client()`) are peers too, with their own identity, reachable by the others but not listed
+as network peers (kad).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from fluence_dao.peer.avm import AquaVM
+from fluence_dao.peer.node import Peer, PeerConfig
+from fluence_dao.peer.particle import Particle
+
+logger = logging.getLogger(__name__)
+
+IDLE_SLEEP_S = 0.05
+
+
+class LocalNetwork:
+    def __init__(self, peers: int = 1, *, base_dir: Path | None = None, config: PeerConfig | None = None) -> None:
+        if peers < 1:
+            from fluence_dao.errors import ConfigError
+
+            raise ConfigError(f"a local network needs at least 1 peer, got {peers}")
+        self._base_config = config or PeerConfig()
+        self._base_dir = base_dir
+        self.peers: list[Peer] = []
+        self.clients: list[Peer] = []
+        self._by_id: dict[str, Peer] = {}
+        self.delivered = 0
+        for index in range(peers):
+            self.add_peer(self._make_peer(f"peer-{index}", is_client=False))
+
+    def _make_peer(self, name: str, *, is_client: bool) -> Peer:
+        state_dir = None if self._base_dir is None else self._base_dir / name
+        config = replace(self._base_config, state_dir=state_dir)
+        return Peer(config, avm=AquaVM(), transport=self, is_client=is_client)
+
+    def add_peer(self, peer: Peer) -> Peer:
+        peer.transport = self
+        self._by_id[peer.peer_id] = peer
+        (self.clients if peer.is_client else self.peers).append(peer)
+        return peer
+
+    def client(self) -> Peer:
+        """A new client peer (own identity, builtins, no hosted services expected) connected to every peer."""
+        return self.add_peer(self._make_peer(f"client-{len(self.clients)}", is_client=True))
+
+    @property
+    def relay(self) -> Peer:
+        return self.peers[0]
+
+    # ---- Transport ------------------------------------------------------------------------------------------
+
+    def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool:
+        target = self._by_id.get(target_peer_id)
+        if target is None:
+            return False
+        self.delivered += 1
+        target.receive(particle)
+        return True
+
+    def contact(self, peer_id: str) -> list[str] | None:
+        return [f"/memory/{peer_id}"] if peer_id in self._by_id else None
+
+    def peer_ids(self) -> list[str]:
+        return [p.peer_id for p in self.peers]
+
+    # ---- driving ----------------------------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        worked = False
+        for peer in [*self.peers, *self.clients]:
+            worked = peer.step() or worked
+        return worked
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Drive all peers until `done()` or the timeout; True if `done()` became true."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            worked = self.step()
+            if done():
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if not worked:
+                wakeups = [w for p in [*self.peers, *self.clients] if (w := p.next_wakeup_s()) is not None]
+                wake = min([deadline, now + IDLE_SLEEP_S, *wakeups])
+                if wake > now:
+                    time.sleep(wake - now)
+
+    def run_for(self, seconds: float) -> None:
+        self.run_until(lambda: False, seconds)
+
+    def run_until_idle(self, timeout_s: float = 10.0) -> bool:
+        """Drive until no peer has queued particles (deferred timers and scripts may still be pending)."""
+        return self.run_until(lambda: not any(p.has_pending_work() for p in [*self.peers, *self.clients]), timeout_s)

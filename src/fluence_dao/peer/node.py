@@ -1,0 +1,402 @@
+"""A Fluence peer: executes particles with the official AquaVM, answers call requests, forwards particles.
+
+Synchronous by design: one thread drives `step()` (the network loop in `network.py`, or a daemon later). A
+transport delivers particles with `receive()` (thread-safe) and the peer sends through the `Transport` it was
+given; nothing about sockets or libp2p lives here.
+
+Per particle (keyed by id + signature, as js-client) the peer keeps AquaVM's `prev_data`. Each `invoke` gets the
+incoming data (or empty data plus call results); the new data becomes prev_data and is sent to `next_peer_pks`;
+call requests go to particle-scoped handlers (the client's getDataSrv/callbackSrv), builtins, then hosted
+services; their results are fed back into the next `invoke` until no call is left. A builtin may answer later
+(`Deferred`, e.g. peer.timeout): the result is queued as a timed event. Particles are dropped at their TTL.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
+from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOutcome, RunParameters
+from fluence_dao.peer.builtins import BuiltinError, BuiltinHandler, CallContext, Deferred, default_builtins
+from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
+from fluence_dao.peer.scheduler import ScriptScheduler
+from fluence_dao.peer.services import PermissionPolicy, ServiceHost
+from fluence_dao.peer.vault import ParticleVault
+
+logger = logging.getLogger(__name__)
+
+ParticleKey = tuple[str, bytes]
+LocalHandler = Callable[[list[Any], CallContext], Any]
+
+
+class Transport(Protocol):
+    """How a peer reaches other peers. `send` returns False when the target is unknown/unreachable."""
+
+    def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool: ...
+
+    def contact(self, peer_id: str) -> list[str] | None: ...
+
+    def peer_ids(self) -> list[str]: ...
+
+
+@dataclass
+class PeerConfig:
+    state_dir: Path | None = None  # None: a temporary directory (key and modules are lost at exit)
+    management_peer_ids: frozenset[str] = frozenset()
+    restricted_builtins: bool = False  # True: module/service/script management only for host + management
+    allowed_binaries: dict[str, str] = field(default_factory=dict)  # mounted binary name -> absolute path
+    script_tick_s: float = 3.0
+    script_ttl_ms: int = DEFAULT_TTL_MS
+    external_addresses: list[str] = field(default_factory=list)
+    verify_signatures: bool = True
+    module_memory_bytes: int = 256 * 2**20
+    service_call_timeout_s: float = 30.0
+    extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
+
+
+@dataclass
+class _ParticleState:
+    particle: Particle
+    prev_data: bytes = b""
+    verified: bool = False
+    failed: bool = False
+    invokes: int = 0
+
+
+@dataclass
+class ParticleHooks:
+    """Callbacks a local initiator (the client) attaches to its own particle."""
+
+    handlers: dict[tuple[str, str], LocalHandler] = field(default_factory=dict)
+    on_error: Callable[[str], None] | None = None  # AquaVM failed on this peer
+    on_idle: Callable[[], None] | None = None  # an invoke left no call pending on this peer
+    on_expired: Callable[[], None] | None = None
+
+
+class Peer:
+    def __init__(
+        self,
+        config: PeerConfig | None = None,
+        *,
+        key_pair: KeyPair | None = None,
+        avm: AquaVM | None = None,
+        transport: Transport | None = None,
+        is_client: bool = False,
+    ) -> None:
+        self.config = config or PeerConfig()
+        if self.config.state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="fluence-dao-peer-")
+            self.state_dir = Path(self._tmp.name)
+        else:
+            self.state_dir = self.config.state_dir
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.key_pair = key_pair or KeyPair.load_or_create(self.state_dir / "peer.key")
+        self.peer_id = self.key_pair.peer_id
+        self.is_client = is_client
+        self.avm = avm if avm is not None else AquaVM()
+        self.transport = transport
+        self.policy = PermissionPolicy(
+            host_peer_id=self.peer_id,
+            management_peer_ids=frozenset(self.config.management_peer_ids),
+            restricted=self.config.restricted_builtins,
+        )
+        self.vault = ParticleVault(self.state_dir / "vault")
+        self.services = ServiceHost(
+            self.state_dir,
+            self.policy,
+            allowed_binaries=self.config.allowed_binaries,
+            vault_root=self.vault.root,
+            module_memory_bytes=self.config.module_memory_bytes,
+            max_call_seconds=self.config.service_call_timeout_s,
+        )
+        self.scheduler = ScriptScheduler(tick_s=self.config.script_tick_s)
+        self.builtins: dict[str, BuiltinHandler] = default_builtins()
+        self.builtins.update(self.config.extra_builtins)
+        self.external_addresses = list(self.config.external_addresses)
+        self.console: deque[Any] = deque(maxlen=1000)
+        self.particles_processed = 0
+        self._inbox: deque[Particle] = deque()
+        self._inbox_lock = threading.Lock()
+        self._states: dict[ParticleKey, _ParticleState] = {}
+        self._hooks: dict[str, ParticleHooks] = {}
+        self._script_runs: dict[str, str] = {}  # particle id -> script id
+        self._events: list[tuple[float, int, ParticleKey, int, CallResult]] = []
+        self._seq = itertools.count()
+
+    # ---- configuration ----------------------------------------------------------------------------------------
+
+    def register_builtin(self, service_id: str, handler: BuiltinHandler) -> None:
+        """Add (or replace) a builtin service, e.g. `aqua-ipfs`."""
+        self.builtins[service_id] = handler
+
+    def network_contact(self, peer_id: str) -> list[str] | None:
+        if peer_id == self.peer_id:
+            return list(self.external_addresses)
+        return None if self.transport is None else self.transport.contact(peer_id)
+
+    def network_peer_ids(self) -> list[str]:
+        return [self.peer_id] if self.transport is None else self.transport.peer_ids()
+
+    def check_air(self, air: str) -> None:
+        """BuiltinError when AquaVM cannot parse `air` (used by script.add)."""
+        error = self.avm.parse_error(air)
+        if error is not None:
+            raise BuiltinError(f"Error: AIR script is invalid: {error}")
+
+    # ---- particles in -----------------------------------------------------------------------------------------
+
+    def receive(self, particle: Particle) -> None:
+        """Queue a particle for execution (thread-safe; the transport's entry point)."""
+        with self._inbox_lock:
+            self._inbox.append(particle)
+
+    def initiate(self, script: str, *, ttl_ms: int = DEFAULT_TTL_MS, hooks: ParticleHooks | None = None) -> Particle:
+        """Start a particle with this peer as init peer; it executes on the next `step()`."""
+        particle = Particle.create(script, self.key_pair, ttl_ms=ttl_ms)
+        if hooks is not None:
+            self._hooks[particle.id] = hooks
+        self.receive(particle)
+        return particle
+
+    # ---- the loop ---------------------------------------------------------------------------------------------
+
+    def step(self, now_s: float | None = None) -> bool:
+        """Run everything that is due: queued particles, deferred call results, scripts. True if work was done."""
+        now = time.monotonic() if now_s is None else now_s
+        worked = False
+        while True:
+            with self._inbox_lock:
+                if not self._inbox:
+                    break
+                particle = self._inbox.popleft()
+            self._handle_particle(particle)
+            worked = True
+        while self._events and self._events[0][0] <= now:
+            _, _, key, call_id, result = heapq.heappop(self._events)
+            state = self._states.get(key)
+            if state is not None:
+                self._execute(key, state, b"", {call_id: result})
+                worked = True
+        for script in self.scheduler.due(now):
+            particle = Particle.create(script.src, self.key_pair, ttl_ms=self.config.script_ttl_ms)
+            self._script_runs[particle.id] = script.id
+            self._handle_particle(particle)
+            worked = True
+        self._expire()
+        return worked
+
+    def next_wakeup_s(self) -> float | None:
+        """When `step()` next has something to do (monotonic seconds), None if only new particles can wake it."""
+        candidates = [t for t in (self.scheduler.next_wakeup_s(),) if t is not None]
+        if self._events:
+            candidates.append(self._events[0][0])
+        if self._states:
+            nearest_ms = min(s.particle.deadline_ms for s in self._states.values())
+            candidates.append(time.monotonic() + max(0.0, (nearest_ms - now_ms()) / 1000.0))
+        with self._inbox_lock:
+            if self._inbox:
+                return time.monotonic()
+        return min(candidates) if candidates else None
+
+    def has_pending_work(self) -> bool:
+        with self._inbox_lock:
+            return bool(self._inbox)
+
+    # ---- execution --------------------------------------------------------------------------------------------
+
+    def _handle_particle(self, particle: Particle) -> None:
+        if particle.is_expired():
+            logger.debug("particle %s expired before execution on %s: dropped", particle.id, self.peer_id)
+            return
+        key = (particle.id, particle.signature)
+        state = self._states.get(key)
+        if state is None:
+            state = _ParticleState(particle=particle)
+            if self.config.verify_signatures:
+                try:
+                    particle.verify()
+                except ParticleError as err:
+                    logger.warning("particle %s dropped on %s: %s", particle.id, self.peer_id, err.message)
+                    return
+            state.verified = True
+            self._states[key] = state
+        self.particles_processed += 1
+        self._execute(key, state, particle.data, {})
+
+    def _execute(self, key: ParticleKey, state: _ParticleState, data: bytes, results: dict[int, CallResult]) -> None:
+        particle = state.particle
+        hooks = self._hooks.get(particle.id)
+        while True:
+            params = RunParameters(
+                init_peer_id=particle.init_peer_id,
+                current_peer_id=self.peer_id,
+                timestamp_ms=particle.timestamp_ms,
+                ttl_ms=particle.ttl_ms,
+                particle_id=particle.id,
+                secret_key_bytes=self.key_pair.secret_seed(),
+            )
+            try:
+                outcome = self.avm.invoke(particle.script, state.prev_data, data, params, results)
+            except AvmError as err:
+                self._fail(state, hooks, err.message)
+                return
+            state.invokes += 1
+            if outcome.ret_code != 0:
+                self._fail(state, hooks, _avm_error_text(outcome))
+                return
+            self._report_script(particle.id, ok=True)
+            state.prev_data = outcome.data
+            for target in outcome.next_peer_pks:
+                self._send(target, particle.with_data(outcome.data))
+            results = {}
+            deferred = False
+            for call_id, request in outcome.call_requests.items():
+                answer = self._call(particle, call_id, request, hooks)
+                if isinstance(answer, Deferred):
+                    value = (
+                        CallResult(1, answer.error) if answer.error is not None else CallResult(0, _json(answer.value))
+                    )
+                    due = time.monotonic() + answer.delay_s
+                    heapq.heappush(self._events, (due, next(self._seq), key, call_id, value))
+                    deferred = True
+                else:
+                    results[call_id] = answer
+            if not results:
+                if hooks is not None and hooks.on_idle is not None and not deferred:
+                    hooks.on_idle()
+                return
+            data = b""
+
+    def _fail(self, state: _ParticleState, hooks: ParticleHooks | None, message: str) -> None:
+        particle = state.particle
+        logger.warning("particle %s failed on %s: %s", particle.id, self.peer_id, message)
+        state.failed = True
+        self._report_script(particle.id, ok=False)
+        if hooks is not None and hooks.on_error is not None:
+            hooks.on_error(message)
+
+    def _report_script(self, particle_id: str, *, ok: bool) -> None:
+        script_id = self._script_runs.pop(particle_id, None)
+        if script_id is not None:
+            self.scheduler.report(script_id, ok)
+
+    def _send(self, target: str, particle: Particle) -> None:
+        if target == self.peer_id:
+            self.receive(particle)
+            return
+        if self.transport is None or not self.transport.send(self.peer_id, target, particle):
+            logger.warning("particle %s: peer %s is not reachable from %s", particle.id, target, self.peer_id)
+
+    def _call(
+        self, particle: Particle, call_id: int, request: CallRequest, hooks: ParticleHooks | None
+    ) -> CallResult | Deferred:
+        ctx = CallContext(peer=self, particle=particle, tetraplets=request.tetraplets, call_id=call_id)
+        service_id, function = request.service_id, request.function_name
+        try:
+            local = hooks.handlers.get((service_id, function)) if hooks is not None else None
+            if local is not None:
+                value = local(request.arguments, ctx)
+            elif service_id in self.builtins:
+                value = self.builtins[service_id].call(function, request.arguments, ctx)
+            else:
+                record = self.services.resolve(service_id)
+                if record is None:
+                    raise BuiltinError(f"Service with id '{service_id}' not found (function {function})")
+                value = self.services.call(
+                    record, function, request.arguments, self._call_parameters(particle, record, request)
+                )
+        except BuiltinError as err:
+            logger.debug("call %s.%s failed on %s: %s", service_id, function, self.peer_id, err.result)
+            return CallResult(1, err.result)
+        except FluenceDaoError as err:
+            logger.warning("service call %s.%s failed on %s: %s", service_id, function, self.peer_id, err.message)
+            return CallResult(1, f"Error: service '{service_id}' function '{function}' failed: {err.message}")
+        except Exception as err:
+            logger.exception("internal error in call %s.%s on %s", service_id, function, self.peer_id)
+            return CallResult(1, f"Error: internal error in {service_id}.{function}: {type(err).__name__}: {err}")
+        if isinstance(value, Deferred):
+            return value
+        return CallResult(0, "" if value is None else _json(value))
+
+    def _call_parameters(self, particle: Particle, record: Any, request: CallRequest) -> Any:
+        from fluence_dao.marine import CallParameters, ParticleParameters, SecurityTetraplet
+
+        tetraplets = [
+            [
+                SecurityTetraplet(
+                    peer_pk=t.get("peer_pk", ""),
+                    service_id=t.get("service_id", ""),
+                    function_name=t.get("function_name", ""),
+                    lens=t.get("lens", t.get("json_path", "")),
+                )
+                for t in (arg or [])
+                if isinstance(t, dict)
+            ]
+            for arg in request.tetraplets
+        ]
+        return CallParameters(
+            particle=ParticleParameters(
+                id=particle.id,
+                init_peer_id=particle.init_peer_id,
+                timestamp=particle.timestamp_ms,
+                ttl=particle.ttl_ms,
+                script=particle.script,
+                signature=particle.signature,
+                token="",
+            ),
+            service_id=record.id,
+            service_creator_peer_id=record.owner_id,
+            host_id=self.peer_id,
+            worker_id=self.peer_id,
+            tetraplets=tetraplets,
+        )
+
+    def _expire(self) -> None:
+        now = now_ms()
+        for key, state in list(self._states.items()):
+            if state.particle.deadline_ms <= now:
+                del self._states[key]
+                self._script_runs.pop(key[0], None)
+                self.vault.cleanup(key[0])
+                hooks = self._hooks.pop(key[0], None)
+                if hooks is not None and hooks.on_expired is not None:
+                    hooks.on_expired()
+        if self._events and not self._states:
+            self._events.clear()
+
+    def forget(self, particle_id: str) -> None:
+        """Drop a finished particle's state early (the client does this once it has its answer)."""
+        for key in [k for k in self._states if k[0] == particle_id]:
+            del self._states[key]
+        self._hooks.pop(particle_id, None)
+        self.vault.cleanup(particle_id)
+        self._events = [e for e in self._events if e[2][0] != particle_id]
+        heapq.heapify(self._events)
+
+    def __repr__(self) -> str:
+        return f"Peer({self.peer_id})"
+
+
+def _avm_error_text(outcome: InterpreterOutcome) -> str:
+    return f"AquaVM ret_code {outcome.ret_code}: {outcome.error_message}"
+
+
+def _json(value: Any) -> Any:
+    """Python values from the Marine host -> JSON values (bytes become arrays of numbers, as Aqua's []u8)."""
+    if isinstance(value, bytes | bytearray):
+        return list(value)
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value

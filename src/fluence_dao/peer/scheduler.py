@@ -1,0 +1,103 @@
+"""The 2021 `script` scheduler (nox's Script.add before spells), driven by the peer loop.
+
+Semantics (2021 nox): `add(air, interval?)` returns a uuid; the first run happens after a random delay in
+[0, interval]; a script without interval runs once; the scheduler looks for due scripts every `tick_s` (3 s in
+nox; configurable); each run is a new particle whose init peer is the host peer, TTL 120 s; a script whose run
+fails (AquaVM ret_code != 0 on this peer) 3 times in a row is dropped; nothing is persisted across restarts.
+Only the creator, the host or a management peer may remove a script.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURES = 3
+
+
+@dataclass
+class ScheduledScript:
+    id: str
+    src: str
+    owner: str
+    interval_s: float | None
+    next_run_s: float
+    failures: int = 0
+    runs: int = 0
+
+    def to_aqua(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "src": self.src,
+            "failures": self.failures,
+            "interval": "" if self.interval_s is None else f"{self.interval_s:g}",
+            "owner": self.owner,
+        }
+
+
+class ScriptScheduler:
+    def __init__(self, *, tick_s: float = 3.0, rng: random.Random | None = None) -> None:
+        self.tick_s = tick_s
+        self._rng = rng or random.Random()
+        self._scripts: dict[str, ScheduledScript] = {}
+        self._lock = threading.Lock()
+        self._last_tick_s = float("-inf")
+
+    def add(self, src: str, owner: str, interval_s: float | None, now_s: float) -> str:
+        script_id = str(uuid.uuid4())
+        delay = self._rng.uniform(0, interval_s) if interval_s else 0.0
+        with self._lock:
+            self._scripts[script_id] = ScheduledScript(script_id, src, owner, interval_s, now_s + delay)
+        logger.info("script %s added by %s (interval %s s)", script_id, owner, interval_s)
+        return script_id
+
+    def remove(self, script_id: str) -> bool:
+        with self._lock:
+            return self._scripts.pop(script_id, None) is not None
+
+    def get(self, script_id: str) -> ScheduledScript | None:
+        return self._scripts.get(script_id)
+
+    def list(self) -> list[ScheduledScript]:
+        with self._lock:
+            return list(self._scripts.values())
+
+    def next_wakeup_s(self) -> float | None:
+        with self._lock:
+            if not self._scripts:
+                return None
+            earliest = min(s.next_run_s for s in self._scripts.values())
+        return max(earliest, self._last_tick_s + self.tick_s)
+
+    def due(self, now_s: float) -> list[ScheduledScript]:
+        """Scripts to run now (at most once per tick); their next run is scheduled, one-shot ones removed."""
+        if now_s < self._last_tick_s + self.tick_s:
+            return []
+        self._last_tick_s = now_s
+        out = []
+        with self._lock:
+            for script in list(self._scripts.values()):
+                if script.next_run_s > now_s:
+                    continue
+                out.append(script)
+                script.runs += 1
+                if script.interval_s:
+                    script.next_run_s = now_s + script.interval_s
+                else:
+                    del self._scripts[script.id]
+        return out
+
+    def report(self, script_id: str, ok: bool) -> None:
+        with self._lock:
+            script = self._scripts.get(script_id)
+            if script is None:
+                return
+            script.failures = 0 if ok else script.failures + 1
+            if script.failures >= MAX_FAILURES:
+                logger.warning("script %s failed %d times in a row: dropped", script_id, script.failures)
+                del self._scripts[script_id]
