@@ -6,7 +6,14 @@ processes join through `COMPONENTS` (see `_devnet.py`). `resolve_endpoint(settin
 ENS registry any eth command should use, filling devnet values from devnet.json.
 """
 
-from fluence_dao.devnet._deploy import EnsDeployment, deploy_ens, ensure_name, load_artifact
+from fluence_dao.devnet._deploy import (
+    REGISTRY_ARTIFACT,
+    RESOLVER_ARTIFACT,
+    EnsDeployment,
+    deploy_ens,
+    ensure_name,
+    load_artifact,
+)
 from fluence_dao.devnet._devnet import (
     COMPONENTS,
     AnvilComponent,
@@ -22,6 +29,8 @@ from fluence_dao.devnet._state import STATE_VERSION, DevnetPaths
 
 __all__ = [
     "COMPONENTS",
+    "REGISTRY_ARTIFACT",
+    "RESOLVER_ARTIFACT",
     "STATE_VERSION",
     "AnvilComponent",
     "Devnet",

@@ -1,0 +1,128 @@
+"""Session fixtures for integration tests: real processes on 127.0.0.1, started once per session.
+
+Sections (add yours below, one section per component, keep each self-contained):
+- anvil + ENS: `devnet` (session: anvil on a free port, its own state dir, ENS deployed and the project names
+  registered), `ens_env` (function: an evm_snapshot/evm_revert wrapper with fresh, funded senders).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+
+def _skip_or_fail(reason: str) -> None:
+    """Skip locally; fail under CI (as tests/conftest.py's `require`, usable from session fixtures)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"required for this test but missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+def assert_loopback(url: str) -> None:
+    """Tests talk to 127.0.0.1 only."""
+    assert urlparse(url).hostname == "127.0.0.1", f"integration tests must use 127.0.0.1, got {url}"
+
+
+# --------------------------------------------------------------------------------------------- anvil + ENS
+
+
+@pytest.fixture(scope="session")
+def isolated_env() -> Iterator[None]:
+    """No FLUENCE_DAO_* variable from the developer's shell leaks into integration tests (a .env in the
+    cwd is ignored by passing env_file=None where settings are built here)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and k != "FLUENCE_DAO_PROJECT_ROOT"]:
+            patch.delenv(key)
+        yield
+
+
+@dataclass
+class DevnetSession:
+    """The session's devnet: settings (state dir), devnet.json, and clients on it."""
+
+    settings: Any  # fluence_dao.config.Settings
+    info: dict[str, Any]
+    rpc_url: str
+    registry: str
+    resolver: str
+    state_dir: Path
+
+    def client(self) -> Any:
+        from fluence_dao.eth import EthClient
+
+        return EthClient(self.rpc_url, timeout_s=10.0, expected_chain_id=int(self.info["chain_id"]))
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment for CliRunner so `fluence-dao ens ...` finds this devnet."""
+        return {"FLUENCE_DAO_STATE_DIR": str(self.state_dir)}
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterator[DevnetSession]:
+    """anvil on a free 127.0.0.1 port with its own state dir; ENS deployed; public-record.eth and
+    alpha.public-record.eth registered to the governance account (anvil account 0). Stopped at session end."""
+    from fluence_dao.config import load_settings
+    from fluence_dao.devnet import Devnet, anvil_binary
+    from fluence_dao.errors import ToolNotFoundError
+
+    state_dir = tmp_path_factory.mktemp("devnet-state")
+    settings = load_settings({"state_dir": state_dir, "devnet": {"state_interval_s": 0}}, env_file=None)
+    try:
+        anvil_binary(settings)
+    except ToolNotFoundError as err:
+        _skip_or_fail(err.message)
+    devnet = Devnet(settings)
+    info = devnet.up()
+    try:
+        assert_loopback(info["rpc_url"])
+        yield DevnetSession(
+            settings=settings,
+            info=info,
+            rpc_url=info["rpc_url"],
+            registry=info["ens"]["registry"],
+            resolver=info["ens"]["public_resolver"],
+            state_dir=state_dir,
+        )
+    finally:
+        devnet.down()
+
+
+@dataclass
+class EnsEnv:
+    """One test's view of the devnet: fresh clients and senders (nonce state starts from the chain)."""
+
+    devnet: DevnetSession
+    client: Any  # EthClient
+    ens: Any  # EnsClient
+    gov: Any  # TxSender for the governance key
+
+    def new_account(self, fund_wei: int = 0) -> tuple[Any, Any]:
+        """(eth_account LocalAccount, TxSender) for a new random key, funded by governance if asked."""
+        from eth_account import Account
+
+        from fluence_dao.eth import TxSender
+
+        account = Account.create()
+        if fund_wei:
+            self.gov.transfer(account.address, fund_wei)
+        return account, TxSender(self.client, account.key.hex())
+
+
+@pytest.fixture
+def ens_env(devnet: DevnetSession) -> Iterator[EnsEnv]:
+    """Isolates a test: evm_snapshot before, evm_revert after (senders are per test, so no stale nonces)."""
+    from fluence_dao.eth import EnsClient, TxSender
+
+    client = devnet.client()
+    snapshot = client.rpc("evm_snapshot", [])
+    try:
+        key = devnet.settings.eth.effective_governance_key(devnet.rpc_url)
+        yield EnsEnv(devnet=devnet, client=client, ens=EnsClient(client, devnet.registry), gov=TxSender(client, key))
+    finally:
+        assert client.rpc("evm_revert", [snapshot]) is True
