@@ -10,8 +10,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group. Group modules import only typer and light helpers at import time."""
-    from fluence_dao.cli import config_cmd, devnet_cmd, ens_cmd
+    from fluence_dao.cli import build_cmd, config_cmd, devnet_cmd, ens_cmd
 
+    app.add_typer(build_cmd.app)  # top-level `build`
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(devnet_cmd.app, name="devnet")
     app.add_typer(ens_cmd.app, name="ens")

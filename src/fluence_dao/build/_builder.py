@@ -1,0 +1,315 @@
+"""Build wasm/<module>/ (interface.toml + main.zig) into target/wasm/<module>.wasm with Zig from PyPI.
+
+Steps per module: read interface.toml; generate the root and `interface` Zig files (content-addressed under
+the cache dir, so two builds of the same sources see the same paths); `zig build-exe` for wasm32-wasi with
+an explicit export list; check that the linked module exports exactly the ABI plus the described
+functions; append the JSON sections, `__fluence_sdk_version` and the binary `interface-types` section; write
+the file atomically. Same sources and Zig version give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fluence_dao._util.paths import cache_dir, project_root
+from fluence_dao._util.wasm_sections import append_custom_section, iter_custom_sections
+from fluence_dao.build._interface import ModuleInterface, interface_zig, load_interface, root_zig
+from fluence_dao.build._interface_types import generate_interface_types
+from fluence_dao.errors import BuildError
+
+log = logging.getLogger(__name__)
+
+SDK_VERSION = "0.14.0"
+INTERFACE_FILE = "interface.toml"
+STACK_BYTES = 65536
+_EXPORT_FN = re.compile(r"^\s*(?:pub\s+)?export\s+fn\s+(@\"[^\"]+\"|\w+)", re.MULTILINE)
+_PUB_DECL = re.compile(r"^\s*pub\s+(?:inline\s+)?(?:fn|const)\s+(@\"[^\"]+\"|\w+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class BuiltModule:
+    """One built module: where it is, its size and sha256, and what it exports."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    functions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "module": self.name,
+            "path": str(self.path),
+            "size": self.size,
+            "sha256": self.sha256,
+            "functions": list(self.functions),
+        }
+
+
+def wasm_source_dir() -> Path:
+    return project_root() / "wasm"
+
+
+def default_out_dir() -> Path:
+    return project_root() / "target" / "wasm"
+
+
+def discover_modules(source_dir: Path | None = None) -> list[str]:
+    """Module names: the directories of wasm/ that hold an interface.toml, sorted."""
+    root = source_dir or wasm_source_dir()
+    if not root.is_dir():
+        raise BuildError(f"no wasm source directory at {root}", path=str(root))
+    return sorted(p.name for p in root.iterdir() if (p / INTERFACE_FILE).is_file())
+
+
+def zig_command() -> list[str]:
+    """Zig from the `ziglang` PyPI package, run with this interpreter."""
+    return [sys.executable, "-m", "ziglang"]
+
+
+def _zig_env() -> dict[str, str]:
+    zig_cache = cache_dir() / "zig"
+    zig_cache.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["ZIG_GLOBAL_CACHE_DIR"] = str(zig_cache)
+    env["ZIG_LOCAL_CACHE_DIR"] = str(zig_cache)
+    return env
+
+
+def build_modules(
+    names: Sequence[str] | None = None,
+    out_dir: Path | None = None,
+    *,
+    source_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[BuiltModule]:
+    """Build the named modules (all of wasm/ when `names` is empty) into `out_dir` (default target/wasm)."""
+    source_dir = source_dir or wasm_source_dir()
+    available = discover_modules(source_dir)
+    wanted = list(names) if names else available
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        raise BuildError(
+            f"unknown module(s) {', '.join(missing)}; modules in {source_dir}: {', '.join(available) or 'none'}",
+            modules=missing,
+        )
+    out = out_dir or default_out_dir()
+    return [build_module(name, out, source_dir=source_dir, progress=progress) for name in wanted]
+
+
+def build_module(
+    name: str,
+    out_dir: Path | None = None,
+    *,
+    source_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuiltModule:
+    """Build one module; raises BuildError naming the module and the failing step."""
+    source_dir = source_dir or wasm_source_dir()
+    module_dir = source_dir / name
+    out = out_dir or default_out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    interface = load_interface(module_dir / INTERFACE_FILE, name)
+    main_zig = module_dir / "main.zig"
+    if not main_zig.is_file():
+        raise BuildError(f"module {name}: {main_zig} not found", module=name)
+    _check_sources(interface, module_dir)
+
+    started = time.monotonic()
+    if progress:
+        progress(f"building {name}")
+    glue_dir = _write_glue(interface, f"wasm/{name}/{INTERFACE_FILE}")
+    target = out / f"{name}.wasm"
+    tmp = out / f".{name}.{os.getpid()}.tmp.wasm"
+    try:
+        _run_zig(name, glue_dir, module_dir, source_dir / "lib" / "marine.zig", interface, tmp)
+        linked = tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_suffix(".o").unlink(missing_ok=True)
+    _check_exports(interface, linked)
+    data = add_sections(linked, interface)
+    partial = out / f".{name}.{os.getpid()}.partial"
+    partial.write_bytes(data)
+    partial.replace(target)
+    digest = hashlib.sha256(data).hexdigest()
+    log.info("built %s: %d bytes in %.1f s", name, len(data), time.monotonic() - started)
+    return BuiltModule(name, target, len(data), digest, tuple(f.name for f in interface.functions))
+
+
+def add_sections(linked: bytes, interface: ModuleInterface) -> bytes:
+    """Append the Marine custom sections: JSON descriptions, the sdk version and interface-types."""
+    existing = {n for n, _ in iter_custom_sections(linked)}
+    clash = existing & ({n for n, _ in interface.sections()} | {"__fluence_sdk_version", "interface-types"})
+    if clash:
+        raise BuildError(f"module {interface.name}: already has sections {sorted(clash)}", module=interface.name)
+    data = linked
+    sections = interface.sections()
+    for section_name, payload in sections:
+        data = append_custom_section(data, section_name, payload)
+    data = append_custom_section(data, "__fluence_sdk_version", SDK_VERSION.encode())
+    docs = [json.loads(payload) for _, payload in sections]
+    return append_custom_section(data, "interface-types", generate_interface_types(docs))
+
+
+def _check_sources(interface: ModuleInterface, module_dir: Path) -> None:
+    """Fail loudly when Zig sources and interface.toml disagree about what is exported."""
+    described = {f.name for f in interface.functions}
+    declared: set[str] = set()
+    for source in sorted(module_dir.glob("*.zig")):
+        text = source.read_text(encoding="utf-8")
+        for match in _EXPORT_FN.finditer(text):
+            fn = match.group(1).strip('@"')
+            if fn in described:
+                raise BuildError(
+                    f"module {interface.name}: {source.name} declares `export fn {fn}`; write `pub fn {fn}` and "
+                    f"let the build generate the export from {INTERFACE_FILE}",
+                    module=interface.name,
+                    function=fn,
+                )
+            raise BuildError(
+                f"module {interface.name}: {source.name} exports `{fn}` but {INTERFACE_FILE} has no description "
+                f"of it; add [functions.{fn}] or make it a plain `pub fn`",
+                module=interface.name,
+                function=fn,
+            )
+        if source.name == "main.zig":
+            declared = {m.group(1).strip('@"') for m in _PUB_DECL.finditer(text)}
+    missing = sorted(described - declared)
+    if missing:
+        raise BuildError(
+            f"module {interface.name}: {INTERFACE_FILE} describes {', '.join(missing)} but main.zig has no "
+            f"`pub fn` of that name",
+            module=interface.name,
+            functions=missing,
+        )
+
+
+def _write_glue(interface: ModuleInterface, label: str) -> Path:
+    """Write the generated Zig files into a directory named by their content."""
+    files = {"root.zig": root_zig(interface, label), "interface.zig": interface_zig(interface, label)}
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:24]
+    glue_dir = cache_dir() / "glue" / digest
+    glue_dir.mkdir(parents=True, exist_ok=True)
+    for file_name, text in files.items():
+        path = glue_dir / file_name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            tmp = glue_dir / f".{file_name}.{os.getpid()}"
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+    return glue_dir
+
+
+def zig_build_args(
+    name: str, glue_dir: Path, module_dir: Path, marine_zig: Path, interface: ModuleInterface, output: Path
+) -> list[str]:
+    """The `zig build-exe` arguments (see runtime-facts: build-exe, explicit exports, small stack)."""
+    return [
+        "build-exe",
+        "-O",
+        "ReleaseSafe",
+        "-target",
+        "wasm32-wasi",
+        "-fno-entry",
+        "-fstrip",
+        "--stack",
+        str(STACK_BYTES),
+        *(f"--export={e}" for e in interface.exports),
+        "--name",
+        name,
+        f"-femit-bin={output}",
+        "--dep",
+        "marine",
+        "--dep",
+        "interface",
+        "--dep",
+        "impl",
+        f"-Mroot={glue_dir / 'root.zig'}",
+        "--dep",
+        "marine",
+        f"-Minterface={glue_dir / 'interface.zig'}",
+        "--dep",
+        "marine",
+        "--dep",
+        "interface",
+        f"-Mimpl={module_dir / 'main.zig'}",
+        f"-Mmarine={marine_zig}",
+    ]
+
+
+def _run_zig(
+    name: str, glue_dir: Path, module_dir: Path, marine_zig: Path, interface: ModuleInterface, output: Path
+) -> None:
+    args = zig_build_args(name, glue_dir, module_dir, marine_zig, interface, output)
+    log.debug("zig %s", " ".join(args))
+    try:
+        proc = subprocess.run(
+            [*zig_command(), *args],
+            cwd=project_root(),
+            env=_zig_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise BuildError(f"module {name}: zig build-exe timed out after 600 s", module=name) from err
+    if proc.returncode != 0:
+        details = (proc.stderr or proc.stdout).strip()
+        if "No module named ziglang" in details:
+            raise BuildError("Zig is not installed: pip install ziglang==0.17.0", module=name)
+        raise BuildError(f"module {name}: zig build-exe failed:\n{details}", module=name, stderr=details)
+
+
+def _check_exports(interface: ModuleInterface, data: bytes) -> None:
+    exported = set(wasm_function_exports(data))
+    expected = set(interface.exports)
+    extra, missing = sorted(exported - expected), sorted(expected - exported)
+    if extra or missing:
+        raise BuildError(
+            f"module {interface.name}: exports do not match {INTERFACE_FILE}: "
+            f"undescribed exports {extra or 'none'}, described but not exported {missing or 'none'}",
+            module=interface.name,
+        )
+
+
+def wasm_function_exports(data: bytes) -> list[str]:
+    """Names of the functions a wasm module exports (export section, kind 0)."""
+    pos = 8
+    while pos < len(data):
+        section_id = data[pos]
+        size, body = _uleb(data, pos + 1)
+        if section_id == 7:
+            count, at = _uleb(data, body)
+            names = []
+            for _ in range(count):
+                length, at = _uleb(data, at)
+                export_name = data[at : at + length].decode("utf-8")
+                kind = data[at + length]
+                _, at = _uleb(data, at + length + 1)
+                if kind == 0:
+                    names.append(export_name)
+            return names
+        pos = body + size
+    return []
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return result, pos
