@@ -1,0 +1,26 @@
+"""Run subgraphs built by graph-cli without graph-node: mappings in wasmtime, entities in SQLite, GraphQL on 127.0.0.1.
+
+build_subgraph(dir)                        `graph codegen && graph build` (offline) -> dir/build
+Indexer(build_dir, Store(db), EthRpc(url)) eth_getLogs -> handlers -> versioned entities; .sync()
+SubgraphServer(indexer, port)              The Graph's GraphQL conventions from the subgraph's schema
+Governance                                 the demo contract: deploy, propose, vote, close
+"""
+
+from fluence_dao.subgraph._contracts import Governance, compile_contracts, governance_artifact
+from fluence_dao.subgraph._indexer import Indexer, IndexerConfig
+from fluence_dao.subgraph._rpc import EthRpc
+from fluence_dao.subgraph._runtime import HandlerError, UnsupportedHostFunctionError
+from fluence_dao.subgraph._store import BlockPtr, Store
+
+__all__ = [
+    "BlockPtr",
+    "EthRpc",
+    "Governance",
+    "HandlerError",
+    "Indexer",
+    "IndexerConfig",
+    "Store",
+    "UnsupportedHostFunctionError",
+    "compile_contracts",
+    "governance_artifact",
+]

@@ -1,0 +1,207 @@
+"""The manifest `graph build` writes (build/subgraph.yaml) and the entity schema (build/schema.graphql)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from fluence_dao.errors import SubgraphError
+from fluence_dao.subgraph._abi_types import EventSignature, parse_manifest_event
+
+SCALARS = {"ID", "String", "Int", "BigInt", "BigDecimal", "Boolean", "Bytes", "Int8", "Timestamp"}
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    event: EventSignature
+    handler: str
+    topic0: bytes
+    receipt: bool
+
+
+@dataclass
+class Mapping:
+    """A data source or a template: its mapping wasm, ABIs and event handlers."""
+
+    kind: str
+    name: str
+    network: str
+    abi_name: str
+    api_version: tuple[int, ...]
+    wasm_path: Path
+    abis: dict[str, list[dict[str, Any]]]
+    handlers: list[EventHandler]
+    address: str | None = None
+    start_block: int = 0
+    context: dict[str, Any] | None = None
+    is_template: bool = False
+
+    def handler_for(self, topic0: bytes) -> list[EventHandler]:
+        return [h for h in self.handlers if h.topic0 == topic0]
+
+
+@dataclass
+class Manifest:
+    directory: Path
+    data_sources: list[Mapping]
+    templates: dict[str, Mapping]
+    schema_path: Path
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def network(self) -> str:
+        return self.data_sources[0].network if self.data_sources else "anvil"
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(text).split("."))
+
+
+def _mapping(entry: dict[str, Any], directory: Path, is_template: bool) -> Mapping:
+    name = entry.get("name", "?")
+    if entry.get("kind") != "ethereum" and entry.get("kind") != "ethereum/contract":
+        raise SubgraphError(f"data source {name!r}: unsupported kind {entry.get('kind')!r} (only ethereum)", name=name)
+    mapping = entry["mapping"]
+    for unsupported in ("blockHandlers", "callHandlers"):
+        if mapping.get(unsupported):
+            raise SubgraphError(f"data source {name!r}: {unsupported} are not supported by this runner", name=name)
+    abis: dict[str, list[dict[str, Any]]] = {}
+    for abi in mapping.get("abis", []):
+        abi_path = directory / abi["file"]
+        try:
+            loaded = json.loads(abi_path.read_text())
+        except (OSError, ValueError) as err:
+            raise SubgraphError(f"data source {name!r}: cannot read ABI {abi_path}: {err}", path=str(abi_path)) from err
+        abis[abi["name"]] = loaded["abi"] if isinstance(loaded, dict) else loaded
+    source = entry.get("source", {})
+    abi_name = source.get("abi", "")
+    handlers = []
+    for handler in mapping.get("eventHandlers", []):
+        sig = parse_manifest_event(handler["event"], abis.get(abi_name, []))
+        handlers.append(
+            EventHandler(sig, handler["handler"], keccak(sig.canonical.encode()), bool(handler.get("receipt")))
+        )
+    context = None
+    if entry.get("context"):
+        context = {k: (v["type"], v["data"]) for k, v in entry["context"].items()}
+    return Mapping(
+        kind="ethereum",
+        name=name,
+        network=entry.get("network", "anvil"),
+        abi_name=abi_name,
+        api_version=_parse_version(mapping.get("apiVersion", "0.0.9")),
+        wasm_path=directory / mapping["file"],
+        abis=abis,
+        handlers=handlers,
+        address=source.get("address", "").lower() or None,
+        start_block=int(source.get("startBlock", 0)),
+        context=context,
+        is_template=is_template,
+    )
+
+
+def load_manifest(build_dir: Path | str) -> Manifest:
+    """Read `build/subgraph.yaml` (the output of `graph build`, with paths relative to it)."""
+    import yaml
+
+    directory = Path(build_dir)
+    path = directory / "subgraph.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise SubgraphError(
+            f"cannot read manifest {path}: {err} (run `fluence-dao subgraph build`)", path=str(path)
+        ) from err
+    data_sources = [_mapping(ds, directory, False) for ds in raw.get("dataSources", [])]
+    templates = {t["name"]: _mapping(t, directory, True) for t in raw.get("templates", []) or []}
+    for mapping in data_sources:
+        if mapping.api_version < (0, 0, 7):
+            raise SubgraphError(
+                f"data source {mapping.name!r}: apiVersion {'.'.join(map(str, mapping.api_version))} is too old "
+                "(this runner supports 0.0.7 and later)",
+                name=mapping.name,
+            )
+    return Manifest(directory, data_sources, templates, directory / raw["schema"]["file"], raw)
+
+
+# -- schema -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldType:
+    name: str
+    base: str  # scalar name, enum name or entity name
+    is_list: bool
+    non_null: bool
+    derived_from: str | None = None
+
+    @property
+    def is_derived(self) -> bool:
+        return self.derived_from is not None
+
+
+@dataclass
+class EntityType:
+    name: str
+    fields: dict[str, FieldType]
+    immutable: bool = False
+    description: str | None = None
+
+
+@dataclass
+class EntitySchema:
+    entities: dict[str, EntityType]
+    enums: dict[str, list[str]]
+    source: str
+
+    def is_entity(self, name: str) -> bool:
+        return name in self.entities
+
+    def entity(self, name: str) -> EntityType:
+        try:
+            return self.entities[name]
+        except KeyError:
+            raise SubgraphError(f"entity type {name!r} is not in the schema", entity=name) from None
+
+
+def load_schema(path: Path | str) -> EntitySchema:
+    from graphql import parse
+    from graphql.language import ast
+
+    source = Path(path).read_text()
+    document = parse(source)
+    entities: dict[str, EntityType] = {}
+    enums: dict[str, list[str]] = {}
+    for definition in document.definitions:
+        if isinstance(definition, ast.EnumTypeDefinitionNode):
+            enums[definition.name.value] = [v.name.value for v in definition.values or []]
+        if not isinstance(definition, ast.ObjectTypeDefinitionNode):
+            continue
+        directives = {d.name.value: d for d in definition.directives or []}
+        if "entity" not in directives:
+            continue
+        immutable = any(
+            a.name.value == "immutable" and getattr(a.value, "value", False) is True
+            for a in directives["entity"].arguments or []
+        )
+        fields: dict[str, FieldType] = {}
+        for f in definition.fields or []:
+            t = f.type
+            non_null = isinstance(t, ast.NonNullTypeNode)
+            if non_null:
+                t = t.type  # type: ignore[attr-defined]
+            is_list = isinstance(t, ast.ListTypeNode)
+            while not isinstance(t, ast.NamedTypeNode):
+                t = t.type  # type: ignore[attr-defined]
+            derived = None
+            for d in f.directives or []:
+                if d.name.value == "derivedFrom":
+                    derived = next(a.value.value for a in d.arguments or [] if a.name.value == "field")  # type: ignore[attr-defined]
+            fields[f.name.value] = FieldType(f.name.value, t.name.value, is_list, non_null, derived)
+        description = definition.description.value if definition.description else None
+        entities[definition.name.value] = EntityType(definition.name.value, fields, immutable, description)
+    return EntitySchema(entities, enums, source)

@@ -1,0 +1,263 @@
+"""Entities in SQLite with a block range per version, so a query can read the state at any past block.
+
+A version is visible at block B when `block_start <= B` and (`block_end` is NULL or `block_end > B`). Writing a
+block closes the open version of every changed entity at that block and inserts the new one; reverting a reorged
+block deletes versions that started after the fork and reopens the ones closed after it. The cursor (last
+processed block), recent block hashes (for reorg detection), dynamic data sources and the indexing error live in
+the same database, written in the same transaction as the block's entities, so a restart resumes exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fluence_dao.subgraph._asc import (
+    SV_ARRAY,
+    SV_BIGDECIMAL,
+    SV_BIGINT,
+    SV_BYTES,
+    StoreValue,
+)
+from fluence_dao.subgraph._numbers import BigDecimal
+
+Entity = dict[str, StoreValue]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+  entity TEXT NOT NULL, id TEXT NOT NULL, block_start INTEGER NOT NULL, block_end INTEGER, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entities_key ON entities (entity, id, block_end);
+CREATE INDEX IF NOT EXISTS entities_range ON entities (entity, block_start);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, parent_hash TEXT, timestamp INTEGER);
+CREATE TABLE IF NOT EXISTS data_sources (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, template TEXT NOT NULL, address TEXT NOT NULL, context TEXT,
+  creation_block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _encode_value(value: StoreValue) -> Any:
+    kind, v = value
+    if kind == SV_BIGINT:
+        return [kind, str(v)]
+    if kind == SV_BIGDECIMAL:
+        return [kind, [v.digits, v.exp]]
+    if kind == SV_BYTES:
+        return [kind, "0x" + v.hex()]
+    if kind == SV_ARRAY:
+        return [kind, [_encode_value(x) for x in v]]
+    return [kind, v]
+
+
+def _decode_value(raw: Any) -> StoreValue:
+    kind, v = raw
+    if kind == SV_BIGINT:
+        return kind, int(v)
+    if kind == SV_BIGDECIMAL:
+        return kind, BigDecimal(int(v[0]), int(v[1]))
+    if kind == SV_BYTES:
+        return kind, bytes.fromhex(v[2:])
+    if kind == SV_ARRAY:
+        return kind, [_decode_value(x) for x in v]
+    return kind, v
+
+
+def encode_entity(data: Entity) -> str:
+    return json.dumps({k: _encode_value(v) for k, v in data.items()}, separators=(",", ":"))
+
+
+def decode_entity(text: str) -> Entity:
+    return {k: _decode_value(v) for k, v in json.loads(text).items()}
+
+
+@dataclass(frozen=True)
+class DynamicDataSource:
+    template: str
+    address: str
+    context: dict[str, Any] | None
+    creation_block: int
+
+
+@dataclass(frozen=True)
+class BlockPtr:
+    number: int
+    hash: str
+    timestamp: int | None = None
+
+
+class Store:
+    """One subgraph's entities and indexing state. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- meta ---------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def cursor(self) -> BlockPtr | None:
+        raw = self.get_meta("cursor")
+        return BlockPtr(raw["number"], raw["hash"], raw.get("timestamp")) if raw else None
+
+    def error(self) -> dict[str, Any] | None:
+        value = self.get_meta("error")
+        return value if isinstance(value, dict) else None
+
+    def set_error(self, error: dict[str, Any] | None) -> None:
+        self.set_meta("error", error)
+
+    def block_hash(self, number: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT hash FROM blocks WHERE number = ?", (number,)).fetchone()
+        return row[0] if row else None
+
+    def recent_blocks(self) -> list[BlockPtr]:
+        """Stored block pointers, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number DESC").fetchall()
+        return [BlockPtr(n, h, t) for n, h, t in rows]
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def get(self, entity: str, entity_id: str, block: int | None = None) -> Entity | None:
+        with self._lock:
+            if block is None:
+                row = self._db.execute(
+                    "SELECT data FROM entities WHERE entity = ? AND id = ? AND block_end IS NULL", (entity, entity_id)
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT data FROM entities WHERE entity = ? AND id = ? AND block_start <= ? "
+                    "AND (block_end IS NULL OR block_end > ?)",
+                    (entity, entity_id, block, block),
+                ).fetchone()
+        return decode_entity(row[0]) if row else None
+
+    def all(self, entity: str, block: int | None = None) -> list[Entity]:
+        with self._lock:
+            if block is None:
+                rows = self._db.execute(
+                    "SELECT data FROM entities WHERE entity = ? AND block_end IS NULL", (entity,)
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT data FROM entities WHERE entity = ? AND block_start <= ? "
+                    "AND (block_end IS NULL OR block_end > ?)",
+                    (entity, block, block),
+                ).fetchall()
+        return [decode_entity(r[0]) for r in rows]
+
+    def data_sources(self) -> list[DynamicDataSource]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT template, address, context, creation_block FROM data_sources ORDER BY seq"
+            ).fetchall()
+        return [DynamicDataSource(t, a, json.loads(c) if c else None, b) for t, a, c, b in rows]
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def commit_block(
+        self,
+        block: BlockPtr,
+        changes: dict[tuple[str, str], Entity | None],
+        new_data_sources: Iterable[DynamicDataSource] = (),
+        keep_blocks: int = 256,
+    ) -> None:
+        """Write one block's entity changes, data sources, hash and the cursor in one transaction."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                for (entity, entity_id), data in changes.items():
+                    # A version written earlier in the same block (same-block data source reprocessing) is
+                    # replaced in place; an older open version is closed at this block.
+                    db.execute(
+                        "DELETE FROM entities WHERE entity = ? AND id = ? AND block_start = ?",
+                        (entity, entity_id, block.number),
+                    )
+                    db.execute(
+                        "UPDATE entities SET block_end = ? WHERE entity = ? AND id = ? AND block_end IS NULL",
+                        (block.number, entity, entity_id),
+                    )
+                    if data is not None:
+                        db.execute(
+                            "INSERT INTO entities (entity, id, block_start, block_end, data) VALUES (?, ?, ?, NULL, ?)",
+                            (entity, entity_id, block.number, encode_entity(data)),
+                        )
+                for ds in new_data_sources:
+                    db.execute(
+                        "INSERT INTO data_sources (template, address, context, creation_block) VALUES (?, ?, ?, ?)",
+                        (ds.template, ds.address, json.dumps(ds.context) if ds.context else None, ds.creation_block),
+                    )
+                self._advance(block, keep_blocks)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def advance(self, block: BlockPtr, keep_blocks: int = 256) -> None:
+        """Move the cursor to a block without entity changes."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._advance(block, keep_blocks)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _advance(self, block: BlockPtr, keep_blocks: int) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+            (block.number, block.hash, block.timestamp),
+        )
+        self._db.execute("DELETE FROM blocks WHERE number < ?", (block.number - keep_blocks,))
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)",
+            (json.dumps({"number": block.number, "hash": block.hash, "timestamp": block.timestamp}),),
+        )
+
+    def revert_to(self, block: BlockPtr) -> None:
+        """Undo every block after `block` (a reorg): entity versions, data sources, hashes; cursor = block."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                db.execute("DELETE FROM entities WHERE block_start > ?", (block.number,))
+                db.execute("UPDATE entities SET block_end = NULL WHERE block_end > ?", (block.number,))
+                db.execute("DELETE FROM data_sources WHERE creation_block > ?", (block.number,))
+                db.execute("DELETE FROM blocks WHERE number > ?", (block.number,))
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)",
+                    (json.dumps({"number": block.number, "hash": block.hash, "timestamp": block.timestamp}),),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def version_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM entities").fetchone()[0])
