@@ -189,6 +189,18 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
         raise ConfigError(f"invalid configuration: {problems}") from None
 
 
+def env_variables() -> list[str]:
+    """Every environment variable Settings reads, e.g. FLUENCE_DAO_ETH__RPC_URL (for docs and .env.example)."""
+    names: list[str] = []
+    for field_name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.extend(_env_name((field_name, sub)) for sub in annotation.model_fields)
+        else:
+            names.append(_env_name((field_name,)))
+    return names
+
+
 def _env_name(loc: tuple[Any, ...]) -> str:
     return ENV_PREFIX + "__".join(str(p).upper() for p in loc)
 
@@ -218,5 +230,6 @@ __all__ = [
     "PeerSettings",
     "Settings",
     "SubgraphSettings",
+    "env_variables",
     "load_settings",
 ]
