@@ -82,8 +82,13 @@ class CompiledAqua:
 
 
 def default_imports() -> list[str]:
-    """Import paths every compile gets: the project's node_modules (for @fluencelabs/aqua-lib/...)."""
-    return [str(paths.node_modules())]
+    """Import paths every compile gets: the project's node_modules (for @fluencelabs/aqua-lib/...) and, when it
+    exists, the project's `aqua/` directory (for `script.aqua` and other builtin helpers)."""
+    imports = [str(paths.node_modules())]
+    project_aqua = paths.project_root() / "aqua"
+    if project_aqua.is_dir():
+        imports.append(str(project_aqua))
+    return imports
 
 
 def compile_aqua(

@@ -254,7 +254,6 @@ class Peer:
             if outcome.ret_code != 0:
                 self._fail(state, hooks, _avm_error_text(outcome))
                 return
-            self._report_script(particle.id, ok=True)
             state.prev_data = outcome.data
             for target in outcome.next_peer_pks:
                 self._send(target, particle.with_data(outcome.data))
@@ -272,6 +271,8 @@ class Peer:
                 else:
                     results[call_id] = answer
             if not results:
+                if not deferred and not outcome.call_requests:
+                    self._report_script(particle.id, ok=True)
                 if hooks is not None and hooks.on_idle is not None and not deferred:
                     hooks.on_idle()
                 return
