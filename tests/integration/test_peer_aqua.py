@@ -80,7 +80,7 @@ def test_timeout_wins_a_race(net, compiled) -> None:
 
 def test_unreachable_peer_ends_at_ttl(net, compiled) -> None:
     stranger = KeyPair.generate().peer_id
-    with pytest.raises(AquaCallError, match="no response.*TTL of 1500 ms"):
+    with pytest.raises(AquaCallError, match=r"no response.*TTL of 1500 ms"):
         call_function(net, fn(compiled, "basics", "on_other"), [stranger], ttl_ms=1500)
 
 
@@ -181,7 +181,7 @@ def test_script_runs_on_interval_until_removed(net, compiled, counter) -> None:
     net.run_for(1.5)
     mid = service.call("inc", [], call_parameters=None)
     assert mid - start >= 4  # ran several times (plus our own read)
-    with pytest.raises(AquaCallError, match="Forbidden.*remove_script"):
+    with pytest.raises(AquaCallError, match=r"Forbidden.*remove_script"):
         call_function(net, fn(compiled, "services", "remove_script"), [script_id])  # another client
     assert call_function(net, fn(compiled, "services", "remove_script"), [script_id], client=owner) is True
     net.run_for(0.2)
