@@ -6,7 +6,7 @@ const std = @import("std");
 const Allocator = std.mem.Allocator;
 const hex = @import("hex.zig");
 const ecdsa = @import("ecdsa.zig");
-const tx = @import("tx.zig");
+pub const tx = @import("tx.zig");
 const auth = @import("auth.zig");
 
 pub const Caller = auth.Caller;

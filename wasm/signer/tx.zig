@@ -28,7 +28,7 @@ const TxType = enum(u8) { legacy = 0, eip1559 = 2 };
 
 const legacy_fields = [_][]const u8{ "type", "chainId", "from", "nonce", "gasPrice", "gas", "to", "value", "data" };
 const eip1559_fields = [_][]const u8{
-    "type",  "chainId", "from", "nonce", "maxFeePerGas", "maxPriorityFeePerGas", "gas", "to", "value", "data",
+    "type",       "chainId", "from", "nonce", "maxFeePerGas", "maxPriorityFeePerGas", "gas", "to", "value", "data",
     "accessList",
 };
 
