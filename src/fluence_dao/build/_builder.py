@@ -46,6 +46,10 @@ class BuiltModule:
     sha256: str
     functions: tuple[str, ...]
 
+    def read_bytes(self) -> bytes:
+        """The module's bytes (as `Path.read_bytes`)."""
+        return self.path.read_bytes()
+
     def to_dict(self) -> dict[str, object]:
         return {
             "module": self.name,
