@@ -129,6 +129,24 @@ class _Instance:
         return int(self.memory.data_len(self.store))
 
 
+def _wat_to_wasm(text: bytes, path: Path) -> bytes:
+    """WAT text (test modules) -> wasm binary; `(@custom ...)` annotations become custom sections."""
+    try:
+        return bytes(wasmtime.wat2wasm(text.decode("utf-8")))
+    except (wasmtime.WasmtimeError, UnicodeDecodeError) as err:
+        raise ModuleLoadError(f"{str(path)!r} is not valid WAT: {err}", path=str(path)) from err
+
+
+def _trap_reason(err: Exception) -> str:
+    """The cause line of a wasmtime error ("wasm trap: wasm `unreachable` instruction executed")."""
+    text = str(err.message if isinstance(err, wasmtime.Trap) else err)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "Caused by:" in lines:
+        cause = lines[lines.index("Caused by:") + 1 :]
+        return cause[-1] if cause else lines[0]
+    return lines[0] if lines else type(err).__name__
+
+
 def _signed32(value: int) -> int:
     return value - 2**32 if value >= 2**31 else value
 
@@ -139,8 +157,8 @@ class MarineModule:
     def __init__(self, wasm: bytes, config: ModuleConfig, service_modules: Mapping[str, MarineModule]) -> None:
         self.config = config
         self.name = config.name
-        self.interface: ModuleInterface = parse_interface(wasm)
         self._compiled = _engine.compile_module(wasm, config.name)
+        self.interface: ModuleInterface = parse_interface(wasm)
         self._service_modules = dict(service_modules)
         self._lock = threading.RLock()
         self._call_parameters: list[CallParameters] = []
@@ -168,6 +186,8 @@ class MarineModule:
                 data = path.read_bytes()
             except OSError as err:
                 raise ModuleLoadError(f"cannot read wasm module {str(path)!r}: {err}", path=str(path)) from err
+            if path.suffix == ".wat":
+                data = _wat_to_wasm(data, path)
             default_name = path.stem
         if config is None:
             config = ModuleConfig(name=default_name)
@@ -396,15 +416,13 @@ class MarineModule:
 
     def _trap_message(self, guest: _Instance, sig: FunctionSignature, err: Exception) -> str:
         where = f"module {self.name!r} function {sig.name!r}"
-        memory = (
-            f"guest memory {guest.memory_bytes() / 2**20:.1f} MiB of {self.config.max_memory_bytes / 2**20:.1f} MiB"
-        )
+        used, ceiling = guest.memory_bytes() / 2**20, self.config.max_memory_bytes / 2**20
+        memory = f"guest memory {used:.1f} MiB, ceiling {ceiling:.1f} MiB"
         if isinstance(err, wasmtime.Trap) and err.trap_code == wasmtime.TrapCode.INTERRUPT:
             return f"{where} exceeded its time bound of {self.config.max_call_seconds} s and was interrupted"
         if isinstance(err, wasmtime.ExitTrap):
             return f"{where} exited the guest (WASI proc_exit with code {err.code})"
-        text = str(err.message if isinstance(err, wasmtime.Trap) else err).strip().splitlines()
-        first = text[0] if text else type(err).__name__
+        first = _trap_reason(err)
         near_ceiling = guest.memory_bytes() + 2**16 > self.config.max_memory_bytes
         hint = "; it reached its memory ceiling (max_memory_bytes)" if near_ceiling else ""
         return f"{where} trapped: {first} ({memory}){hint}"
