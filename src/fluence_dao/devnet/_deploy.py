@@ -40,7 +40,7 @@ def load_artifact(package: str, relative: str) -> tuple[list[dict[str, Any]], by
 
 def deploy_ens(sender: TxSender) -> EnsDeployment:
     """Deploy ENSRegistry (the sender owns the root node) and PublicResolver(registry)."""
-    from eth_abi import encode
+    from eth_abi.abi import encode
 
     _, registry_code = load_artifact(*REGISTRY_ARTIFACT)
     receipt = sender.send_and_wait(None, registry_code, what="deploy ENSRegistry")

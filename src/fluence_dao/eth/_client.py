@@ -8,9 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fluence_dao.errors import EthError, RpcUnavailableError, TransactionFailedError
+
+if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +191,7 @@ class EthClient:
 
     def send_raw_transaction(self, raw: bytes, *, sender: str | None = None, nonce: int | None = None) -> str:
         """Submit a signed transaction; returns its hash. Rejections raise TransactionFailedError with the hash."""
-        from eth_utils import keccak
+        from eth_utils.crypto import keccak
 
         tx_hash = "0x" + keccak(raw).hex()
         try:
@@ -286,13 +289,13 @@ def _tx_failed(tx_hash: str, node_message: str, sender: str | None, nonce: int |
     )
 
 
-def to_checksum(address: str) -> str:
+def to_checksum(address: str) -> ChecksumAddress:
     """A checksummed address, or EthError naming the bad value."""
-    from eth_utils import is_address, to_checksum_address
+    from eth_utils.address import is_address, to_checksum_address
 
     if not isinstance(address, str) or not is_address(address):
         raise EthError(f"not an Ethereum address: {address!r}", address=str(address))
-    return str(to_checksum_address(address))
+    return to_checksum_address(address)
 
 
 def _rpc_message(err: Exception) -> str:

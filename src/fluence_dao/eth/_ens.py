@@ -76,7 +76,7 @@ class EnsClient:
     def __init__(self, client: EthClient, registry_address: str) -> None:
         self.client = client
         self.registry_address = to_checksum(registry_address)
-        self._registry = client.w3.eth.contract(address=self.registry_address, abi=registry_abi())  # type: ignore[arg-type]
+        self._registry = client.w3.eth.contract(address=self.registry_address, abi=registry_abi())
 
     def __repr__(self) -> str:
         return f"EnsClient(registry={self.registry_address} @ {self.client.rpc_url})"
@@ -197,7 +197,7 @@ class EnsClient:
                 name=name,
                 registry=self.registry_address,
             )
-        return self.client.w3.eth.contract(address=address, abi=RESOLVER_ABI)  # type: ignore[arg-type]
+        return self.client.w3.eth.contract(address=to_checksum(address), abi=RESOLVER_ABI)
 
     def _send(self, sender: TxSender, request: TxRequest, what: str, name: str) -> TxReceipt:
         try:
