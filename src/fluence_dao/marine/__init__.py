@@ -17,6 +17,7 @@ from fluence_dao.marine._sections import (
     parse_interface,
 )
 from fluence_dao.marine.module import MarineModule
+from fluence_dao.marine.service import MarineService
 
 __all__ = [
     "Argument",
@@ -25,6 +26,7 @@ __all__ = [
     "ImportSignature",
     "MType",
     "MarineModule",
+    "MarineService",
     "ModuleConfig",
     "ModuleInterface",
     "ParticleParameters",

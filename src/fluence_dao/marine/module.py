@@ -385,11 +385,17 @@ class MarineModule:
         try:
             raw_args = Lowerer(guest, self.interface.record).lower_arguments(sig, values)
             raw_result = guest.funcs[sig.name](guest.store, *raw_args)
+            # the epilogue is the host's housekeeping: give it a fresh bound (a slow host import may have
+            # used up the call's time after the guest's last check)
+            guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
             result = self._lift_result(guest, sig, raw_result)
             guest.release_objects()
             return result
-        except MarineError:
+        except MarineError as err:
             self._recover(guest)
+            if err.details.get("module", self.name) != self.name:  # failed inside another module's call
+                details = {**err.details, "caller": self.name, "caller_function": sig.name}
+                raise type(err)(f"module {self.name!r} function {sig.name!r}: {err.message}", **details) from err
             raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as err:
             message = self._trap_message(guest, sig, err)

@@ -1,0 +1,81 @@
+"""MarineService (modules linked by import namespace) and mounted binaries (real subprocesses)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fluence_dao.errors import ModuleLoadError, ModuleTrapError, MountedBinaryError
+from fluence_dao.marine import MarineModule, MarineService, ModuleConfig
+
+pytestmark = pytest.mark.integration
+
+WAT = Path(__file__).resolve().parents[1] / "fixtures" / "wat"
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name)
+    assert path is not None, f"{name} is part of every POSIX system"
+    return path
+
+
+@pytest.fixture(scope="module")
+def service() -> MarineService:
+    return MarineService(
+        [(ModuleConfig(name="callee"), WAT / "callee.wat"), (ModuleConfig(name="facade"), WAT / "facade.wat")]
+    )
+
+
+def test_facade_calls_across_modules(service: MarineService) -> None:
+    assert service.facade.name == "facade"
+    assert service.call("relay", ["héllo from the facade"]) == "héllo from the facade"
+    assert service.call("relay", [""]) == ""
+    assert service.call("relay_len", ["four"]) == 4
+    assert service.call("relay_record", ["nm"]) == {"flag": True, "value": 42, "name": "nm"}
+    assert "relay" in service.interface.functions
+
+
+def test_callee_trap_fails_the_facade_call_and_both_recover(service: MarineService) -> None:
+    with pytest.raises(ModuleTrapError, match=r"module 'facade' function 'relay_crash': module 'callee' function "
+                                              r"'crash' trapped"):  # fmt: skip
+        service.call("relay_crash")
+    assert service.call("relay", ["still works"]) == "still works"
+    assert service.module("callee").call("strlen", ["abc"]) == 3
+
+
+def test_imports_must_name_an_earlier_module() -> None:
+    with pytest.raises(ModuleLoadError, match="no module 'callee' before it"):
+        MarineService([(ModuleConfig(name="facade"), WAT / "facade.wat")])
+    with pytest.raises(ModuleLoadError, match="named 'callee'"):
+        MarineService([(ModuleConfig(name="callee"), WAT / "callee.wat")] * 2)
+
+
+def test_mounted_binary_runs_an_allowed_binary() -> None:
+    echo = _binary("echo")
+    module = MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="curl_adapter", mounted_binaries={"echo": echo}))
+    result = module.call("run_echo", [["hello", "mounted world", "$HOME;|"]])
+    assert result == {"ret_code": 0, "error": "", "stdout": b"hello mounted world $HOME;|\n", "stderr": b""}
+
+
+def test_mounted_binary_reports_exit_codes_and_timeouts() -> None:
+    failing = MarineModule.load(
+        WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": _binary("false")})
+    )
+    assert failing.call("run_echo", [[]])["ret_code"] == 1
+    slow = MarineModule.load(
+        WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": _binary("sleep")}, max_call_seconds=0.3)
+    )
+    result = slow.call("run_echo", [["5"]])
+    assert result["ret_code"] == 100005 and "timed out" in result["error"]
+    assert slow.call("run_echo", [["0"]])["ret_code"] == 0
+
+
+def test_mounted_binary_not_allowed_is_refused_at_load() -> None:
+    with pytest.raises(MountedBinaryError, match=r"imports host.echo, a mounted binary its config does not allow"):
+        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m"))
+    with pytest.raises(MountedBinaryError, match="absolute path"):
+        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": "echo"}))
+    with pytest.raises(MountedBinaryError, match="allowed: \\['curl'\\]"):
+        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"curl": _binary("echo")}))
