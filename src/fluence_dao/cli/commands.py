@@ -16,3 +16,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(devnet_cmd.app, name="devnet")
     app.add_typer(ens_cmd.app, name="ens")
+    from fluence_dao.cli import aqua_cmd, run_cmd
+
+    app.add_typer(run_cmd.app)  # top-level `run`
+    app.add_typer(aqua_cmd.app, name="aqua")
+    from fluence_dao.cli import subgraph_cmd
+
+    app.add_typer(subgraph_cmd.app, name="subgraph")

@@ -6,10 +6,12 @@ SubgraphServer(indexer, port)              The Graph's GraphQL conventions from 
 Governance                                 the demo contract: deploy, propose, vote, close
 """
 
+from fluence_dao.subgraph._build import build_subgraph
 from fluence_dao.subgraph._contracts import Governance, compile_contracts, governance_artifact
 from fluence_dao.subgraph._indexer import Indexer, IndexerConfig
 from fluence_dao.subgraph._rpc import EthRpc
 from fluence_dao.subgraph._runtime import HandlerError, UnsupportedHostFunctionError
+from fluence_dao.subgraph._server import SubgraphServer
 from fluence_dao.subgraph._store import BlockPtr, Store
 
 __all__ = [
@@ -20,7 +22,9 @@ __all__ = [
     "Indexer",
     "IndexerConfig",
     "Store",
+    "SubgraphServer",
     "UnsupportedHostFunctionError",
+    "build_subgraph",
     "compile_contracts",
     "governance_artifact",
 ]

@@ -1,0 +1,102 @@
+"""Serve a subgraph's GraphQL API on 127.0.0.1 while its indexer follows the chain in a background thread.
+
+POST /subgraphs/name/<name> (graph-node's path), /subgraphs/id/<deployment> or /graphql with
+{"query", "variables", "operationName"}; GET /status returns the indexing status as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from fluence_dao._util.net import LOOPBACK
+from fluence_dao.subgraph._graphql import SubgraphSchema
+from fluence_dao.subgraph._indexer import Indexer
+
+log = logging.getLogger(__name__)
+
+
+def meta_of(indexer: Indexer) -> dict[str, Any]:
+    cursor = indexer.store.cursor()
+    return {
+        "deployment": indexer.deployment,
+        "block": None if cursor is None else {"number": cursor.number, "hash": cursor.hash},
+        "has_errors": indexer.store.error() is not None,
+    }
+
+
+class SubgraphServer:
+    def __init__(self, indexer: Indexer, port: int = 0, index: bool = True) -> None:
+        self.indexer = indexer
+        self.schema = SubgraphSchema(indexer.schema, indexer.store, lambda: meta_of(indexer))
+        self._stop = threading.Event()
+        self._index = index
+        schema = self.schema
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, fmt: str, *args: Any) -> None:
+                log.debug("graphql: " + fmt, *args)
+
+            def _reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") in ("/status", ""):
+                    self._reply(200, indexer.status())
+                else:
+                    self._reply(404, {"errors": [{"message": f"no route {self.path}: POST GraphQL to /graphql"}]})
+
+            def do_POST(self) -> None:
+                if not (self.path.startswith("/subgraphs/") or self.path.rstrip("/") in ("/graphql", "")):
+                    self._reply(404, {"errors": [{"message": f"no route {self.path}"}]})
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length", "0"))
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    query = body["query"]
+                except (ValueError, KeyError, TypeError):
+                    self._reply(400, {"errors": [{"message": "The request body must be JSON with a `query` string"}]})
+                    return
+                self._reply(200, schema.execute(query, body.get("variables"), body.get("operationName")))
+
+        self._httpd = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        self._httpd.daemon_threads = True
+        self.port = int(self._httpd.server_address[1])
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}/subgraphs/name/{self.indexer.manifest.directory.parent.name}"
+
+    def start(self) -> SubgraphServer:
+        serve = threading.Thread(target=self._httpd.serve_forever, name="subgraph-graphql", daemon=True)
+        serve.start()
+        self._threads.append(serve)
+        if self._index:
+            index = threading.Thread(
+                target=self.indexer.run_forever, args=(self._stop,), name="subgraph-indexer", daemon=True
+            )
+            index.start()
+            self._threads.append(index)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def __enter__(self) -> SubgraphServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
