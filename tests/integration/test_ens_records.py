@@ -300,3 +300,39 @@ def test_cli_dead_rpc_is_exit_1_naming_the_url(ens_env) -> None:
     assert result.exit_code == 1
     assert isinstance(result.exception, RpcUnavailableError)
     assert url in str(result.exception)
+
+
+def test_cli_underfunded_owner_gets_a_clear_error(ens_env) -> None:
+    poor_account, _ = ens_env.new_account()
+    ens_env.ens.set_owner(ALPHA, poor_account.address, ens_env.gov)
+    env = {**ens_env.devnet.cli_env(), "FLUENCE_DAO_ETH__GOVERNANCE_KEY": poor_account.key.hex()}
+    result = _cli(env, "ens", "set", ALPHA, "k", "v")
+    assert result.exit_code == 1
+    err = result.exception
+    assert isinstance(err, TransactionFailedError)
+    assert err.details["reason"] == "insufficient_funds"
+    assert poor_account.address in err.message and "fund" in err.message
+
+
+@pytest.mark.slow
+def test_cli_error_as_json_through_the_entry_point(ens_env) -> None:
+    """The console entry point maps the error to exit code 1 and one JSON document on stdout."""
+    import subprocess
+    import sys
+
+    from fluence_dao._util.net import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FLUENCE_DAO_")}
+    env.update(ens_env.devnet.cli_env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "fluence_dao", "ens", "owner", PROJECT, "--rpc-url", url, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    error = json.loads(proc.stdout)["error"]
+    assert error["type"] == "RpcUnavailableError"
+    assert error["rpc_url"] == url
