@@ -209,6 +209,12 @@ class LocalIpfs:
             for link in value["Links"]:
                 if link.get("Name") == segment:
                     return link["Hash"]
+            if segment not in ("Data", "Links"):
+                raise IpfsError(
+                    f"cannot resolve {path}: no link named {segment!r} under {current} ({where})",
+                    path=str(path),
+                    cid=str(current),
+                )
         if isinstance(value, dict):
             if segment in value:
                 return value[segment]
