@@ -336,3 +336,19 @@ def test_cli_error_as_json_through_the_entry_point(ens_env) -> None:
     error = json.loads(proc.stdout)["error"]
     assert error["type"] == "RpcUnavailableError"
     assert error["rpc_url"] == url
+
+
+def test_resending_the_same_signed_transaction_is_not_an_error(ens_env) -> None:
+    key = ens_env.devnet.settings.eth.effective_governance_key(ens_env.devnet.rpc_url).get_secret_value()
+    account = Account.from_key(key)
+    nonce = ens_env.client.pending_nonce(account.address)
+    fields = {"to": account.address, "value": 0, "gas": 21_000, "chainId": 31337, "nonce": nonce}
+    raw = bytes(account.sign_transaction({**fields, **ens_env.client.fee_fields()}).raw_transaction)
+    ens_env.client.rpc("evm_setAutomine", [False])
+    try:
+        first = ens_env.client.send_raw_transaction(raw, sender=account.address, nonce=nonce)
+        assert ens_env.client.send_raw_transaction(raw, sender=account.address, nonce=nonce) == first
+        ens_env.client.rpc("evm_mine", [])
+    finally:
+        ens_env.client.rpc("evm_setAutomine", [True])
+    assert ens_env.client.wait_for_receipt(first, timeout_s=10).status == 1

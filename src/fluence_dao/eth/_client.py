@@ -22,7 +22,8 @@ T = TypeVar("T")
 #: Failure reasons as stable codes (in `err.details["reason"]`), matched against node messages
 #: from geth, anvil, reth, erigon and nethermind.
 _REASON_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("nonce_too_low", re.compile(r"nonce too low|nonce.*(already used|too small)|already known|oldnonce", re.I)),
+    ("already_known", re.compile(r"already known|already imported|known transaction", re.I)),
+    ("nonce_too_low", re.compile(r"nonce too low|nonce.*(already used|too small)|oldnonce", re.I)),
     ("nonce_too_high", re.compile(r"nonce too high|nonce gap", re.I)),
     ("insufficient_funds", re.compile(r"insufficient funds|insufficient balance|lack of funds|OutOfFunds", re.I)),
     (
@@ -197,12 +198,14 @@ class EthClient:
         try:
             with self.guard(f"eth_sendRawTransaction {tx_hash}"):
                 self.w3.eth.send_raw_transaction(raw)
-        except TransactionFailedError as err:
-            raise _tx_failed(tx_hash, str(err.details.get("node_message", err.message)), sender, nonce) from err
         except RpcUnavailableError:
             raise
         except EthError as err:
-            raise _tx_failed(tx_hash, str(err.details.get("node_message", err.message)), sender, nonce) from err
+            node_message = str(err.details.get("node_message", err.message))
+            if classify_failure(node_message) == "already_known":
+                log.debug("%s was already in the node's pool", tx_hash)
+                return tx_hash  # the very same signed transaction was sent before: it is pending
+            raise _tx_failed(tx_hash, node_message, sender, nonce) from err
         log.debug("sent %s (from %s, nonce %s)", tx_hash, sender, nonce)
         return tx_hash
 

@@ -122,8 +122,8 @@ class TxSender:
         del tx["from"]
         for attempt in (1, 2):
             nonce = self.nonces.reserve()
-            raw = self._account.sign_transaction({**tx, "nonce": nonce}).raw_transaction
             try:
+                raw = self._account.sign_transaction({**tx, "nonce": nonce}).raw_transaction
                 tx_hash = self.client.send_raw_transaction(bytes(raw), sender=self.address, nonce=nonce)
             except TransactionFailedError as err:
                 if err.details.get("reason") == "nonce_too_low":
@@ -133,11 +133,13 @@ class TxSender:
                         continue
                 else:
                     self.nonces.release(nonce)
-                err.message = f"{what}: {err.message}"
-                err.args = (err.message,)
+                _prefixed(err, what)
                 raise
             except RpcUnavailableError:
                 self.nonces.resync()  # we cannot know whether the node saw it
+                raise
+            except BaseException:
+                self.nonces.release(nonce)  # not sent: signing failed or we were interrupted before sending
                 raise
             break
         log.info("%s sent: %s (nonce %d)", what, tx_hash, nonce)
@@ -146,8 +148,9 @@ class TxSender:
         try:
             return self.client.wait_for_receipt(tx_hash, timeout_s=self.tx_timeout_s)
         except TransactionFailedError as err:
-            err.message = f"{what}: {err.message}"
-            err.args = (err.message,)
+            if err.details.get("reason") == "not_mined":
+                self.nonces.resync()  # dropped or stuck: let the chain decide the next nonce
+            _prefixed(err, what)
             raise
 
     def send_and_wait(self, to: str | None, data: bytes | str = b"", **kwargs: Any) -> TxReceipt:
@@ -178,3 +181,9 @@ class TxSender:
                 node_message=node_message,
             ) from err
         return int(estimate * 1.25) + 10_000
+
+
+def _prefixed(err: TransactionFailedError, what: str) -> None:
+    """Start the error's message with what was being done."""
+    err.message = f"{what}: {err.message}"
+    err.args = (err.message,)

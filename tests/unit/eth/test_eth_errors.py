@@ -15,7 +15,7 @@ from fluence_dao.eth import EthClient, TxRequest, TxSender, classify_failure, to
     [
         ("nonce too low: next nonce 5, tx nonce 3", "nonce_too_low"),
         ("Nonce too low", "nonce_too_low"),
-        ("already known", "nonce_too_low"),
+        ("already known", "already_known"),
         ("insufficient funds for gas * price + value", "insufficient_funds"),
         ("Insufficient funds for gas * price + value", "insufficient_funds"),
         ("replacement transaction underpriced", "underpriced"),
