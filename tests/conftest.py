@@ -18,7 +18,7 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def require():
     """`require(condition, reason)`: skip locally / fail in CI when `condition` is false."""
 

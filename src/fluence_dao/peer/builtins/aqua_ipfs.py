@@ -1,0 +1,269 @@
+"""`aqua-ipfs`: the IPFS builtin of fluencelabs/aqua-ipfs (service id, functions and result records), backed by
+fluence-dao's IPFS layer instead of a mounted `ipfs` binary.
+
+    service Ipfs("aqua-ipfs"):
+      get(hash) / get_from(hash, api_multiaddr) -> IpfsGetResult {success, error, path}   (file in the vault)
+      cat(hash) / cat_from(hash, api_multiaddr) -> IpfsCatResult {success, error, contents}
+      dag_get(hash) / dag_get_from(hash, api_multiaddr) -> IpfsGetResult (DAG-JSON in the vault)
+      put(file_path) / dag_put(file_path) -> IpfsPutResult {success, error, hash}
+      connect(multiaddr) -> IpfsResult; get_/set_ {local_api, external_api, external_swarm}_multiaddr; set_timeout
+
+Like aqua-ipfs, failures are result records with `success: false`, not call errors. Two things are stricter:
+- every file fetched is re-hashed and refused unless its bytes give the requested CID (the error names both
+  CIDs), so a lying or corrupted node cannot slip different code into a service;
+- `*_from` dials only hosts in `allowed_hosts` (loopback by default): a particle cannot make the peer connect
+  to an arbitrary address.
+Setting multiaddrs is reserved to the host and management peers (aqua-ipfs: the service creator).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fluence_dao.errors import FluenceDaoError
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+
+if TYPE_CHECKING:
+    from fluence_dao.ipfs import Cid, Ipfs
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def multiaddr_to_url(multiaddr: str) -> tuple[str, str]:
+    """`/ip4/127.0.0.1/tcp/5001[/http]` -> (host, `http://127.0.0.1:5001`). ValueError for anything else."""
+    parts = [p for p in multiaddr.split("/") if p]
+    if len(parts) < 4 or parts[0] not in ("ip4", "ip6", "dns", "dns4", "dns6") or parts[2] != "tcp":
+        raise ValueError(f"invalid multiaddr: {multiaddr}")
+    host, port = parts[1], parts[3]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid multiaddr: {multiaddr} (bad port {port!r})")
+    scheme = "https" if "https" in parts[4:] else "http"
+    shown = f"[{host}]" if parts[0] == "ip6" else host
+    return host, f"{scheme}://{shown}:{port}"
+
+
+def verify_cid(data: bytes, expected: str) -> Cid:
+    """The CID of `data` when it equals `expected`; BuiltinError naming both CIDs otherwise.
+
+    A CIDv0 is recomputed with Kubo's v0 defaults; a CIDv1 with raw leaves (Kubo's v1 default; a single chunk
+    is then one raw block) and, failing that, with dag-pb leaves.
+    """
+    from fluence_dao.ipfs import Cid, ImportOptions, import_file
+
+    want = Cid.parse(expected)
+    candidates: list[ImportOptions] = []
+    if want.version == 0:
+        candidates.append(ImportOptions(cid_version=0))
+    else:
+        candidates += [ImportOptions(cid_version=1, raw_leaves=True), ImportOptions(cid_version=1, raw_leaves=False)]
+    first: Cid | None = None
+    for options in candidates:
+        got = import_file(io.BytesIO(data), lambda _cid, _block: None, options).cid
+        first = first or got
+        if got == want:
+            return got
+    raise BuiltinError(f"content does not match its CID: expected {want}, the bytes received hash to {first}")
+
+
+class AquaIpfsService(BuiltinService):
+    service_id = "aqua-ipfs"
+
+    def __init__(
+        self,
+        ipfs: Ipfs,
+        *,
+        local_api_multiaddr: str = "",
+        external_api_multiaddr: str = "",
+        external_swarm_multiaddr: str = "",
+        allowed_hosts: frozenset[str] = LOOPBACK_HOSTS,
+        connect: Callable[[str, float], Ipfs] | None = None,
+    ) -> None:
+        self.ipfs = ipfs
+        self.local_api_multiaddr = local_api_multiaddr
+        self.external_api_multiaddr = external_api_multiaddr
+        self.external_swarm_multiaddr = external_swarm_multiaddr
+        self.allowed_hosts = allowed_hosts
+        self.timeout_s = DEFAULT_TIMEOUT_S
+        self._connect = connect or _kubo_client
+
+    def functions(self) -> dict[str, Function]:
+        return {
+            "get": self.get,
+            "get_from": self.get_from,
+            "cat": self.cat,
+            "cat_from": self.cat_from,
+            "dag_get": self.dag_get,
+            "dag_get_from": self.dag_get_from,
+            "put": self.put,
+            "dag_put": self.dag_put,
+            "connect": self.connect,
+            "get_local_api_multiaddr": lambda a, c: _addr(self.local_api_multiaddr, "local api"),
+            "get_external_api_multiaddr": lambda a, c: _addr(self.external_api_multiaddr, "external api"),
+            "get_external_swarm_multiaddr": lambda a, c: _addr(self.external_swarm_multiaddr, "external swarm"),
+            "set_local_api_multiaddr": self._setter("local_api_multiaddr"),
+            "set_external_api_multiaddr": self._setter("external_api_multiaddr"),
+            "set_external_swarm_multiaddr": self._setter("external_swarm_multiaddr"),
+            "set_timeout": self.set_timeout,
+        }
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+
+    def get(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        cid = arg(args, 0, "hash", str)
+        return self._get_into_vault(ctx, cid, self.ipfs)
+
+    def get_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        cid = arg(args, 0, "hash", str)
+        remote = self._remote(arg(args, 1, "external_multiaddr", str))
+        if isinstance(remote, dict):
+            return remote
+        return self._get_into_vault(ctx, cid, remote)
+
+    def cat(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        return self._cat(arg(args, 0, "hash", str), self.ipfs)
+
+    def cat_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        cid = arg(args, 0, "hash", str)
+        remote = self._remote(arg(args, 1, "external_multiaddr", str))
+        return remote if isinstance(remote, dict) else self._cat(cid, remote)
+
+    def dag_get(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        return self._dag_get_into_vault(ctx, arg(args, 0, "hash", str), self.ipfs)
+
+    def dag_get_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        cid = arg(args, 0, "hash", str)
+        remote = self._remote(arg(args, 1, "external_multiaddr", str))
+        return remote if isinstance(remote, dict) else self._dag_get_into_vault(ctx, cid, remote)
+
+    # ---- writes -----------------------------------------------------------------------------------------------
+
+    def put(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        path = arg(args, 0, "file_path", str)
+        try:
+            data = ctx.peer.vault.read_bytes(ctx.particle, path)
+        except BuiltinError:
+            return _failed("hash", f"path {path} doesn't exist")
+        try:
+            entry = self.ipfs.add_bytes(data, cid_version=1, pin=True)
+        except FluenceDaoError as err:
+            return _failed("hash", f"ipfs put failed: {err}")
+        return {"success": True, "error": "", "hash": str(entry.cid)}
+
+    def dag_put(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        from fluence_dao.ipfs import decode_dag_json
+
+        path = arg(args, 0, "file_path", str)
+        try:
+            raw = ctx.peer.vault.read_bytes(ctx.particle, path)
+        except BuiltinError:
+            return _failed("hash", f"path {path} doesn't exist")
+        try:
+            cid = self.ipfs.dag_put(decode_dag_json(raw), store_codec="dag-cbor", pin=True)
+        except (FluenceDaoError, ValueError) as err:
+            return _failed("hash", f"ipfs dag put failed: {err}")
+        return {"success": True, "error": "", "hash": str(cid)}
+
+    # ---- configuration ----------------------------------------------------------------------------------------
+
+    def connect(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        multiaddr = arg(args, 0, "multiaddr", str)
+        remote = self._remote(multiaddr)
+        if isinstance(remote, dict):
+            return {"success": False, "error": remote["error"]}
+        try:
+            remote.id()
+        except FluenceDaoError as err:
+            return {"success": False, "error": f"cannot connect to {multiaddr}: {err}"}
+        return {"success": True, "error": ""}
+
+    def set_timeout(self, args: list[Any], ctx: CallContext) -> None:
+        seconds = arg(args, 0, "timeout_sec", "u64")
+        if seconds == 0:
+            raise BuiltinError("Error: timeout_sec must be positive")
+        self.timeout_s = float(seconds)
+
+    def _setter(self, attribute: str) -> Function:
+        def set_multiaddr(args: list[Any], ctx: CallContext) -> dict[str, Any]:
+            multiaddr = arg(args, 0, "multiaddr", str)
+            if ctx.init_peer_id != ctx.peer.peer_id and ctx.init_peer_id not in ctx.peer.policy.management_peer_ids:
+                return {"success": False, "error": f"only the host or a management peer can set {attribute}"}
+            try:
+                multiaddr_to_url(multiaddr)
+            except ValueError as err:
+                return {"success": False, "error": str(err)}
+            setattr(self, attribute, multiaddr)
+            return {"success": True, "error": ""}
+
+        return set_multiaddr
+
+    # ---- helpers ----------------------------------------------------------------------------------------------
+
+    def _remote(self, multiaddr: str) -> Ipfs | dict[str, Any]:
+        """A client for the node at `multiaddr`, or a failed result when it is malformed or not allowed."""
+        try:
+            host, url = multiaddr_to_url(multiaddr)
+        except ValueError as err:
+            return _failed("path", str(err))
+        if host not in self.allowed_hosts:
+            return _failed(
+                "path", f"dialing {host} is not allowed (allowed hosts: {', '.join(sorted(self.allowed_hosts))})"
+            )
+        return self._connect(url, self.timeout_s)
+
+    def _get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> dict[str, Any]:
+        try:
+            data = source.cat(cid)
+            verify_cid(data, cid)
+        except BuiltinError as err:
+            return _failed("path", str(err))
+        except FluenceDaoError as err:
+            return _failed("path", f"ipfs get {cid} failed: {err.message}")
+        if source is not self.ipfs:
+            try:  # keep a verified local copy, so later `get` and restarts don't need the remote node
+                self.ipfs.add_bytes(data, cid_version=0 if cid.startswith("Qm") else 1, pin=True)
+            except FluenceDaoError as err:
+                logger.warning("could not keep a local copy of %s: %s", cid, err)
+        return {"success": True, "error": "", "path": ctx.peer.vault.put(ctx.particle, data, name=cid)}
+
+    def _cat(self, cid: str, source: Ipfs) -> dict[str, Any]:
+        try:
+            data = source.cat(cid)
+            verify_cid(data, cid)
+        except BuiltinError as err:
+            return _failed("contents", str(err))
+        except FluenceDaoError as err:
+            return _failed("contents", f"ipfs cat {cid} failed: {err.message}")
+        return {"success": True, "error": "", "contents": data.decode("utf-8", "replace")}
+
+    def _dag_get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> dict[str, Any]:
+        from fluence_dao.ipfs import encode_dag_json
+
+        try:
+            value = source.dag_get(cid)
+        except FluenceDaoError as err:
+            return _failed("path", f"ipfs dag get {cid} failed: {err.message}")
+        data = encode_dag_json(value)
+        return {"success": True, "error": "", "path": ctx.peer.vault.put(ctx.particle, data, name=f"{cid}.json")}
+
+
+def _failed(field: str, error: str) -> dict[str, Any]:
+    return {"success": False, "error": error, field: ""}
+
+
+def _addr(value: str, what: str) -> dict[str, Any]:
+    if not value:
+        return {"success": False, "error": f"{what} multiaddr is not set", "multiaddr": ""}
+    return {"success": True, "error": "", "multiaddr": value}
+
+
+def _kubo_client(url: str, timeout_s: float) -> Ipfs:
+    from fluence_dao.ipfs import KuboClient
+
+    client: Ipfs = KuboClient(url, timeout_s=timeout_s)
+    return client
