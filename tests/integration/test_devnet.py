@@ -203,6 +203,7 @@ class HttpServerComponent:
                 pid_path=devnet.paths.pid_file(self.name),
                 health=self._healthy,
                 startup_timeout_s=10,
+                port=self.port,
             )
         )
 
@@ -219,7 +220,7 @@ def test_another_component_joins_up_status_and_down(tmp_path: Path) -> None:
         pid = info["processes"]["http"]["pid"]
         assert devnet.up()["processes"]["http"] == {**info["processes"]["http"], "started_now": False}
         status = devnet.status()
-        assert status.healthy and status.processes[0].pid == pid
+        assert status.healthy and status.processes[0].pid == pid and status.processes[0].port == component.port
         assert devnet.down() == ["http"]
         assert not component._healthy()
         with pytest.raises(ProcessLookupError):

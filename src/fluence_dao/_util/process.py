@@ -39,6 +39,7 @@ class ProcessSpec:
     stop_timeout_s: float = 10.0
     cwd: Path | None = None
     env: Mapping[str, str] | None = None
+    port: int | None = None  # informational: the port it listens on (127.0.0.1), shown by status
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ProcessStatus:
     running: bool
     healthy: bool
     log_path: str
+    port: int | None = None
     argv: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -56,6 +58,7 @@ class ProcessStatus:
             "pid": self.pid,
             "running": self.running,
             "healthy": self.healthy,
+            "port": self.port,
             "log": self.log_path,
         }
 
@@ -99,6 +102,7 @@ class ManagedProcess:
             running=pid is not None,
             healthy=pid is not None and self.healthy(),
             log_path=str(self.spec.log_path),
+            port=self.spec.port,
             argv=list(self.spec.argv),
         )
 

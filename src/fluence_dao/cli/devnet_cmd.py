@@ -71,7 +71,8 @@ def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     lines = []
     for proc in result["processes"]:
         health = "healthy" if proc["healthy"] else ("running, NOT healthy" if proc["running"] else "stopped")
-        lines.append(f"{proc['name']:<10} {health:<22} pid {proc['pid']}  log {proc['log']}")
+        port = f"  port {proc['port']}" if proc.get("port") else ""
+        lines.append(f"{proc['name']:<10} {health:<22} pid {proc['pid']}{port}  log {proc['log']}")
     if result["chain"]:
         lines.append(
             f"chain {result['chain']['chain_id']} at {result['rpc_url']}, block {result['chain']['block_number']}"

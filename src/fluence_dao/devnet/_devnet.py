@@ -109,6 +109,7 @@ class AnvilComponent:
             pid_path=paths.pid_file(self.name),
             health=lambda: rpc_chain_id(rpc_url) == chain_id,
             startup_timeout_s=devnet.settings.devnet.startup_timeout_s,
+            port=port,
         )
         return ManagedProcess(spec)
 
@@ -132,7 +133,8 @@ class AnvilComponent:
         from fluence_dao.devnet._deploy import deploy_ens, ensure_name
         from fluence_dao.eth import EnsClient, EthClient, TxSender
 
-        port = int(self._port_of(devnet))
+        port = devnet.process(self.name).spec.port
+        assert port is not None, "AnvilComponent.process always sets the port"
         rpc_url = f"http://{LOOPBACK}:{port}"
         settings = devnet.settings
         client = EthClient(rpc_url, timeout_s=settings.eth.rpc_timeout_s, expected_chain_id=settings.devnet.chain_id)
@@ -159,11 +161,6 @@ class AnvilComponent:
             "governance": sender.address,
             "names": names,
         }
-
-    @staticmethod
-    def _port_of(devnet: Devnet) -> int:
-        argv = devnet.process("anvil").spec.argv
-        return int(argv[list(argv).index("--port") + 1])
 
 
 #: Devnet components in start order. Append new background processes here (see the module docstring).
@@ -224,12 +221,11 @@ class Devnet:
             proc = component.process(self, info)
             self._processes[component.name] = proc
             pid, started_now = proc.start()
-            argv = list(proc.spec.argv)
             processes[component.name] = {
                 "pid": pid,
                 "log": str(proc.spec.log_path),
                 "started_now": started_now,
-                **({"port": int(argv[argv.index("--port") + 1])} if "--port" in argv else {}),
+                "port": proc.spec.port,
             }
             info["processes"] = processes
             try:
