@@ -76,7 +76,11 @@ def test_module_fetched_by_cid_becomes_a_service(compiled, remote, net) -> None:
 
 def test_dialing_a_non_loopback_address_is_refused(compiled, net) -> None:
     network, _ = net
-    result = call_function(network, compiled.function("cat_from"), ["QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", "/ip4/10.1.2.3/tcp/5001"])
+    result = call_function(
+        network,
+        compiled.function("cat_from"),
+        ["QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", "/ip4/10.1.2.3/tcp/5001"],
+    )
     assert result["success"] is False
     assert "10.1.2.3 is not allowed" in result["error"]
 
@@ -96,6 +100,7 @@ def test_put_then_get_through_the_vault(compiled, net) -> None:
     cid, back = call_function(network, compiled.function("put_and_get"), ["hello world\n"])
     assert back == "hello world\n"
     assert cid == "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"  # Kubo: --cid-version 1
+    assert local.cat(cid) == b"hello world\n"  # stored in the peer's own IPFS node
 
 
 def test_bytes_that_do_not_hash_to_the_cid_are_refused(compiled, remote, tmp_path) -> None:
