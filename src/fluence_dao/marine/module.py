@@ -361,9 +361,15 @@ class MarineModule:
         def records(record: str) -> RecordType:
             return self.interface.records.get(record) or callee.interface.record(record)
 
+        # marine's import adapter (it-generator foreign_mod_instructions.rs) calls the caller's
+        # release_objects once the arguments are lifted, when any of them is a string, vector or record
+        release_caller = any(not arg.ty.is_scalar for arg in caller_sig.arguments)
+
         def call_other_module(*raw: Any) -> Any:
             guest = self._guest()
             values = Lifter(guest, records).lift_arguments(caller_sig, raw)
+            if release_caller:
+                guest.release_objects()
             result = callee._call(callee_sig, values, self.current_call_parameters())
             return return_to_guest(guest, records, caller_sig.output, result, f"result of {namespace}.{name}")
 
