@@ -121,6 +121,13 @@ class EnsClient:
         data = resolver.encode_abi("setText", args=[namehash(name), key, value])
         return TxRequest(to=str(resolver.address), data=_hex_bytes(data))
 
+    def set_subnode_owner_request(self, parent: str, label: str, owner: str) -> TxRequest:
+        """`setSubnodeOwner(parent, labelhash(label), owner)` on the registry, for the owner of `parent`."""
+        data = self._registry.encode_abi(
+            "setSubnodeOwner", args=[_node_or_root(parent), labelhash(label), to_checksum(owner)]
+        )
+        return TxRequest(self.registry_address, _hex_bytes(data))
+
     # --- writes
 
     def set_text(self, name: str, key: str, value: str, sender: TxSender) -> TxReceipt:
@@ -138,13 +145,9 @@ class EnsClient:
 
     def set_subnode_owner(self, parent: str, label: str, owner: str, sender: TxSender) -> TxReceipt:
         """Create or take over `label.parent` for `owner` (signed by the owner of `parent`)."""
-        data = self._registry.encode_abi(
-            "setSubnodeOwner", args=[_node_or_root(parent), labelhash(label), to_checksum(owner)]
-        )
         full = f"{label}.{parent}" if parent else label
-        return self._send(
-            sender, TxRequest(self.registry_address, _hex_bytes(data)), f"setSubnodeOwner({full})", parent
-        )
+        request = self.set_subnode_owner_request(parent, label, owner)
+        return self._send(sender, request, f"setSubnodeOwner({full})", parent)
 
     def set_subnode_record(
         self, parent: str, label: str, owner: str, resolver: str, sender: TxSender, ttl: int = 0
