@@ -86,7 +86,8 @@ def encode_call_results(results: dict[int, CallResult]) -> bytes:
         str(call_id): {"ret_code": res.ret_code, "result": json.dumps(res.result, separators=(",", ":"))}
         for call_id, res in results.items()
     }
-    return MSGPACK_MULTICODEC + msgpack.packb(payload, use_bin_type=True)
+    packed: bytes = msgpack.packb(payload, use_bin_type=True)
+    return MSGPACK_MULTICODEC + packed
 
 
 def decode_call_requests(raw: bytes) -> dict[int, CallRequest]:

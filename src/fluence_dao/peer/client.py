@@ -16,7 +16,7 @@ from fluence_dao.aqua import AquaFunction
 from fluence_dao.errors import AquaCallError
 from fluence_dao.peer.builtins import CallContext
 from fluence_dao.peer.network import LocalNetwork
-from fluence_dao.peer.node import ParticleHooks, Peer
+from fluence_dao.peer.node import LocalHandler, ParticleHooks, Peer
 from fluence_dao.peer.particle import DEFAULT_TTL_MS
 
 _NO_RESULT = object()
@@ -55,7 +55,7 @@ def call_function(
         outcome["error"] = call_args[0] if call_args else {"message": "unknown error"}
         return None
 
-    handlers = {(names["getDataSrv"], names["relay"]): lambda a, c: relay_id}
+    handlers: dict[tuple[str, str], LocalHandler] = {(names["getDataSrv"], names["relay"]): lambda a, c: relay_id}
     for name in values:
         handlers[(names["getDataSrv"], name)] = get_data(name)
     handlers[(names["responseSrv"], names["responseFnName"])] = response

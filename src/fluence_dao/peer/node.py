@@ -338,7 +338,7 @@ class Peer:
                     peer_pk=t.get("peer_pk", ""),
                     service_id=t.get("service_id", ""),
                     function_name=t.get("function_name", ""),
-                    lens=t.get("lens", t.get("json_path", "")),
+                    lens=str(t.get("lens", t.get("json_path", "")) or ""),
                 )
                 for t in (arg or [])
                 if isinstance(t, dict)

@@ -63,7 +63,7 @@ class ScriptScheduler:
     def get(self, script_id: str) -> ScheduledScript | None:
         return self._scripts.get(script_id)
 
-    def list(self) -> list[ScheduledScript]:
+    def scripts(self) -> list[ScheduledScript]:
         with self._lock:
             return list(self._scripts.values())
 

@@ -47,7 +47,7 @@ def parse_size(text: str) -> int:
         raise BuiltinError(f"Error: invalid memory size {text!r}: expected a number with an optional unit (MiB)")
     number, unit, binary = int(match.group(1)), match.group(2).upper(), match.group(3)
     base = 1024 if binary or not unit else 1000
-    return number * base ** " KMGT".index(unit or " ")
+    return int(number * base ** " KMGT".index(unit or " "))
 
 
 def _table(value: Any) -> dict[str, str]:
@@ -438,7 +438,7 @@ def aqua_type(ty: Any) -> str:
         return "[]" + aqua_type(ty.element)
     if ty.kind == "Record":
         return str(ty.record)
-    return _AQUA_SCALARS.get(ty.kind, ty.kind.lower())
+    return str(_AQUA_SCALARS.get(ty.kind, ty.kind.lower()))
 
 
 def interface_to_aqua(interface: Any) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def test_scheduler_interval_once_and_failures() -> None:
     periodic = scheduler.add("(null)", "owner", 10.0, now_s=0.0)
     once = scheduler.add("(null)", "owner", None, now_s=0.0)
     first = {s.id for s in scheduler.due(0.0)}
-    assert once in first and once not in {s.id for s in scheduler.list()}
+    assert once in first and once not in {s.id for s in scheduler.scripts()}
     run_at = scheduler.get(periodic).next_run_s
     assert 0.0 <= run_at <= 10.0 or periodic in first
     ran = [t for t in range(1, 40) if periodic in {s.id for s in scheduler.due(float(t))}]

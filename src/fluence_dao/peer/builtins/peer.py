@@ -6,8 +6,9 @@ import time
 from typing import Any
 
 from fluence_dao import __version__
+from fluence_dao.errors import ParticleError
 from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Deferred, Function, arg, missing, opt
-from fluence_dao.peer.particle import ParticleError, public_key_from_peer_id
+from fluence_dao.peer.particle import public_key_from_peer_id
 
 AIR_VERSION = "0.62.0"
 

@@ -12,7 +12,7 @@ class ScriptService(BuiltinService):
     service_id = "script"
 
     def functions(self) -> dict[str, Function]:
-        return {"add": self.add, "remove": self.remove, "list": self.list}
+        return {"add": self.add, "remove": self.remove, "list": self.list_scripts}
 
     def add(self, args: list[Any], ctx: CallContext) -> str:
         air = arg(args, 0, "script", str)
@@ -37,5 +37,5 @@ class ScriptService(BuiltinService):
         ctx.peer.policy.guard_owner(ctx.init_peer_id, script.owner, "remove_script", "script")
         return ctx.peer.scheduler.remove(script_id)
 
-    def list(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
-        return [s.to_aqua() for s in ctx.peer.scheduler.list()]
+    def list_scripts(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+        return [s.to_aqua() for s in ctx.peer.scheduler.scripts()]

@@ -14,7 +14,7 @@ class SrvService(BuiltinService):
         return {
             "create": self.create,
             "remove": self.remove,
-            "list": self.list,
+            "list": self.list_services,
             "add_alias": self.add_alias,
             "resolve_alias": self.resolve_alias,
             "resolve_alias_opt": self.resolve_alias_opt,
@@ -32,7 +32,7 @@ class SrvService(BuiltinService):
         ctx.peer.services.remove_service(target, ctx.init_peer_id)
         return None
 
-    def list(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def list_services(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
         return [rec.to_aqua(ctx.peer.peer_id) for rec in list(ctx.peer.services.services.values())]
 
     def add_alias(self, args: list[Any], ctx: CallContext) -> None:
