@@ -23,3 +23,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import subgraph_cmd
 
     app.add_typer(subgraph_cmd.app, name="subgraph")
+    from fluence_dao.cli import ipfs_cmd
+
+    app.add_typer(ipfs_cmd.app, name="ipfs")

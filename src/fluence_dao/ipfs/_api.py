@@ -6,7 +6,7 @@ moving from the embedded store to a real Kubo node is a change of URL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
@@ -73,6 +73,10 @@ class Ipfs(Protocol):
         ...
 
     def cat(self, path: str | Cid, *, offset: int = 0, length: int | None = None) -> bytes: ...
+
+    def cat_stream(self, path: str | Cid, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The file's bytes piece by piece (for large files)."""
+        ...
 
     def get(self, path: str | Cid, dest: Path) -> None: ...
 

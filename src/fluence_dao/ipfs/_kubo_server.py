@@ -488,6 +488,7 @@ class KuboServer:
         self.node = node
         self._server = _Server((LOOPBACK, port), node)
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def port(self) -> int:
@@ -507,10 +508,15 @@ class KuboServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until `stop()` is called from elsewhere (or an interrupt)."""
-        self._server.serve_forever()
+        self._serving = True
+        try:
+            self._server.serve_forever(poll_interval=0.05)
+        finally:
+            self._serving = False
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None or self._serving:
+            self._server.shutdown()  # blocks until serve_forever returns, so only when it runs
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

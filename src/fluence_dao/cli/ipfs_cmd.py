@@ -1,0 +1,291 @@
+"""`fluence-dao ipfs ...`: the embedded IPFS store, or a real Kubo node with `--api URL`.
+
+The repo defaults to `<state dir>/ipfs` (`.fluence-dao/ipfs` in the project); `--api` (or
+FLUENCE_DAO_IPFS__API_URL) switches every command to a Kubo RPC endpoint, e.g. one started with
+`fluence-dao ipfs serve`. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+if TYPE_CHECKING:
+    from fluence_dao.ipfs import Ipfs
+
+app = typer.Typer(
+    help="IPFS: add, cat and pin content; DAGs, CAR files; serve the embedded store.", no_args_is_help=True
+)
+pin_app = typer.Typer(help="Pin content so garbage collection keeps it.", no_args_is_help=True)
+app.add_typer(pin_app, name="pin")
+
+ApiOption = Annotated[
+    str | None,
+    typer.Option("--api", help="Kubo RPC API URL (e.g. http://127.0.0.1:5001) instead of the embedded store."),
+]
+RepoOption = Annotated[
+    Path | None, typer.Option("--repo", help="Embedded store directory [default: <state dir>/ipfs].")
+]
+
+PROGRESS_MIN_BYTES = 8 << 20
+
+
+def _repo_dir(repo: Path | None) -> Path:
+    if repo is not None:
+        return repo
+    from fluence_dao.config import load_settings
+
+    return load_settings().state_dir / "ipfs"
+
+
+@contextmanager
+def _open(api: str | None, repo: Path | None) -> Iterator[Ipfs]:
+    from fluence_dao.config import load_settings
+    from fluence_dao.ipfs import open_ipfs
+
+    settings = load_settings({"ipfs": {"api_url": api}})
+    if settings.ipfs.api_url:
+        ipfs = open_ipfs(api_url=settings.ipfs.api_url, timeout_s=settings.ipfs.timeout_s)
+    else:
+        ipfs = open_ipfs(repo=repo if repo is not None else settings.state_dir / "ipfs")
+    try:
+        yield ipfs
+    finally:
+        ipfs.close()
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Any]:
+    """A rich progress bar on a TTY for large inputs; otherwise a no-op callback."""
+    if _output.json_mode() or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda count: bar.advance(task, count)
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+@app.command()
+def add(
+    path: Annotated[str, typer.Argument(help="A file, a directory (added recursively), or - for stdin.")],
+    cid_version: Annotated[int, typer.Option("--cid-version", min=0, max=1, help="CID version.")] = 0,
+    raw_leaves: Annotated[
+        bool | None, typer.Option("--raw-leaves/--no-raw-leaves", help="Raw leaf blocks [default: with CIDv1].")
+    ] = None,
+    pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin what was added.")] = True,
+    hidden: Annotated[bool, typer.Option("--hidden", help="Include files whose names start with '.'.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the root CID.")] = False,
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Add a file or directory; CIDs equal Kubo's `ipfs add` with the same options."""
+    with _open(api, repo) as ipfs:
+        if path == "-":
+            entries = [ipfs.add_stream(sys.stdin.buffer, cid_version=cid_version, raw_leaves=raw_leaves, pin=pin)]
+        else:
+            target = Path(path)
+            total = _tree_size(target) if target.exists() else 0
+            with _progress(total, f"adding {target.name}") as progress:
+                entries = ipfs.add_path(
+                    target, cid_version=cid_version, raw_leaves=raw_leaves, pin=pin, hidden=hidden, progress=progress
+                )
+    root = entries[-1]
+    result = {"cid": str(root.cid), "name": root.name, "size": root.size, "entries": [e.to_dict() for e in entries]}
+    text = str(root.cid) if quiet else "\n".join(f"added {e.cid} {e.name}" for e in entries)
+    _output.emit(result, text)
+
+
+@app.command()
+def cat(
+    path: Annotated[str, typer.Argument(help="<cid>[/path] of a file.")],
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Byte offset to start at.")] = 0,
+    length: Annotated[int | None, typer.Option("--length", min=0, help="Maximum number of bytes.")] = None,
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Write a file's bytes to stdout (with --json: size and base64)."""
+    with _open(api, repo) as ipfs:
+        if _output.json_mode():
+            data = ipfs.cat(path, offset=offset, length=length)
+            _output.emit({"path": path, "size": len(data), "base64": base64.b64encode(data).decode("ascii")})
+            return
+        out = sys.stdout.buffer
+        for piece in ipfs.cat_stream(path, offset=offset, length=length):
+            out.write(piece)
+        out.flush()
+
+
+@app.command()
+def get(
+    path: Annotated[str, typer.Argument(help="<cid>[/path] of a file or directory.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write it [default: ./<last path segment>].")
+    ] = None,
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Write a file or directory tree to disk."""
+    target = output if output is not None else Path(path.rstrip("/").rpartition("/")[2])
+    with _open(api, repo) as ipfs:
+        ipfs.get(path, target)
+    _output.emit({"path": path, "output": str(target)}, f"saved {path} to {target}")
+
+
+@app.command("dag-put")
+def dag_put(
+    file: Annotated[str, typer.Argument(help="The object (a file, or - for stdin).")] = "-",
+    input_codec: Annotated[str, typer.Option("--input-codec", help="dag-json or dag-cbor.")] = "dag-json",
+    store_codec: Annotated[str, typer.Option("--store-codec", help="dag-cbor, dag-json or dag-pb.")] = "dag-cbor",
+    pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the new node (recursively).")] = False,
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Store an IPLD node; prints its CID. Links are {"/": "<cid>"} in DAG-JSON."""
+    from fluence_dao.ipfs import decode_block
+
+    raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    value = decode_block(raw, input_codec)
+    with _open(api, repo) as ipfs:
+        cid = ipfs.dag_put(value, store_codec=store_codec, pin=pin)
+    _output.emit({"cid": str(cid)}, str(cid))
+
+
+@app.command("dag-get")
+def dag_get(
+    path: Annotated[str, typer.Argument(help="<cid>[/path], following links (e.g. <cid>/a/b/0).")],
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print the node (or value) at a path as DAG-JSON."""
+    import json as jsonlib
+
+    from fluence_dao.ipfs import encode_dag_json
+
+    with _open(api, repo) as ipfs:
+        value = ipfs.dag_get(path)
+    text = encode_dag_json(value).decode("utf-8")
+    _output.emit({"path": path, "value": jsonlib.loads(text)}, text)
+
+
+@app.command("car-export")
+def car_export(
+    cid: Annotated[str, typer.Argument(help="Root of the DAG to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .car file to write.")],
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Export a DAG (root and every reachable block) as a CAR v1 file."""
+    tmp = output.with_name(output.name + ".part")
+    with _open(api, repo) as ipfs, tmp.open("wb") as out:
+        ipfs.dag_export(cid, out)
+    tmp.replace(output)
+    _output.emit({"cid": cid, "output": str(output), "bytes": output.stat().st_size}, str(output))
+
+
+@app.command("car-import")
+def car_import(
+    file: Annotated[Path, typer.Argument(help="A CAR v1 file.", exists=True, dir_okay=False)],
+    pin_roots: Annotated[bool, typer.Option("--pin-roots/--no-pin-roots", help="Pin the CAR's roots.")] = True,
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Import a CAR v1 file; every block is checked against its CID."""
+    with _open(api, repo) as ipfs, file.open("rb") as stream:
+        roots = ipfs.dag_import(stream, pin_roots=pin_roots)
+    _output.emit({"roots": [str(r) for r in roots]}, "\n".join(str(r) for r in roots))
+
+
+@pin_app.command("add")
+def pin_add(
+    cid: Annotated[str, typer.Argument(help="<cid>[/path] to pin.")],
+    recursive: Annotated[bool, typer.Option("--recursive/--direct", help="Pin the whole DAG or one block.")] = True,
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Pin content."""
+    with _open(api, repo) as ipfs:
+        pins = ipfs.pin_add(cid, recursive=recursive)
+    _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"pinned {p}" for p in pins))
+
+
+@pin_app.command("rm")
+def pin_rm(
+    cid: Annotated[str, typer.Argument(help="The pinned CID.")],
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Unpin content (it stays until `ipfs gc`)."""
+    with _open(api, repo) as ipfs:
+        pins = ipfs.pin_rm(cid)
+    _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"unpinned {p}" for p in pins))
+
+
+@pin_app.command("ls")
+def pin_ls(
+    cid: Annotated[str | None, typer.Argument(help="Only this CID.")] = None,
+    type: Annotated[str, typer.Option("--type", help="all, recursive, direct or indirect.")] = "all",
+    api: ApiOption = None,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List pins."""
+    if type not in ("all", "recursive", "direct", "indirect"):
+        raise typer.BadParameter(f"{type!r} is not one of all, recursive, direct, indirect", param_hint="--type")
+    with _open(api, repo) as ipfs:
+        pins = ipfs.pin_ls(cid, type=type)  # type: ignore[arg-type]
+    rows = {str(key): kind for key, kind in sorted(pins.items(), key=lambda item: str(item[0]))}
+    _output.emit({"pins": rows}, "\n".join(f"{key} {kind}" for key, kind in rows.items()))
+
+
+@app.command()
+def gc(api: ApiOption = None, repo: RepoOption = None, json: JsonOption = False) -> None:
+    """Delete every block that no pin keeps."""
+    with _open(api, repo) as ipfs:
+        removed = ipfs.repo_gc()
+    _output.emit({"removed": [str(c) for c in removed]}, "\n".join(f"removed {c}" for c in removed))
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port on 127.0.0.1 (0: any free).")] = 5001,
+    repo: RepoOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Serve the embedded store through Kubo's RPC API on 127.0.0.1, until Ctrl-C."""
+    from fluence_dao.ipfs import KuboServer, LocalIpfs
+
+    server = KuboServer(LocalIpfs(_repo_dir(repo)), port=port)
+    try:
+        _output.emit({"api_url": server.url, "repo": str(server.node.store.root)}, server.url)
+        _output.info(f"serving {server.node.store.root} on {server.url} (Ctrl-C to stop)")
+        server.serve_forever()
+    finally:
+        server.stop()
