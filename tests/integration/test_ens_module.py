@@ -1,0 +1,264 @@
+"""The ens module (wasm/ens), built from source and run in the wasmtime host.
+
+Every expected value comes from web3.py (`ens.utils` namehash/normalisation, contract `encode_abi`) or eth-abi.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from typing import Any
+
+import pytest
+from ens import abis
+from ens.utils import label_to_hash, normalize_name, raw_name_to_hash
+from eth_abi import decode, encode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
+
+pytestmark = pytest.mark.integration
+
+RESOLVER = Web3().eth.contract(abi=abis.PUBLIC_RESOLVER_2)
+REGISTRY = Web3().eth.contract(abi=abis.ENS)
+RESOLVER_ADDRESS = "0x4976fb03C32e5B8cfe2b6cCB31c09Ba78EBaBa41"
+
+
+def _build(module: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Build wasm/<module> once per test session (the output dir is shared through the session's basetemp)."""
+    from fluence_dao.build import build_module
+
+    out = tmp_path_factory.getbasetemp() / "zig-modules"
+    path = out / f"{module}.wasm"
+    if not path.exists():
+        build_module(module, out)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def ens_module(tmp_path_factory: pytest.TempPathFactory) -> MarineModule:
+    wasm = _build("ens", tmp_path_factory)
+    return MarineModule.load(wasm, ModuleConfig(name="ens"))
+
+
+def ok(result: dict[str, Any]) -> Any:
+    assert result["success"] is True, result["error"]
+    assert result["error"] == ""
+    return result["value"]
+
+
+def failed(result: dict[str, Any]) -> str:
+    assert result["success"] is False, f"expected an error, got {result!r}"
+    assert result["error"]
+    return str(result["error"])
+
+
+def hexstr(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+@pytest.mark.parametrize("name", ["", "eth", "foo.eth", "alpha.public-record.eth", "_dmarc.x-1.$a.eth", "a--b.eth"])
+def test_namehash_equals_web3(ens_module: MarineModule, name: str) -> None:
+    assert ok(ens_module.call("namehash", [name])) == hexstr(raw_name_to_hash(name))
+
+
+def _is_normalised_ascii(name: str) -> bool:
+    if not name.isascii() or (name and any(label == "" for label in name.split("."))):
+        return False
+    try:
+        return normalize_name(name) == name
+    except Exception:  # web3 raises InvalidName for names that cannot be normalised
+        return False
+
+
+def test_names_are_accepted_exactly_when_already_normalised(ens_module: MarineModule) -> None:
+    rng = random.Random(11)
+    alphabet = "abcxyz0189-_$A.'é !"
+    accepted = refused = 0
+    for _ in range(1500):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 9)))
+        result = ens_module.call("namehash", [name])
+        if _is_normalised_ascii(name):
+            assert ok(result) == hexstr(raw_name_to_hash(name)), name
+            accepted += 1
+        else:
+            error = failed(result)
+            assert repr(name)[1:-1][:20] in error or name[:20] in error, (name, error)
+            refused += 1
+    assert accepted > 100 and refused > 100
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Foo.eth", "uppercase"),
+        ("foo..eth", "empty"),
+        ("foo.eth.", "empty"),
+        ("café.eth", "non-ASCII"),
+        ("a_b.eth", "_"),
+        ("xn--ls8h.eth", "third and fourth"),
+        ("a b.eth", "0x20"),
+    ],
+)
+def test_unnormalised_names_get_a_clear_error(ens_module: MarineModule, name: str, expected: str) -> None:
+    error = failed(ens_module.call("namehash", [name]))
+    assert expected in error and name in error
+    assert ok(ens_module.call("namehash", ["eth"])) == hexstr(raw_name_to_hash("eth"))
+
+
+def test_labelhash_equals_web3(ens_module: MarineModule) -> None:
+    for label in ["eth", "public-record", "alpha", "_x", "0"]:
+        assert ok(ens_module.call("labelhash", [label])) == hexstr(label_to_hash(label))
+    assert "single label" in failed(ens_module.call("labelhash", ["foo.eth"]))
+    assert "empty" in failed(ens_module.call("labelhash", [""]))
+
+
+def _random_text(rng: random.Random) -> str:
+    pieces = ["a", "Z", "0", " ", "é", "ü", "✓", "🚀", "中文", "\n", '"', "\\", "\x00"]
+    return "".join(rng.choice(pieces) for _ in range(rng.choice([0, 1, 5, 31, 32, 33, 100])))
+
+
+def test_call_data_equals_web3_contract_encoding(ens_module: MarineModule) -> None:
+    rng = random.Random(5)
+    for _ in range(40):
+        node = rng.randbytes(32)
+        label = rng.randbytes(32)
+        owner = to_checksum_address(rng.randbytes(20))
+        key, value = _random_text(rng), _random_text(rng)
+        n, lh = hexstr(node), hexstr(label)
+        cases = [
+            ("text_call_data", [n, key], RESOLVER.encode_abi("text", args=[node, key])),
+            ("set_text_call_data", [n, key, value], RESOLVER.encode_abi("setText", args=[node, key, value])),
+            ("set_addr_call_data", [n, owner.lower()], RESOLVER.encode_abi("setAddr", args=[node, owner])),
+            ("addr_call_data", [n], RESOLVER.encode_abi("addr", args=[node])),
+            ("owner_call_data", [n], REGISTRY.encode_abi("owner", args=[node])),
+            ("resolver_call_data", [n], REGISTRY.encode_abi("resolver", args=[node])),
+            ("set_owner_call_data", [n, owner], REGISTRY.encode_abi("setOwner", args=[node, owner])),
+            (
+                "set_subnode_owner_call_data",
+                [n, lh, owner],
+                REGISTRY.encode_abi("setSubnodeOwner", args=[node, label, owner]),
+            ),
+        ]
+        for fn, args, expected in cases:
+            assert ok(ens_module.call(fn, args)) == expected, fn
+
+
+def test_text_results_decode_including_non_ascii(ens_module: MarineModule) -> None:
+    rng = random.Random(9)
+    for _ in range(60):
+        text = _random_text(rng)
+        assert ok(ens_module.call("decode_text_result", [hexstr(encode(["string"], [text]))])) == text
+    for bad, expected in [
+        ("0x", "empty"),
+        ("0x1234", "at least 64"),
+        ("nothex", "hex"),
+        (hexstr(encode(["uint256", "uint256"], [32, 1000])), "runs past the end"),
+        (hexstr(encode(["uint256", "uint256"], [2**255, 0])), "out of range"),
+        (hexstr(encode(["bytes"], [b"\xff\xfe"])), "UTF-8"),
+    ]:
+        assert expected in failed(ens_module.call("decode_text_result", [bad]))
+
+
+def test_owner_results_decode_to_checksummed_addresses(ens_module: MarineModule) -> None:
+    for raw in [bytes(20), b"\x11" * 20, keccak(b"x")[:20]]:
+        data = hexstr(encode(["address"], [raw]))
+        assert ok(ens_module.call("decode_address_result", [data])) == to_checksum_address(raw)
+        assert decode(["address"], bytes.fromhex(data[2:]))[0] == to_checksum_address(raw).lower()
+    assert "high bytes" in failed(ens_module.call("decode_address_result", [hexstr(b"\x01" * 32)]))
+    assert "32 bytes" in failed(ens_module.call("decode_address_result", [hexstr(b"\x00" * 31)]))
+
+
+def test_prepare_set_text_builds_a_request_that_eth_account_and_the_signer_accept(
+    ens_module: MarineModule, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    name, key, value = (
+        "alpha.public-record.eth",
+        "wasm.signer",
+        "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    )
+    tx_json = ok(
+        ens_module.call(
+            "prepare_set_text",
+            [name, key, value, RESOLVER_ADDRESS.lower(), "7", "0x15f90", "30000000000", "1000000000"],
+        )
+    )
+    tx = json.loads(tx_json)
+    assert tx["to"] == RESOLVER_ADDRESS
+    assert tx["data"] == RESOLVER.encode_abi("setText", args=[raw_name_to_hash(name), key, value])
+    assert (int(tx["nonce"], 16), int(tx["gas"], 16)) == (7, 90000)
+    assert (int(tx["maxFeePerGas"], 16), int(tx["maxPriorityFeePerGas"], 16)) == (30 * 10**9, 10**9)
+    assert int(tx["value"], 16) == 0 and tx["accessList"] == []
+
+    # The signer module signs exactly this JSON; eth-account signs the same transaction to the same bytes.
+    signer_wasm = _build("signer", tmp_path_factory)
+    the_key = keccak(b"ens test key")
+    signer = MarineModule.load(signer_wasm, ModuleConfig(name="signer", random_source=lambda n: the_key[:n]))
+    creator = CallParameters(
+        particle=ParticleParameters(init_peer_id="12D3KooWCreator"), service_creator_peer_id="12D3KooWCreator"
+    )
+    ok(signer.call("initiate", [], call_parameters=creator))
+    raw = ok(signer.call("sign_tx", [tx_json, 31337], call_parameters=creator))
+    reference = Account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": 7,
+            "gas": 90000,
+            "maxFeePerGas": 30 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "to": RESOLVER_ADDRESS,
+            "value": 0,
+            "data": tx["data"],
+            "accessList": [],
+        },
+        the_key,
+    ).raw_transaction
+    assert raw == hexstr(reference)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["Foo.eth", "k", "v", RESOLVER_ADDRESS, "1", "1", "1", "1"], "uppercase"),
+        (["foo.eth", "k", "v", "0x1234", "1", "1", "1", "1"], "resolver"),
+        (["foo.eth", "k", "v", RESOLVER_ADDRESS, "-1", "1", "1", "1"], "nonce"),
+        (["foo.eth", "k", "v", RESOLVER_ADDRESS, "1", "0", "1", "1"], "gas"),
+        (["foo.eth", "k", "v", RESOLVER_ADDRESS, "1", "1", "1", "2"], "exceeds"),
+        (["foo.eth", "k", "v", RESOLVER_ADDRESS, "1", "1", "0x", "1"], "max_fee_per_gas"),
+    ],
+)
+def test_prepare_set_text_refuses_bad_arguments(ens_module: MarineModule, args: list[str], expected: str) -> None:
+    assert expected in failed(ens_module.call("prepare_set_text", args))
+
+
+def test_bad_input_gets_a_clear_error_and_the_next_call_works(ens_module: MarineModule) -> None:
+    for fn, args, expected in [
+        ("text_call_data", ["0x12", "k"], "bytes32"),
+        ("set_addr_call_data", ["0x" + "00" * 32, "0xnothex"], "address"),
+        ("set_owner_call_data", ["0x" + "00" * 32, "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"], "checksum"),
+        ("namehash", ["a" * (10 * 2**20)], "limit"),
+        ("decode_text_result", ["0x" + "00" * (6 * 2**20)], "limit"),
+    ]:
+        assert expected in failed(ens_module.call(fn, args)), fn
+        assert ok(ens_module.call("namehash", ["foo.eth"])) == hexstr(raw_name_to_hash("foo.eth"))
+
+
+def test_zig_unit_tests_pass() -> None:
+    """The module's own Zig tests (vectors from web3.py and eth-abi) run under CI too."""
+    import subprocess
+    import sys
+
+    from fluence_dao._util.paths import cache_dir, project_root
+
+    zig_cache = cache_dir() / "zig"
+    env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache), ZIG_LOCAL_CACHE_DIR=str(zig_cache))
+    source = project_root() / "wasm" / "ens/ens.zig"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ziglang", "test", str(source)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "All " in proc.stderr and " tests passed" in proc.stderr, proc.stderr[-3000:]
