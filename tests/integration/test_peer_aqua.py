@@ -203,3 +203,50 @@ def test_only_the_owner_removes_a_service(net, compiled, counter) -> None:
     message = call_function(net, fn(compiled, "services", "remove_service"), [counter], client=outsider)
     assert "Forbidden" in message
     assert net.relay.services.resolve(counter) is not None
+
+
+@pytest.fixture(scope="module")
+def network_fns() -> object:
+    return compile_aqua(AQUA / "network.aqua")
+
+
+def test_peer_builtins_see_the_local_network(net, network_fns) -> None:
+    other = net.peers[1].peer_id
+    info, connected, contact, ts = call_function(net, network_fns.function("identify_and_contacts"), [other])
+    assert info["air_version"] == "0.62.0" and info["node_version"].startswith("fluence-dao")
+    assert connected is True
+    assert [c["peer_id"] for c in contact] == [other]
+    assert abs(ts - time.time() * 1000) < 60_000
+    stranger = KeyPair.generate().peer_id
+    _, connected, contact, _ = call_function(net, network_fns.function("identify_and_contacts"), [stranger])
+    assert connected is False and contact == []
+
+
+def test_kademlia_lists_the_other_peers(net, network_fns) -> None:
+    near, merged = call_function(net, network_fns.function("neighbors"), [net.peers[2].peer_id])
+    assert sorted(near) == sorted(p.peer_id for p in net.peers[1:])  # the host itself is not its own neighbor
+    assert len(merged) == 2 and merged[0] == net.peers[2].peer_id  # distance 0 first
+
+
+def test_vault_is_per_particle(net, network_fns) -> None:
+    path, back = call_function(net, network_fns.function("vault_round_trip"), ["payload"], ttl_ms=1500)
+    assert back == "payload" and path.startswith("/tmp/vault/")
+    stored = net.relay.vault.root / Path(path).parent.name / Path(path).name
+    assert stored.read_text() == "payload"
+    net.run_until(lambda: not stored.parent.exists(), 3.0)
+    assert not stored.parent.exists()  # the particle's vault is removed at its TTL
+
+
+def test_sig_signs_only_for_privileged_peers(net, network_fns) -> None:
+    result, peer_id = call_function(net, network_fns.function("sig_round_trip"), [[1, 2, 3]])
+    assert peer_id == net.relay.peer_id
+    assert result["success"] is False and "not allowed to sign" in result["error"][0]
+
+
+def test_stats_count_service_calls(net, compiled, network_fns, counter) -> None:
+    call_function(net, fn(compiled, "services", "add"), [1, 2])
+    stats = call_function(net, network_fns.function("stats_of"), ["counter"])
+    assert stats["status"] is True
+    total = stats["result"][0]["total_stats"]
+    assert total["success_req_count"] >= 1
+    assert "add" in [f["name"] for f in stats["result"][0]["functions_stats"]]

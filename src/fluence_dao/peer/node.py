@@ -131,6 +131,7 @@ class Peer:
         self._hooks: dict[str, ParticleHooks] = {}
         self._script_runs: dict[str, str] = {}  # particle id -> script id
         self._events: list[tuple[float, int, ParticleKey, int, CallResult]] = []
+        self._deadlines: list[tuple[int, ParticleKey]] = []  # (deadline_ms, key), a heap
         self._seq = itertools.count()
 
     # ---- configuration ----------------------------------------------------------------------------------------
@@ -200,8 +201,8 @@ class Peer:
         candidates = [t for t in (self.scheduler.next_wakeup_s(),) if t is not None]
         if self._events:
             candidates.append(self._events[0][0])
-        if self._states:
-            nearest_ms = min(s.particle.deadline_ms for s in self._states.values())
+        if self._deadlines:
+            nearest_ms = self._deadlines[0][0]
             candidates.append(time.monotonic() + max(0.0, (nearest_ms - now_ms()) / 1000.0))
         with self._inbox_lock:
             if self._inbox:
@@ -230,6 +231,7 @@ class Peer:
                     return
             state.verified = True
             self._states[key] = state
+            heapq.heappush(self._deadlines, (particle.deadline_ms, key))
         self.particles_processed += 1
         self._execute(key, state, particle.data, {})
 
@@ -364,14 +366,15 @@ class Peer:
 
     def _expire(self) -> None:
         now = now_ms()
-        for key, state in list(self._states.items()):
-            if state.particle.deadline_ms <= now:
-                del self._states[key]
-                self._script_runs.pop(key[0], None)
-                self.vault.cleanup(key[0])
-                hooks = self._hooks.pop(key[0], None)
-                if hooks is not None and hooks.on_expired is not None:
-                    hooks.on_expired()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, key = heapq.heappop(self._deadlines)
+            if self._states.pop(key, None) is None:
+                continue  # forgotten earlier
+            self._script_runs.pop(key[0], None)
+            self.vault.cleanup(key[0])
+            hooks = self._hooks.pop(key[0], None)
+            if hooks is not None and hooks.on_expired is not None:
+                hooks.on_expired()
         if self._events and not self._states:
             self._events.clear()
 

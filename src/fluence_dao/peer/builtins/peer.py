@@ -70,7 +70,8 @@ class PeerService(BuiltinService):
 
     def get_contact(self, args: list[Any], ctx: CallContext) -> Any:
         peer_id = _peer_id_arg(args, 0, "peer_id")
+        # builtin.aqua's contract is `?Contact`: [] when not connected (nox answers its "empty" outcome, "")
         addresses = ctx.peer.network_contact(peer_id)
         if addresses is None or peer_id == ctx.peer.peer_id:
-            return None
-        return {"peer_id": peer_id, "addresses": addresses}
+            return []
+        return [{"peer_id": peer_id, "addresses": addresses}]
