@@ -12,7 +12,7 @@ import pytest
 
 from fluence_dao.aqua import compile_aqua
 from fluence_dao.errors import AquaCallError
-from fluence_dao.peer import KeyPair, LocalNetwork, PeerConfig, call_function
+from fluence_dao.peer import BuiltinError, KeyPair, LocalNetwork, PeerConfig, call_function
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer_fixtures.counter import counter_wasm
@@ -250,3 +250,26 @@ def test_stats_count_service_calls(net, compiled, network_fns, counter) -> None:
     total = stats["result"][0]["total_stats"]
     assert total["success_req_count"] >= 1
     assert "add" in [f["name"] for f in stats["result"][0]["functions_stats"]]
+
+
+class _Shout:
+    """An extra builtin plugged in the way `aqua-ipfs` will be."""
+
+    def call(self, function_name, args, ctx):
+        if function_name != "shout":
+            raise BuiltinError(f"no function {function_name}")
+        return f"{args[0].upper()} from {ctx.peer.peer_id[-4:]}"
+
+
+def test_extra_builtin_is_pluggable(tmp_path, network_fns) -> None:
+    local = LocalNetwork(1, base_dir=tmp_path, config=PeerConfig(extra_builtins={"extra": _Shout()}))
+    relay = local.relay.peer_id
+    assert call_function(local, network_fns.function("call_extra"), ["hi"]) == f"HI from {relay[-4:]}"
+
+
+def test_uncaught_error_becomes_aqua_call_error(net, network_fns) -> None:
+    with pytest.raises(AquaCallError, match="error decoding base58") as info:
+        call_function(net, network_fns.function("fail_uncaught"), ["0OIl"])
+    assert info.value.details["peer_id"] == net.relay.peer_id
+    assert "string_from_b58" in info.value.details["instruction"]
+    assert call_function(net, network_fns.function("fail_uncaught"), ["3yZe7d"]) == "test"

@@ -1,0 +1,84 @@
+"""ServiceHost: content-addressed modules and blueprints, mounted-binary allowlist, permission rules."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from fluence_dao.peer.builtins import BuiltinError
+from fluence_dao.peer.services import PermissionPolicy, ServiceHost, ServiceRecord
+
+WASM = b"\0asm\x01\0\0\0"  # the smallest valid module header
+
+
+def _raw_cid_digest(cid: str) -> bytes:
+    import base64
+
+    raw = base64.b32decode(cid[1:].upper() + "=" * (-len(cid[1:]) % 8))
+    assert raw[:4] == bytes([0x01, 0x55, 0x12, 0x20])  # CIDv1, raw, sha2-256, 32 bytes
+    return raw[4:]
+
+
+@pytest.fixture
+def host(tmp_path) -> ServiceHost:
+    policy = PermissionPolicy(host_peer_id="HOST", management_peer_ids=frozenset({"ADMIN"}))
+    return ServiceHost(tmp_path, policy, allowed_binaries={"curl": "/usr/bin/curl"})
+
+
+def test_modules_are_content_addressed(host) -> None:
+    cid = host.add_module(WASM, {"name": "m"})
+    assert _raw_cid_digest(cid) == hashlib.sha256(WASM).digest()
+    assert host.add_module(WASM, {"name": "m"}) == cid
+    assert host.module_bytes(cid) == WASM
+    assert [m["hash"] for m in host.list_modules()] == [cid]
+    with pytest.raises(BuiltinError, match="not a WebAssembly binary"):
+        host.add_module(b"nope", {"name": "m"})
+    with pytest.raises(BuiltinError, match="no name"):
+        host.add_module(WASM, {})
+
+
+def test_mounted_binaries_must_be_allowed(host) -> None:
+    host.add_module(WASM, {"name": "ok", "mounted_binaries": [["curl", "/usr/bin/curl"]]})
+    with pytest.raises(BuiltinError, match=r"`wget`.*isn't in the configured list of binaries \(curl\)"):
+        host.add_module(WASM, {"name": "bad", "mounted_binaries": {"wget": "/usr/bin/wget"}})
+
+
+def test_blueprints(host) -> None:
+    cid = host.add_module(WASM, {"name": "m"})
+    blueprint = host.make_blueprint("svc", [cid])
+    blueprint_id = host.add_blueprint(blueprint)
+    assert host.get_blueprint(blueprint_id) == {"id": blueprint_id, "name": "svc", "dependencies": [cid]}
+    assert host.list_blueprints() == [host.get_blueprint(blueprint_id)]
+    with pytest.raises(BuiltinError, match="empty list of dependencies"):
+        host.add_blueprint('{"dependencies":[],"name":"x"}')
+    missing = "bafkreifdehdwcppttfsqaju4kodgn5wgbefrarbzc72k4sore2bwpeq2fa"
+    with pytest.raises(BuiltinError, match=f"Module with hash {missing} wasn't found"):
+        host.add_blueprint(host.make_blueprint("x", [missing]))
+
+
+def test_owner_host_or_management_may_remove_and_alias(host) -> None:
+    for remover in ("OWNER", "HOST", "ADMIN"):
+        host.services["s"] = ServiceRecord(id="s", blueprint_id="b", owner_id="OWNER", service=None)
+        host.add_alias("alias", "s", remover)
+        assert host.resolve("alias").id == "s"
+        host.remove_service("alias", remover)
+        assert host.resolve("s") is None and host.resolve("alias") is None
+    host.services["s"] = ServiceRecord(id="s", blueprint_id="b", owner_id="OWNER", service=None)
+    with pytest.raises(BuiltinError, match=r"Forbidden\. User id 'MALLORY'"):
+        host.remove_service("s", "MALLORY")
+    with pytest.raises(BuiltinError, match="Forbidden"):
+        host.add_alias("x", "s", "MALLORY")
+    with pytest.raises(BuiltinError, match="reserved"):
+        host.add_alias("op", "s", "OWNER")
+    with pytest.raises(BuiltinError, match="not found"):
+        host.remove_service("nope", "HOST")
+
+
+def test_restricted_policy_guards_management(tmp_path) -> None:
+    policy = PermissionPolicy(host_peer_id="HOST", management_peer_ids=frozenset({"ADMIN"}), restricted=True)
+    policy.guard_protected("HOST")
+    policy.guard_protected("ADMIN")
+    with pytest.raises(BuiltinError, match="only available to the host"):
+        policy.guard_protected("SOMEONE")
+    PermissionPolicy(host_peer_id="HOST").guard_protected("SOMEONE")  # open by default (2021)
