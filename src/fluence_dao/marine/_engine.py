@@ -1,13 +1,16 @@
 """The one wasmtime Engine, the on-disk cache of compiled modules, and the epoch ticker.
 
-Execution bound: epoch interruption, not fuel. Fuel makes wasmtime count every instruction, which
-costs on every call whether or not it runs long; epoch interruption only checks a counter at function
-entries and loop back-edges. Measured on avm.wasm `invoke` of a one-call script (benchmarks/marine_calls.py
-prints it, `--compare-fuel`): fuel added about 10-15 % to the call, epochs about 1-3 %. Fuel would also
-bound instructions rather than time, and the bound we promise is wall-clock seconds. A daemon thread ticks
-the engine's epoch every TICK_SECONDS while at least one call runs (it sleeps otherwise); each call sets
-its store's deadline to ceil(max_call_seconds / TICK_SECONDS) ticks, so a runaway guest traps with
-`TrapCode.INTERRUPT` within one tick of its bound.
+Execution bound: epoch interruption, not fuel. The bound we promise is wall-clock seconds, which epochs
+give directly; fuel bounds executed instructions, whose time depends on the machine. Both cost little on
+real modules. Measured here (CPU time, min of 10 interleaved runs, wasmtime 50, the same process):
+avm.wasm `invoke` of a three-call script 1221 us without a bound, 1256 us with epochs (+3 %), 1298 us
+with fuel (+6 %); the Zig signer's `sign_message` 1417 / 1528 (+8 %) / 1610 us (+14 %). Only a bare
+counting loop favours fuel (epochs 2.0x, fuel 1.1x), because the epoch check reloads the counter on every
+back-edge. `python -m benchmarks.marine_calls` repeats the avm comparison.
+
+A daemon thread ticks the engine's epoch every TICK_SECONDS while at least one call runs (it sleeps
+otherwise); each call sets its store's deadline to ceil(max_call_seconds / TICK_SECONDS) + 1 ticks, so a
+runaway guest traps with `TrapCode.INTERRUPT` within about one tick of its bound.
 
 Every module is compiled by this one engine, so the cached artifacts all match its configuration; the
 cache key is sha256(wasm bytes) + the wasmtime version + the engine flags.
@@ -22,6 +25,8 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -38,6 +43,7 @@ _ENGINE_FLAGS = "epoch-interruption;wide-arithmetic;v1"
 _engine: wasmtime.Engine | None = None
 _engine_lock = threading.Lock()
 _modules: dict[str, wasmtime.Module] = {}
+_store_fuel: int | None = None  # only under alternative_engine("fuel")
 
 
 def engine() -> wasmtime.Engine:
@@ -49,6 +55,35 @@ def engine() -> wasmtime.Engine:
             config.wasm_wide_arithmetic = True
             _engine = wasmtime.Engine(config)
         return _engine
+
+
+def new_store() -> wasmtime.Store:
+    store = wasmtime.Store(engine())
+    if _store_fuel is not None:
+        store.set_fuel(_store_fuel)
+    return store
+
+
+@contextmanager
+def alternative_engine(bound: str) -> Iterator[None]:
+    """For benchmarks: modules loaded inside use an engine with execution bound "none", "epoch" or "fuel"."""
+    global _engine, _ENGINE_FLAGS, _store_fuel
+    saved = (_engine, _ENGINE_FLAGS, _store_fuel, dict(_modules))
+    config = wasmtime.Config()
+    config.epoch_interruption = bound == "epoch"
+    config.consume_fuel = bound == "fuel"
+    config.wasm_wide_arithmetic = True
+    with _engine_lock:
+        _engine, _ENGINE_FLAGS = wasmtime.Engine(config), f"{bound};wide-arithmetic;v1"
+        _store_fuel = 10**15 if bound == "fuel" else None
+        _modules.clear()
+    try:
+        yield
+    finally:
+        with _engine_lock:
+            _engine, _ENGINE_FLAGS, _store_fuel = saved[:3]
+            _modules.clear()
+            _modules.update(saved[3])
 
 
 def wasmtime_version() -> str:
@@ -129,12 +164,11 @@ class _EpochTicker:
             self._active -= 1
 
     def _run(self) -> None:
-        eng = engine()
         while True:
             with self._cond:
                 while self._active == 0:
                     self._cond.wait()
-            eng.increment_epoch()
+            engine().increment_epoch()
             time.sleep(TICK_SECONDS)
 
 

@@ -34,6 +34,7 @@ from fluence_dao.errors import (
 from fluence_dao.marine import _engine
 from fluence_dao.marine._abi import Lifter, Lowerer, normalise_arguments, raw_signature, scalar_from_wasm
 from fluence_dao.marine._config import CallParameters, ModuleConfig
+from fluence_dao.marine._fastcall import CoreFunc
 from fluence_dao.marine._sections import FunctionSignature, ModuleInterface, RecordType, parse_interface
 from fluence_dao.marine._wasi import wasi_config
 from fluence_dao.marine.host_imports import HOST_NAMESPACES, check_import_type, host_function, return_to_guest
@@ -65,7 +66,7 @@ class _Instance:
     def __init__(self, owner: MarineModule) -> None:
         cfg = owner.config
         self.owner = owner
-        self.store = wasmtime.Store(_engine.engine())
+        self.store = _engine.new_store()
         self.store.set_limits(memory_size=cfg.max_memory_bytes)
         self.store.set_wasi(wasi_config(cfg))
         self.store.set_epoch_deadline(_engine.deadline_ticks(cfg.max_call_seconds))
@@ -77,15 +78,15 @@ class _Instance:
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
-        self.funcs: dict[str, wasmtime.Func] = {}
+        self.funcs: dict[str, CoreFunc] = {}
         for export in owner._compiled.exports:
             item = exports[export.name]
             if isinstance(item, wasmtime.Func):
-                self.funcs[export.name] = item
+                self.funcs[export.name] = CoreFunc(self.store, item)
         init = self.funcs.get("_initialize")
         if init is not None:
             try:
-                init(self.store)
+                init()
             except (wasmtime.WasmtimeError, wasmtime.Trap) as err:
                 raise ModuleLoadError(f"module {cfg.name!r}: _initialize failed: {err}", module=cfg.name) from err
 
@@ -106,24 +107,24 @@ class _Instance:
         self.memory.write(self.store, data, ptr)
 
     def allocate(self, count: int, type_tag: int) -> int:
-        return int(self.funcs["allocate"](self.store, count, type_tag)) & _U32
+        return int(self.funcs["allocate"](count, type_tag)) & _U32
 
     def set_result(self, ptr: int, size: int | None) -> None:
         missing = [name for name in RESULT_SETTERS if name not in self.funcs]
         if missing:
             raise AbiError(f"module {self.owner.name!r} cannot receive a host result: no export {missing[0]}")
-        self.funcs["set_result_ptr"](self.store, _signed32(ptr))
+        self.funcs["set_result_ptr"](_signed32(ptr))
         if size is not None:
-            self.funcs["set_result_size"](self.store, _signed32(size))
+            self.funcs["set_result_size"](_signed32(size))
 
     def result_ptr(self) -> int:
-        return int(self.funcs["get_result_ptr"](self.store)) & _U32
+        return int(self.funcs["get_result_ptr"]()) & _U32
 
     def result_size(self) -> int:
-        return int(self.funcs["get_result_size"](self.store)) & _U32
+        return int(self.funcs["get_result_size"]()) & _U32
 
     def release_objects(self) -> None:
-        self.funcs["release_objects"](self.store)
+        self.funcs["release_objects"]()
 
     def memory_bytes(self) -> int:
         return int(self.memory.data_len(self.store))
@@ -390,7 +391,7 @@ class MarineModule:
         guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
         try:
             raw_args = Lowerer(guest, self.interface.record).lower_arguments(sig, values)
-            raw_result = guest.funcs[sig.name](guest.store, *raw_args)
+            raw_result = guest.funcs[sig.name](*raw_args)
             # the epilogue is the host's housekeeping: give it a fresh bound (a slow host import may have
             # used up the call's time after the guest's last check)
             guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))

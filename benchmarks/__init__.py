@@ -1,0 +1,1 @@
+"""Benchmarks, run on request: `python -m benchmarks.<name>`; never collected by pytest."""
