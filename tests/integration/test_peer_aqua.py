@@ -273,3 +273,18 @@ def test_uncaught_error_becomes_aqua_call_error(net, network_fns) -> None:
     assert info.value.details["peer_id"] == net.relay.peer_id
     assert "string_from_b58" in info.value.details["instruction"]
     assert call_function(net, network_fns.function("fail_uncaught"), ["3yZe7d"]) == "test"
+
+
+def test_add_module_from_vault(net) -> None:
+    from fluence_dao.peer import CallContext, Particle
+    from fluence_dao.peer.builtins.dist import DistService
+
+    host = net.relay
+    particle = Particle.create("(null)", host.key_pair)
+    path = host.vault.put(particle, counter_wasm(), "counter.wasm")
+    ctx = CallContext(peer=host, particle=particle)
+    cid = DistService().call("add_module_from_vault", [path, {"name": "counter"}], ctx)
+    assert cid == _raw_cid(counter_wasm())
+    with pytest.raises(BuiltinError, match="not in this particle's vault"):
+        DistService().call("add_module_from_vault", ["/tmp/vault/../../etc/passwd", {"name": "x"}], ctx)
+    host.vault.cleanup(particle.id)
