@@ -248,14 +248,14 @@ def _add_lines(
     files: dict[str, ImportedNode] = {}
     dirs: set[str] = set()
     order: list[str] = []
-    with node.store.writing():
+    with node.store.writing(), node.store.writer() as sink:
         for part in parts:
             path = part.filename.strip("/")
             if part.content_type == "application/x-directory":
                 dirs.add(path)
                 continue
             if part.content_type == "application/symlink":
-                entry = write_symlink(part.read().decode("utf-8"), node._sink, options)
+                entry = write_symlink(part.read().decode("utf-8"), sink, options)
             else:
                 sent = 0
 
@@ -263,7 +263,7 @@ def _add_lines(
                     nonlocal sent
                     sent += count
 
-                entry = import_file(part, node._sink, options, report if progress else None)  # type: ignore[arg-type]
+                entry = import_file(part, sink, options, report if progress else None)  # type: ignore[arg-type]
                 if progress:
                     yield {"Name": path, "Bytes": sent}
             files[path] = entry
@@ -277,16 +277,16 @@ def _add_lines(
         nodes: dict[str, ImportedNode] = dict(files)
         for directory in sorted(dirs, key=lambda d: (-d.count("/"), d)):
             children = {p.rpartition("/")[2]: n for p, n in nodes.items() if p.rpartition("/")[0] == directory and p}
-            nodes[directory] = write_directory(children, node._sink, options)
+            nodes[directory] = write_directory(children, sink, options)
             yield {"Name": directory, "Hash": str(nodes[directory].cid), "Size": str(nodes[directory].tsize)}
         tops = [p for p in nodes if "/" not in p]
         if wrap:
-            wrapper = write_directory({p: nodes[p] for p in tops if p}, node._sink, options)
+            wrapper = write_directory({p: nodes[p] for p in tops if p}, sink, options)
             yield {"Name": "", "Hash": str(wrapper.cid), "Size": str(wrapper.tsize)}
             roots = [wrapper.cid]
         else:
             roots = [nodes[p].cid for p in tops]
-        node.store.sync()
+        sink.close()  # every block on disk before the pins that protect them
         if pin:
             for root in roots:
                 node.store.pin_add(root, recursive=True)

@@ -56,9 +56,6 @@ class LocalIpfs:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _sink(self, cid: Cid, data: bytes) -> None:
-        self.store.put_block(cid, data, verify=False)
-
     # -- UnixFS ---------------------------------------------------------------------------------------
     def add_bytes(
         self, data: bytes, *, name: str = "", cid_version: int = 0, raw_leaves: bool | None = None, pin: bool = True
@@ -77,8 +74,8 @@ class LocalIpfs:
     ) -> AddedEntry:
         options = ImportOptions(cid_version=cid_version, raw_leaves=raw_leaves)
         with self.store.writing():
-            root = import_file(stream, self._sink, options, progress)
-            self.store.sync()
+            with self.store.writer() as sink:
+                root = import_file(stream, sink, options, progress)
             if pin:
                 self.store.pin_add(root.cid, recursive=True)
         return AddedEntry(name or str(root.cid), root.cid, root.tsize)
@@ -98,8 +95,8 @@ class LocalIpfs:
             raise IpfsError(f"cannot add {path}: no such file or directory", path=str(path))
         options = ImportOptions(cid_version=cid_version, raw_leaves=raw_leaves, hidden=hidden)
         with self.store.writing():
-            entries = import_path(path, self._sink, options, progress)
-            self.store.sync()
+            with self.store.writer() as sink:
+                entries = import_path(path, sink, options, progress)
             if pin:
                 self.store.pin_add(entries[-1].node.cid, recursive=True)
         base = path.name
@@ -242,9 +239,9 @@ class LocalIpfs:
     def dag_import(self, stream: BinaryIO, *, pin_roots: bool = True) -> list[Cid]:
         roots, blocks = read_car(stream)
         with self.store.writing():
-            for cid, data in blocks:
-                self.store.put_block(cid, data, verify=False)  # read_car verified it
-            self.store.sync()
+            with self.store.writer() as sink:
+                for cid, data in blocks:
+                    sink(cid, data)  # read_car verified it
             if pin_roots:
                 for root in roots:
                     self.store.pin_add(root, recursive=True)

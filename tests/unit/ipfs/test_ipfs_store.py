@@ -129,3 +129,23 @@ def test_pins_survive_reopening(tmp_path: Path) -> None:
     second = BlockStore(tmp_path / "r", fsync=False)
     assert second.pin_ls() == {cid: "recursive"}
     assert second.gc() == []
+
+
+def test_parallel_writer_reports_a_failed_write(store: BlockStore) -> None:
+    good, bad = Cid.for_data(b"good"), Cid.for_data(b"bad")
+    shard = store.path_of(bad).parent
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    shard.write_bytes(b"a file where the shard directory should be")
+    with pytest.raises(OSError), store.writer(workers=2, max_pending=2) as sink:
+        sink(good, b"good")
+        sink(bad, b"bad")
+    if store.path_of(good).parent != shard:
+        assert store.get(good) == b"good"
+
+
+def test_parallel_writer_writes_everything(store: BlockStore) -> None:
+    payloads = [os.urandom(1000) for _ in range(50)]
+    with store.writer(workers=3, max_pending=4) as sink:
+        for data in payloads:
+            sink(Cid.for_data(data), data)
+    assert all(store.get(Cid.for_data(data)) == data for data in payloads)
