@@ -227,3 +227,41 @@ def test_another_component_joins_up_status_and_down(tmp_path: Path) -> None:
             os.kill(pid, 0)
     finally:
         devnet.down()
+
+
+def test_a_missing_program_is_tool_not_found(tmp_path: Path) -> None:
+    proc = ManagedProcess(_spec(tmp_path, [str(tmp_path / "no-such-program")], health=lambda: False))
+    with pytest.raises(ToolNotFoundError, match="no-such-program"):
+        proc.start()
+    assert not (tmp_path / "probe.pid").exists()
+
+
+def test_cwd_env_and_output_reach_the_process(tmp_path: Path) -> None:
+    workdir = tmp_path / "work dir"  # a space: the cwd must not be split by a shell
+    workdir.mkdir()
+    script = _script(
+        tmp_path / "report",
+        "import os, sys, time\nprint('cwd=' + os.getcwd(), 'var=' + os.environ.get('PROBE_VAR', ''), flush=True)\n"
+        "print('to stderr', file=sys.stderr, flush=True)\ntime.sleep(60)",
+    )
+    log_path = tmp_path / "probe.log"
+    proc = ManagedProcess(
+        ProcessSpec(
+            name="probe",
+            argv=[str(script)],
+            log_path=log_path,
+            pid_path=tmp_path / "probe.pid",
+            health=lambda: log_path.exists() and "to stderr" in log_path.read_text(),
+            cwd=workdir,
+            env={**os.environ, "PROBE_VAR": "seen"},
+        )
+    )
+    try:
+        pid, started = proc.start()
+        assert started and proc.pid() == pid
+        text = log_path.read_text()
+        assert f"cwd={workdir} var=seen" in text
+        assert proc.start() == (pid, False)
+    finally:
+        assert proc.stop() is True
+    assert proc.pid() is None

@@ -13,13 +13,12 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fluence_dao.errors import DevnetError, StartupTimeoutError
+from fluence_dao.errors import DevnetError, StartupTimeoutError, ToolNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class ManagedProcess:
 
     def __init__(self, spec: ProcessSpec) -> None:
         self.spec = spec
-        self._child: subprocess.Popen[bytes] | None = None
+        self._exit_codes: dict[int, int] = {}  # our children that exited, reaped while waiting
 
     @property
     def name(self) -> str:
@@ -128,23 +127,12 @@ class ManagedProcess:
             )
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.spec.pid_path.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(self.spec.env) if self.spec.env is not None else None
         with open(self.spec.log_path, "ab") as log_file:
             log_file.write(f"--- {self.name} starting: {' '.join(self.spec.argv)}\n".encode())
-            log_file.flush()
-            self._child = subprocess.Popen(
-                list(self.spec.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=self.spec.cwd,
-                env=env,
-                start_new_session=True,  # Ctrl-C in the terminal must not kill the background process
-            )
-        pid = self._child.pid
+        pid = self._spawn()
         self.spec.pid_path.write_text(json.dumps({"pid": pid, "argv0": self.spec.argv[0]}) + "\n")
         if not self._wait_healthy(pid, self.spec.startup_timeout_s):
-            code = self._child.poll()
+            code = self._exit_codes.get(pid)
             self.stop()
             why = (
                 f"exited with code {code}" if code is not None else f"not healthy after {self.spec.startup_timeout_s}s"
@@ -170,7 +158,6 @@ class ManagedProcess:
             self._wait_gone(pid, 5.0)
         with contextlib.suppress(FileNotFoundError):
             self.spec.pid_path.unlink()
-        self._child = None
         return True
 
     def log_tail(self, lines: int = 40) -> list[str]:
@@ -184,11 +171,32 @@ class ManagedProcess:
             return []
         return text.splitlines()[-lines:] if lines > 0 else []
 
+    def _spawn(self) -> int:
+        """posix_spawn in a new session (Ctrl-C in the terminal does not reach it), stdin from /dev/null,
+        stdout and stderr appended to the log. No Popen object: the process outlives this one by design."""
+        argv = [str(a) for a in self.spec.argv]
+        if self.spec.cwd is not None:  # posix_spawn has no cwd: let sh change directory, then exec (no quoting)
+            argv = ["/bin/sh", "-c", 'cd "$0" && exec "$@"', str(self.spec.cwd), *argv]
+        env = dict(self.spec.env) if self.spec.env is not None else dict(os.environ)
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(self.spec.log_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ]
+        try:
+            return os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsid=True)
+        except OSError as err:
+            raise ToolNotFoundError(
+                f"cannot start {self.name}: {argv[0]}: {err.strerror}", process=self.name, path=argv[0]
+            ) from err
+
     def _wait_healthy(self, pid: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         delay = 0.02
         while True:
-            if self._child is not None and self._child.pid == pid and self._child.poll() is not None:
+            code = _reap(pid)
+            if code is not None:
+                self._exit_codes[pid] = code
                 return False
             if not _alive(pid):
                 return False
@@ -225,6 +233,15 @@ def _signal(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
+def _reap(pid: int) -> int | None:
+    """The exit code if `pid` is our child and has exited (reaping it), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if done == pid else None
+
+
 def _alive(pid: int) -> bool:
     """True if `pid` runs and is not a zombie (our own exited children are reaped here)."""
     with contextlib.suppress(ChildProcessError):
@@ -245,10 +262,11 @@ def _alive(pid: int) -> bool:
 
 
 def _cmdline_matches(pid: int, argv0: str) -> bool:
+    """Whether `pid` runs the program we started (for a `#!` script, the kernel puts the interpreter first)."""
     if not argv0:
         return True
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return True  # no /proc (macOS): trust the pid file
-    return bool(cmdline) and Path(os.fsdecode(cmdline[0])).name == Path(argv0).name
+    return Path(argv0).name in {Path(os.fsdecode(part)).name for part in cmdline[:3] if part}
