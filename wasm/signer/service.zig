@@ -28,6 +28,8 @@ pub const max_key_draws = 16;
 
 pub const Signer = struct {
     key: ?[32]u8 = null,
+    /// The key's address, computed once when the key is created.
+    addr: [20]u8 = undefined,
     registry: auth.Registry,
     random: RandomFn,
 
@@ -41,8 +43,7 @@ pub const Signer = struct {
     }
 
     fn addressText(self: *const Signer, a: Allocator) ![]u8 {
-        const addr = ecdsa.address(self.key.?) catch unreachable; // only valid keys are stored
-        return a.dupe(u8, &hex.checksumAddress(addr));
+        return a.dupe(u8, &hex.checksumAddress(self.addr));
     }
 
     fn createKey(self: *Signer, diag: *Diag) tx.Error!void {
@@ -51,10 +52,11 @@ pub const Signer = struct {
         var draws: usize = 0;
         while (draws < max_key_draws) : (draws += 1) {
             if (!self.random(&candidate)) return diag.fail("the random source (WASI random_get) failed", .{});
-            if (ecdsa.isValidSecretKey(candidate)) {
+            if (ecdsa.address(candidate)) |addr| {
                 self.key = candidate;
+                self.addr = addr;
                 return;
-            }
+            } else |_| {}
         }
         return diag.fail("the random source produced no valid secp256k1 key in {d} draws", .{max_key_draws});
     }
@@ -74,7 +76,7 @@ pub const Signer = struct {
     pub fn signTx(self: *const Signer, diag: *Diag, caller: Caller, tx_json: []const u8, chain_id: u64) tx.Error![]u8 {
         try self.registry.requireUser(diag, caller, "sign transactions");
         const key = self.key orelse return diag.fail("the signer is not initiated: call initiate() first", .{});
-        return tx.signTx(diag, key, tx_json, chain_id);
+        return tx.signTx(diag, key, self.addr, tx_json, chain_id);
     }
 
     pub fn signMessage(self: *const Signer, diag: *Diag, caller: Caller, message: []const u8) tx.Error![]u8 {

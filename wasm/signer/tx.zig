@@ -307,10 +307,9 @@ pub fn signParsed(a: Allocator, d: [32]u8, tx: Tx, chain_id: u64) ![]u8 {
     return signed.finish(type_prefix);
 }
 
-/// sign_tx: JSON request -> "0x" + hex of the raw signed transaction.
-pub fn signTx(diag: *Diag, d: [32]u8, text: []const u8, chain_id: u64) Error![]u8 {
+/// sign_tx: JSON request -> "0x" + hex of the raw signed transaction. `signer` is the address of `d`.
+pub fn signTx(diag: *Diag, d: [32]u8, signer: [20]u8, text: []const u8, chain_id: u64) Error![]u8 {
     if (chain_id == 0) return diag.fail("chain_id must be positive (0 would disable replay protection)", .{});
-    const signer = ecdsa.address(d) catch return diag.fail("the signer has no valid key", .{});
     const tx = try parse(diag, text, chain_id, signer);
     const raw = signParsed(diag.arena, d, tx, chain_id) catch |e| switch (e) {
         error.OutOfMemory => return error.OutOfMemory,
@@ -356,7 +355,7 @@ fn expectSigned(json: []const u8, chain_id: u64, want: []const u8) !void {
     var arena = std.heap.ArenaAllocator.init(std.testing.allocator);
     defer arena.deinit();
     var diag = Diag{ .arena = arena.allocator() };
-    const got = signTx(&diag, testKey(), json, chain_id) catch |e| {
+    const got = signTx(&diag, testKey(), try ecdsa.address(testKey()), json, chain_id) catch |e| {
         std.debug.print("error: {s}\n", .{diag.msg});
         return e;
     };
@@ -367,7 +366,7 @@ fn expectInvalid(json: []const u8, chain_id: u64, want_substring: []const u8) !v
     var arena = std.heap.ArenaAllocator.init(std.testing.allocator);
     defer arena.deinit();
     var diag = Diag{ .arena = arena.allocator() };
-    try std.testing.expectError(error.Invalid, signTx(&diag, testKey(), json, chain_id));
+    try std.testing.expectError(error.Invalid, signTx(&diag, testKey(), try ecdsa.address(testKey()), json, chain_id));
     if (std.mem.indexOf(u8, diag.msg, want_substring) == null) {
         std.debug.print("message '{s}' lacks '{s}'\n", .{ diag.msg, want_substring });
         return error.TestUnexpectedResult;
