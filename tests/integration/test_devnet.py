@@ -265,3 +265,35 @@ def test_cwd_env_and_output_reach_the_process(tmp_path: Path) -> None:
     finally:
         assert proc.stop() is True
     assert proc.pid() is None
+
+
+def test_a_configured_governance_key_owns_the_devnet_names(tmp_path: Path, require: Any) -> None:
+    governance = Account.create()
+    state_dir = tmp_path / "state"
+    env = {
+        "FLUENCE_DAO_STATE_DIR": str(state_dir),
+        "FLUENCE_DAO_ETH__GOVERNANCE_KEY": governance.key.hex(),
+        "FLUENCE_DAO_ENS__PROJECT_NAME": "my-project.test",
+        "FLUENCE_DAO_ENS__SIGNER_NAME": "beta.my-project.test",
+    }
+    settings = load_settings({"state_dir": state_dir}, env_file=None)
+    try:
+        anvil_binary(settings)
+    except ToolNotFoundError as err:
+        require(False, err.message)
+    try:
+        result = _cli(env, "devnet", "up", "--json")
+        assert result.exit_code == 0, result.output
+        info = json.loads(result.stdout)
+        assert governance.key.hex()[2:] not in result.output
+        assert info["governance"] == governance.address
+        assert {name: record["owner"] for name, record in info["names"].items()} == {
+            "my-project.test": governance.address,
+            "beta.my-project.test": governance.address,
+        }
+        result = _cli(env, "ens", "set", "beta.my-project.test", "k", "by-configured-key")
+        assert result.exit_code == 0, result.output
+        result = _cli(env, "ens", "get", "beta.my-project.test", "k")
+        assert result.stdout.strip() == "by-configured-key"
+    finally:
+        Devnet(settings).down()

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from fluence_dao._util.net import LOOPBACK, free_port
 from fluence_dao._util.paths import node_modules
 from fluence_dao._util.process import ManagedProcess, ProcessSpec, ProcessStatus
-from fluence_dao.config import Settings
+from fluence_dao.config import ANVIL_ACCOUNT0_KEY, Settings
 from fluence_dao.devnet._state import DevnetPaths, read_info, write_info
 from fluence_dao.errors import ConfigError, DevnetError, ToolNotFoundError
 
@@ -138,7 +140,9 @@ class AnvilComponent:
         rpc_url = f"http://{LOOPBACK}:{port}"
         settings = devnet.settings
         client = EthClient(rpc_url, timeout_s=settings.eth.rpc_timeout_s, expected_chain_id=settings.devnet.chain_id)
-        key = settings.eth.effective_governance_key(rpc_url)
+        # the devnet always has a governance key: the configured one (funded below) or anvil's account 0
+        configured = settings.eth.governance_key
+        key = configured if configured and configured.get_secret_value() else SecretStr(ANVIL_ACCOUNT0_KEY)
         sender = TxSender(client, key, tx_timeout_s=settings.eth.tx_timeout_s)
         if client.balance(sender.address) < 10**18:
             client.rpc("anvil_setBalance", [sender.address, hex(10_000 * 10**18)])
