@@ -288,3 +288,10 @@ def test_add_module_from_vault(net) -> None:
     with pytest.raises(BuiltinError, match="not in this particle's vault"):
         DistService().call("add_module_from_vault", ["/tmp/vault/../../etc/passwd", {"name": "x"}], ctx)
     host.vault.cleanup(particle.id)
+
+
+def test_service_memory(net, network_fns, counter) -> None:
+    (stat,) = call_function(net, network_fns.function("memory_of"), ["counter"])
+    assert stat["name"] == "counter"
+    assert stat["memory_size_bytes"] == 2 * 65536  # (memory 2) in the WAT module
+    assert stat["max_memory_size_bytes"] >= stat["memory_size_bytes"]

@@ -459,48 +459,28 @@ def interface_to_aqua(interface: Any) -> dict[str, Any]:
 
 
 class LinkedService:
-    """Modules of one service linked by import namespace; calls go to the facade (the last module).
-
-    Uses `fluence_dao.marine.MarineService` when the host provides it, else links `MarineModule`s itself.
-    """
+    """A hosted service: the Marine host's MarineService (modules linked by import namespace, facade last)."""
 
     def __init__(self, modules: list[tuple[Any, bytes]]) -> None:
-        import fluence_dao.marine as marine
+        from fluence_dao.marine import MarineService
 
-        service_cls = getattr(marine, "MarineService", None)
-        self._service: Any = None
-        self._facade: Any
-        if service_cls is not None:
-            self._service = service_cls(modules)
-            self._facade = None
-        else:
-            loaded: dict[str, Any] = {}
-            module = None
-            for config, wasm in modules:
-                module = marine.MarineModule.load(wasm, config, service_modules=dict(loaded))
-                loaded[config.name] = module
-            self._facade = module
+        self._service = MarineService(modules)
 
     @property
     def interface(self) -> Any:
-        if self._service is not None:
-            return self._service.interface
-        return self._facade.interface
+        return self._service.interface
 
     def call(self, function_name: str, args: list[Any], *, call_parameters: Any) -> Any:
-        if self._service is not None:
-            return self._service.call(function_name, args, call_parameters=call_parameters)
-        return self._facade.call(function_name, args, call_parameters=call_parameters)
+        return self._service.call(function_name, args, call_parameters=call_parameters)
 
     def memory_stats(self) -> list[dict[str, Any]]:
-        if self._facade is None:
-            raise BuiltinError("Error: memory statistics are not available for this service")
         return [
             {
-                "name": self._facade.name,
-                "memory_size_bytes": self._facade.memory_bytes(),
-                "max_memory_size_bytes": self._facade.config.max_memory_bytes,
+                "name": name,
+                "memory_size_bytes": module.memory_bytes(),
+                "max_memory_size_bytes": module.config.max_memory_bytes,
             }
+            for name, module in self._service.modules.items()
         ]
 
 
