@@ -26,3 +26,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import ipfs_cmd
 
     app.add_typer(ipfs_cmd.app, name="ipfs")
+    from fluence_dao.cli import module_cmd
+
+    app.add_typer(module_cmd.app, name="module")

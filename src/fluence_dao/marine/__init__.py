@@ -16,7 +16,7 @@ from fluence_dao.marine._sections import (
     RecordType,
     parse_interface,
 )
-from fluence_dao.marine.module import MarineModule
+from fluence_dao.marine.module import MarineModule, describe_module
 from fluence_dao.marine.service import MarineService
 
 __all__ = [
@@ -33,5 +33,6 @@ __all__ = [
     "RecordField",
     "RecordType",
     "SecurityTetraplet",
+    "describe_module",
     "parse_interface",
 ]

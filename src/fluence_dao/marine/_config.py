@@ -128,8 +128,14 @@ class CallParameters:
         if extra:
             raise AbiError(f"unknown call parameter(s) {sorted(extra)}; allowed: {sorted(allowed)}")
         particle_raw = dict(raw.get("particle", {}))
-        if "signature" in particle_raw and not isinstance(particle_raw["signature"], bytes):
-            particle_raw["signature"] = bytes(particle_raw["signature"])
+        signature = particle_raw.get("signature")
+        if isinstance(signature, str):  # hex, as the CLI prints bytes
+            try:
+                particle_raw["signature"] = bytes.fromhex(signature.removeprefix("0x"))
+            except ValueError as err:
+                raise AbiError(f"particle.signature must be hex or a list of bytes: {err}") from err
+        elif signature is not None and not isinstance(signature, bytes):
+            particle_raw["signature"] = bytes(signature)
         try:
             particle = ParticleParameters(**particle_raw)
             tetraplets = tuple(tuple(SecurityTetraplet(**t) for t in group) for group in raw.get("tetraplets", []))

@@ -451,3 +451,49 @@ class MarineModule:
         except (wasmtime.Trap, wasmtime.WasmtimeError, MarineError) as err:
             logger.warning("module %s is unusable after a failed call (%s); re-instantiating", self.name, err)
             self._instance = None
+
+
+def describe_module(wasm: str | os.PathLike[str] | bytes) -> dict[str, Any]:
+    """What a module offers and needs, without instantiating it (`fluence-dao module inspect`).
+
+    Keys: `functions` (name -> Rust-style signature), `records` (name -> {fields, size}), `sdk_version`,
+    `imports` and `exports` (core wasm names and types), `custom_sections` (name and size, in file order),
+    `undescribed_exports` (exported functions with no Marine description, e.g. `_start`).
+    """
+    if isinstance(wasm, bytes | bytearray):
+        data = bytes(wasm)
+    else:
+        path = Path(wasm)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise ModuleLoadError(f"cannot read wasm module {str(path)!r}: {err}", path=str(path)) from err
+        if path.suffix == ".wat":
+            data = _wat_to_wasm(data, path)
+    compiled = _engine.compile_module(data, "inspected")
+    interface = parse_interface(data)
+
+    def core(ty: Any) -> str:
+        if isinstance(ty, wasmtime.FuncType):
+            params = ", ".join(str(p) for p in ty.params)
+            results = ", ".join(str(r) for r in ty.results)
+            return f"func ({params}) -> ({results})"
+        return type(ty).__name__.removesuffix("Type").lower()
+
+    exports = {e.name: core(e.type) for e in compiled.exports}
+    abi = set(REQUIRED_EXPORTS) | set(RESULT_SETTERS) | {"_initialize", "_start"}
+    return {
+        "sdk_version": interface.sdk_version,
+        "functions": {name: sig.describe() for name, sig in sorted(interface.functions.items())},
+        "records": {
+            name: {"fields": {f.name: f.ty.describe() for f in rec.fields}, "size": rec.size}
+            for name, rec in sorted(interface.records.items())
+        },
+        "imports": [f"{i.module}.{i.name}: {core(i.type)}" for i in compiled.imports],
+        "exports": exports,
+        "undescribed_exports": sorted(
+            n for n, t in exports.items() if t.startswith("func") and n not in interface.functions and n not in abi
+        ),
+        "missing_abi_exports": [n for n in REQUIRED_EXPORTS if n not in exports],
+        "custom_sections": [{"name": n, "size": s} for n, s in interface.custom_sections],
+    }

@@ -1,0 +1,149 @@
+"""`fluence-dao module ...`: look into a Marine module and call its functions from the shell.
+
+Byte vectors (`Vec<u8>`) travel as hex strings with a `0x` prefix both ways (a JSON list of ints is
+accepted too); everything else maps to JSON directly (records are objects, vectors arrays). wasmtime is
+imported inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+if TYPE_CHECKING:
+    from fluence_dao.marine import MType, RecordType
+
+app = typer.Typer(help="Marine modules: inspect their interface, call their functions.", no_args_is_help=True)
+
+FileArgument = Annotated[
+    Path, typer.Argument(help="A Marine module (.wasm, or .wat text).", exists=True, dir_okay=False, readable=True)
+]
+
+
+@app.command("inspect")
+def inspect(file: FileArgument, json_output: JsonOption = False) -> None:
+    """Show a module's functions, records, SDK version, imports, exports and custom sections."""
+    from fluence_dao.marine import describe_module
+
+    report = describe_module(file)
+    _output.emit(report, _inspect_text(report))
+
+
+def _inspect_text(report: dict[str, Any]) -> str:
+    lines = [f"sdk version: {report['sdk_version'] or 'unknown (no __fluence_sdk_version section)'}", "functions:"]
+    lines += [f"  {sig}" for sig in report["functions"].values()] or ["  (none described)"]
+    lines.append("records:")
+    for name, record in report["records"].items():
+        fields = ", ".join(f"{field}: {ty}" for field, ty in record["fields"].items())
+        lines.append(f"  {name} {{ {fields} }}  ({record['size']} bytes)")
+    lines.append("imports:")
+    lines += [f"  {item}" for item in report["imports"]] or ["  (none)"]
+    if report["undescribed_exports"]:
+        lines.append(f"exports without a description: {', '.join(report['undescribed_exports'])}")
+    if report["missing_abi_exports"]:
+        lines.append(f"NOT a Marine module, missing: {', '.join(report['missing_abi_exports'])}")
+    lines.append("custom sections:")
+    lines += [f"  {s['name']:<48} {s['size']:>9} bytes" for s in report["custom_sections"]]
+    return "\n".join(lines)
+
+
+@app.command("call")
+def call(
+    file: FileArgument,
+    function: Annotated[str, typer.Argument(help="The exported function to call.")],
+    args_json: Annotated[
+        str, typer.Argument(metavar="[ARGS_JSON]", help="Arguments: a JSON array in order, or an object by name.")
+    ] = "[]",
+    call_params: Annotated[
+        str | None,
+        typer.Option("--call-params", help='Call parameters as JSON, e.g. \'{"host_id": "12D3KooW..."}\'.'),
+    ] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", help="WASI env var NAME=VALUE (repeatable).")] = None,
+    mount: Annotated[
+        list[str] | None, typer.Option("--mount", help="Allow a mounted binary NAME=/abs/path (repeatable).")
+    ] = None,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Execution bound of the call in seconds.")] = 10.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Call FUNCTION of a module with JSON arguments and print the result."""
+    try:
+        raw_args = json.loads(args_json)
+    except json.JSONDecodeError as err:
+        raise typer.BadParameter(f"ARGS_JSON is not JSON: {err}", param_hint="ARGS_JSON") from err
+    if not isinstance(raw_args, list | dict):
+        raise typer.BadParameter("ARGS_JSON must be a JSON array or object", param_hint="ARGS_JSON")
+    raw_params: Any = None
+    if call_params is not None:
+        try:
+            raw_params = json.loads(call_params)
+        except json.JSONDecodeError as err:
+            raise typer.BadParameter(f"not JSON: {err}", param_hint="--call-params") from err
+        if not isinstance(raw_params, dict):
+            raise typer.BadParameter("must be a JSON object", param_hint="--call-params")
+
+    from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig
+
+    config = ModuleConfig(
+        name=file.stem,
+        envs=_pairs(env, "--env"),
+        mounted_binaries=_pairs(mount, "--mount"),
+        max_call_seconds=timeout_s,
+    )
+    module = MarineModule.load(file, config)
+    sig = module.signature(function)
+    names = [a.name for a in sig.arguments]
+    if isinstance(raw_args, dict):
+        args: list[Any] | dict[str, Any] = {
+            k: _from_json(sig.arguments[names.index(k)].ty, v, module.resolve_record) if k in names else v
+            for k, v in raw_args.items()
+        }
+    else:
+        pairs = zip(sig.arguments, raw_args, strict=False)
+        converted = [_from_json(arg.ty, value, module.resolve_record) for arg, value in pairs]
+        args = converted + raw_args[len(converted) :]  # extra arguments: the host reports the count
+    params = CallParameters.from_dict(raw_params) if raw_params is not None else None
+    result = _to_json(module.call(function, args, call_parameters=params))
+    text = result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False)
+    _output.emit(result, text)
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint=option)
+        out[name] = value
+    return out
+
+
+def _from_json(ty: MType, value: Any, records: Any) -> Any:
+    """JSON -> the Python value the host expects: hex strings become bytes where the type is Vec<u8>."""
+    if ty.is_bytes and isinstance(value, str):
+        try:
+            return bytes.fromhex(value.removeprefix("0x"))
+        except ValueError as err:
+            raise typer.BadParameter(f"Vec<u8> value {value[:40]!r} is not hex: {err}") from err
+    if ty.kind == "Vector" and ty.element is not None and isinstance(value, list):
+        return [_from_json(ty.element, v, records) for v in value]
+    if ty.kind == "Record" and isinstance(value, dict):
+        record: RecordType = records(str(ty.record))
+        types = {f.name: f.ty for f in record.fields}
+        return {k: _from_json(types[k], v, records) if k in types else v for k, v in value.items()}
+    return value
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
