@@ -352,3 +352,31 @@ def test_resending_the_same_signed_transaction_is_not_an_error(ens_env) -> None:
     finally:
         ens_env.client.rpc("evm_setAutomine", [True])
     assert ens_env.client.wait_for_receipt(first, timeout_s=10).status == 1
+
+
+def test_an_external_signer_sends_through_the_same_path(ens_env) -> None:
+    """As the signer module will: only a sign function and an address, no key in the sender."""
+    from fluence_dao.errors import EthError
+
+    signer_account = Account.create()
+    ens_env.gov.transfer(signer_account.address, ETHER)
+    ens_env.ens.set_owner(ALPHA, signer_account.address, ens_env.gov)
+    signed: list[int] = []
+
+    def sign(tx: dict) -> bytes:
+        signed.append(tx["nonce"])
+        return bytes(signer_account.sign_transaction(tx).raw_transaction)
+
+    sender = TxSender.external(ens_env.client, signer_account.address, sign)
+    receipt = ens_env.ens.set_text(ALPHA, "ipld-tip", "bafy-tip", sender)
+    assert receipt.sender == signer_account.address and signed == [0]
+    assert ens_env.ens.text(ALPHA, "ipld-tip") == "bafy-tip"
+
+    impostor = Account.create()
+    wrong = TxSender.external(
+        ens_env.client, signer_account.address, lambda tx: bytes(impostor.sign_transaction(tx).raw_transaction)
+    )
+    with pytest.raises(EthError, match=f"signed for {impostor.address}, not for {signer_account.address}"):
+        ens_env.ens.set_text(ALPHA, "ipld-tip", "bafy-other", wrong)
+    assert ens_env.client.pending_nonce(signer_account.address) == 1  # nothing sent, no nonce used
+    assert sender.transfer(ens_env.gov.address, 1).status == 1  # and the next nonce is 1: no gap

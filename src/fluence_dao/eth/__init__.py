@@ -16,13 +16,14 @@ from fluence_dao.eth._ens import (
     normalize_name,
     split_name,
 )
-from fluence_dao.eth._tx import NonceManager, TxSender
+from fluence_dao.eth._tx import NonceManager, SignFunction, TxSender
 
 __all__ = [
     "ZERO_ADDRESS",
     "EnsClient",
     "EthClient",
     "NonceManager",
+    "SignFunction",
     "TxReceipt",
     "TxRequest",
     "TxSender",

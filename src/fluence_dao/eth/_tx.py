@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -67,8 +68,17 @@ class NonceManager:
             log.debug("nonces of %s resynced from the chain", self.address)
 
 
+#: Signs a complete transaction dict (to, data, value, gas, fees, nonce, chainId) and returns the raw bytes.
+SignFunction = Callable[[dict[str, Any]], bytes]
+
+
 class TxSender:
-    """Signs with one private key and sends through one EthClient. The key is never shown or logged."""
+    """Signs for one address and sends through one EthClient, with nonces, retries and clear errors.
+
+    The signature comes from a private key (`TxSender(client, key)`; the key is never shown or logged) or
+    from a signer elsewhere (`TxSender.external(client, address, sign)`, e.g. the signer wasm module, whose
+    key never leaves its memory).
+    """
 
     def __init__(
         self,
@@ -82,14 +92,53 @@ class TxSender:
 
         secret = private_key.get_secret_value() if isinstance(private_key, SecretStr) else private_key
         try:
-            self._account = Account.from_key(secret)
+            account = Account.from_key(secret)
         except Exception:
             raise EthError("the private key is not a valid secp256k1 key (32 bytes hex)") from None
         del secret
-        self.client = client
-        self.address: str = str(self._account.address)
+        self._setup(client, str(account.address), lambda tx: bytes(account.sign_transaction(tx).raw_transaction))
         self.nonces = nonce_manager or NonceManager(client, self.address)
         self.tx_timeout_s = tx_timeout_s
+
+    @classmethod
+    def external(
+        cls,
+        client: EthClient,
+        address: str,
+        sign: SignFunction,
+        *,
+        nonce_manager: NonceManager | None = None,
+        tx_timeout_s: float = 120.0,
+    ) -> TxSender:
+        """A sender whose transactions are signed by `sign` (which must sign for `address`)."""
+        sender = cls.__new__(cls)
+        checked_address = str(to_checksum(address))
+
+        def sign_and_check(tx: dict[str, Any]) -> bytes:
+            from eth_account import Account
+
+            raw = bytes(sign(tx))
+            try:
+                signed_by = str(Account.recover_transaction(raw))
+            except Exception as err:
+                raise EthError(f"the external signer returned bytes that are not a signed transaction: {err}") from err
+            if signed_by != checked_address:
+                raise EthError(
+                    f"the external signer signed for {signed_by}, not for {checked_address}",
+                    expected=checked_address,
+                    signed_by=signed_by,
+                )
+            return raw
+
+        sender._setup(client, checked_address, sign_and_check)
+        sender.nonces = nonce_manager or NonceManager(client, sender.address)
+        sender.tx_timeout_s = tx_timeout_s
+        return sender
+
+    def _setup(self, client: EthClient, address: str, sign: SignFunction) -> None:
+        self.client = client
+        self.address: str = address
+        self._sign = sign
 
     def __repr__(self) -> str:
         return f"TxSender({self.address} @ {self.client.rpc_url})"
@@ -123,8 +172,8 @@ class TxSender:
         for attempt in (1, 2):
             nonce = self.nonces.reserve()
             try:
-                raw = self._account.sign_transaction({**tx, "nonce": nonce}).raw_transaction
-                tx_hash = self.client.send_raw_transaction(bytes(raw), sender=self.address, nonce=nonce)
+                raw = self._sign({**tx, "nonce": nonce})
+                tx_hash = self.client.send_raw_transaction(raw, sender=self.address, nonce=nonce)
             except TransactionFailedError as err:
                 if err.details.get("reason") == "nonce_too_low":
                     self.nonces.resync()
