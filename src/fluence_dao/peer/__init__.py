@@ -13,6 +13,7 @@ from fluence_dao.peer.client import call_function
 from fluence_dao.peer.network import LocalNetwork
 from fluence_dao.peer.node import ParticleHooks, Peer, PeerConfig, Transport
 from fluence_dao.peer.particle import KeyPair, Particle, peer_id_from_public_key, public_key_from_peer_id
+from fluence_dao.peer.wire import decode_particle, encode_particle
 
 __all__ = [
     "AquaVM",
@@ -33,6 +34,8 @@ __all__ = [
     "RunParameters",
     "Transport",
     "call_function",
+    "decode_particle",
+    "encode_particle",
     "peer_id_from_public_key",
     "public_key_from_peer_id",
 ]
