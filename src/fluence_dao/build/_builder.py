@@ -9,15 +9,19 @@ the file atomically. Same sources and Zig version give the same bytes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,8 +100,12 @@ def build_modules(
     *,
     source_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> list[BuiltModule]:
-    """Build the named modules (all of wasm/ when `names` is empty) into `out_dir` (default target/wasm)."""
+    """Build the named modules (all of wasm/ when `names` is empty) into `out_dir` (default target/wasm).
+
+    Up to `jobs` (default: the number of cores) Zig processes run at once; results keep the order of `names`.
+    """
     source_dir = source_dir or wasm_source_dir()
     available = discover_modules(source_dir)
     wanted = list(names) if names else available
@@ -108,7 +116,12 @@ def build_modules(
             modules=missing,
         )
     out = out_dir or default_out_dir()
-    return [build_module(name, out, source_dir=source_dir, progress=progress) for name in wanted]
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(wanted)))
+    if workers == 1:
+        return [build_module(name, out, source_dir=source_dir, progress=progress) for name in wanted]
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # each build is a zig subprocess
+        futures = [pool.submit(build_module, name, out, source_dir=source_dir, progress=progress) for name in wanted]
+        return [f.result() for f in futures]
 
 
 def build_module(
@@ -130,25 +143,71 @@ def build_module(
     _check_sources(interface, module_dir)
 
     started = time.monotonic()
-    if progress:
-        progress(f"building {name}")
     glue_dir = _write_glue(interface, f"wasm/{name}/{INTERFACE_FILE}")
+    marine_zig = source_dir / "lib" / "marine.zig"
+    key = _linked_cache_key(name, glue_dir, module_dir, marine_zig, interface)
+    cached = cache_dir() / "linked" / f"{name}-{key}.wasm"
     target = out / f"{name}.wasm"
-    tmp = out / f".{name}.{os.getpid()}.tmp.wasm"
-    try:
-        _run_zig(name, glue_dir, module_dir, source_dir / "lib" / "marine.zig", interface, tmp)
-        linked = tmp.read_bytes()
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_suffix(".o").unlink(missing_ok=True)
-    _check_exports(interface, linked)
+    if cached.is_file():
+        linked = cached.read_bytes()
+        if progress:
+            progress(f"{name}: up to date (cached Zig output)")
+    else:
+        if progress:
+            progress(f"building {name}")
+        tmp = out / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp.wasm"
+        try:
+            _run_zig(name, glue_dir, module_dir, marine_zig, interface, tmp)
+            linked = tmp.read_bytes()
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_suffix(".o").unlink(missing_ok=True)
+        _check_exports(interface, linked)
+        _write_atomically(cached, linked)
     data = add_sections(linked, interface)
-    partial = out / f".{name}.{os.getpid()}.partial"
-    partial.write_bytes(data)
-    partial.replace(target)
+    _write_atomically(target, data)
     digest = hashlib.sha256(data).hexdigest()
     log.info("built %s: %d bytes in %.1f s", name, len(data), time.monotonic() - started)
     return BuiltModule(name, target, len(data), digest, tuple(f.name for f in interface.functions))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def _linked_cache_key(name: str, glue_dir: Path, module_dir: Path, marine_zig: Path, interface: ModuleInterface) -> str:
+    """A digest of everything the Zig output depends on.
+
+    `zig build-exe` from the command line does not reuse its own cache for the final output (only the
+    build system does), so the build keeps the linked module under this key. A Zig module can only
+    import and embed files under its own directory, so hashing the module directory, the generated glue,
+    marine.zig, the Zig version and the arguments covers every input.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"zig {_zig_version()}\n".encode())
+    args = zig_build_args(name, Path("GLUE"), Path("MODULE"), Path("MARINE"), interface, Path("OUT"))
+    digest.update(json.dumps(args).encode())
+    files = [("glue/" + p.name, p) for p in sorted(glue_dir.glob("*.zig"))]
+    files.append(("marine.zig", marine_zig))
+    files += [
+        ("module/" + p.relative_to(module_dir).as_posix(), p) for p in sorted(module_dir.rglob("*")) if p.is_file()
+    ]
+    for label, path in files:
+        content = path.read_bytes()
+        digest.update(f"{label}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()[:32]
+
+
+@functools.cache
+def _zig_version() -> str:
+    try:
+        return importlib.metadata.version("ziglang")
+    except importlib.metadata.PackageNotFoundError as err:
+        raise BuildError("Zig is not installed: pip install ziglang==0.17.0") from err
 
 
 def add_sections(linked: bytes, interface: ModuleInterface) -> bytes:
