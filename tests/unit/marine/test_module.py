@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from pathlib import Path
 
 import pytest
+import wasmtime
 
 from fluence_dao.errors import AbiError, FunctionNotFoundError, ModuleLoadError, ModuleTrapError
 from fluence_dao.marine import (
@@ -233,3 +235,19 @@ def test_non_marine_wasm_is_refused(tmp_path: Path) -> None:
         MarineModule.load(tmp_path / "absent.wasm")
     with pytest.raises(ModuleLoadError, match="not valid wasm"):
         MarineModule.load(b"\x00asm\x01\x00\x00\x00\xff")
+
+
+def test_compiled_modules_are_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fluence_dao.marine import _engine
+
+    monkeypatch.setenv("FLUENCE_DAO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_engine, "_modules", {})
+    MarineModule.load(WAT / "callee.wat", ModuleConfig(name="callee"))
+    (artifact,) = (tmp_path / "marine").glob("*.cwasm")
+    wasm = bytes(wasmtime.wat2wasm((WAT / "callee.wat").read_text()))
+    assert artifact.name.startswith(hashlib.sha256(wasm).hexdigest() + "-")  # keyed by the module's bytes
+    monkeypatch.setattr(_engine, "_modules", {})
+    artifact.write_bytes(b"corrupt")  # an unusable artifact is replaced, not fatal
+    module = MarineModule.load(WAT / "callee.wat", ModuleConfig(name="callee"))
+    assert module.call("strlen", ["abc"]) == 3
+    assert artifact.read_bytes() != b"corrupt"
