@@ -5,6 +5,17 @@
     result = call_function(net, fn, ["arg"])            # as `fluence run`: a client peer, relay = net.peers[0]
 
 Heavy parts (wasmtime) load when a Peer/AquaVM is created, not at import.
+
+Extension points:
+- Extra builtin services (e.g. `aqua-ipfs`): any object with `call(function_name, args, ctx) -> JSON value`
+  (raise `BuiltinError(message)` for an Aqua-catchable error, return `Deferred(delay_s, value)` to answer
+  later), registered with `PeerConfig(extra_builtins={"aqua-ipfs": handler})` or `peer.register_builtin(...)`.
+  `ctx.peer` is the Peer (services, vault, key pair), `ctx.particle` the particle, `ctx.tetraplets` per argument.
+- Transports: a Peer sends through any `Transport` (send/contact/peer_ids) and receives with
+  `peer.receive(particle)` (thread-safe); `wire.encode_particle`/`decode_particle`/`frame` give the bytes.
+
+Threading: peers are synchronous; one thread drives them (`LocalNetwork.run_until`, used by `call_function`).
+The script scheduler is a tick inside `Peer.step()`, so scripts run only while something drives the loop.
 """
 
 from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOutcome, RunParameters
