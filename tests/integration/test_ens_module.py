@@ -262,3 +262,20 @@ def test_zig_unit_tests_pass() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "All " in proc.stderr and " tests passed" in proc.stderr, proc.stderr[-3000:]
+
+
+def test_random_input_never_traps(ens_module: MarineModule) -> None:
+    """Arbitrary data is answered with a result record (decoded or refused), never a trap."""
+    rng = random.Random(21)
+    for _ in range(300):
+        words = [
+            rng.choice([0, 32, 64, 2**255, rng.randrange(2**256), rng.randrange(200)]) for _ in range(rng.randrange(5))
+        ]
+        data = hexstr(b"".join(w.to_bytes(32, "big") for w in words) + rng.randbytes(rng.randrange(40)))
+        for fn in ("decode_text_result", "decode_address_result"):
+            result = ens_module.call(fn, [data])
+            assert result["success"] or (result["error"] and result["value"] == "")
+        name = "".join(rng.choice("ab.-_$Z\u00e9\x00\xff") for _ in range(rng.randrange(12)))
+        result = ens_module.call("namehash", [name])
+        assert result["success"] or result["error"]
+    assert ok(ens_module.call("namehash", ["eth"])) == hexstr(raw_name_to_hash("eth"))

@@ -413,6 +413,34 @@ def test_a_10_mb_string_is_refused_and_the_signer_keeps_its_key(known_signer: Ma
     assert Account.recover_message(encode_defunct(text="after"), signature=bytes.fromhex(raw[2:])) == address
 
 
+def test_mangled_requests_never_trap(known_signer: MarineModule) -> None:
+    """Truncated, bit-flipped and deeply nested JSON is answered with a result record, never a trap."""
+    rng = random.Random(99)
+    base = [to_request(rng, random_tx(rng, t), t, 1) for t in (0, 2, 0, 2)]
+    mangled = ["[" * 200_000, "{" * 100_000, '{"nonce":' * 50_000, "\u0000", r'{"nonce": "\ud800"}']
+    for _ in range(300):
+        text = bytearray(rng.choice(base).encode())
+        for _ in range(rng.randrange(1, 4)):
+            op, i = rng.randrange(3), rng.randrange(len(text))
+            if op == 0:
+                del text[i:]
+            elif op == 1:
+                text[i] = rng.choice(b'{}[]",:0x-9aZ \\')
+            else:
+                text[i:i] = rng.choice([b'"', b"{", b"]", b"1e999", b"null", b"-0"])
+        mangled.append(text.decode("utf-8", errors="replace"))
+    for request in mangled:
+        result = known_signer.call("sign_tx", [request, 1], call_parameters=AS_CREATOR)
+        assert set(result) == {"success", "error", "value"}
+        if result["success"]:
+            assert Account.recover_transaction(bytes.fromhex(result["value"][2:])) == ok(
+                known_signer.call("address", [])
+            )
+        else:
+            assert result["error"] and result["value"] == ""
+    assert ok(known_signer.call("sign_message", ["still alive"], call_parameters=AS_CREATOR))
+
+
 # ---------------------------------------------------------------- the key never leaves the module
 
 
