@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 from fluence_dao.errors import EnsError, RpcUnavailableError, TransactionFailedError
-from fluence_dao.eth import EthClient, NonceManager, TxSender, namehash
+from fluence_dao.eth import EthClient, NonceManager, TxSender, namehash, transaction_json
 
 pytestmark = pytest.mark.integration
 
@@ -362,14 +362,19 @@ def test_an_external_signer_sends_through_the_same_path(ens_env) -> None:
     ens_env.gov.transfer(signer_account.address, ETHER)
     ens_env.ens.set_owner(ALPHA, signer_account.address, ens_env.gov)
     signed: list[int] = []
+    selectors: list[str] = []
 
     def sign(tx: dict) -> bytes:
-        signed.append(tx["nonce"])
-        return bytes(signer_account.sign_transaction(tx).raw_transaction)
+        """Through JSON and back, as a request to the signer module travels."""
+        request = json.loads(transaction_json(tx))
+        signed.append(request["nonce"])
+        selectors.append(request["data"][:10])
+        return bytes(signer_account.sign_transaction(request).raw_transaction)
 
     sender = TxSender.external(ens_env.client, signer_account.address, sign)
     receipt = ens_env.ens.set_text(ALPHA, "ipld-tip", "bafy-tip", sender)
     assert receipt.sender == signer_account.address and signed == [0]
+    assert selectors == ["0x10f13a8c"]  # setText(bytes32,string,string)
     assert ens_env.ens.text(ALPHA, "ipld-tip") == "bafy-tip"
 
     impostor = Account.create()

@@ -16,7 +16,7 @@ from fluence_dao.eth._ens import (
     normalize_name,
     split_name,
 )
-from fluence_dao.eth._tx import NonceManager, SignFunction, TxSender
+from fluence_dao.eth._tx import NonceManager, SignFunction, TxSender, transaction_json
 
 __all__ = [
     "ZERO_ADDRESS",
@@ -33,4 +33,5 @@ __all__ = [
     "normalize_name",
     "split_name",
     "to_checksum",
+    "transaction_json",
 ]

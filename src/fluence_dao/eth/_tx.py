@@ -72,6 +72,13 @@ class NonceManager:
 SignFunction = Callable[[dict[str, Any]], bytes]
 
 
+def transaction_json(tx: dict[str, Any]) -> str:
+    """The transaction dict a SignFunction receives, as JSON (bytes as 0x-hex): the signer module's request."""
+    import json
+
+    return json.dumps({k: ("0x" + v.hex() if isinstance(v, bytes | bytearray) else v) for k, v in tx.items()})
+
+
 class TxSender:
     """Signs for one address and sends through one EthClient, with nonces, retries and clear errors.
 
