@@ -505,8 +505,21 @@ def test_the_key_appears_in_no_result_log_line_output_or_file(
     for where, hay in haystacks:
         for needle in _needles(known_key):
             assert needle not in hay, f"key material found in {where}"
-    # No export beyond the documented ones (no debug or key-export function).
-    assert set(module.interface.functions) == {"initiate", "address", "sign_tx", "sign_message", "authorize", "revoke"}
+    # The module cannot write files or print at all: its only imports are randomness, logging and call parameters.
+    import wasmtime
+
+    imports = {(i.module, i.name) for i in wasmtime.Module(wasmtime.Engine(), signer_wasm).imports}
+    assert imports == {
+        ("wasi_snapshot_preview1", "random_get"),
+        ("__marine_host_api_v3", "log_utf8_string"),
+        ("__marine_host_api_v3", "get_call_parameters"),
+    }
+    # No export beyond the documented ones and the Marine ABI (no debug or key-export function, no globals).
+    functions = {"initiate", "address", "sign_tx", "sign_message", "authorize", "revoke"}
+    assert set(module.interface.functions) == functions
+    abi = {"memory", "allocate", "release_objects", "get_result_ptr", "get_result_size", "set_result_ptr"}
+    exports = {e.name for e in wasmtime.Module(wasmtime.Engine(), signer_wasm).exports}
+    assert exports == functions | abi | {"set_result_size"}
 
 
 def test_zig_unit_tests_pass() -> None:
