@@ -55,26 +55,27 @@ def _key(field_no: int, wire: int) -> bytes:
     return bytes([(field_no << 3) | wire])
 
 
-def _bytes_field(field_no: int, value: bytes) -> bytes:
-    return _key(field_no, 2) + encode_varint(len(value)) + value
+def _bytes_field(field_no: int, value: bytes) -> list[bytes]:
+    """Key, length and value as separate pieces, joined once by the caller (chunks are not copied twice)."""
+    return [_key(field_no, 2), encode_varint(len(value)), value]
 
 
 def encode_link(link: PBLink) -> bytes:
-    out = bytearray(_bytes_field(1, link.hash.to_bytes()))
+    parts = _bytes_field(1, link.hash.to_bytes())
     if link.name is not None:
-        out += _bytes_field(2, link.name.encode("utf-8"))
+        parts += _bytes_field(2, link.name.encode("utf-8"))
     if link.tsize is not None:
-        out += _key(3, 0) + encode_varint(link.tsize)
-    return bytes(out)
+        parts += [_key(3, 0), encode_varint(link.tsize)]
+    return b"".join(parts)
 
 
 def encode_node(node: PBNode) -> bytes:
-    out = bytearray()
+    parts: list[bytes] = []
     for link in node.links:
-        out += _bytes_field(2, encode_link(link))
+        parts += _bytes_field(2, encode_link(link))
     if node.data is not None:
-        out += _bytes_field(1, node.data)
-    return bytes(out)
+        parts += _bytes_field(1, node.data)
+    return b"".join(parts)
 
 
 def _read_fields(buf: bytes | memoryview, what: str) -> list[tuple[int, int, int | memoryview]]:
@@ -146,20 +147,17 @@ def _decode_link(buf: memoryview) -> PBLink:
 
 
 def encode_unixfs(msg: UnixFSData) -> bytes:
-    out = bytearray(_key(1, 0) + encode_varint(msg.type))
+    parts = [_key(1, 0), encode_varint(msg.type)]
     if msg.data is not None:
-        out += _bytes_field(2, msg.data)
+        parts += _bytes_field(2, msg.data)
     if msg.filesize is not None:
-        out += _key(3, 0) + encode_varint(msg.filesize)
+        parts += [_key(3, 0), encode_varint(msg.filesize)]
     for size in msg.blocksizes:
-        out += _key(4, 0) + encode_varint(size)
-    if msg.hash_type is not None:
-        out += _key(5, 0) + encode_varint(msg.hash_type)
-    if msg.fanout is not None:
-        out += _key(6, 0) + encode_varint(msg.fanout)
-    if msg.mode is not None:
-        out += _key(7, 0) + encode_varint(msg.mode)
-    return bytes(out)
+        parts += [_key(4, 0), encode_varint(size)]
+    for field_no, value in ((5, msg.hash_type), (6, msg.fanout), (7, msg.mode)):
+        if value is not None:
+            parts += [_key(field_no, 0), encode_varint(value)]
+    return b"".join(parts)
 
 
 def decode_unixfs(data: bytes | memoryview) -> UnixFSData:
