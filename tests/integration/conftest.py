@@ -16,6 +16,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+#: Read from the process environment by _util/paths, not Settings: keep them.
+_PROCESS_ONLY = ("FLUENCE_DAO_PROJECT_ROOT", "FLUENCE_DAO_CACHE_DIR")
+
 
 def _skip_or_fail(reason: str) -> None:
     """Skip locally; fail under CI (as tests/conftest.py's `require`, usable from session fixtures)."""
@@ -37,7 +40,7 @@ def isolated_env() -> Iterator[None]:
     """No FLUENCE_DAO_* variable from the developer's shell leaks into integration tests (a .env in the
     cwd is ignored by passing env_file=None where settings are built here)."""
     with pytest.MonkeyPatch.context() as patch:
-        for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and k != "FLUENCE_DAO_PROJECT_ROOT"]:
+        for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and k not in _PROCESS_ONLY]:
             patch.delenv(key)
         yield
 

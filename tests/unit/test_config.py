@@ -20,6 +20,8 @@ from fluence_dao.config import (
 )
 from fluence_dao.errors import ConfigError
 
+#: Read from the process environment by _util/paths, not Settings: keep them.
+_PROCESS_ONLY = ("FLUENCE_DAO_PROJECT_ROOT", "FLUENCE_DAO_CACHE_DIR")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,7 +30,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """No FLUENCE_DAO_* from the shell and no .env from the checkout: each test builds its own."""
     import os
 
-    for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and k != "FLUENCE_DAO_PROJECT_ROOT"]:
+    for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and k not in _PROCESS_ONLY]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     _output.set_json(False)
