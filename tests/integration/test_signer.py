@@ -441,6 +441,23 @@ def test_mangled_requests_never_trap(known_signer: MarineModule) -> None:
     assert ok(known_signer.call("sign_message", ["still alive"], call_parameters=AS_CREATOR))
 
 
+def test_memory_does_not_grow_over_many_calls(known_signer: MarineModule) -> None:
+    tx = json.dumps({"nonce": 1, "gasPrice": 1, "gas": 21000, "to": "0x" + "11" * 20, "data": "0x" + "ab" * 3000})
+
+    def round_of_calls() -> None:
+        for _ in range(50):
+            ok(known_signer.call("sign_tx", [tx, 1], call_parameters=AS_CREATOR))
+            failed(known_signer.call("sign_tx", ["{bad", 1], call_parameters=AS_CREATOR))
+            ok(known_signer.call("authorize", [FRIEND], call_parameters=AS_CREATOR))
+            ok(known_signer.call("revoke", [FRIEND], call_parameters=AS_CREATOR))
+
+    round_of_calls()
+    settled = known_signer.memory_bytes()
+    for _ in range(3):
+        round_of_calls()
+    assert known_signer.memory_bytes() == settled
+
+
 # ---------------------------------------------------------------- the key never leaves the module
 
 
