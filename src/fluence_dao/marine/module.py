@@ -158,6 +158,12 @@ class MarineModule:
     def __init__(self, wasm: bytes, config: ModuleConfig, service_modules: Mapping[str, MarineModule]) -> None:
         self.config = config
         self.name = config.name
+        if config.max_memory_bytes <= 0 or config.max_call_seconds <= 0:
+            raise ModuleLoadError(
+                f"module {config.name!r}: max_memory_bytes ({config.max_memory_bytes}) and max_call_seconds "
+                f"({config.max_call_seconds}) must be positive",
+                module=config.name,
+            )
         self._compiled = _engine.compile_module(wasm, config.name)
         self.interface: ModuleInterface = parse_interface(wasm)
         self._service_modules = dict(service_modules)
@@ -279,6 +285,12 @@ class MarineModule:
                 f"module {self.name!r} is not a Marine module: missing export(s) {', '.join(missing)}",
                 module=self.name,
                 missing=missing,
+            )
+        if not self.interface.functions:
+            raise ModuleLoadError(
+                f"module {self.name!r} has no __m_generated_section__* function descriptions: build it with "
+                "marine-rs-sdk or `fluence-dao build` (`fluence-dao module inspect` shows what it has)",
+                module=self.name,
             )
         self._callable: dict[str, FunctionSignature] = {}
         for name, sig in self.interface.functions.items():

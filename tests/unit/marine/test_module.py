@@ -231,6 +231,16 @@ def test_non_marine_wasm_is_refused(tmp_path: Path) -> None:
     plain.write_text('(module (memory (export "memory") 1))')
     with pytest.raises(ModuleLoadError, match="missing export"):
         MarineModule.load(plain)
+    undescribed = tmp_path / "undescribed.wat"
+    undescribed.write_text(
+        '(module (memory (export "memory") 1) (func (export "allocate") (param i32 i32) (result i32) i32.const 0)'
+        ' (func (export "release_objects")) (func (export "get_result_ptr") (result i32) i32.const 0)'
+        ' (func (export "get_result_size") (result i32) i32.const 0))'
+    )
+    with pytest.raises(ModuleLoadError, match="no __m_generated_section__"):
+        MarineModule.load(undescribed)
+    with pytest.raises(ModuleLoadError, match="must be positive"):
+        MarineModule.load(WAT / "callee.wat", ModuleConfig(max_call_seconds=0))
     with pytest.raises(ModuleLoadError, match="cannot read"):
         MarineModule.load(tmp_path / "absent.wasm")
     with pytest.raises(ModuleLoadError, match="not valid wasm"):
