@@ -151,6 +151,13 @@ def test_call_parameters_v3_and_v0_layouts(abi: MarineModule) -> None:
         "tetraplets": [[{"peer_pk": "12D3KooWpeer", "service_id": "svc", "function_name": "fn", "json_path": ".$.a"}],
                        []],
     }  # fmt: skip
+    v1 = abi.call("call_parameters_v1", call_parameters=params)
+    assert v1 == {**{k: v for k, v in v0.items() if k != "particle_id"}, "worker_id": "worker", "particle_id": "pid"}
+    assert list(v1) == ["init_peer_id", "service_id", "service_creator_peer_id", "host_id", "worker_id",
+                        "particle_id", "tetraplets"]  # fmt: skip
+    v2 = abi.call("call_parameters_v2", call_parameters=params)
+    assert v2["particle"] == v3["particle"] and v2["worker_id"] == "worker"
+    assert v2["tetraplets"][0][0]["lambda"] == ".$.a"
     assert abi.call("call_parameters")["service_id"] == ""  # parameters belong to one call only
 
 
