@@ -149,3 +149,40 @@ def test_parallel_writer_writes_everything(store: BlockStore) -> None:
         for data in payloads:
             sink(Cid.for_data(data), data)
     assert all(store.get(Cid.for_data(data)) == data for data in payloads)
+
+
+def test_gc_waits_for_an_add_in_progress(tmp_path: Path) -> None:
+    import io
+    import threading
+
+    node = LocalIpfs(tmp_path / "repo", fsync=False)
+    first_chunk_read = threading.Event()
+    release = threading.Event()
+    data = os.urandom(3 * 262144)
+
+    class Paused(io.RawIOBase):
+        pos = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            if self.pos > 0:
+                first_chunk_read.set()
+                assert release.wait(10)
+            piece = data[self.pos : self.pos + size]
+            self.pos += len(piece)
+            return piece
+
+    added: list[Cid] = []
+    adder = threading.Thread(target=lambda: added.append(node.add_stream(Paused()).cid))  # type: ignore[arg-type]
+    adder.start()
+    assert first_chunk_read.wait(10)
+    collector = threading.Thread(target=node.repo_gc)
+    collector.start()
+    collector.join(0.2)
+    assert collector.is_alive()  # blocked on the repo lock while the add holds it
+    release.set()
+    adder.join(10)
+    collector.join(10)
+    assert node.cat(added[0]) == data
