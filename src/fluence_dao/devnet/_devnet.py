@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import platform
 import socket
 import urllib.request
 from collections.abc import Callable
@@ -29,7 +30,14 @@ from fluence_dao.errors import ConfigError, DevnetError, ToolNotFoundError
 
 log = logging.getLogger(__name__)
 
-ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64"
+
+def anvil_package() -> str:
+    """The npm package with this platform's anvil binary (package.json lists linux-amd64 today)."""
+    system = platform.system().lower()
+    machine = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    return f"@foundry-rs/anvil-{system}-{machine}"
 
 
 class DevnetComponent(Protocol):
@@ -48,10 +56,11 @@ class DevnetComponent(Protocol):
 
 def anvil_binary(settings: Settings) -> Path:
     """The anvil binary: `devnet.anvil_path`, else the one from npm; ToolNotFoundError says how to get it."""
-    path = settings.devnet.anvil_path or node_modules() / ANVIL_PACKAGE / "bin" / "anvil"
+    package = anvil_package()
+    path = settings.devnet.anvil_path or node_modules() / package / "bin" / "anvil"
     if not path.is_file():
         raise ToolNotFoundError(
-            f"anvil not found at {path}: run `npm ci` in the project root (it installs {ANVIL_PACKAGE}), "
+            f"anvil not found at {path}: run `npm ci` in the project root (it installs {package}), "
             "or set FLUENCE_DAO_DEVNET__ANVIL_PATH",
             tool="anvil",
             path=str(path),
