@@ -385,3 +385,15 @@ def test_an_external_signer_sends_through_the_same_path(ens_env) -> None:
         ens_env.ens.set_text(ALPHA, "ipld-tip", "bafy-other", wrong)
     assert ens_env.client.pending_nonce(signer_account.address) == 1  # nothing sent, no nonce used
     assert sender.transfer(ens_env.gov.address, 1).status == 1  # and the next nonce is 1: no gap
+
+
+def test_a_wrong_chain_or_registry_is_a_clear_error(ens_env) -> None:
+    from fluence_dao.errors import EthError
+
+    with pytest.raises(EthError, match="is chain 31337, but chain 1 is configured"):
+        EthClient(ens_env.devnet.rpc_url, expected_chain_id=1).chain_id()
+    nowhere = "0x000000000000000000000000000000000000dEaD"
+    result = _cli(ens_env.devnet.cli_env(), "ens", "owner", PROJECT, "--registry", nowhere)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, EnsError)
+    assert f"no ENS registry at {nowhere}" in str(result.exception)

@@ -41,6 +41,7 @@ class _Ctx:
         )
         assert self.endpoint.ens_registry is not None
         self.ens = EnsClient(self.client, self.endpoint.ens_registry)
+        self.ens.ensure_registry()  # a clear error for a wrong chain or address, not an undecodable call
 
     def sender(self) -> Any:
         from fluence_dao.eth import TxSender
