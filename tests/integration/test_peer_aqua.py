@@ -295,3 +295,22 @@ def test_service_memory(net, network_fns, counter) -> None:
     assert stat["name"] == "counter"
     assert stat["memory_size_bytes"] == 2 * 65536  # (memory 2) in the WAT module
     assert stat["max_memory_size_bytes"] >= stat["memory_size_bytes"]
+
+
+def test_background_driver_runs_scripts_while_clients_call(tmp_path, compiled) -> None:
+    local = LocalNetwork(1, base_dir=tmp_path, config=PeerConfig(script_tick_s=0.05))
+    local.start()
+    try:
+        owner = local.client()
+        call_function(
+            local, fn(compiled, "services", "deploy"), [list(counter_wasm()), "counter", "counter"], client=owner
+        )
+        air = '(call %init_peer_id% ("counter" "inc") [] x)'
+        script_id = call_function(local, fn(compiled, "services", "add_script"), [air, "0.1"], client=owner)
+        service = local.relay.services.require("counter").service
+        time.sleep(1.0)  # nobody but the background thread drives the network now
+        assert service.call("inc", [], call_parameters=None) >= 4
+        assert call_function(local, fn(compiled, "services", "remove_script"), [script_id], client=owner) is True
+    finally:
+        local.stop()
+    assert local._thread is None

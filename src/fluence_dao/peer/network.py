@@ -1,7 +1,9 @@
 """Several peers in one process: particles hop between them through an in-memory transport.
 
 `LocalNetwork(n)` creates n peers (each with its own identity and state dir) that all know each other, so
-`on OTHER_PEER` works. One thread drives every peer (`run_until`, `run_for`); peers stay synchronous.
+`on OTHER_PEER` works. One thread at a time drives every peer (`run_until`, `run_for`); peers stay
+synchronous. `start()` drives the network from a background thread (scripts keep running); `step()` holds a
+lock, so `call_function` from another thread interleaves safely with the background driver.
 Clients (`network.client()`) are peers too, with their own identity, reachable by the others but not listed
 as network peers (kad).
 """
@@ -9,6 +11,7 @@ as network peers (kad).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,6 +38,9 @@ class LocalNetwork:
         self.clients: list[Peer] = []
         self._by_id: dict[str, Peer] = {}
         self.delivered = 0
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         for index in range(peers):
             self.add_peer(self._make_peer(f"peer-{index}", is_client=False))
 
@@ -44,9 +50,10 @@ class LocalNetwork:
         return Peer(config, avm=AquaVM(), transport=self, is_client=is_client)
 
     def add_peer(self, peer: Peer) -> Peer:
-        peer.transport = self
-        self._by_id[peer.peer_id] = peer
-        (self.clients if peer.is_client else self.peers).append(peer)
+        with self._lock:
+            peer.transport = self
+            self._by_id[peer.peer_id] = peer
+            (self.clients if peer.is_client else self.peers).append(peer)
         return peer
 
     def client(self) -> Peer:
@@ -76,10 +83,11 @@ class LocalNetwork:
     # ---- driving ----------------------------------------------------------------------------------------------
 
     def step(self) -> bool:
-        worked = False
-        for peer in [*self.peers, *self.clients]:
-            worked = peer.step() or worked
-        return worked
+        with self._lock:
+            worked = False
+            for peer in [*self.peers, *self.clients]:
+                worked = peer.step() or worked
+            return worked
 
     def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
         """Drive all peers until `done()` or the timeout; True if `done()` became true."""
@@ -103,3 +111,19 @@ class LocalNetwork:
     def run_until_idle(self, timeout_s: float = 10.0) -> bool:
         """Drive until no peer has queued particles (deferred timers and scripts may still be pending)."""
         return self.run_until(lambda: not any(p.has_pending_work() for p in [*self.peers, *self.clients]), timeout_s)
+
+    def start(self) -> None:
+        """Drive the network from a daemon thread until `stop()` (for scripts and long-running flows)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.run_until, args=(self._stop.is_set, float("inf")), name="fluence-dao-network", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
