@@ -183,7 +183,14 @@ def test_template_bigdecimal_keccak_call_loadrelated(
 
 @pytest.mark.parametrize(
     ("kind", "function", "text"),
-    [(1, "ipfs.cat", "unsupported host function ipfs.cat"), (2, None, "trapped in wasm function")],
+    [
+        (1, "ipfs.cat", "failed in host function ipfs.cat: unsupported host function ipfs.cat"),
+        (
+            2,
+            "src/registry/handleFault",
+            "trapped in wasm function src/registry/handleFault: wasm trap: integer divide by zero",
+        ),
+    ],
 )
 def test_failing_handler_stops_indexing(
     registry_build: Path,
@@ -192,7 +199,7 @@ def test_failing_handler_stops_indexing(
     w3: Any,
     tmp_path: Path,
     kind: int,
-    function: str | None,
+    function: str,
     text: str,
 ) -> None:
     from typer.testing import CliRunner
@@ -213,8 +220,7 @@ def test_failing_handler_stops_indexing(
         assert text in error["message"] and "handleFault" in error["message"]
         assert f"at block {fault_block}" in error["message"]
         assert error["handler"] == "handleFault" and error["block"] == fault_block
-        if function:
-            assert error["function"] == function
+        assert error["function"] == function
         assert indexer.store.cursor().number == fault_block - 1  # the failed block is not committed
         indexer.sync()  # a failed subgraph stays failed
         assert indexer.store.cursor().number == fault_block - 1

@@ -61,18 +61,19 @@ def _indexer(
 ) -> Any:
     from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store
 
+    addresses = _pairs(address, "--address")
+    starts = {k: int(v) for k, v in _pairs(start_block, "--start-block").items()}
     if rpc_url is None:
         from fluence_dao.config import load_settings
         from fluence_dao.devnet import resolve_endpoint
 
         rpc_url = resolve_endpoint(load_settings(), need_registry=False).rpc_url
-    starts = {k: int(v) for k, v in _pairs(start_block, "--start-block").items()}
     store = Store(_db_path(directory, db))
     return Indexer(
         directory / "build",
         store,
         EthRpc(rpc_url),
-        addresses=_pairs(address, "--address"),
+        addresses=addresses,
         start_blocks=starts,
         config=IndexerConfig(reorg_depth=reorg_depth),
     )

@@ -72,7 +72,9 @@ class BigDecimal:
         s = text.strip()
         if not s:
             raise ValueError(f"not a BigDecimal: {text!r}")
-        mantissa, _, exponent = s.lower().partition("e")
+        mantissa, has_exp, exponent = s.lower().partition("e")
+        if has_exp and not exponent.lstrip("+-").isdigit():
+            raise ValueError(f"not a BigDecimal: {text!r}")
         exp = int(exponent) if exponent else 0
         sign = 1
         if mantissa[:1] in "+-":

@@ -272,7 +272,8 @@ class MappingRuntime:
                 ) from None
             frames = [f.func_name for f in (err.frames or []) if f.func_name]
             function = frames[0] if frames else handler.handler
-            message = str(err).splitlines()[0] if str(err) else "trap"
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            message = next((line for line in reversed(lines) if "trap" in line), lines[-1] if lines else "trap")
             raise HandlerError(
                 f"{where} trapped in wasm function {function}: {message}",
                 handler=handler.handler,

@@ -1,0 +1,80 @@
+"""AssemblyScript object layout in a real wasmtime memory: headers, alignment, and value round trips."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+
+from fluence_dao.subgraph import _asc as A
+from fluence_dao.subgraph._numbers import BigDecimal
+
+BUMP = """
+(module
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "allocate") (param $size i32) (result i32) (local $at i32)
+    global.get $next local.set $at
+    global.get $next local.get $size i32.add global.set $next
+    local.get $at))
+"""
+
+
+@pytest.fixture
+def heap() -> A.AscHeap:
+    import wasmtime
+
+    store = wasmtime.Store()
+    instance = wasmtime.Instance(store, wasmtime.Module(store.engine, BUMP), [])
+    exports: Any = instance.exports(store)
+    return A.AscHeap(store, exports["memory"], exports["allocate"], lambda index: 1000 + index)
+
+
+def test_header_layout(heap: A.AscHeap) -> None:
+    ptr = heap.new_string("hé")
+    assert heap.u32(ptr - 8) == 1000 + A.IDX_STRING  # rtId from id_of_type
+    assert heap.u32(ptr - 4) == 4  # rtSize: payload bytes (UTF-16LE)
+    mm_info = heap.u32(ptr - 20)
+    assert (mm_info + 4) % 16 == 0  # header + payload padded to 16 bytes
+    second = heap.new_string("x")
+    assert (second - ptr) % 16 == 0 and second > ptr
+    assert heap.read(ptr, 4) == "hé".encode("utf-16-le")
+
+
+def test_round_trips(heap: A.AscHeap) -> None:
+    assert heap.read_string(heap.new_string("Über ☕ 提案")) == "Über ☕ 提案"
+    for value in (0, -1, 2**64 + 1, -(2**200)):
+        assert heap.read_bigint(heap.new_bigint(value)) == value
+    dec = BigDecimal.parse("-12.345")
+    assert heap.read_bigdecimal(heap.new_bigdecimal(dec)) == dec
+    entity = {
+        "id": (A.SV_STRING, "1"),
+        "n": (A.SV_INT, -5),
+        "d": (A.SV_BIGDECIMAL, BigDecimal.parse("0.001")),
+        "b": (A.SV_BOOL, True),
+        "l": (A.SV_ARRAY, [(A.SV_STRING, "a"), (A.SV_BIGINT, 2**70)]),
+        "x": (A.SV_BYTES, b"\x00\xff"),
+        "i8": (A.SV_INT8, -(2**40)),
+        "z": (A.SV_NULL, None),
+    }
+    assert heap.read_entity(heap.new_entity(entity)) == entity
+    eth = (
+        A.EV_TUPLE,
+        [(A.EV_ADDRESS, b"\x11" * 20), (A.EV_UINT, 2**255), (A.EV_ARRAY, [(A.EV_STRING, "s"), (A.EV_BOOL, False)])],
+    )
+    assert heap.read_eth_value(heap.new_eth_value(eth)) == eth
+
+
+def test_typed_array_layout(heap: A.AscHeap) -> None:
+    ptr = heap.new_bytes(b"abc")
+    buffer, data_start, length = struct.unpack("<III", heap.read(ptr, 12))
+    assert buffer == data_start and length == 3 and heap.read(data_start, 3) == b"abc"
+    assert heap.u32(ptr - 8) == 1000 + A.IDX_UINT8_ARRAY and heap.u32(buffer - 8) == 1000 + A.IDX_ARRAY_BUFFER
+
+
+def test_null_and_bounds(heap: A.AscHeap) -> None:
+    with pytest.raises(ValueError, match="null"):
+        heap.read_string(0)
+    with pytest.raises(ValueError, match="out of bounds"):
+        heap.read(65530, 100)
