@@ -279,3 +279,76 @@ def test_random_input_never_traps(ens_module: MarineModule) -> None:
         result = ens_module.call("namehash", [name])
         assert result["success"] or result["error"]
     assert ok(ens_module.call("namehash", ["eth"])) == hexstr(raw_name_to_hash("eth"))
+
+
+def test_signer_and_ens_modules_write_a_text_record_on_a_real_chain(ens_env, tmp_path_factory) -> None:
+    """anvil + the real ENS contracts: the ens module's call data and setText request, signed by the signer
+    module (a key nobody knows), are accepted and mined; the record reads back through the ens module."""
+    client = ens_env.client
+    chain_id = client.chain_id()
+    name, key, value = (
+        "alpha.public-record.eth",
+        "ipld-tip",
+        "bafyreib4pff766vhpbxbhjbqqnsh5emeznvujayjj4z2iu533cprgbz23m",
+    )
+    ens = MarineModule.load(_build("ens", tmp_path_factory), ModuleConfig(name="ens"))
+    signer = MarineModule.load(_build("signer", tmp_path_factory), ModuleConfig(name="signer"))
+    creator = CallParameters(
+        particle=ParticleParameters(init_peer_id="12D3KooWCreator"), service_creator_peer_id="12D3KooWCreator"
+    )
+    address = ok(signer.call("initiate", [], call_parameters=creator))
+
+    def eth_call(to: str, data: str) -> str:
+        return "0x" + bytes(client.w3.eth.call({"to": to, "data": data})).hex()
+
+    def send(tx_json: str) -> None:
+        raw = ok(signer.call("sign_tx", [tx_json, chain_id], call_parameters=creator))
+        receipt = client.wait_for_receipt(client.send_raw_transaction(bytes.fromhex(raw[2:])), timeout_s=30)
+        assert receipt.status == 1
+
+    node = ok(ens.call("namehash", [name]))
+    registry = ens_env.devnet.registry
+    # Governance funds the signer and hands it the name, using the ens module's setOwner call data.
+    ens_env.gov.transfer(address, 10**18)
+    ens_env.gov.send_and_wait(registry, ok(ens.call("set_owner_call_data", [node, address])))
+    assert (
+        ok(ens.call("decode_address_result", [eth_call(registry, ok(ens.call("owner_call_data", [node])))])) == address
+    )
+    resolver = ok(ens.call("decode_address_result", [eth_call(registry, ok(ens.call("resolver_call_data", [node])))]))
+    assert resolver.lower() == ens_env.devnet.resolver.lower()
+
+    # A legacy transfer signed by the module is mined.
+    gas_price = int(client.w3.eth.gas_price) * 2
+    send(
+        json.dumps(
+            {
+                "nonce": client.pending_nonce(address),
+                "gasPrice": gas_price,
+                "gas": 21000,
+                "to": "0x" + "42" * 20,
+                "value": 1,
+            }
+        )
+    )
+
+    # The setText request built by the ens module, signed by the signer module (type 2), is mined.
+    fees = client.fee_fields()
+    tx_json = ok(
+        ens.call(
+            "prepare_set_text",
+            [
+                name,
+                key,
+                value,
+                resolver,
+                hex(client.pending_nonce(address)),
+                "200000",
+                str(fees["maxFeePerGas"]),
+                str(fees["maxPriorityFeePerGas"]),
+            ],
+        )
+    )
+    send(tx_json)
+    stored = eth_call(resolver, ok(ens.call("text_call_data", [node, key])))
+    assert ok(ens.call("decode_text_result", [stored])) == value
+    assert ens_env.ens.text(name, key) == value
