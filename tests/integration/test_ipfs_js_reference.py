@@ -19,8 +19,15 @@ pytestmark = pytest.mark.integration
 SCRIPT = project_root() / "benchmarks" / "js" / "unixfs_import.mjs"
 
 
-def _js_import(path: Path, cid_version: int) -> dict[str, str]:
-    args = ["node", str(SCRIPT), "--cid-version", str(cid_version), str(path)]
+def _js_import(path: Path, cid_version: int, raw_leaves: bool = False) -> dict[str, str]:
+    args = [
+        "node",
+        str(SCRIPT),
+        "--cid-version",
+        str(cid_version),
+        *(["--raw-leaves"] if raw_leaves else []),
+        str(path),
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=project_root(), check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
@@ -52,3 +59,13 @@ def test_directory_tree_matches_reference(node_ready: None, tmp_path: Path, cid_
     assert set(ours) - set(reference) == {"bundle/empty-dir"}
     assert ours["bundle"] == reference["bundle"]
     assert "bundle/.git" not in ours
+
+
+@pytest.mark.parametrize("size", [0, 100, 262144, 262145, 174 * 262144 + 1])
+def test_cidv0_with_raw_leaves_matches_reference(node_ready: None, tmp_path: Path, size: int) -> None:
+    """Kubo's `ipfs add --raw-leaves` without --cid-version: raw CIDv1 leaves under a CIDv0 root."""
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(size))
+    reference = _js_import(path, 0, raw_leaves=True)
+    ours = LocalIpfs(tmp_path / "repo", fsync=False).add_path(path, cid_version=0, raw_leaves=True)
+    assert [str(e.cid) for e in ours] == [reference["blob"]]

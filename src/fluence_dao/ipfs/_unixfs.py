@@ -3,7 +3,8 @@
 Files: fixed 262144-byte chunks; a balanced tree of at most 174 links per node (all leaves at the same
 depth; every subtree but the rightmost is full); a single-chunk file is its own root. Default leaves are
 dag-pb `File` nodes under CIDv0 (Kubo's default); `raw_leaves=True` makes leaves raw blocks, and
-`cid_version=1` implies raw leaves unless told otherwise (as `ipfs add --cid-version 1` does). Links of
+`cid_version=1` implies raw leaves unless told otherwise (as `ipfs add --cid-version 1` does). Raw leaves
+are always CIDv1, also under a CIDv0 root (`ipfs add --raw-leaves`). Links of
 file nodes carry an empty Name and the cumulative Tsize; parents list their children's file sizes in
 `blocksizes`.
 
@@ -58,8 +59,6 @@ class ImportOptions:
     def __post_init__(self) -> None:
         if self.cid_version not in (0, 1):
             raise IpfsError(f"cid_version must be 0 or 1, got {self.cid_version}", cid_version=self.cid_version)
-        if self.cid_version == 0 and self.raw_leaves:
-            raise IpfsError("raw leaves need CIDv1 (use cid_version=1)", cid_version=0)
         if self.chunk_size <= 0 or self.max_links < 2:
             raise IpfsError(f"bad chunker settings: chunk_size={self.chunk_size}, max_links={self.max_links}")
 
