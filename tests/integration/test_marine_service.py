@@ -21,6 +21,12 @@ def _binary(name: str) -> str:
     return path
 
 
+def _mounts(binary: str, max_call_seconds: float = 10.0) -> ModuleConfig:
+    """Both imports of mounted.wat (`host.echo`, `host.echo_text`) mapped to one binary."""
+    binaries = {"echo": binary, "echo_text": binary}
+    return ModuleConfig(name="curl_adapter", mounted_binaries=binaries, max_call_seconds=max_call_seconds)
+
+
 @pytest.fixture(scope="module")
 def service() -> MarineService:
     return MarineService(
@@ -54,19 +60,17 @@ def test_imports_must_name_an_earlier_module() -> None:
 
 def test_mounted_binary_runs_an_allowed_binary() -> None:
     echo = _binary("echo")
-    module = MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="curl_adapter", mounted_binaries={"echo": echo}))
+    module = MarineModule.load(WAT / "mounted.wat", _mounts(echo))
     result = module.call("run_echo", [["hello", "mounted world", "$HOME;|"]])
     assert result == {"ret_code": 0, "error": "", "stdout": b"hello mounted world $HOME;|\n", "stderr": b""}
+    text = module.call("run_echo_text", [["as", "text"]])  # declared as MountedBinaryStringResult
+    assert text == {"ret_code": 0, "error": "", "stdout": "as text\n", "stderr": ""}
 
 
 def test_mounted_binary_reports_exit_codes_and_timeouts() -> None:
-    failing = MarineModule.load(
-        WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": _binary("false")})
-    )
+    failing = MarineModule.load(WAT / "mounted.wat", _mounts(_binary("false")))
     assert failing.call("run_echo", [[]])["ret_code"] == 1
-    slow = MarineModule.load(
-        WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": _binary("sleep")}, max_call_seconds=0.3)
-    )
+    slow = MarineModule.load(WAT / "mounted.wat", _mounts(_binary("sleep"), max_call_seconds=1.5))
     result = slow.call("run_echo", [["5"]])
     assert result["ret_code"] == 100005 and "timed out" in result["error"]
     assert slow.call("run_echo", [["0"]])["ret_code"] == 0
@@ -76,6 +80,6 @@ def test_mounted_binary_not_allowed_is_refused_at_load() -> None:
     with pytest.raises(MountedBinaryError, match=r"imports host.echo, a mounted binary its config does not allow"):
         MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m"))
     with pytest.raises(MountedBinaryError, match="absolute path"):
-        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": "echo"}))
-    with pytest.raises(MountedBinaryError, match="allowed: \\['curl'\\]"):
-        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"curl": _binary("echo")}))
+        MarineModule.load(WAT / "mounted.wat", _mounts("echo"))
+    with pytest.raises(MountedBinaryError, match=r"host\.echo_text.*allowed: \['echo'\]"):
+        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": _binary("echo")}))

@@ -245,6 +245,12 @@ def _mounted_binary(host: ImportHost, name: str, path: str, sig: FunctionSignatu
         guest = host.guest()
         (args,) = Lifter(guest, resolve).lift_arguments(sig, raw)
         result = run_mounted_binary(path, args, host.config.max_call_seconds, host.name, name)
+        if sig.output is not None and sig.output.kind == "Record":
+            # a module may declare the result as MountedBinaryStringResult: the same layout with String fields
+            record = resolve(str(sig.output.record))
+            for fld in record.fields:
+                if fld.ty.is_string and isinstance(result.get(fld.name), bytes):
+                    result[fld.name] = result[fld.name].decode("utf-8", errors="replace")
         return return_to_guest(guest, resolve, sig.output, result, f"result of host.{name}")
 
     return run_binary

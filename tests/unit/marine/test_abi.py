@@ -57,8 +57,8 @@ def lowerer(mem: BumpMemory) -> Lowerer:
 
 def test_record_is_packed_without_padding() -> None:
     mem = BumpMemory()
-    ptr = lowerer(mem).lower_record(REC, {"flag": True, "value": 2**64 - 2, "name": "ab", "inner": {"id": 7,
-                                                                                                     "label": ""}}, "r")  # fmt: skip
+    value = {"flag": True, "value": 2**64 - 2, "name": "ab", "inner": {"id": 7, "label": ""}}
+    ptr = lowerer(mem).lower_record(REC, value, "r")
     assert REC.size == 1 + 8 + 8 + 4
     raw = mem.read(ptr, REC.size)
     flag, value, name_ptr, name_len, inner_ptr = struct.unpack("<BQIII", raw)

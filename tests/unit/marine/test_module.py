@@ -268,3 +268,14 @@ def test_compiled_modules_are_cached_on_disk(tmp_path: Path, monkeypatch: pytest
     module = MarineModule.load(WAT / "callee.wat", ModuleConfig(name="callee"))
     assert module.call("strlen", ["abc"]) == 3
     assert artifact.read_bytes() != b"corrupt"
+
+
+def test_calls_from_several_threads_are_serialised(abi: MarineModule) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(worker: int) -> list[str]:
+        return [abi.call("echo_string", [f"worker {worker} call {i}"]) for i in range(40)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(4)))
+    assert results == [[f"worker {w} call {i}" for i in range(40)] for w in range(4)]
