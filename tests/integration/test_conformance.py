@@ -1,7 +1,7 @@
 """wasm/conformance built from source and driven through the real host (`fluence_dao.marine.MarineModule`):
 randomised round trips of every Marine type, values computed inside the module, unit results, module state,
 call parameters and logging; each failure case raises a clear error and the next call on the same module
-works."""
+works. Also the two-module pingpong service (`MarineService`): records and strings crossing the link."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 from fluence_dao.build import build_module, wasm_source_dir
 from fluence_dao.errors import AbiError, FunctionNotFoundError, ModuleTrapError
-from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters, SecurityTetraplet
+from fluence_dao.marine import (
+    CallParameters,
+    MarineModule,
+    MarineService,
+    ModuleConfig,
+    ParticleParameters,
+    SecurityTetraplet,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -424,3 +431,45 @@ def test_memory_stays_bounded_over_many_large_calls(fresh: MarineModule) -> None
         assert fresh.call("byte_length", [big]) == 2**21
         assert len(fresh.call("echo_string", [big])) == 2**21
     assert fresh.memory_bytes() < 12 * 2**20
+
+
+# --- a two-module service: the facade imports from the effector's namespace ----------------------------
+
+
+@pytest.fixture(scope="module")
+def pingpong(tmp_path_factory: pytest.TempPathFactory) -> MarineService:
+    out = tmp_path_factory.mktemp("pingpong")
+    effector = build_module("pingpong_effector", out).read_bytes()
+    facade = build_module("pingpong_facade", out).read_bytes()
+    return MarineService(
+        [(ModuleConfig(name="pingpong_effector"), effector), (ModuleConfig(name="pingpong_facade"), facade)]
+    )
+
+
+@EXAMPLES
+@given(text=texts, shouts=st.lists(texts, max_size=6))
+def test_records_and_strings_cross_the_link_between_modules(
+    pingpong: MarineService, text: str, shouts: list[str]
+) -> None:
+    """The facade passes a record and a &str to the effector once per shout and gets a record back."""
+    ball = pingpong.call("rally", [text, shouts])
+    assert ball == {"text": text + "".join(f" {s}" for s in shouts), "hits": len(shouts), "trail": shouts}
+
+
+@EXAMPLES
+@given(name=texts)
+def test_string_results_of_imports_feed_further_imports(pingpong: MarineService, name: str) -> None:
+    assert pingpong.call("greet_twice", [name]) == [f"hello, {name}", f"hello, hello, {name}"]
+
+
+def test_call_parameters_reach_the_facade(pingpong: MarineService) -> None:
+    cp = CallParameters(service_id="pingpong-service-id")
+    assert pingpong.call("service_id", [], call_parameters=cp) == "pingpong-service-id"
+
+
+def test_facade_and_effector_memory_stay_bounded(pingpong: MarineService) -> None:
+    shouts = ["x" * 4096] * 20
+    for _ in range(50):
+        assert pingpong.call("rally", ["start", shouts])["hits"] == 20
+    for module in pingpong.modules.values():
+        assert module.memory_bytes() < 8 * 2**20
