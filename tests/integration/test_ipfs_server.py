@@ -93,3 +93,10 @@ def test_dag_get_defaults_to_dag_json(server: KuboServer) -> None:
     with httpx.Client(base_url=server.url) as http:
         response = http.post("/api/v0/dag/get", params={"arg": str(cid)})
     assert response.content == b'{"b":{"/":{"bytes":"AQ"}},"n":1}'
+
+
+def test_port_in_use_is_a_clean_error(server: KuboServer, tmp_path: Path) -> None:
+    from fluence_dao.errors import IpfsError
+
+    with pytest.raises(IpfsError, match=str(server.port)):
+        KuboServer(LocalIpfs(tmp_path / "other", fsync=False), port=server.port)

@@ -166,6 +166,8 @@ def dag_put(
     """Store an IPLD node; prints its CID. Links are {"/": "<cid>"} in DAG-JSON."""
     from fluence_dao.ipfs import decode_block
 
+    if file != "-" and not Path(file).is_file():
+        raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
     raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     value = decode_block(raw, input_codec)
     with _open(api, repo) as ipfs:
@@ -201,9 +203,12 @@ def car_export(
 ) -> None:
     """Export a DAG (root and every reachable block) as a CAR v1 file."""
     tmp = output.with_name(output.name + ".part")
-    with _open(api, repo) as ipfs, tmp.open("wb") as out:
-        ipfs.dag_export(cid, out)
-    tmp.replace(output)
+    try:
+        with _open(api, repo) as ipfs, tmp.open("wb") as out:
+            ipfs.dag_export(cid, out)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
     _output.emit({"cid": cid, "output": str(output), "bytes": output.stat().st_size}, str(output))
 
 

@@ -486,7 +486,12 @@ class KuboServer:
 
     def __init__(self, node: LocalIpfs, *, port: int = 0) -> None:
         self.node = node
-        self._server = _Server((LOOPBACK, port), node)
+        try:
+            self._server = _Server((LOOPBACK, port), node)
+        except OSError as err:
+            raise IpfsError(
+                f"cannot serve the IPFS RPC API on {LOOPBACK}:{port}: {err.strerror or err}", port=port
+            ) from err
         self._thread: threading.Thread | None = None
         self._serving = False
 

@@ -94,3 +94,10 @@ def test_car_export_import_and_gc(tmp_path: Path) -> None:
     assert len(json.loads(out)["removed"]) == 1
     code, _, error = run("cat", cid, "--repo", "b")
     assert code == 1 and isinstance(error, BlockNotFoundError)
+
+
+def test_bad_inputs_fail_cleanly(tmp_path: Path) -> None:
+    assert run("dag-put", "missing.json", "--repo", "r")[0] == 2
+    code, _, error = run("car-export", "not-a-cid", "-o", "x.car", "--repo", "r")
+    assert code == 1 and "not-a-cid" in str(error)
+    assert not (tmp_path / "x.car").exists() and not (tmp_path / "x.car.part").exists()
