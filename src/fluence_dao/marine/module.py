@@ -83,11 +83,13 @@ class _Instance:
             item = exports[export.name]
             if isinstance(item, wasmtime.Func):
                 self.funcs[export.name] = CoreFunc(self.store, item)
+        owner._instance = self  # host imports called from _initialize (log, random_get) reach this instance
         init = self.funcs.get("_initialize")
         if init is not None:
             try:
                 init()
             except (wasmtime.WasmtimeError, wasmtime.Trap) as err:
+                owner._instance = None
                 raise ModuleLoadError(f"module {cfg.name!r}: _initialize failed: {err}", module=cfg.name) from err
 
     # GuestMemory
