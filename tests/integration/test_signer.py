@@ -234,6 +234,7 @@ def test_500_random_transactions_recover_to_the_signer_and_decode_to_their_field
     unknown_signer: tuple[MarineModule, str],
 ) -> None:
     module, address = unknown_signer
+    assert ok(module.call("address", [])) == address
     rng = random.Random(20261125)
     for i in range(500):
         tx_type = 0 if i % 2 else 2
