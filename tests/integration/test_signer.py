@@ -392,6 +392,8 @@ BAD_REQUESTS: list[tuple[str, int, str]] = [
     ('{"nonce": 0, "gasPrice": 1, "gas": 1, "chainId": 5}', 1, "chainId"),
     ('{"nonce": 0, "gasPrice": 1, "gas": 1, "nonce": 2}', 1, "duplicate"),
     ('{"nonce": 0, "gasPrice": 1, "gas": 1}', 0, "chain_id must be positive"),
+    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "from": "0x' + "00" * 19 + '01"}', 1, "this signer's address is 0x"),
+    ('{"nonce": "0xffffffffffffffff", "gasPrice": 1, "gas": 1}', 1, "EIP-2681"),
 ]
 
 
