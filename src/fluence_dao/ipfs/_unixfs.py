@@ -9,7 +9,8 @@ file nodes carry an empty Name and the cumulative Tsize; parents list their chil
 `blocksizes`.
 
 Directories: non-sharded UnixFS directories with links sorted by name (byte order), each link's Tsize
-being the child's cumulative size. Hidden entries (names starting with '.') are skipped unless asked for,
+being the child's cumulative size. Kubo switches to HAMT-sharded directories above about 256 KiB of links
+(thousands of entries); those are not written here (a warning is logged) and not read. Hidden entries (names starting with '.') are skipped unless asked for,
 as in `ipfs add -r`.
 
 The importer streams: it holds one chunk at a time plus a (cid, tsize, filesize) triple per leaf.
@@ -17,6 +18,7 @@ The importer streams: it holds one chunk at a time plus a (cid, tsize, filesize)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,6 +44,9 @@ from fluence_dao.ipfs._dagpb import (
 
 CHUNK_SIZE = 262144
 MAX_LINKS = 174
+HAMT_THRESHOLD = 262144  # Kubo's Import.UnixFSHAMTDirectorySizeThreshold (estimated link bytes)
+
+log = logging.getLogger(__name__)
 
 BlockSink = Callable[[Cid, bytes], None]
 BlockSource = Callable[[Cid], bytes]
@@ -166,6 +171,14 @@ def write_directory(
         if not name or "/" in name or name in (".", ".."):
             raise IpfsError(f"invalid directory entry name {name!r}", name=name)
     names = sorted(entries, key=lambda n: n.encode("utf-8"))
+    estimate = sum(len(n.encode("utf-8")) + len(entries[n].cid.to_bytes()) for n in names)
+    if estimate > HAMT_THRESHOLD:
+        log.warning(
+            "directory of %d entries (~%d bytes of links) written unsharded; Kubo would make it a HAMT shard, "
+            "so its CID will differ from Kubo's",
+            len(names),
+            estimate,
+        )
     links = tuple(PBLink(entries[n].cid, n, entries[n].tsize) for n in names)
     block = encode_node(PBNode(links, encode_unixfs(UnixFSData(DIRECTORY))))
     cid = _node_cid(block, options)
