@@ -53,6 +53,7 @@ def root(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr.")] = False,
 ) -> None:
     """fluence-dao: governed WebAssembly services, a local Fluence peer, IPFS and ENS."""
+    _output.set_json(False)  # per invocation: a command's eager --json option turns it back on
     level = logging.DEBUG if verbose else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 

@@ -52,3 +52,18 @@ def test_every_group_help_imports_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+
+def test_json_mode_does_not_leak_into_the_next_invocation(tmp_path, monkeypatch) -> None:
+    from fluence_dao.cli import _output
+
+    monkeypatch.chdir(tmp_path)
+    _output.set_json(True)  # as a previous `--json` command in the same process leaves it
+    result = CliRunner().invoke(app, ["config", "show", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert _output.json_mode() is False
+    with_json = CliRunner().invoke(app, ["config", "show", "--state-dir", str(tmp_path), "--json"])
+    assert with_json.exit_code == 0
+    assert _output.json_mode() is True
+    _output.set_json(False)
