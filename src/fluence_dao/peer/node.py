@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
 from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOutcome, RunParameters
-from fluence_dao.peer.builtins import BuiltinError, BuiltinHandler, CallContext, Deferred, default_builtins
+from fluence_dao.peer.builtins import JSON_NULL, BuiltinError, BuiltinHandler, CallContext, Deferred, default_builtins
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
 from fluence_dao.peer.scheduler import ScriptScheduler
 from fluence_dao.peer.services import PermissionPolicy, ServiceHost
@@ -264,9 +264,7 @@ class Peer:
             for call_id, request in outcome.call_requests.items():
                 answer = self._call(particle, call_id, request, hooks)
                 if isinstance(answer, Deferred):
-                    value = (
-                        CallResult(1, answer.error) if answer.error is not None else CallResult(0, _json(answer.value))
-                    )
+                    value = CallResult(1, answer.error) if answer.error is not None else _result(answer.value)
                     due = time.monotonic() + answer.delay_s
                     heapq.heappush(self._events, (due, next(self._seq), key, call_id, value))
                     deferred = True
@@ -329,7 +327,7 @@ class Peer:
             return CallResult(1, f"Error: internal error in {service_id}.{function}: {type(err).__name__}: {err}")
         if isinstance(value, Deferred):
             return value
-        return CallResult(0, "" if value is None else _json(value))
+        return _result(value)
 
     def _call_parameters(self, particle: Particle, record: Any, request: CallRequest) -> Any:
         from fluence_dao.marine import CallParameters, ParticleParameters, SecurityTetraplet
@@ -393,6 +391,13 @@ class Peer:
 
 def _avm_error_text(outcome: InterpreterOutcome) -> str:
     return f"AquaVM ret_code {outcome.ret_code}: {outcome.error_message}"
+
+
+def _result(value: Any) -> CallResult:
+    """A builtin's or service's value -> call result: None is nox's empty outcome (""), JSON_NULL is null."""
+    if value is JSON_NULL:
+        return CallResult(0, None)
+    return CallResult(0, "" if value is None else _json(value))
 
 
 def _json(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import base58
 import pytest
 
-from fluence_dao.peer.builtins import BuiltinError, default_builtins
+from fluence_dao.peer.builtins import JSON_NULL, BuiltinError, default_builtins
 
 BUILTINS = default_builtins()
 
@@ -26,6 +26,7 @@ def fails(service: str, function: str, *args: Any) -> str:
 def test_op_basics() -> None:
     assert call("op", "noop") is None
     assert call("op", "identity", 7) == 7 and call("op", "identity") is None
+    assert call("op", "identity", None) is JSON_NULL  # null stays null; no argument is nox's "empty" outcome
     assert call("op", "array", "a", 1) == ["a", 1]
     assert call("op", "array_length", [1, 2, 3]) == 3
     assert call("op", "concat", [1], [], [2, 3]) == [1, 2, 3]

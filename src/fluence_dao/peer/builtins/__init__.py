@@ -9,6 +9,7 @@ or `PeerConfig(extra_builtins={...})` (e.g. the `aqua-ipfs` service).
 from __future__ import annotations
 
 from fluence_dao.peer.builtins._base import (
+    JSON_NULL,
     BuiltinError,
     BuiltinHandler,
     BuiltinService,
@@ -58,6 +59,7 @@ def default_builtins() -> dict[str, BuiltinHandler]:
 
 __all__ = [
     "BUILTIN_CLASSES",
+    "JSON_NULL",
     "BuiltinError",
     "BuiltinHandler",
     "BuiltinService",

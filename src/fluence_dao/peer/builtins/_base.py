@@ -28,6 +28,16 @@ class BuiltinError(Exception):
         self.result = message
 
 
+class _JsonNull:
+    """Returned by a builtin to answer JSON null (None means nox's "empty" outcome, the string "")."""
+
+    def __repr__(self) -> str:
+        return "JSON_NULL"
+
+
+JSON_NULL = _JsonNull()
+
+
 @dataclass(frozen=True)
 class Deferred:
     """A result delivered `delay_s` seconds later (peer.timeout): the peer keeps serving meanwhile."""

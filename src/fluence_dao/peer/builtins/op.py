@@ -7,7 +7,15 @@ from typing import Any
 
 import base58
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.builtins._base import (
+    JSON_NULL,
+    BuiltinError,
+    BuiltinService,
+    CallContext,
+    Function,
+    arg,
+    opt,
+)
 
 
 def _b58decode(text: str) -> bytes:
@@ -38,7 +46,9 @@ class OpService(BuiltinService):
     def identity(self, args: list[Any], ctx: CallContext) -> Any:
         if len(args) > 1:
             raise BuiltinError(f"identity accepts up to 1 arguments, received {len(args)} arguments")
-        return args[0] if args else None
+        if not args:
+            return None
+        return JSON_NULL if args[0] is None else args[0]
 
     def array_length(self, args: list[Any], ctx: CallContext) -> int:
         if len(args) != 1:
