@@ -78,19 +78,32 @@ class _Instance:
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
-        self.funcs: dict[str, CoreFunc] = {}
-        for export in owner._compiled.exports:
-            item = exports[export.name]
-            if isinstance(item, wasmtime.Func):
-                self.funcs[export.name] = CoreFunc(self.store, item)
+        self._exports = exports
+        self._funcs: dict[str, CoreFunc] = {}  # filled on first use: modules may export many functions
         owner._instance = self  # host imports called from _initialize (log, random_get) reach this instance
-        init = self.funcs.get("_initialize")
+        init = self.func("_initialize")
         if init is not None:
             try:
                 init()
             except (wasmtime.WasmtimeError, wasmtime.Trap) as err:
                 owner._instance = None
                 raise ModuleLoadError(f"module {cfg.name!r}: _initialize failed: {err}", module=cfg.name) from err
+
+    def func(self, name: str) -> CoreFunc | None:
+        """The exported function `name`, or None."""
+        func = self._funcs.get(name)
+        if func is None:
+            item = self._exports.get(name)
+            if not isinstance(item, wasmtime.Func):
+                return None
+            func = self._funcs[name] = CoreFunc(self.store, item)
+        return func
+
+    def abi(self, name: str) -> CoreFunc:
+        func = self.func(name)
+        if func is None:
+            raise AbiError(f"module {self.owner.name!r} has no exported function {name}", module=self.owner.name)
+        return func
 
     # GuestMemory
     def read(self, ptr: int, size: int) -> bytes:
@@ -109,24 +122,21 @@ class _Instance:
         self.memory.write(self.store, data, ptr)
 
     def allocate(self, count: int, type_tag: int) -> int:
-        return int(self.funcs["allocate"](count, type_tag)) & _U32
+        return int(self.abi("allocate")(count, type_tag)) & _U32
 
     def set_result(self, ptr: int, size: int | None) -> None:
-        missing = [name for name in RESULT_SETTERS if name not in self.funcs]
-        if missing:
-            raise AbiError(f"module {self.owner.name!r} cannot receive a host result: no export {missing[0]}")
-        self.funcs["set_result_ptr"](_signed32(ptr))
+        self.abi("set_result_ptr")(_signed32(ptr))
         if size is not None:
-            self.funcs["set_result_size"](_signed32(size))
+            self.abi("set_result_size")(_signed32(size))
 
     def result_ptr(self) -> int:
-        return int(self.funcs["get_result_ptr"]()) & _U32
+        return int(self.abi("get_result_ptr")()) & _U32
 
     def result_size(self) -> int:
-        return int(self.funcs["get_result_size"]()) & _U32
+        return int(self.abi("get_result_size")()) & _U32
 
     def release_objects(self) -> None:
-        self.funcs["release_objects"]()
+        self.abi("release_objects")()
 
     def memory_bytes(self) -> int:
         return int(self.memory.data_len(self.store))
@@ -405,7 +415,7 @@ class MarineModule:
         guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
         try:
             raw_args = Lowerer(guest, self.interface.record).lower_arguments(sig, values)
-            raw_result = guest.funcs[sig.name](*raw_args)
+            raw_result = guest.abi(sig.name)(*raw_args)
             # the epilogue is the host's housekeeping: give it a fresh bound (a slow host import may have
             # used up the call's time after the guest's last check)
             guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
