@@ -1,12 +1,14 @@
 """wasm/conformance built from source and driven through the real host (`fluence_dao.marine.MarineModule`):
 randomised round trips of every Marine type, values computed inside the module, unit results, module state,
 call parameters and logging; each failure case raises a clear error and the next call on the same module
-works. Also the two-module pingpong service (`MarineService`): records and strings crossing the link."""
+works. Also the two-module pingpong service (`MarineService`): records and strings crossing the link; and the
+same modules in marine-js (Fluence's runtime compiled to wasm), which must give the same results."""
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -473,3 +475,169 @@ def test_facade_and_effector_memory_stay_bounded(pingpong: MarineService) -> Non
         assert pingpong.call("rally", ["start", shouts])["hits"] == 20
     for module in pingpong.modules.values():
         assert module.memory_bytes() < 8 * 2**20
+
+
+# --- the same modules in Fluence's own runtime: marine-js (marine compiled to wasm, run by node) -------
+
+MARINE_JS_RUNNER = """
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const [nm, specPath, outPath] = process.argv.slice(2);
+const spec = JSON.parse(readFileSync(specPath, 'utf8'));
+const pkg = `${nm}/@fluencelabs/marine-js/dist`;
+const { MarineService } = await import(pathToFileURL(`${pkg}/MarineService.js`).href);
+const { defaultCallParameters } = await import(pathToFileURL(`${pkg}/types.js`).href);
+const control = await WebAssembly.compile(readFileSync(`${pkg}/marine-js.wasm`));
+const modules = {};
+const modules_config = [];
+for (const [name, path] of spec.modules) {
+  modules[name] = new Uint8Array(readFileSync(path));
+  const wasi = { envs: {}, preopened_files: new Set(), mapped_dirs: new Map() };
+  modules_config.push({ import_name: name, config: { logger_enabled: true, logging_mask: 0, wasi } });
+}
+const logs = [];
+const service = new MarineService(control, 'svc', (m) => logs.push(m), { modules_config }, modules,
+                                  { WASM_LOG: 'info' });
+await service.init();
+const results = [];
+for (const [fn, args, cp] of spec.calls) {
+  try { results.push({ ok: service.call(fn, args, cp ?? defaultCallParameters) }); }
+  catch (e) { results.push({ error: String((e && e.message) || e) }); }
+}
+writeFileSync(outPath, JSON.stringify({ results, logs }));  // marine-js itself prints to stdout
+"""
+
+
+def _jsonable(value: Any) -> Any:
+    """Our host's values as marine-js shows them (byte vectors as lists of numbers)."""
+    if isinstance(value, bytes):
+        return list(value)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import json
+    import shutil
+    import subprocess
+
+    from fluence_dao._util.paths import node_modules
+
+    node = shutil.which("node")
+    package = node_modules() / "@fluencelabs/marine-js/dist/marine-js.wasm"
+    if node is None or not package.exists():
+        reason = f"node and npm @fluencelabs/marine-js are needed (node: {node}, {package} exists: {package.exists()})"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("marine-js")
+    runner = work / "run.mjs"
+    runner.write_text(MARINE_JS_RUNNER)
+
+    def run(modules: list[tuple[str, bytes]], calls: list[list[Any]]) -> dict[str, Any]:
+        paths = []
+        for name, wasm in modules:
+            (work / f"{name}.wasm").write_bytes(wasm)
+            paths.append([name, str(work / f"{name}.wasm")])
+        spec = work / "spec.json"
+        spec.write_text(json.dumps({"modules": paths, "calls": calls}))
+        result = work / "result.json"
+        result.unlink(missing_ok=True)
+        proc = subprocess.run(
+            [node, str(runner), str(node_modules()), str(spec), str(result)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(result.read_text())
+
+    return run
+
+
+CROSS_RUNTIME_CALLS: list[tuple[str, list[Any]]] = [
+    ("echo_string", ["héllo, wörld ✓"]),
+    ("echo_str", [""]),
+    ("concat", ["a", "-", "b"]),
+    ("byte_length", ["ÿ✓"]),
+    ("echo_bool", [True]),
+    ("echo_i8", [-128]),
+    ("echo_i16", [-32768]),
+    ("echo_i32", [-(2**31)]),
+    ("echo_i64", [-(2**52)]),
+    ("echo_u8", [255]),
+    ("echo_u16", [65535]),
+    ("echo_u32", [2**31 - 1]),  # marine's i32.from_u32 refuses values above i32::MAX (so does u64 above i64)
+    ("echo_u64", [2**52]),
+    ("echo_f32", [1.5]),
+    ("echo_f64", [-2.25]),
+    ("pack_scalars", [True, -1, -2, -3, -4, 5, 6, 7, 8, 1.25, 2.5]),
+    ("describe_scalars", [{"flag": False, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "x": 0.5, "y": -1.5}]),
+    ("reverse_bytes", [[1, 2, 3, 255]]),
+    ("echo_strings", [["a", "", "ccc"]]),
+    ("join_strings", [["x", "y", "z"], ", "]),
+    ("echo_byte_vectors", [[[1, 2], [], [255]]]),
+    ("echo_u64s", [[0, 1, 2**40]]),
+    ("sum_u64s", [[1, 2, 3]]),
+    ("echo_vectors", [{
+        "bools": [True, False], "i8s": [-1], "i16s": [-300], "i32s": [7], "i64s": [-(2**40)], "u8s": [1, 2],
+        "u16s": [65535], "u32s": [1], "u64s": [2], "f32s": [0.5], "f64s": [0.25], "strings": ["s", ""],
+        "byte_vectors": [[9], []],
+    }]),
+    ("echo_outer", [{"inner": {"flag": True, "n": -5, "label": "lbl"}, "id": 9, "tags": ["t"], "data": [1]}]),
+    ("describe_inner", [{"flag": True, "n": -5, "label": "lbl"}]),
+    ("echo_inners", [[{"flag": True, "n": 1, "label": "a"}, {"flag": False, "n": 2, "label": ""}]]),
+    ("echo_tree", [{
+        "name": "root",
+        "children": [{"inner": {"flag": True, "n": -3, "label": "l"}, "id": 4, "tags": ["a", "b"], "data": [1, 2]}],
+        "matrix": [[{"flag": False, "n": 1, "label": "m"}], []],
+        "leaf": {"flag": True, "n": 2, "label": "x"},
+    }]),
+    ("nothing", []),
+]  # fmt: skip
+
+
+def test_conformance_module_gives_the_same_results_in_marine_js(
+    marine_js: Any, conformance_wasm: bytes, module: MarineModule
+) -> None:
+    calls = [[fn, args] for fn, args in CROSS_RUNTIME_CALLS]
+    got = marine_js([("conformance", conformance_wasm)], calls)["results"]
+    for (fn, args), result in zip(CROSS_RUNTIME_CALLS, got, strict=True):
+        assert result == {"ok": _jsonable(module.call(fn, args))}, fn
+
+
+def test_marine_js_passes_call_parameters_logs_and_survives_a_trap(marine_js: Any, conformance_wasm: bytes) -> None:
+    cp = {
+        "particle": {"id": "p", "init_peer_id": "i", "timestamp": 5, "ttl": 7, "script": "s", "signature": [1, 2], "token": "t"},
+        "service_id": "svc", "service_creator_peer_id": "c", "host_id": "h", "worker_id": "w",
+        "tetraplets": [[{"peer_pk": "pk", "service_id": "s", "function_name": "f", "lens": ".$"}]],
+    }  # fmt: skip
+    calls = [
+        ["call_parameters", [], cp],
+        ["log_message", [3, "hello from zig"]],
+        ["set_counter", [3]],
+        ["trap", ["on purpose"]],
+        ["echo_string", ["after the trap"]],
+    ]
+    out = marine_js([("conformance", conformance_wasm)], calls)
+    results = out["results"]
+    assert results[0] == {"ok": cp}
+    assert results[1] == {"ok": None} and results[2] == {"ok": None}
+    assert "trap" in results[3]["error"]
+    assert results[4] == {"ok": "after the trap"}
+    assert {"level": "info", "message": "hello from zig", "service": "conformance"} in out["logs"]
+
+
+def test_two_module_service_in_marine_js(marine_js: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """marine-js links the facade's imports to the effector through their interface-types sections."""
+    out = tmp_path_factory.mktemp("pingpong-js")
+    effector = build_module("pingpong_effector", out).read_bytes()
+    facade = build_module("pingpong_facade", out).read_bytes()
+    calls = [["rally", ["start", ["a", "bb", ""]]], ["greet_twice", ["zig"]]]
+    results = marine_js([("pingpong_effector", effector), ("pingpong_facade", facade)], calls)["results"]
+    assert results[0] == {"ok": {"text": "start a bb ", "hits": 3, "trail": ["a", "bb", ""]}}
+    assert results[1] == {"ok": ["hello, zig", "hello, hello, zig"]}
