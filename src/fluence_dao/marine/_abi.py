@@ -181,7 +181,10 @@ class Lowerer:
         if ty.is_string:
             if not isinstance(value, str):
                 raise AbiError(f"{where}: expected str, got {type(value).__name__}", where=where)
-            data = value.encode("utf-8")
+            try:
+                data = value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise AbiError(f"{where}: the string cannot be encoded as UTF-8 ({err.reason})", where=where) from err
             return self._alloc_write(data, len(data), BYTE_TAG, where), len(data)
         assert ty.element is not None
         element = ty.element

@@ -147,6 +147,8 @@ def test_wrong_shapes_name_the_offending_part() -> None:
         low.lower_record(REC, {"flag": True, "value": 1, "name": "", "inner": {"id": -1, "label": ""}}, "arg")
     with pytest.raises(AbiError, match="expected bool"):
         low.lower(MType("Boolean"), 1, "b")
+    with pytest.raises(AbiError, match="UTF-8"):
+        low.lower(STRING, "lone surrogate \ud800", "s")
     with pytest.raises(AbiError, match="expected str"):
         low.lower(STRING, b"bytes", "s")
     with pytest.raises(AbiError, match=r"v\[1\]"):
