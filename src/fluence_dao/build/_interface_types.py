@@ -333,9 +333,12 @@ def _add_import(it: _Interfaces, namespace: str, imported: dict[str, Any]) -> No
 
 def _lift_import_argument(index: int, ty: IType) -> tuple[list[bytes], int]:
     if ty in ("String", "ByteArray") or (isinstance(ty, tuple) and ty[0] == "Array"):
-        op = {"String": _op("string.lift_memory"), "ByteArray": _op("byte_array.lift_memory")}.get(ty)  # type: ignore[call-overload]
-        if op is None:
-            op = bytes([_ARRAY_LIFT]) + _encode_itype(ty[1])  # type: ignore[index]
+        if ty == "String":
+            op = _op("string.lift_memory")
+        elif ty == "ByteArray":
+            op = _op("byte_array.lift_memory")
+        else:
+            op = bytes([_ARRAY_LIFT]) + _encode_itype(ty[1])
         return [_arg_get(index), _arg_get(index + 1), op], 2
     if isinstance(ty, tuple):  # record
         return [_arg_get(index), bytes([_RECORD_LIFT]) + _uleb(ty[1])], 1
@@ -351,7 +354,7 @@ def _lower_import_output(ty: IType) -> list[bytes]:
             _op("string.lower_memory"), _call_core(_SET_RESULT_SIZE), _call_core(_SET_RESULT_PTR),
         ]  # fmt: skip
     if ty == "ByteArray" or (isinstance(ty, tuple) and ty[0] == "Array"):
-        inner = "U8" if ty == "ByteArray" else ty[1]  # type: ignore[index]
+        inner: IType = "U8" if isinstance(ty, str) else ty[1]
         return [bytes([_ARRAY_LOWER]) + _encode_itype(inner), _call_core(_SET_RESULT_SIZE), _call_core(_SET_RESULT_PTR)]
     if isinstance(ty, tuple):
         return [bytes([_RECORD_LOWER]) + _uleb(ty[1]), _call_core(_SET_RESULT_PTR)]
