@@ -29,7 +29,7 @@ from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
 from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOutcome, RunParameters
 from fluence_dao.peer.builtins import JSON_NULL, BuiltinError, BuiltinHandler, CallContext, Deferred, default_builtins
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
-from fluence_dao.peer.scheduler import ScriptScheduler
+from fluence_dao.peer.scheduler import ScriptRun, ScriptScheduler
 from fluence_dao.peer.services import PermissionPolicy, ServiceHost
 from fluence_dao.peer.vault import ParticleVault
 
@@ -129,7 +129,7 @@ class Peer:
         self._inbox_lock = threading.Lock()
         self._states: dict[ParticleKey, _ParticleState] = {}
         self._hooks: dict[str, ParticleHooks] = {}
-        self._script_runs: dict[str, str] = {}  # particle id -> script id
+        self._script_runs: dict[str, tuple[str, ScriptRun]] = {}  # particle id -> (script id, its run)
         self._events: list[tuple[float, int, ParticleKey, int, CallResult]] = []
         self._deadlines: list[tuple[int, ParticleKey]] = []  # (deadline_ms, key), a heap
         self._seq = itertools.count()
@@ -190,7 +190,9 @@ class Peer:
                 worked = True
         for script in self.scheduler.due(now):
             particle = Particle.create(script.src, self.key_pair, ttl_ms=self.config.script_ttl_ms)
-            self._script_runs[particle.id] = script.id
+            run = self.scheduler.start_run(script.id, particle.id)
+            self._script_runs[particle.id] = (script.id, run)
+            self._hooks[particle.id] = self._script_hooks(run)
             self._handle_particle(particle)
             worked = True
         self._expire()
@@ -287,9 +289,34 @@ class Peer:
             hooks.on_error(message)
 
     def _report_script(self, particle_id: str, *, ok: bool) -> None:
-        script_id = self._script_runs.pop(particle_id, None)
-        if script_id is not None:
-            self.scheduler.report(script_id, ok)
+        entry = self._script_runs.pop(particle_id, None)
+        if entry is not None:
+            script_id, run = entry
+            self.scheduler.report(script_id, ok, run)
+
+    def _script_hooks(self, run: ScriptRun) -> ParticleHooks:
+        """A script runs with this peer as its init peer, so this peer answers what a compiled Aqua function asks
+        its caller for: `-relay-` is this peer; `callbackSrv.response` and `errorHandlingSrv.error` are kept as
+        the run's result and error (what `script` history and `fluence-dao status` show)."""
+
+        def result(args: list[Any], ctx: CallContext) -> None:
+            run.result = args[0] if len(args) == 1 else args
+
+        def error(args: list[Any], ctx: CallContext) -> None:
+            failure = args[0] if args else {}
+            run.error = str(failure.get("message", failure)) if isinstance(failure, dict) else str(failure)
+
+        def avm_error(message: str) -> None:
+            run.error = message
+
+        return ParticleHooks(
+            handlers={
+                ("getDataSrv", "-relay-"): lambda args, ctx: self.peer_id,
+                ("callbackSrv", "response"): result,
+                ("errorHandlingSrv", "error"): error,
+            },
+            on_error=avm_error,
+        )
 
     def _send(self, target: str, particle: Particle) -> None:
         if target == self.peer_id:
@@ -368,7 +395,10 @@ class Peer:
             _, key = heapq.heappop(self._deadlines)
             if self._states.pop(key, None) is None:
                 continue  # forgotten earlier
-            self._script_runs.pop(key[0], None)
+            entry = self._script_runs.pop(key[0], None)
+            if entry is not None and entry[1].ok is None:
+                entry[1].error = entry[1].error or "the run did not finish within its TTL"
+                self.scheduler.report(entry[0], False, entry[1])
             self.vault.cleanup(key[0])
             hooks = self._hooks.pop(key[0], None)
             if hooks is not None and hooks.on_expired is not None:

@@ -12,12 +12,39 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 MAX_FAILURES = 3
+HISTORY = 20  # runs kept per script
+
+
+@dataclass
+class ScriptRun:
+    """One run of a script: when, how it ended, what it returned through `callbackSrv.response` (compiled Aqua
+    functions do that) and the error it reported through `errorHandlingSrv.error` or AquaVM."""
+
+    particle_id: str
+    started_ms: int
+    finished_ms: int | None = None
+    ok: bool | None = None
+    result: Any = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "particle_id": self.particle_id,
+            "started_ms": self.started_ms,
+            "finished_ms": self.finished_ms,
+            "ok": self.ok,
+            "result": self.result,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -29,6 +56,7 @@ class ScheduledScript:
     next_run_s: float
     failures: int = 0
     runs: int = 0
+    history: deque[ScriptRun] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     def to_aqua(self) -> dict[str, object]:
         return {
@@ -92,7 +120,18 @@ class ScriptScheduler:
                     del self._scripts[script.id]
         return out
 
-    def report(self, script_id: str, ok: bool) -> None:
+    def start_run(self, script_id: str, particle_id: str) -> ScriptRun:
+        run = ScriptRun(particle_id, started_ms=int(time.time() * 1000))
+        with self._lock:
+            script = self._scripts.get(script_id)
+            if script is not None:
+                script.history.append(run)
+        return run
+
+    def report(self, script_id: str, ok: bool, run: ScriptRun | None = None) -> None:
+        if run is not None and run.ok is None:
+            run.finished_ms = int(time.time() * 1000)
+            run.ok = ok and run.error is None
         with self._lock:
             script = self._scripts.get(script_id)
             if script is None:
