@@ -58,8 +58,8 @@ StoreValue = tuple[int, Any]
 EthValue = tuple[int, Any]
 
 
-def _padding(content_len: int) -> int:
-    return (16 - (HEADER_SIZE + content_len) % 16) % 16
+_HEADER = struct.Struct("<IIIII")
+_ZEROS = bytes(16)
 
 
 class AscHeap:
@@ -72,22 +72,44 @@ class AscHeap:
         self._type_id = type_id
         self._arena_ptr = 0
         self._arena_free = 0
+        self._base_addr = 0
+        self._size = -1
+        self._rt_ids: dict[int, int] = {}
+        # Objects the host created but has not yet copied into guest memory (one memmove per host call).
+        self._pending = bytearray()
+        self._pending_start = 0
 
     # -- raw memory -------------------------------------------------------------------------------------
-    def _base(self) -> int:
-        return ctypes.addressof(self._memory.data_ptr(self._store).contents)
+    def invalidate(self) -> None:
+        """Forget the cached memory base and size (call whenever the guest may have grown its memory)."""
+        self._size = -1
+
+    def _refresh(self) -> None:
+        self._base_addr = ctypes.addressof(self._memory.data_ptr(self._store).contents)
+        self._size = self._memory.data_len(self._store)
 
     def _check(self, ptr: int, length: int) -> None:
-        if ptr < 0 or length < 0 or ptr + length > self._memory.data_len(self._store):
+        if self._size < 0:
+            self._refresh()
+        if ptr < 0 or length < 0 or ptr + length > self._size:
             raise ValueError(f"mapping pointer out of bounds: {ptr}+{length}")
 
+    def flush(self) -> None:
+        """Copy pending host-created objects into guest memory (before the guest runs or memory is read)."""
+        if self._pending:
+            data = bytes(self._pending)
+            self._pending.clear()
+            self.write(self._pending_start, data)
+
     def read(self, ptr: int, length: int) -> bytes:
+        if self._pending:
+            self.flush()
         self._check(ptr, length)
-        return ctypes.string_at(self._base() + ptr, length)
+        return ctypes.string_at(self._base_addr + ptr, length)
 
     def write(self, ptr: int, data: bytes) -> None:
         self._check(ptr, len(data))
-        ctypes.memmove(self._base() + ptr, data, len(data))
+        ctypes.memmove(self._base_addr + ptr, data, len(data))
 
     def u32(self, ptr: int) -> int:
         return int(struct.unpack("<I", self.read(ptr, 4))[0])
@@ -98,25 +120,31 @@ class AscHeap:
         return self.u32(ptr - 4)
 
     def raw_new(self, data: bytes) -> int:
+        """Reserve len(data) bytes in the current arena (a new arena from `allocate` when it is full)."""
         size = len(data)
         if size > self._arena_free:
+            self.flush()
             arena = max(size, _MIN_ARENA)
             start = int(self._allocate(self._store, arena))
+            self.invalidate()  # allocating may have grown the memory (and moved its base)
             self._arena_ptr, self._arena_free = start + 12, arena - 12
         ptr = self._arena_ptr
-        self.write(ptr, data)
+        if not self._pending:
+            self._pending_start = ptr
+        self._pending += data
         self._arena_ptr += size
         self._arena_free -= size
         return ptr
 
     def new(self, type_index: int, payload: bytes, content_len: int | None = None) -> int:
         """Allocate an object of the given IndexForAscTypeId with `payload`; returns the payload pointer."""
-        body = payload + b"\0" * _padding(len(payload))
-        rt_id = self._type_id(type_index)
-        header = struct.pack(
-            "<IIIII", 16 + len(body), 0, 0, rt_id, len(payload) if content_len is None else content_len
-        )
-        return self.raw_new(header + body) + HEADER_SIZE
+        size = len(payload)
+        pad = (16 - (HEADER_SIZE + size) % 16) % 16
+        rt_id = self._rt_ids.get(type_index)
+        if rt_id is None:
+            rt_id = self._rt_ids[type_index] = self._type_id(type_index)
+        header = _HEADER.pack(16 + size + pad, 0, 0, rt_id, size if content_len is None else content_len)
+        return self.raw_new(header + payload + _ZEROS[:pad]) + HEADER_SIZE
 
     # -- primitives ---------------------------------------------------------------------------------------
     def read_string(self, ptr: int) -> str:

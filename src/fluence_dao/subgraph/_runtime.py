@@ -7,6 +7,7 @@ import uses. A host function this runner does not implement traps with `unsuppor
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import struct
@@ -187,6 +188,7 @@ class MappingRuntime:
         self._context: dict[str, Any] | None = None
         self._block_number = 0
         self._host = self._host_table()
+        self._has_start = any(e.name == "_start" for e in self._module.exports)
         for imp in self._module.imports:
             self._linker.define_func(imp.module, imp.name, imp.type, self._wrap(imp.name, imp.type))
 
@@ -197,8 +199,13 @@ class MappingRuntime:
         def call(*args: Any) -> Any:
             if impl is None:
                 raise _HostFailure(name, f"unsupported host function {name}")
+            if self._heap is not None:
+                self._heap.invalidate()  # the guest may have grown its memory since the last host call
             try:
-                return impl(*args)
+                result = impl(*args)
+                if self._heap is not None:
+                    self._heap.flush()
+                return result
             except _HostFailure:
                 raise
             except Exception as err:  # a host function failed: name it
@@ -231,10 +238,9 @@ class MappingRuntime:
         )
         try:
             instance = self._linker.instantiate(store, self._module)
-            exports = instance.exports(store)
-            memory = exports["memory"]
-            allocate = exports["allocate"]
-            id_of_type = exports["id_of_type"]
+            memory = _export(store, instance, "memory")
+            allocate = _export(store, instance, "allocate")
+            id_of_type = _export(store, instance, "id_of_type")
 
             def type_id(index: int) -> int:
                 cached = self._type_ids.get(index)
@@ -243,10 +249,13 @@ class MappingRuntime:
                 return cached
 
             self._heap = A.AscHeap(store, memory, allocate, type_id)
-            if "_start" in exports:
-                exports["_start"](store)
+            if self._has_start:
+                _export(store, instance, "_start")(store)
             event_ptr = self._new_event(trigger)
-            func = exports[handler.handler]
+            self._heap.flush()
+            func = _export(store, instance, handler.handler)
+            if func is None:
+                raise SubgraphError(f"{where}: the mapping exports no function {handler.handler!r}")
             func(store, event_ptr)
         except _HostFailure as err:
             cls = UnsupportedHostFunctionError if err.message.startswith("unsupported host function") else HandlerError
@@ -765,6 +774,24 @@ class MappingRuntime:
         values = [h.new_eth_value(eth_value_from_python(t, v)) for t, v in zip(outputs, decoded, strict=True)]
         _ = contract_name_ptr
         return h.new_array_ptrs(A.IDX_ARRAY_ETHEREUM_VALUE, values)
+
+
+def _export(store: Any, instance: Any, name: str) -> Any:
+    """One named export of an instance. wasmtime-py's `Instance.exports()` wraps every export (mappings export
+    ~200 `TypeId.*` globals), which dominated per-trigger cost; this asks wasmtime for just one name."""
+    from wasmtime import _ffi as ffi
+    from wasmtime._extern import wrap_extern
+
+    raw = name.encode()
+    item = ffi.wasmtime_extern_t()
+    found = ffi.wasmtime_instance_export_get(
+        store._context(),
+        ctypes.byref(instance._instance),
+        ctypes.create_string_buffer(raw),
+        len(raw),
+        ctypes.byref(item),
+    )
+    return wrap_extern(item) if found else None
 
 
 def _encode_ctx(value: A.StoreValue) -> Any:

@@ -37,6 +37,8 @@ class SubgraphServer:
         schema = self.schema
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # one small JSON reply: no 40 ms delayed-ACK stalls
+
             def log_message(self, fmt: str, *args: Any) -> None:
                 log.debug("graphql: " + fmt, *args)
 
