@@ -1,10 +1,15 @@
 """The particle wire format between Fluence peers (protocol `/fluence/particle/2.0.0`), transport-free.
 
-A message is the multicodec prefix of MessagePack (`81 04`) followed by a MessagePack map
-{action: "Particle", id, init_peer_id, timestamp (u64 ms), ttl (u32 ms), script, signature, data}; on a stream
-each message is preceded by its unsigned-varint length (one message per stream). `signature` and `data` are
-encoded as MessagePack binary (js-client rejects arrays of numbers); arrays of numbers are accepted on decode
-(js-client itself sends them, nox accepts both).
+A message is the multicodec prefix of MessagePack (0x0201 as an unsigned varint: `81 04`) followed by a
+MessagePack map {action: "Particle", id, init_peer_id (base58), timestamp (u64 ms), ttl (u32 ms), script,
+signature, data}; on a stream each message is preceded by its unsigned-varint length. Messages over 4 MiB
+are refused (js-client's limit). `signature` and `data` are encoded as MessagePack binary (js-client rejects
+arrays of numbers); arrays of numbers are accepted on decode (js-client itself sends them, nox accepts both).
+
+Control messages (the loopback endpoint of `fluence_dao.peer.daemon` only, never sent to other peers) use the
+same framing and prefix with another `action`: `Ping` -> `Pong` {peer_id, ...facts}, and `Refused`
+{id, reason} for a particle the daemon dropped (bad signature, expired, malformed).
+The libp2p transport reuses `encode_particle` / `decode_particle` / `frame` / `FrameReader` as they are.
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ from fluence_dao.peer.particle import Particle
 
 MSGPACK_PREFIX = b"\x81\x04"
 MAX_MESSAGE_BYTES = 4 * 2**20  # js-client refuses larger messages
+PARTICLE_ACTION = "Particle"
+CONTROL_ACTIONS = frozenset({"Ping", "Pong", "Refused"})
+_MAX_VARINT_BYTES = 10  # a u64 as an unsigned varint
 
 
 def encode_particle(particle: Particle) -> bytes:
+    """The payload of one particle message (without the length prefix); ParticleError if it is too big."""
+    _check_ranges(particle.timestamp_ms, particle.ttl_ms, particle.id)
     body = {
-        "action": "Particle",
+        "action": PARTICLE_ACTION,
         "id": particle.id,
         "init_peer_id": particle.init_peer_id,
         "timestamp": particle.timestamp_ms,
@@ -31,33 +41,168 @@ def encode_particle(particle: Particle) -> bytes:
         "signature": bytes(particle.signature),
         "data": bytes(particle.data),
     }
-    packed: bytes = msgpack.packb(body, use_bin_type=True)
-    return MSGPACK_PREFIX + packed
+    message = MSGPACK_PREFIX + msgpack.packb(body, use_bin_type=True)
+    _check_size(len(message))
+    return message
 
 
 def decode_particle(message: bytes) -> Particle:
+    """A particle from one message payload; ParticleError naming what is wrong (the signature is not checked)."""
+    body = _decode_map(message)
+    action = body.get("action")
+    if action != PARTICLE_ACTION:
+        raise ParticleError(f"unsupported particle action {action!r} (expected {PARTICLE_ACTION!r})", action=action)
+    return _particle_from(body)
+
+
+def decode_message(message: bytes) -> Particle | dict[str, Any]:
+    """A particle, or a control message as a dict with its `action` (Ping, Pong, Refused)."""
+    body = _decode_map(message)
+    action = body.get("action")
+    if action == PARTICLE_ACTION:
+        return _particle_from(body)
+    if action in CONTROL_ACTIONS:
+        return body
+    raise ParticleError(f"unsupported particle action {action!r} (expected {PARTICLE_ACTION!r})", action=action)
+
+
+def encode_control(action: str, **fields: Any) -> bytes:
+    """A control message payload for the daemon's loopback endpoint."""
+    if action not in CONTROL_ACTIONS:
+        raise ParticleError(f"unknown control action {action!r} (known: {', '.join(sorted(CONTROL_ACTIONS))})")
+    message = MSGPACK_PREFIX + msgpack.packb({"action": action, **fields}, use_bin_type=True)
+    _check_size(len(message))
+    return message
+
+
+def frame(message: bytes) -> bytes:
+    """Prefix a message with its unsigned-varint length."""
+    _check_size(len(message))
+    return encode_varint(len(message)) + message
+
+
+def unframe(buffer: bytes) -> tuple[bytes, bytes]:
+    """(first message, rest); ParticleError if the buffer holds no complete message."""
+    header = _read_varint(buffer)
+    if header is None:
+        raise ParticleError("incomplete varint length prefix")
+    length, start = header
+    _check_size(length)
+    if len(buffer) < start + length:
+        raise ParticleError(f"incomplete particle message: {len(buffer) - start} of {length} bytes")
+    return buffer[start : start + length], buffer[start + length :]
+
+
+class FrameReader:
+    """Incremental unframing for a byte stream: `feed(chunk)` returns the messages completed by it.
+
+    A declared length over MAX_MESSAGE_BYTES raises ParticleError as soon as the prefix is read (before the
+    body arrives), so a peer cannot make us buffer more than one maximal message.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self._buffer += chunk
+        messages: list[bytes] = []
+        while True:
+            header = _read_varint(self._buffer)
+            if header is None:
+                return messages
+            length, start = header
+            _check_size(length)
+            if len(self._buffer) < start + length:
+                return messages
+            messages.append(bytes(self._buffer[start : start + length]))
+            del self._buffer[: start + length]
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not yet form a complete message."""
+        return len(self._buffer)
+
+
+def encode_varint(value: int) -> bytes:
+    if value < 0:
+        raise ParticleError(f"an unsigned varint cannot hold {value}")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+# ---- helpers ------------------------------------------------------------------------------------------------
+
+
+def _read_varint(buffer: bytes | bytearray) -> tuple[int, int] | None:
+    """(value, bytes used), None when the buffer ends inside the varint; ParticleError when it is too long."""
+    value = 0
+    for index in range(min(len(buffer), _MAX_VARINT_BYTES)):
+        byte = buffer[index]
+        value |= (byte & 0x7F) << (7 * index)
+        if not byte & 0x80:
+            return value, index + 1
+    if len(buffer) >= _MAX_VARINT_BYTES:
+        raise ParticleError(f"varint length prefix longer than {_MAX_VARINT_BYTES} bytes")
+    return None
+
+
+def _check_size(length: int) -> None:
+    if length > MAX_MESSAGE_BYTES:
+        raise ParticleError(
+            f"particle message of {length} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes (4 MiB)",
+            length=length,
+        )
+
+
+def _check_ranges(timestamp_ms: int, ttl_ms: int, particle_id: str) -> None:
+    if not 0 <= timestamp_ms < 2**64:
+        raise ParticleError(
+            f"particle {particle_id}: timestamp {timestamp_ms} does not fit a u64", particle_id=particle_id
+        )
+    if not 0 <= ttl_ms < 2**32:
+        raise ParticleError(f"particle {particle_id}: ttl {ttl_ms} does not fit a u32", particle_id=particle_id)
+
+
+def _decode_map(message: bytes) -> dict[str, Any]:
+    _check_size(len(message))
     if not message.startswith(MSGPACK_PREFIX):
-        raise ParticleError(f"particle message does not start with the MessagePack multicodec: {message[:4].hex()}")
+        raise ParticleError(
+            f"particle message does not start with the MessagePack multicodec 8104: {bytes(message[:4]).hex()}"
+        )
     try:
         body = msgpack.unpackb(message[len(MSGPACK_PREFIX) :], raw=False, strict_map_key=False)
-    except (ValueError, msgpack.ExtraData) as err:
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as err:
         raise ParticleError(f"particle message is not valid MessagePack: {err}") from err
     if not isinstance(body, dict):
-        raise ParticleError("particle message is not a MessagePack map")
-    if body.get("action", "Particle") != "Particle":
-        raise ParticleError(f"unsupported particle action {body.get('action')!r}")
-    try:
-        return Particle(
-            id=_field(body, "id", str),
-            init_peer_id=_field(body, "init_peer_id", str),
-            timestamp_ms=_field(body, "timestamp", int),
-            ttl_ms=_field(body, "ttl", int),
-            script=_field(body, "script", str),
-            signature=_bytes(body, "signature"),
-            data=_bytes(body, "data"),
-        )
-    except KeyError as err:
-        raise ParticleError(f"particle message has no field {err}") from err
+        raise ParticleError(f"particle message is not a MessagePack map but {type(body).__name__}")
+    return body
+
+
+def _particle_from(body: dict[str, Any]) -> Particle:
+    missing = [name for name in ("id", "init_peer_id", "timestamp", "ttl", "script", "signature") if name not in body]
+    if missing:
+        raise ParticleError(f"particle message has no field(s) {', '.join(missing)}", missing=missing)
+    particle_id = _field(body, "id", str)
+    timestamp = _field(body, "timestamp", int)
+    ttl = _field(body, "ttl", int)
+    _check_ranges(timestamp, ttl, particle_id)
+    init_peer_id = _field(body, "init_peer_id", str)
+    if not init_peer_id:
+        raise ParticleError(f"particle {particle_id}: empty init_peer_id", particle_id=particle_id)
+    return Particle(
+        id=particle_id,
+        init_peer_id=init_peer_id,
+        timestamp_ms=timestamp,
+        ttl_ms=ttl,
+        script=_field(body, "script", str),
+        signature=_bytes(body, "signature"),
+        data=_bytes(body, "data"),
+    )
 
 
 def _field(body: dict[str, Any], name: str, kind: type) -> Any:
@@ -71,36 +216,6 @@ def _bytes(body: dict[str, Any], name: str) -> bytes:
     value = body.get(name, b"")
     if isinstance(value, bytes | bytearray):
         return bytes(value)
-    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+    if isinstance(value, list) and all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in value):
         return bytes(value)
-    raise ParticleError(f"particle field {name!r} must be bytes")
-
-
-def frame(message: bytes) -> bytes:
-    """Prefix a message with its unsigned-varint length."""
-    if len(message) > MAX_MESSAGE_BYTES:
-        raise ParticleError(f"particle message of {len(message)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    length = len(message)
-    out = bytearray()
-    while True:
-        byte = length & 0x7F
-        length >>= 7
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out) + message
-
-
-def unframe(buffer: bytes) -> tuple[bytes, bytes]:
-    """(first message, rest); ParticleError if the buffer holds no complete message."""
-    length = 0
-    for index in range(min(len(buffer), 10)):
-        byte = buffer[index]
-        length |= (byte & 0x7F) << (7 * index)
-        if not byte & 0x80:
-            start = index + 1
-            if length > MAX_MESSAGE_BYTES:
-                raise ParticleError(f"particle message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
-            if len(buffer) < start + length:
-                raise ParticleError(f"incomplete particle message: {len(buffer) - start} of {length} bytes")
-            return buffer[start : start + length], buffer[start + length :]
-    raise ParticleError("incomplete varint length prefix")
+    raise ParticleError(f"particle field {name!r} must be bytes (MessagePack bin), got {type(value).__name__}")
