@@ -107,11 +107,17 @@ def test_small_stack_and_small_modules(built: dict[str, BuiltModule]) -> None:
 def test_same_sources_give_the_same_bytes_on_cold_caches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built: dict[str, BuiltModule]
 ) -> None:
-    """Two builds, each with its own empty Zig cache and output dir, give byte-identical modules."""
+    """Two builds, each with its own empty Zig cache and output dir, the second from a copy of the sources
+    at another path, give byte-identical modules (and the same as the suite's ordinary build)."""
+    copy = tmp_path / "elsewhere" / "wasm"
+    for name in ("lib", "pingpong_effector", "pingpong_facade"):
+        shutil.copytree(wasm_source_dir() / name, copy / name)
     digests = []
-    for run in ("a", "b"):
+    for run, source_dir in (("a", wasm_source_dir()), ("b", copy)):
         monkeypatch.setenv("FLUENCE_DAO_CACHE_DIR", str(tmp_path / f"cache-{run}"))
-        modules = build_modules(["pingpong_effector", "pingpong_facade"], tmp_path / f"out-{run}")
+        modules = build_modules(
+            ["pingpong_effector", "pingpong_facade"], tmp_path / f"out-{run}", source_dir=source_dir
+        )
         digests.append({m.name: m.sha256 for m in modules})
     assert digests[0] == digests[1]
     assert digests[0]["pingpong_effector"] == built["pingpong_effector"].sha256
