@@ -331,6 +331,17 @@ def test_signer_and_ens_modules_write_a_text_record_on_a_real_chain(ens_env, tmp
         )
     )
 
+    # fluence_dao.eth's TxSender with the module as its external signer (the request is transaction_json()).
+    from fluence_dao.eth import TxSender, transaction_json
+
+    def module_sign(tx: dict[str, Any]) -> bytes:
+        raw = ok(signer.call("sign_tx", [transaction_json(tx), int(tx["chainId"])], call_parameters=creator))
+        return bytes.fromhex(raw[2:])
+
+    sender = TxSender.external(client, address, module_sign)
+    assert sender.transfer("0x" + "43" * 20, 5).status == 1
+    assert client.balance("0x" + "43" * 20) == 5
+
     # The setText request built by the ens module, signed by the signer module (type 2), is mined.
     fees = client.fee_fields()
     tx_json = ok(
