@@ -288,8 +288,13 @@ def parse_interface(data: dict[str, Any], name: str, *, where: str = "interface.
             for fn_name, spec in _table(functions, f"{where}: [imports.{namespace}]").items()
         ]
     _check_records(interface, where)
-    if len(set(interface.exports)) != len(interface.exports):
-        raise BuildError(f"{where}: a function may not be named like an ABI export ({', '.join(ABI_EXPORTS)})")
+    reserved = set(ABI_EXPORTS) | {"memory", "_start", "_initialize"}
+    clashing = sorted(f.name for f in interface.functions if f.name in reserved)
+    if clashing:
+        raise BuildError(
+            f"{where}: {', '.join(clashing)}: a function may not be named like an ABI export "
+            f"({', '.join(sorted(reserved))})"
+        )
     return interface
 
 

@@ -140,6 +140,8 @@ def test_type_spellings(spelled: str, expected: object) -> None:
         ('[records.CallParameters]\nx = "u8"', "defined by the sdk"),
         ('[functions.f]\nargz = { x = "u8" }', "unknown keys ['argz']"),
         ('[functions.allocate]\noutput = "u32"', "ABI export"),
+        ("[functions.memory]", "ABI export"),
+        ("[functions._initialize]", "ABI export"),
         ('[function.f]\noutput = "u32"', "unknown top-level keys ['function']"),
         ("[functions.f]\nargs = { x = 1 }", "must be a string"),
         ('[functions."bad-name"]', "not a valid name"),
