@@ -29,3 +29,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import module_cmd
 
     app.add_typer(module_cmd.app, name="module")
+    from fluence_dao.cli import dao_cmd
+
+    app.add_typer(dao_cmd.app, name="dao")

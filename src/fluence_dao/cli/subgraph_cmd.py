@@ -59,15 +59,24 @@ def build(directory: DirArg = Path("subgraph"), json: JsonOption = False) -> Non
 def _indexer(
     directory: Path, db: Path | None, rpc_url: str | None, address: Any, start_block: Any, reorg_depth: int
 ) -> Any:
+    from fluence_dao.config import load_settings
     from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store
+    from fluence_dao.subgraph._contracts import read_deployment
+    from fluence_dao.subgraph._manifest import load_manifest
 
     addresses = _pairs(address, "--address")
     starts = {k: int(v) for k, v in _pairs(start_block, "--start-block").items()}
+    settings = load_settings()
+    names = {ds.name for ds in load_manifest(directory / "build").data_sources}
+    deployment = read_deployment(settings.state_dir)
+    if deployment is not None and "Governance" in names and "Governance" not in addresses:
+        # The contract `fluence-dao dao deploy` recorded (the demo subgraph's data source).
+        addresses["Governance"] = deployment.address
+        starts.setdefault("Governance", deployment.block_number)
     if rpc_url is None:
-        from fluence_dao.config import load_settings
         from fluence_dao.devnet import resolve_endpoint
 
-        rpc_url = resolve_endpoint(load_settings(), need_registry=False).rpc_url
+        rpc_url = resolve_endpoint(settings, need_registry=False).rpc_url
     store = Store(_db_path(directory, db))
     return Indexer(
         directory / "build",

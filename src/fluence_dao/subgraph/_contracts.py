@@ -103,3 +103,57 @@ class Governance:
 
     def close(self, proposal_id: int, sender: str | None = None) -> Any:
         return self._send(self.contract.functions.close(proposal_id), sender)
+
+
+# -- the Governance contract through fluence_dao.eth (signed with a key; works on any network) ------------------
+
+
+@dataclass(frozen=True)
+class GovernanceDeployment:
+    address: str
+    block_number: int
+    chain_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "block_number": self.block_number, "chain_id": self.chain_id}
+
+
+def deployment_file(state_dir: Path) -> Path:
+    """Where `dao deploy` records the Governance contract (read by `dao` commands and `subgraph serve`)."""
+    return state_dir / "subgraph" / "governance.json"
+
+
+def read_deployment(state_dir: Path) -> GovernanceDeployment | None:
+    path = deployment_file(state_dir)
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text())
+    return GovernanceDeployment(raw["address"], int(raw["block_number"]), int(raw["chain_id"]))
+
+
+def deploy_governance(sender: Any, state_dir: Path | None = None) -> GovernanceDeployment:
+    """Compile (cached) and deploy Governance with a `fluence_dao.eth.TxSender`; record it under `state_dir`."""
+    artifact = governance_artifact()
+    receipt = sender.send_and_wait(None, artifact["bytecode"], what="deploy Governance")
+    if not receipt.contract_address:
+        raise TransactionFailedError("deploying Governance produced no contract address", tx_hash=receipt.tx_hash)
+    deployment = GovernanceDeployment(receipt.contract_address, receipt.block_number, sender.client.chain_id())
+    if state_dir is not None:
+        path = deployment_file(state_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(deployment.to_dict(), indent=2) + "\n")
+    return deployment
+
+
+def _selector(signature: str) -> bytes:
+    from eth_hash.auto import keccak
+
+    return keccak(signature.encode())[:4]
+
+
+def governance_calldata(action: str, *args: Any) -> bytes:
+    """ABI-encoded calldata for propose(string,uint256), vote(uint256,bool,uint256) or close(uint256)."""
+    import eth_abi
+
+    types = {"propose": ["string", "uint256"], "vote": ["uint256", "bool", "uint256"], "close": ["uint256"]}[action]
+    return _selector(f"{action}({','.join(types)})") + eth_abi.encode(types, list(args))
