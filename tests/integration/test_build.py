@@ -196,3 +196,15 @@ def test_cli_unknown_module_fails_naming_it(tmp_path: Path) -> None:
     assert result.exit_code == 1  # cli.main.main() prints the BuildError as one line
     assert isinstance(result.exception, BuildError)
     assert "no_such_module" in str(result.exception) and "conformance" in str(result.exception)
+
+
+def test_zig_sources_are_zig_fmt_clean() -> None:
+    import subprocess
+
+    from fluence_dao.build._builder import zig_command
+
+    dirs = [
+        wasm_source_dir() / d for d in ("lib", "conformance", "curl_adapter", "pingpong_effector", "pingpong_facade")
+    ]
+    proc = subprocess.run([*zig_command(), "fmt", "--check", *map(str, dirs)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"run `python -m ziglang fmt` on: {proc.stdout}{proc.stderr}"

@@ -24,10 +24,10 @@ pub fn eth_rpc(url: []const u8, method: []const u8, params_json: []const u8) ifa
         id, std.json.fmt(method, .{}), if (params.len == 0) "[]" else params,
     });
     const args = [_][]const u8{
-        "--silent",          "--show-error",                   "--proto",     "=http,https",
-        "--max-time",        "60",                             "--request",   "POST",
-        "--header",          "Content-Type: application/json", "--data-raw", body,
-        "--url",             url,
+        "--silent",   "--show-error",                   "--proto",    "=http,https",
+        "--max-time", "60",                             "--request",  "POST",
+        "--header",   "Content-Type: application/json", "--data-raw", body,
+        "--url",      url,
     };
     const response = iface.host.curl(&args);
     if (response.ret_code != 0) {
