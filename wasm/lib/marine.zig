@@ -27,7 +27,13 @@
 //!   Vec<u8> -> []const u8; Vec<T> -> []const T (nested freely: Vec<Vec<u8>> -> []const []const u8);
 //!   a record name -> the struct `iface.Name` (fields in interface.toml order).
 //! An exported function may also return an error union (`!T`): an error is logged at level error and
-//! the call traps, which the host reports as a failed call.
+//! the call traps, which the host reports as a failed call. Prefer result records (success/error fields)
+//! for failures callers should handle. Imports are typed functions in `iface.<namespace>`, e.g.
+//! `iface.host.curl(args)` or `iface.other_module.fn(...)`; their results live like arguments (until the
+//! end of the call). Global variables of the module keep their values between calls (and across traps
+//! in our host and in marine-js).
+//! Values above 2^31-1 in scalar u32 (2^63-1 in u64) arguments/results fail in marine's own runtimes
+//! (its interface-types casts refuse them); inside vectors and records they are fine.
 //!
 //! Memory rules (the same as marine-rs-sdk's generated code):
 //!   - Arguments are owned by the module: the host writes them into buffers it got from `allocate`.
@@ -50,8 +56,10 @@
 //!   dupe(T, slice) []const T                a copy in the call arena
 //!   log.err / warn / info / debug / trace(fmt, args)
 //!                                           `__marine_host_api_v3.log_utf8_string(level, target 0, ptr, len)`
-//!   callParameters() CallParameters        `__marine_host_api_v3.get_call_parameters()`, read back through
-//!                                           `get_result_ptr` as an sdk 0.14 CallParameters record
+//!   callParameters() CallParameters        `__marine_host_api_v3.get_call_parameters()` (the import name;
+//!                                           the sdk's Rust function is get_call_raw_parameters), read back
+//!                                           through `get_result_ptr` as an sdk 0.14 CallParameters record;
+//!                                           its slices are valid until the end of the call
 //!   CallParameters, ParticleParameters, SecurityTetraplet, MountedBinaryResult, MountedBinaryStringResult:
 //!                                           the sdk's records; interface.toml may use them without defining them
 //! The rest of the pub declarations (beginCall, lift*, lower*, return*, ...) are used by generated code.
