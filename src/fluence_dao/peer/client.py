@@ -9,21 +9,37 @@ for errors.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from fluence_dao.aqua import AquaFunction
 from fluence_dao.errors import AquaCallError
 from fluence_dao.peer.builtins import CallContext
-from fluence_dao.peer.network import LocalNetwork
 from fluence_dao.peer.node import LocalHandler, ParticleHooks, Peer
 from fluence_dao.peer.particle import DEFAULT_TTL_MS
 
 _NO_RESULT = object()
 
 
+class ParticleNetwork(Protocol):
+    """What `call_function` needs: `LocalNetwork` (peers in this process) or `remote.RemoteNetwork` (a daemon)."""
+
+    @property
+    def relay(self) -> Any: ...  # has `.peer_id`
+
+    @property
+    def peers(self) -> Sequence[Peer]: ...
+
+    @property
+    def clients(self) -> Sequence[Peer]: ...
+
+    def client(self) -> Peer: ...
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool: ...
+
+
 def call_function(
-    network: LocalNetwork,
+    network: ParticleNetwork,
     function: AquaFunction,
     args: Sequence[Any] | Mapping[str, Any] = (),
     *,

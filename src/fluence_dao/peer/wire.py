@@ -41,7 +41,7 @@ def encode_particle(particle: Particle) -> bytes:
         "signature": bytes(particle.signature),
         "data": bytes(particle.data),
     }
-    message = MSGPACK_PREFIX + msgpack.packb(body, use_bin_type=True)
+    message: bytes = MSGPACK_PREFIX + msgpack.packb(body, use_bin_type=True)
     _check_size(len(message))
     return message
 
@@ -70,7 +70,7 @@ def encode_control(action: str, **fields: Any) -> bytes:
     """A control message payload for the daemon's loopback endpoint."""
     if action not in CONTROL_ACTIONS:
         raise ParticleError(f"unknown control action {action!r} (known: {', '.join(sorted(CONTROL_ACTIONS))})")
-    message = MSGPACK_PREFIX + msgpack.packb({"action": action, **fields}, use_bin_type=True)
+    message: bytes = MSGPACK_PREFIX + msgpack.packb({"action": action, **fields}, use_bin_type=True)
     _check_size(len(message))
     return message
 

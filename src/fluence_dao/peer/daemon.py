@@ -1,0 +1,484 @@
+"""The peer daemon: one long-lived `Peer` serving particles to local clients over TCP on 127.0.0.1.
+
+    python -m fluence_dao.peer.daemon --state-dir DIR [--port P]     (or `fluence-dao peer serve`)
+
+Wire: the `/fluence/particle/2.0.0` messages of `wire.py` (varint length + `81 04` + MessagePack map) on a
+plain TCP connection, one connection per client, many messages per connection. A particle that arrives is
+decoded, its signature checked (a bad one is answered with a `Refused` control message and dropped; the
+connection and the daemon keep serving), and handed to `peer.receive()`. The daemon learns which connection
+reaches which peer id from the init_peer_id of verified particles; particles the peer sends to that id go back
+over that connection. Health: a `Ping` control message answered by `Pong` {peer_id, pid, counters}: what
+`devnet status` and `fluence-dao peer info` use.
+
+Threads: an accept thread, one reader thread per connection, and the loop thread that alone drives
+`peer.step()` (sleeping until `next_wakeup_s()` or new input). Stop: SIGTERM/SIGINT.
+
+Security (docs/security.md): the process makes itself undumpable (prctl PR_SET_DUMPABLE 0, RLIMIT_CORE 0), so
+non-root processes cannot ptrace it or read its memory and no core file is written. Services (and the signer
+key in the signer module's wasm memory) live only in this process: stopping it destroys them, by design. Only
+the management peer ids (the CLI client's key by default) and the host may manage modules, services and scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fluence_dao._util.net import LOOPBACK
+from fluence_dao.errors import FluenceDaoError, ParticleError, PeerError
+from fluence_dao.peer.node import Peer, PeerConfig
+from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle
+from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
+
+logger = logging.getLogger(__name__)
+
+PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE = 3
+MAX_CONNECTIONS = 64
+SOCKET_TIMEOUT_S = 5.0
+MAX_IDLE_WAIT_S = 1.0
+
+
+def peer_dir(state_dir: Path) -> Path:
+    return state_dir / "peer"
+
+
+def client_key_path(state_dir: Path) -> Path:
+    """The CLI client's identity (an ed25519 seed, base64, mode 0600): the default management key."""
+    return state_dir / "client" / "key"
+
+
+def daemon_file(state_dir: Path) -> Path:
+    """Written while the daemon runs: its address, peer id and pid (no secrets)."""
+    return peer_dir(state_dir) / "daemon.json"
+
+
+# ---- process hardening --------------------------------------------------------------------------------------
+
+
+def harden_process() -> dict[str, Any]:
+    """No core dumps (RLIMIT_CORE 0) and, on Linux, not dumpable: no ptrace attach or /proc/<pid>/mem reads by
+    non-root processes. Returns what was achieved (checked by reading the values back)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    result: dict[str, Any] = {"core_limit": resource.getrlimit(resource.RLIMIT_CORE)[1], "dumpable": None}
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise PeerError(f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(errno)}", errno=errno)
+        result["dumpable"] = bool(libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+    return result
+
+
+def is_dumpable() -> bool | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    return bool(ctypes.CDLL(None).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+
+
+# ---- configuration ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DaemonConfig:
+    state_dir: Path
+    port: int = 0  # 0: a free port on 127.0.0.1
+    key_file: Path | None = None  # None: <state_dir>/peer/key
+    management_peer_ids: frozenset[str] | None = None  # None: the CLI client's key (<state_dir>/client/key)
+    ipfs_api_url: str | None = None  # None: the embedded store in <state_dir>/ipfs
+    ipfs_local_api_multiaddr: str = ""  # the devnet's IPFS RPC server, told to aqua-ipfs
+    particle_ttl_ms: int = DEFAULT_TTL_MS
+    allowed_binaries: dict[str, str] | None = None  # None: curl when installed
+    extra_builtins: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> DaemonConfig:
+        values: dict[str, Any] = {
+            "state_dir": settings.state_dir,
+            "port": settings.peer.port,
+            "key_file": settings.peer.key_file,
+            "ipfs_api_url": settings.ipfs.api_url,
+            "particle_ttl_ms": settings.peer.particle_ttl_ms,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+# ---- the daemon ---------------------------------------------------------------------------------------------
+
+
+class _Connection:
+    def __init__(self, sock: socket.socket, address: tuple[str, int], number: int) -> None:
+        self.sock = sock
+        self.address = address
+        self.number = number
+        self.peer_ids: set[str] = set()
+        self._write_lock = threading.Lock()
+        self.closed = False
+
+    def send(self, message: bytes) -> bool:
+        with self._write_lock:
+            if self.closed:
+                return False
+            try:
+                self.sock.sendall(frame(message))
+            except OSError as err:
+                logger.warning("connection %d: send failed (%s): closing it", self.number, err)
+                self.close()
+                return False
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __repr__(self) -> str:
+        return f"connection {self.number} from {self.address[0]}:{self.address[1]}"
+
+
+class PeerDaemon:
+    """A Peer behind a TCP listener on 127.0.0.1. `start()` returns once it listens; `stop()` ends it."""
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        state_dir = config.state_dir
+        self.key_pair = KeyPair.load_or_create(config.key_file or peer_dir(state_dir) / "key")
+        if config.management_peer_ids is None:
+            management = frozenset({KeyPair.load_or_create(client_key_path(state_dir)).peer_id})
+        else:
+            management = config.management_peer_ids
+        self.management_peer_ids = management
+        binaries = config.allowed_binaries
+        if binaries is None:
+            curl = shutil.which("curl")
+            binaries = {"curl": curl} if curl else {}
+        self._listener = _listen(config.port)
+        self.port = int(self._listener.getsockname()[1])
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.multiaddr = f"/ip4/{LOOPBACK}/tcp/{self.port}"
+        builtins = {"aqua-ipfs": self._ipfs_builtin(), **config.extra_builtins}
+        peer_config = PeerConfig(
+            state_dir=peer_dir(state_dir),
+            management_peer_ids=management,
+            restricted_builtins=True,
+            allowed_binaries=binaries,
+            script_ttl_ms=config.particle_ttl_ms,
+            external_addresses=[self.multiaddr],
+            extra_builtins=builtins,
+        )
+        self.peer = Peer(peer_config, key_pair=self.key_pair, transport=self)
+        self.peer_id = self.peer.peer_id
+        self.started_at = time.time()
+        self.particles_received = 0
+        self.particles_refused = 0
+        self.particles_sent = 0
+        self._routes: dict[str, _Connection] = {}
+        self._connections: set[_Connection] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._numbers = 0
+
+    def _ipfs_builtin(self) -> Any:
+        from fluence_dao.ipfs import open_ipfs
+        from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
+
+        ipfs = open_ipfs(api_url=self.config.ipfs_api_url, repo=self.config.state_dir / "ipfs")
+        local = self.config.ipfs_local_api_multiaddr
+        if not local and self.config.ipfs_api_url:
+            local = _url_to_multiaddr(self.config.ipfs_api_url)
+        return AquaIpfsService(ipfs, local_api_multiaddr=local)
+
+    # ---- lifecycle --------------------------------------------------------------------------------------------
+
+    def start(self) -> PeerDaemon:
+        for target, name in ((self._accept_loop, "accept"), (self._run_loop, "loop")):
+            thread = threading.Thread(target=target, name=f"peer-daemon-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._write_daemon_file()
+        logger.info(
+            "peer %s listening on %s (management: %s)", self.peer_id, self.address, sorted(self.management_peer_ids)
+        )
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            conn.close()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        with contextlib.suppress(FileNotFoundError):
+            daemon_file(self.config.state_dir).unlink()
+        logger.info("peer %s stopped: its services are gone", self.peer_id)
+
+    def wait(self) -> None:
+        """Block until `stop()` (from a signal handler or another thread)."""
+        while not self._stop.wait(0.5):
+            pass
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def info(self) -> dict[str, Any]:
+        """Facts for `Pong`, `peer info` and `devnet status` (no secrets)."""
+        with self._lock:
+            connections = len(self._connections)
+        return {
+            "peer_id": self.peer_id,
+            "address": self.address,
+            "multiaddr": self.multiaddr,
+            "pid": os.getpid(),
+            "management_peer_ids": sorted(self.management_peer_ids),
+            "connections": connections,
+            "particles_received": self.particles_received,
+            "particles_refused": self.particles_refused,
+            "particles_sent": self.particles_sent,
+            "particles_processed": self.peer.particles_processed,
+            "services": len(self.peer.services.services),
+            "scripts": len(self.peer.scheduler.scripts()),
+            "dumpable": is_dumpable(),
+            "uptime_s": round(time.time() - self.started_at, 3),
+        }
+
+    def _write_daemon_file(self) -> None:
+        path = daemon_file(self.config.state_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        record = {"address": self.address, "peer_id": self.peer_id, "pid": os.getpid(), "multiaddr": self.multiaddr}
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+
+    # ---- Transport (called from the loop thread) --------------------------------------------------------------
+
+    def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool:
+        with self._lock:
+            conn = self._routes.get(target_peer_id)
+        if conn is None:
+            return False
+        try:
+            message = encode_particle(particle)
+        except ParticleError as err:
+            logger.warning("particle %s for %s not sent: %s", particle.id, target_peer_id, err.message)
+            return False
+        if conn.send(message):
+            self.particles_sent += 1
+            return True
+        return False
+
+    def contact(self, peer_id: str) -> list[str] | None:
+        with self._lock:
+            return [] if peer_id in self._routes else None  # connected clients have no listen address
+
+    def peer_ids(self) -> list[str]:
+        return [self.peer_id]
+
+    # ---- threads ----------------------------------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.peer.step()
+            except Exception:  # one bad particle must not end the daemon
+                logger.exception("peer loop: step failed")
+            wake = self.peer.next_wakeup_s()
+            timeout = MAX_IDLE_WAIT_S if wake is None else min(MAX_IDLE_WAIT_S, max(0.0, wake - time.monotonic()))
+            self._wake.wait(timeout)
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, address = self._listener.accept()
+            except OSError:
+                if self._stop.is_set():
+                    return
+                logger.exception("accept failed")
+                time.sleep(0.1)
+                continue
+            with self._lock:
+                too_many = len(self._connections) >= MAX_CONNECTIONS
+                self._numbers += 1
+                conn = _Connection(sock, address, self._numbers)
+                if not too_many:
+                    self._connections.add(conn)
+            if too_many:
+                logger.warning("refusing %s: %d connections already", conn, MAX_CONNECTIONS)
+                conn.send(encode_control("Refused", id=None, reason=f"too many connections ({MAX_CONNECTIONS})"))
+                conn.close()
+                continue
+            sock.settimeout(SOCKET_TIMEOUT_S)
+            thread = threading.Thread(
+                target=self._serve, args=(conn,), name=f"peer-daemon-conn-{conn.number}", daemon=True
+            )
+            thread.start()
+
+    def _serve(self, conn: _Connection) -> None:
+        logger.debug("%s opened", conn)
+        reader = FrameReader()
+        try:
+            while not self._stop.is_set() and not conn.closed:
+                try:
+                    data = conn.sock.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                try:
+                    messages = reader.feed(data)
+                except ParticleError as err:  # the stream cannot be resynchronised: answer and hang up
+                    logger.warning("%s: %s: closing it", conn, err.message)
+                    conn.send(encode_control("Refused", id=None, reason=err.message))
+                    break
+                for message in messages:
+                    self._on_message(conn, message)
+        finally:
+            conn.close()
+            with self._lock:
+                self._connections.discard(conn)
+                for peer_id in conn.peer_ids:
+                    if self._routes.get(peer_id) is conn:
+                        del self._routes[peer_id]
+            logger.debug("%s closed", conn)
+
+    def _on_message(self, conn: _Connection, message: bytes) -> None:
+        try:
+            decoded = decode_message(message)
+        except ParticleError as err:
+            self._refuse(conn, None, err.message)
+            return
+        if isinstance(decoded, dict):
+            if decoded.get("action") == "Ping":
+                conn.send(encode_control("Pong", **self.info()))
+            else:
+                self._refuse(conn, None, f"unexpected control message {decoded.get('action')!r}")
+            return
+        particle = decoded
+        if particle.is_expired():
+            self._refuse(conn, particle.id, f"particle {particle.id} expired (timestamp + ttl has passed)")
+            return
+        try:
+            particle.verify()
+        except ParticleError as err:
+            self._refuse(conn, particle.id, err.message)
+            return
+        with self._lock:
+            self._routes[particle.init_peer_id] = conn
+            conn.peer_ids.add(particle.init_peer_id)
+        self.particles_received += 1
+        self.peer.receive(particle)
+        self._wake.set()
+
+    def _refuse(self, conn: _Connection, particle_id: str | None, reason: str) -> None:
+        self.particles_refused += 1
+        logger.warning("%s: refused particle %s: %s", conn, particle_id, reason)
+        conn.send(encode_control("Refused", id=particle_id, reason=reason))
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as err:
+        sock.close()
+        raise PeerError(
+            f"the peer daemon cannot listen on {LOOPBACK}:{port}: {err.strerror or err}", port=port
+        ) from err
+    sock.listen(16)
+    return sock
+
+
+def _url_to_multiaddr(url: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if not parsed.hostname or not parsed.port:
+        return ""
+    return f"/ip4/{parsed.hostname}/tcp/{parsed.port}"
+
+
+# ---- entry point --------------------------------------------------------------------------------------------
+
+
+def serve(config: DaemonConfig) -> int:
+    """Run a daemon in this process until SIGTERM/SIGINT (the process entry point; installs signal handlers)."""
+    hardening = harden_process()
+    logger.info("process hardening: %s", hardening)
+    daemon = PeerDaemon(config).start()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logger.info("signal %s: stopping", signal.Signals(signum).name)
+        threading.Thread(target=daemon.stop, name="peer-daemon-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    daemon.wait()
+    daemon.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fluence_dao.peer.daemon", description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, help="state dir [default: settings' state_dir]")
+    parser.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (0: a free port) [default: settings.peer.port]")
+    parser.add_argument("--ipfs-api-multiaddr", default=None, help="the local IPFS RPC server aqua-ipfs announces")
+    parser.add_argument(
+        "--management-peer-id",
+        action="append",
+        default=None,
+        help="peer id allowed to manage modules/services/scripts (repeatable) [default: the CLI client key]",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from fluence_dao.config import load_settings
+
+    try:
+        settings = load_settings({"state_dir": args.state_dir})
+        if args.port is not None:
+            settings.peer.port = args.port
+        config = DaemonConfig.from_settings(
+            settings,
+            ipfs_local_api_multiaddr=args.ipfs_api_multiaddr,
+            management_peer_ids=frozenset(args.management_peer_id) if args.management_peer_id else None,
+        )
+        return serve(config)
+    except FluenceDaoError as err:
+        logger.error("%s", err.message)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""The client side of the peer daemon: `RemoteNetwork`, usable wherever `call_function` takes a network.
+
+    with RemoteNetwork("127.0.0.1:PORT", KeyPair.load_or_create(state_dir / "client" / "key")) as net:
+        call_function(net, compile_aqua("x.aqua").function("greet"), ["world"])
+
+A RemoteNetwork holds one TCP connection to the daemon and one local client `Peer` (its own AquaVM, the given
+identity) whose transport is that connection: the client executes its part of the AIR locally (getDataSrv,
+callbackSrv) and exchanges particles with the daemon, which is the relay. `run_until` drives the client and
+reads the socket. A particle the daemon refuses (bad signature, expired) raises ParticleError at once.
+`connect_from_settings(settings)` finds a running daemon (devnet or `peer serve`) or returns None.
+Only 127.0.0.1 addresses are accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import select
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fluence_dao._util.net import LOOPBACK
+from fluence_dao.errors import ConfigError, ParticleError, PeerError
+from fluence_dao.peer.node import Peer, PeerConfig
+from fluence_dao.peer.particle import KeyPair, Particle
+from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
+
+logger = logging.getLogger(__name__)
+
+MAX_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class RemotePeer:
+    """The daemon's peer as seen from the client: its id and address."""
+
+    peer_id: str
+    address: str
+
+
+def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:
+    """`127.0.0.1:PORT` (or a tuple) -> (host, port); ConfigError for anything not on 127.0.0.1."""
+    if isinstance(address, tuple):
+        host, port = address
+    else:
+        host, _, port_text = address.rpartition(":")
+        if not port_text.isdigit():
+            raise ConfigError(f"peer daemon address {address!r} is not HOST:PORT", address=address)
+        port = int(port_text)
+    if host not in (LOOPBACK, "localhost"):
+        raise ConfigError(f"peer daemon address {host}:{port}: only {LOOPBACK} is supported", address=str(address))
+    if not 0 < port < 65536:
+        raise ConfigError(f"peer daemon address {host}:{port}: bad port", address=str(address))
+    return LOOPBACK, port
+
+
+class _Link:
+    """A framed connection: send messages, receive decoded ones."""
+
+    def __init__(self, address: tuple[str, int], timeout_s: float) -> None:
+        self.address = address
+        try:
+            self.sock = socket.create_connection(address, timeout=timeout_s)
+        except OSError as err:
+            raise PeerError(
+                f"cannot connect to the peer daemon at {address[0]}:{address[1]}: {err.strerror or err} "
+                "(is it running? `fluence-dao devnet up` or `fluence-dao peer serve`)",
+                address=f"{address[0]}:{address[1]}",
+            ) from err
+        self.sock.settimeout(timeout_s)
+        self._reader = FrameReader()
+        self._ready: list[bytes] = []
+
+    def send(self, message: bytes) -> None:
+        try:
+            self.sock.sendall(frame(message))
+        except OSError as err:
+            raise PeerError(f"the peer daemon connection failed while sending: {err}") from err
+
+    def receive(self, timeout_s: float) -> Particle | dict[str, Any] | None:
+        """The next message, or None when nothing arrived within `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while not self._ready:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and not self._readable(0):
+                return None
+            if not self._readable(max(0.0, remaining)):
+                return None
+            try:
+                data = self.sock.recv(65536)
+            except OSError as err:
+                raise PeerError(f"the peer daemon connection failed: {err}") from err
+            if not data:
+                raise PeerError(f"the peer daemon at {self.address[0]}:{self.address[1]} closed the connection")
+            self._ready.extend(self._reader.feed(data))
+        return decode_message(self._ready.pop(0))
+
+    def _readable(self, timeout_s: float) -> bool:
+        readable, _, _ = select.select([self.sock], [], [], timeout_s)
+        return bool(readable)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def ping(address: str | tuple[str, int], timeout_s: float = 1.0) -> dict[str, Any] | None:
+    """The daemon's `Pong` facts, or None when nothing (or something else) answers: the health check."""
+    try:
+        link = _Link(parse_address(address), timeout_s)
+    except (PeerError, ConfigError):
+        return None
+    try:
+        link.send(encode_control("Ping"))
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = link.receive(remaining)
+            if isinstance(message, dict) and message.get("action") == "Pong":
+                return message
+            if message is None:
+                return None
+        return None
+    except (PeerError, ParticleError):
+        return None
+    finally:
+        link.close()
+
+
+class RemoteNetwork:
+    """`call_function`'s network interface over a connection to the peer daemon (the relay)."""
+
+    def __init__(
+        self, address: str | tuple[str, int], client_key_pair: KeyPair, *, connect_timeout_s: float = 5.0
+    ) -> None:
+        self._link = _Link(parse_address(address), connect_timeout_s)
+        self.key_pair = client_key_pair
+        self.refused: list[dict[str, Any]] = []
+        self.peers: list[Peer] = []  # the daemon's peer is not in this process
+        self.clients: list[Peer] = []
+        self._client: Peer | None = None
+        self.daemon_info = self.ping(connect_timeout_s)
+        self._relay = RemotePeer(peer_id=str(self.daemon_info["peer_id"]), address=str(self.daemon_info["address"]))
+
+    @property
+    def relay(self) -> RemotePeer:
+        return self._relay
+
+    def client(self) -> Peer:
+        """The one client peer of this connection (the identity given), created on first use."""
+        if self._client is None:
+            self._client = Peer(PeerConfig(), key_pair=self.key_pair, transport=self, is_client=True)
+            self.clients.append(self._client)
+        return self._client
+
+    def ping(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        """The daemon's facts (peer id, counters); particles that arrive meanwhile go to the client."""
+        self._link.send(encode_control("Ping"))
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._link.receive(remaining)
+            if isinstance(message, dict) and message.get("action") == "Pong":
+                return message
+            if message is not None:
+                self._dispatch(message)
+        raise PeerError(f"the peer daemon at {self._link.address[0]}:{self._link.address[1]} did not answer a ping")
+
+    # ---- Transport for the client peer -----------------------------------------------------------------------
+
+    def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool:
+        if target_peer_id != self._relay.peer_id:
+            return False  # everything goes through the relay; compiled Aqua routes other peers via it
+        self._link.send(encode_particle(particle))
+        return True
+
+    def contact(self, peer_id: str) -> list[str] | None:
+        return [f"/ip4/{LOOPBACK}/tcp/{self._link.address[1]}"] if peer_id == self._relay.peer_id else None
+
+    def peer_ids(self) -> list[str]:
+        return [self._relay.peer_id]
+
+    # ---- driving ---------------------------------------------------------------------------------------------
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Drive the client and read the daemon's particles until `done()` or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            worked = self._client.step() if self._client is not None else False
+            if done():
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if worked:
+                continue
+            wake = self._client.next_wakeup_s() if self._client is not None else None
+            until = min(deadline, now + MAX_POLL_S, *(w for w in (wake,) if w is not None))
+            message = self._link.receive(max(0.0, until - now))
+            while message is not None:
+                self._dispatch(message)
+                message = self._link.receive(0.0)
+
+    def _dispatch(self, message: Particle | dict[str, Any]) -> None:
+        if isinstance(message, Particle):
+            if self._client is None:
+                logger.debug("particle %s from the daemon dropped: no client peer yet", message.id)
+                return
+            self._client.receive(message)
+            return
+        if message.get("action") == "Refused":
+            self.refused.append(message)
+            raise ParticleError(
+                f"the peer daemon refused particle {message.get('id')}: {message.get('reason')}",
+                particle_id=message.get("id"),
+            )
+        logger.debug("unexpected control message from the daemon: %s", message.get("action"))
+
+    def close(self) -> None:
+        self._link.close()
+
+    def __enter__(self) -> RemoteNetwork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def daemon_address(settings: Any) -> str | None:
+    """Where the daemon should be: `settings.peer.port` when set, else `<state_dir>/peer/daemon.json`."""
+    from fluence_dao.peer.daemon import daemon_file
+
+    if settings.peer.port:
+        return f"{LOOPBACK}:{settings.peer.port}"
+    path: Path = daemon_file(settings.state_dir)
+    try:
+        record = json.loads(path.read_text())
+        return str(record["address"])
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as err:
+        logger.warning("ignoring unreadable %s: %s", path, err)
+        return None
+
+
+def client_key_pair(settings: Any) -> KeyPair:
+    """The CLI client's persistent identity, `<state_dir>/client/key` (created on first use)."""
+    from fluence_dao.peer.daemon import client_key_path
+
+    return KeyPair.load_or_create(client_key_path(settings.state_dir))
+
+
+def connect_from_settings(settings: Any, *, timeout_s: float = 2.0) -> RemoteNetwork | None:
+    """A RemoteNetwork to the running daemon (with the CLI client's key), or None when none answers."""
+    address = daemon_address(settings)
+    if address is None or ping(address, timeout_s) is None:
+        return None
+    return RemoteNetwork(address, client_key_pair(settings), connect_timeout_s=timeout_s)
