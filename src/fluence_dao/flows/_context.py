@@ -1,0 +1,91 @@
+"""What every flow needs, built once from Settings: the chain, ENS, the governance signer and IPFS."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fluence_dao.config import Settings
+
+if TYPE_CHECKING:
+    from fluence_dao.devnet import Endpoint
+    from fluence_dao.eth import EnsClient, EthClient, TxSender
+    from fluence_dao.ipfs import Ipfs
+
+logger = logging.getLogger(__name__)
+
+# Text records on the project name that governance writes (keys configurable through EnsSettings).
+WASM_MODULES = ("curl_adapter", "ens", "signer")
+AIR_INTERVAL_KEY = "air.interval"
+SIGNER_PEER_KEY = "signer.peer"
+SIGNER_SERVICE_KEY = "signer.service"
+SIGNER_ADDRESS_KEY = "signer.address"
+
+
+@dataclass
+class FlowContext:
+    """Lazily connected handles for one flow run. Nothing dials the chain or IPFS until it is used."""
+
+    settings: Settings
+    ipfs_repo: Path | None = None
+    _closers: list[Any] = field(default_factory=list)
+
+    @cached_property
+    def endpoint(self) -> Endpoint:
+        from fluence_dao.devnet import resolve_endpoint
+
+        return resolve_endpoint(self.settings)
+
+    @cached_property
+    def eth(self) -> EthClient:
+        from fluence_dao.eth import EthClient
+
+        return EthClient(
+            self.endpoint.rpc_url, timeout_s=self.settings.eth.rpc_timeout_s, expected_chain_id=self.endpoint.chain_id
+        )
+
+    @cached_property
+    def chain_id(self) -> int:
+        return self.endpoint.chain_id or self.eth.chain_id()
+
+    @cached_property
+    def ens(self) -> EnsClient:
+        from fluence_dao.eth import EnsClient
+
+        assert self.endpoint.ens_registry is not None  # resolve_endpoint requires it
+        return EnsClient(self.eth, self.endpoint.ens_registry)
+
+    @cached_property
+    def governance(self) -> TxSender:
+        """The governance account's signer (devnet default: anvil's account 0). Its key is never shown."""
+        from fluence_dao.eth import TxSender
+
+        key = self.settings.eth.effective_governance_key(self.endpoint.rpc_url)
+        return TxSender(self.eth, key, tx_timeout_s=self.settings.eth.tx_timeout_s)
+
+    @cached_property
+    def ipfs(self) -> Ipfs:
+        """The configured Kubo RPC endpoint, else the embedded store under the state dir."""
+        from fluence_dao.ipfs import open_ipfs
+
+        repo = self.ipfs_repo or self.settings.state_dir / "ipfs"
+        node = open_ipfs(api_url=self.settings.ipfs.api_url, repo=repo, timeout_s=self.settings.ipfs.timeout_s)
+        self._closers.append(node)
+        return node
+
+    def record_key(self, artifact: str) -> str:
+        """The ENS text record key that holds an artifact's CID: `wasm.<module>` or `air.interval`."""
+        if artifact in WASM_MODULES:
+            return f"{self.settings.ens.wasm_key_prefix}{artifact}"
+        return artifact
+
+    def close(self) -> None:
+        for closer in self._closers:
+            try:
+                closer.close()
+            except Exception:  # pragma: no cover - best effort on teardown
+                logger.debug("closing %r failed", closer, exc_info=True)
+        self._closers.clear()

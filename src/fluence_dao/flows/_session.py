@@ -1,0 +1,44 @@
+"""A conversation with one peer: the network that reaches it and one client identity for every call.
+
+Permissions on the peer follow the caller's peer id (who created a service may remove it; only the management
+peer may add scripts), so a flow keeps one client for all its calls. The network is a `LocalNetwork` (peers in
+this process) or anything with the same interface, such as a client of the peer daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from fluence_dao._util.paths import project_root
+
+
+@cache
+def project_aqua(file_name: str) -> Any:
+    """A compiled project Aqua file from `aqua/` (compiled once per process; cached on disk by source hash)."""
+    from fluence_dao.aqua import compile_aqua
+
+    return compile_aqua(project_root() / "aqua" / file_name)
+
+
+@dataclass
+class PeerSession:
+    network: Any
+    client: Any = None
+    ttl_ms: int = 60_000
+
+    @property
+    def peer_id(self) -> str:
+        relay = self.network.relay
+        return relay if isinstance(relay, str) else str(relay.peer_id)
+
+    def call(self, aqua_file: str, function: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """Run an exported function of a project Aqua file on the peer and return its result."""
+        from fluence_dao.peer import call_function
+
+        if self.client is None:
+            self.client = self.network.client()
+        fn = project_aqua(aqua_file).function(function)
+        return call_function(self.network, fn, args, client=self.client, ttl_ms=self.ttl_ms)

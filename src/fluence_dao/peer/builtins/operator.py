@@ -1,0 +1,73 @@
+"""`operator`: what the peer's operator decides and governance does not (see aqua/operator.aqua).
+
+The governed interval AIR is the same on every network; which RPC endpoint and chain it talks to, the ENS
+registry there, the gas limit and the fee policy come from the peer that runs it. `require` turns a service's
+`success: false` record into an Aqua error naming the step, so flows read top to bottom with one `catch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    rpc_url: str
+    chain_id: int
+    ens_registry: str
+    project_name: str
+    signer_name: str
+    record_key: str = "notice"
+    gas_limit: int = 120_000
+    fee_multiplier: float = 2.0  # max fee = gas price x this: room for the base fee to rise before inclusion
+
+    def to_aqua(self) -> dict[str, Any]:
+        return {
+            "rpc_url": self.rpc_url,
+            "chain_id": self.chain_id,
+            "ens_registry": self.ens_registry,
+            "project_name": self.project_name,
+            "signer_name": self.signer_name,
+            "record_key": self.record_key,
+            "gas_limit": str(self.gas_limit),
+        }
+
+
+class OperatorService(BuiltinService):
+    service_id = "operator"
+
+    def __init__(self, config: OperatorConfig) -> None:
+        self.config = config
+
+    def functions(self) -> dict[str, Function]:
+        return {"config": self.get_config, "require": self.require, "fees": self.fees}
+
+    def get_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        return self.config.to_aqua()
+
+    def require(self, args: list[Any], ctx: CallContext) -> None:
+        ok = arg(args, 0, "ok", bool)
+        step = arg(args, 1, "step", str)
+        message = arg(args, 2, "message", str)
+        if not ok:
+            raise BuiltinError(f"{step}: {message}")
+
+    def fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
+        gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
+        priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
+        max_fee = max(int(gas_price * self.config.fee_multiplier), priority)
+        return {"max_fee_per_gas": hex(max_fee), "max_priority_fee_per_gas": hex(min(priority, max_fee))}
+
+
+def _quantity(text: str, field_name: str) -> int:
+    """A JSON-RPC quantity: `0x` hex (or decimal)."""
+    try:
+        value = int(text, 16) if text.startswith(("0x", "0X")) else int(text)
+    except ValueError:
+        raise BuiltinError(f"Error: {field_name} {text!r} is not a JSON-RPC quantity") from None
+    if value < 0:
+        raise BuiltinError(f"Error: {field_name} {text!r} is negative")
+    return value

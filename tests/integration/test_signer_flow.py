@@ -1,0 +1,101 @@
+"""The governed signer end to end on the real stack: anvil with the ENS contracts, the Zig modules built from
+source and published to IPFS with their CIDs in ENS, Aqua on the peer with the real AquaVM, curl mounted.
+
+publish -> deploy-signer (Aqua fetches and verifies every module by its ENS CID) -> governance makes the signer
+the owner of alpha.public-record.eth and funds it -> start-interval -> the `notice` record changes through
+transactions sent by the signer -> stop-interval stops them."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval, stop_interval
+from fluence_dao.peer import LocalNetwork, PeerConfig
+from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
+from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NOTICE = "notice"
+
+
+@pytest.fixture
+def stack(ens_env, tmp_path, require):
+    require(shutil.which("node"), "node is not installed")
+    require(shutil.which("curl"), "curl is not installed")
+    devnet = ens_env.devnet
+    settings = devnet.settings
+    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
+    operator = OperatorConfig(
+        rpc_url=devnet.rpc_url,
+        chain_id=int(devnet.info["chain_id"]),
+        ens_registry=devnet.registry,
+        project_name=settings.ens.project_name,
+        signer_name=settings.ens.signer_name,
+        record_key=NOTICE,
+    )
+    config = PeerConfig(
+        allowed_binaries={"curl": shutil.which("curl")},
+        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
+        script_tick_s=0.1,
+    )
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
+    session = PeerSession(network)
+    yield context, session, ens_env
+    network.stop()
+    context.close()
+
+
+def _wait_for_runs(session: PeerSession, script_id: str, successes: int, timeout_s: float = 60.0):
+    peer = session.network.relay
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        session.network.run_for(0.1)
+        script = peer.scheduler.get(script_id)
+        runs = [r for r in script.history if r.ok is not None] if script else []
+        done = [r for r in runs if r.ok and isinstance(r.result, dict) and r.result.get("success")]
+        if len(done) >= successes:
+            return runs
+    raise AssertionError(f"fewer than {successes} successful runs in {timeout_s} s: {runs}")
+
+
+def test_publish_deploy_and_interval(stack) -> None:
+    context, session, env = stack
+    project, signer_name = context.settings.ens.project_name, context.settings.ens.signer_name
+
+    published = publish(context)
+    keys = {a.key: a.cid for a in published.artifacts}
+    assert set(keys) == {"wasm.curl_adapter", "wasm.ens", "wasm.signer", "air.interval"}
+    for key, cid in keys.items():
+        assert env.ens.text(project, key) == cid
+        assert context.ipfs.cat(cid)  # pinned in the store the peer fetches from
+
+    deployed = deploy_signer(context, session)
+    assert deployed.created
+    assert env.ens.owner(signer_name).lower() == deployed.address.lower()
+    assert env.ens.text(project, "signer.service") == deployed.service_id
+    assert env.ens.text(project, "signer.peer") == session.peer_id
+    assert env.client.balance(deployed.address) > 0
+
+    again = deploy_signer(context, session)
+    assert not again.created and again.address == deployed.address and again.writes == []
+
+    started = start_interval(context, session, every_s=1)
+    runs = _wait_for_runs(session, started.script_id, successes=3)
+    sent = [r.result for r in runs if r.ok and r.result.get("success")]
+    assert len({r["tx_hash"] for r in sent}) == len(sent)
+    for outcome in sent:
+        tx = env.client.rpc("eth_getTransactionByHash", [outcome["tx_hash"]])
+        assert tx["from"].lower() == deployed.address.lower()
+        assert outcome["block_number"]
+    nonces = sorted(int(r["nonce"], 16) for r in sent)
+    assert nonces == list(range(nonces[0], nonces[0] + len(nonces)))  # no gap, no duplicate
+    assert env.ens.text(signer_name, NOTICE) in {r["value"] for r in sent}
+
+    assert stop_interval(session, started.script_id) is True
+    count = env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"])
+    session.network.run_for(3.5)
+    assert env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"]) == count
