@@ -18,7 +18,7 @@ Values are serialised as The Graph does: BigInt, BigDecimal, Int8 and Timestamp 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fluence_dao.subgraph import _asc as A
@@ -102,6 +102,7 @@ def _parse_input(base: str, value: Any) -> Any:
 class _Request:
     store: Store
     cache: dict[tuple[str, int | None], list[Entity]]
+    indexes: dict[tuple[str, str], dict[str, list[Entity]]] = field(default_factory=dict)
 
     def all(self, entity: str, block: int | None) -> list[Entity]:
         key = (entity, block)
@@ -111,6 +112,21 @@ class _Request:
 
     def get(self, entity: str, entity_id: str, block: int | None) -> Entity | None:
         return self.store.get(entity, entity_id, block)
+
+    def referencing(self, entity: str, field: str, target_id: str, block: int | None) -> list[Entity]:
+        """Entities whose `field` references `target_id`, from a per-request index (one pass per type)."""
+        key = (entity, f"{field}@{block}")
+        index = self.indexes.get(key)
+        if index is None:
+            index = self.indexes[key] = {}
+            for other in self.all(entity, block):
+                value = other.get(field)
+                if value is None:
+                    continue
+                ids = [_id_of(v) for v in value[1]] if value[0] == A.SV_ARRAY else [_id_of(value)]
+                for i in dict.fromkeys(ids):
+                    index.setdefault(i, []).append(other)
+        return index.get(target_id, [])
 
 
 class SubgraphSchema:
@@ -222,17 +238,7 @@ class SubgraphSchema:
         self, etype: EntityType, ftype: FieldType, data: Entity, block: int | None, req: _Request
     ) -> list[Entity]:
         if ftype.derived_from:
-            back = ftype.derived_from
-            my_id = _id_of(data["id"])
-            out = []
-            for other in req.all(ftype.base, block):
-                value = other.get(back)
-                if value is None:
-                    continue
-                ids = [_id_of(v) for v in value[1]] if value[0] == A.SV_ARRAY else [_id_of(value)]
-                if my_id in ids:
-                    out.append(other)
-            return out
+            return list(req.referencing(ftype.base, ftype.derived_from, _id_of(data["id"]), block))
         raw = data.get(ftype.name)
         if raw is None:
             return []

@@ -705,9 +705,9 @@ class MappingRuntime:
         target = ftype.base
         if ftype.derived_from:
             back = ftype.derived_from
-            found: dict[str, Entity] = {}
-            for data in self.store.all(target):
-                found[str(data["id"][1])] = data
+            found: dict[str, Entity] = {
+                _entity_id(data): data for data in self.store.referencing(target, back, entity_id)
+            }
             for (etype, eid), data in self._state.changes.items():
                 if etype != target:
                     continue
@@ -774,6 +774,11 @@ class MappingRuntime:
         values = [h.new_eth_value(eth_value_from_python(t, v)) for t, v in zip(outputs, decoded, strict=True)]
         _ = contract_name_ptr
         return h.new_array_ptrs(A.IDX_ARRAY_ETHEREUM_VALUE, values)
+
+
+def _entity_id(data: Entity) -> str:
+    value = data["id"][1]
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
 
 def _export(store: Any, instance: Any, name: str) -> Any:

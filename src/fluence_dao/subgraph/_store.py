@@ -170,6 +170,20 @@ class Store:
                 ).fetchall()
         return [decode_entity(r[0]) for r in rows]
 
+    def referencing(self, entity: str, field: str, target_id: str, block: int | None = None) -> list[Entity]:
+        """Entities of type `entity` whose `field` (a reference or a list of references) holds `target_id`."""
+        path = '$."' + field.replace('"', "") + '"'
+        visible = "block_end IS NULL" if block is None else "block_start <= ? AND (block_end IS NULL OR block_end > ?)"
+        args: list[Any] = [entity] + ([] if block is None else [block, block])
+        sql = (
+            f"SELECT data FROM entities WHERE entity = ? AND {visible} AND ("
+            f"json_extract(data, '{path}[1]') = ? OR (json_extract(data, '{path}[0]') = {SV_ARRAY} AND EXISTS ("
+            f"SELECT 1 FROM json_each(data, '{path}[1]') AS item WHERE json_extract(item.value, '$[1]') = ?)))"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, [*args, target_id, target_id]).fetchall()
+        return [decode_entity(r[0]) for r in rows]
+
     def data_sources(self) -> list[DynamicDataSource]:
         with self._lock:
             rows = self._db.execute(

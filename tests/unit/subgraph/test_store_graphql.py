@@ -210,3 +210,15 @@ def test_errors_have_the_graph_shape(api: SubgraphSchema) -> None:
 )
 def test_plural(name: str, expected: str) -> None:
     assert plural(name) == expected
+
+
+def test_referencing_scalar_and_list_fields(store: Store) -> None:
+    assert sorted(e["id"][1] for e in store.referencing("Proposal", "author", "0xaa")) == ["1", "3"]
+    assert [e["id"][1] for e in store.referencing("Proposal", "author", "0xaa", block=10)] == ["1"]
+    assert [e["id"][1] for e in store.referencing("Vote", "proposal", "2", block=11)] == ["v2"]
+    assert store.referencing("Vote", "proposal", "2") == []  # removed at block 12
+    store.commit_block(
+        BlockPtr(13, "0x13", 1),
+        {("Account", "0xcc"): {"id": s("0xcc"), "key": (A.SV_BYTES, b""), "tags": (A.SV_ARRAY, [s("1"), s("2")])}},
+    )
+    assert [e["id"][1] for e in store.referencing("Account", "tags", "2")] == ["0xcc"]
