@@ -21,11 +21,14 @@ from fluence_dao.devnet._devnet import (
     DevnetComponent,
     DevnetStatus,
     Endpoint,
+    IpfsServerComponent,
+    PeerComponent,
     anvil_binary,
+    ipfs_api_version,
     resolve_endpoint,
     rpc_chain_id,
 )
-from fluence_dao.devnet._state import STATE_VERSION, DevnetPaths
+from fluence_dao.devnet._state import STATE_VERSION, DevnetPaths, read_info
 
 __all__ = [
     "COMPONENTS",
@@ -39,10 +42,14 @@ __all__ = [
     "DevnetStatus",
     "Endpoint",
     "EnsDeployment",
+    "IpfsServerComponent",
+    "PeerComponent",
     "anvil_binary",
     "deploy_ens",
     "ensure_name",
+    "ipfs_api_version",
     "load_artifact",
+    "read_info",
     "resolve_endpoint",
     "rpc_chain_id",
 ]

@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 import socket
+import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,8 +177,116 @@ class AnvilComponent:
         }
 
 
+def _stable_port(devnet: Devnet, name: str, configured: int, previous: dict[str, Any]) -> int:
+    """The configured port, else the last one (when our process still runs there or it is free), else a free one."""
+    if configured:
+        return configured
+    last = previous.get("port")
+    if isinstance(last, int) and last > 0:
+        probe = ManagedProcess(
+            ProcessSpec(name, [sys.executable], devnet.paths.log_file(name), devnet.paths.pid_file(name), bool)
+        )
+        if probe.pid() is not None or _port_free(last):
+            return last
+    return free_port()
+
+
+def ipfs_api_version(api_url: str, timeout_s: float = 0.5) -> str | None:
+    """The `Version` an IPFS RPC API reports (POST /api/v0/version), or None when nothing answers."""
+    request = urllib.request.Request(f"{api_url}/api/v0/version", data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return str(json.loads(response.read())["Version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class IpfsServerComponent:
+    """`fluence-dao ipfs serve`: the embedded store (`<state_dir>/ipfs`) behind Kubo's RPC API on 127.0.0.1."""
+
+    name = "ipfs"
+
+    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+        previous = info.get("processes", {}).get(self.name, {})
+        port = _stable_port(devnet, self.name, 0, previous)
+        api_url = f"http://{LOOPBACK}:{port}"
+        repo = devnet.settings.state_dir / "ipfs"
+        argv = [sys.executable, "-m", "fluence_dao", "ipfs", "serve", "--port", str(port), "--repo", str(repo)]
+        spec = ProcessSpec(
+            name=self.name,
+            argv=argv,
+            log_path=devnet.paths.log_file(self.name),
+            pid_path=devnet.paths.pid_file(self.name),
+            health=lambda: ipfs_api_version(api_url) is not None,
+            startup_timeout_s=devnet.settings.devnet.startup_timeout_s,
+            port=port,
+        )
+        return ManagedProcess(spec)
+
+    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+        port = devnet.process(self.name).spec.port
+        return {
+            "ipfs": {
+                "api_url": f"http://{LOOPBACK}:{port}",
+                "api_multiaddr": f"/ip4/{LOOPBACK}/tcp/{port}",
+                "repo": str(devnet.settings.state_dir / "ipfs"),
+            }
+        }
+
+
+class PeerComponent:
+    """The peer daemon (`python -m fluence_dao.peer.daemon`): one long-lived Fluence peer on 127.0.0.1; the CLI
+    runs Aqua on it. Its services (and the signer key inside them) live only in its memory."""
+
+    name = "peer"
+
+    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+        from fluence_dao.peer.remote import ping
+
+        processes = info.get("processes", {})
+        port = _stable_port(devnet, self.name, devnet.settings.peer.port, processes.get(self.name, {}))
+        argv = [
+            sys.executable,
+            "-m",
+            "fluence_dao.peer.daemon",
+            "--state-dir",
+            str(devnet.settings.state_dir),
+            "--port",
+            str(port),
+        ]
+        ipfs_port = processes.get("ipfs", {}).get("port")
+        if isinstance(ipfs_port, int) and ipfs_port > 0:
+            argv += ["--ipfs-api-multiaddr", f"/ip4/{LOOPBACK}/tcp/{ipfs_port}"]
+        address = f"{LOOPBACK}:{port}"
+        spec = ProcessSpec(
+            name=self.name,
+            argv=argv,
+            log_path=devnet.paths.log_file(self.name),
+            pid_path=devnet.paths.pid_file(self.name),
+            health=lambda: ping(address, 0.5) is not None,
+            startup_timeout_s=devnet.settings.devnet.startup_timeout_s,
+            port=port,
+        )
+        return ManagedProcess(spec)
+
+    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+        from fluence_dao.peer.remote import ping
+
+        port = devnet.process(self.name).spec.port
+        address = f"{LOOPBACK}:{port}"
+        facts = ping(address, 2.0) or {}
+        return {
+            "peer": {
+                "address": address,
+                "multiaddr": f"/ip4/{LOOPBACK}/tcp/{port}",
+                "peer_id": facts.get("peer_id"),
+                "management_peer_ids": facts.get("management_peer_ids"),
+            }
+        }
+
+
 #: Devnet components in start order. Append new background processes here (see the module docstring).
-COMPONENTS: list[Callable[[], DevnetComponent]] = [AnvilComponent]
+COMPONENTS: list[Callable[[], DevnetComponent]] = [AnvilComponent, IpfsServerComponent, PeerComponent]
 
 
 @dataclass
@@ -199,6 +308,8 @@ class DevnetStatus:
             "chain": self.chain,
             "ens": (self.info or {}).get("ens"),
             "names": self.names,
+            "ipfs": (self.info or {}).get("ipfs"),
+            "peer": (self.info or {}).get("peer"),
         }
 
 

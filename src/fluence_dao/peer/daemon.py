@@ -45,7 +45,7 @@ from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle
 from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("fluence_dao.peer.daemon" if __name__ == "__main__" else __name__)
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
@@ -227,6 +227,8 @@ class PeerDaemon:
         self._stop.set()
         self._wake.set()
         with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread
+        with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             connections = list(self._connections)
@@ -317,6 +319,8 @@ class PeerDaemon:
         while not self._stop.is_set():
             try:
                 sock, address = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 if self._stop.is_set():
                     return
@@ -415,6 +419,7 @@ def _listen(port: int) -> socket.socket:
             f"the peer daemon cannot listen on {LOOPBACK}:{port}: {err.strerror or err}", port=port
         ) from err
     sock.listen(16)
+    sock.settimeout(MAX_IDLE_WAIT_S)  # the accept thread checks for stop at least this often
     return sock
 
 
@@ -435,15 +440,19 @@ def serve(config: DaemonConfig) -> int:
     hardening = harden_process()
     logger.info("process hardening: %s", hardening)
     daemon = PeerDaemon(config).start()
+    requested = threading.Event()
 
-    def _stop(signum: int, _frame: Any) -> None:
+    def _request_stop(signum: int, _frame: Any) -> None:
         logger.info("signal %s: stopping", signal.Signals(signum).name)
-        threading.Thread(target=daemon.stop, name="peer-daemon-stop", daemon=True).start()
+        requested.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    daemon.wait()
-    daemon.stop()
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    try:
+        while not requested.wait(0.5) and not daemon.stopped:
+            pass
+    finally:
+        daemon.stop()
     return 0
 
 
