@@ -32,3 +32,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import dao_cmd
 
     app.add_typer(dao_cmd.app, name="dao")
+    from fluence_dao.cli import peer_cmd
+
+    app.add_typer(peer_cmd.app, name="peer")

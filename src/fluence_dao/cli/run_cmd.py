@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,9 +27,17 @@ def run(
     imports: Annotated[
         list[Path] | None, typer.Option("--import", "-m", help="Extra Aqua import directory (repeatable).")
     ] = None,
+    daemon: Annotated[
+        bool | None,
+        typer.Option(
+            "--daemon/--local",
+            help="Run on the peer daemon (`devnet up` / `peer serve`) or on a fresh in-process network "
+            "[default: the daemon when one is running and --peers is 1].",
+        ),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Call an exported Aqua function on a fresh in-process network (peer 0 is the relay), as `fluence run`."""
+    """Call an exported Aqua function on the peer daemon or a fresh in-process network, as `fluence run`."""
     import json as json_lib
 
     from fluence_dao.aqua import compile_aqua, parse_function_call
@@ -48,8 +56,27 @@ def run(
     call = parse_function_call(func, values)
     with _output.status(f"compiling {input_file}"):
         function = compile_aqua(input_file, imports or None).function(call.name)
-    with _output.status(f"running {call.name} on {peers} peer(s)"):
-        network = LocalNetwork(peers)
-        result = call_function(network, function, call.args, ttl_ms=ttl_ms)
+    remote = _daemon_network(daemon, peers)
+    if remote is not None:
+        with remote, _output.status(f"running {call.name} on the peer daemon {remote.relay.address}"):
+            result = call_function(remote, function, call.args, ttl_ms=ttl_ms)
+    else:
+        with _output.status(f"running {call.name} on {peers} peer(s)"):
+            network = LocalNetwork(peers)
+            result = call_function(network, function, call.args, ttl_ms=ttl_ms)
     text = result if isinstance(result, str) else json_lib.dumps(result, indent=2, ensure_ascii=False)
     _output.emit(result, text)
+
+
+def _daemon_network(daemon: bool | None, peers: int) -> Any:
+    """A RemoteNetwork to the running daemon when asked (--daemon) or by default; None for a local network."""
+    if daemon is False or (daemon is None and peers != 1):
+        return None
+    from fluence_dao.config import load_settings
+    from fluence_dao.errors import PeerError
+    from fluence_dao.peer.remote import connect_from_settings
+
+    remote = connect_from_settings(load_settings())
+    if remote is None and daemon:
+        raise PeerError("--daemon: no peer daemon is running: start one with `fluence-dao devnet up` or `peer serve`")
+    return remote

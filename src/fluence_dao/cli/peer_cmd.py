@@ -1,0 +1,78 @@
+"""`fluence-dao peer serve|info`: the long-lived local Fluence peer (the daemon `devnet up` also starts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+app = typer.Typer(help="The local peer daemon: one Fluence peer on 127.0.0.1 that CLI commands run Aqua on.")
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
+]
+
+
+def _settings(state_dir: Path | None, port: int | None = None) -> Any:
+    from fluence_dao.config import load_settings
+
+    overrides: dict[str, Any] = {"state_dir": state_dir}
+    settings = load_settings(overrides)
+    if port is not None:
+        settings.peer.port = port
+    return settings
+
+
+@app.command()
+def serve(
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, help="TCP port on 127.0.0.1 (0: any free).")
+    ] = None,
+    management_peer_id: Annotated[
+        list[str] | None,
+        typer.Option("--management-peer-id", help="Peer id allowed to manage services (repeatable; default: CLI key)."),
+    ] = None,
+    ipfs_api_multiaddr: Annotated[
+        str | None, typer.Option("--ipfs-api-multiaddr", help="The local IPFS RPC server aqua-ipfs announces.")
+    ] = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Run the peer daemon in the foreground until SIGTERM or Ctrl-C (logs to stderr)."""
+    import logging
+    import sys
+
+    from fluence_dao.peer.daemon import DaemonConfig, serve
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(state_dir, port)
+    config = DaemonConfig.from_settings(
+        settings,
+        ipfs_local_api_multiaddr=ipfs_api_multiaddr,
+        management_peer_ids=frozenset(management_peer_id) if management_peer_id else None,
+    )
+    serve(config)
+
+
+@app.command()
+def info(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
+    """Show the running daemon: address, peer id, pid, management peers, counters."""
+    from fluence_dao.errors import PeerError
+    from fluence_dao.peer.remote import daemon_address, ping
+
+    settings = _settings(state_dir)
+    address = daemon_address(settings)
+    facts = ping(address, 2.0) if address else None
+    if facts is None:
+        where = f" at {address}" if address else ""
+        raise PeerError(
+            f"no peer daemon answers{where}: start one with `fluence-dao devnet up` or `fluence-dao peer serve`",
+            address=address,
+        )
+    facts.pop("action", None)
+    lines = [f"{key:<20} {value}" for key, value in facts.items()]
+    _output.emit(facts, "\n".join(lines))
