@@ -35,7 +35,9 @@ _ALIASES = {"uint": "uint256", "int": "int256"}
 
 
 def split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

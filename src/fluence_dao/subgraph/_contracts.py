@@ -153,7 +153,7 @@ def _selector(signature: str) -> bytes:
 
 def governance_calldata(action: str, *args: Any) -> bytes:
     """ABI-encoded calldata for propose(string,uint256), vote(uint256,bool,uint256) or close(uint256)."""
-    import eth_abi
+    import eth_abi.abi as eth_abi
 
     types = {"propose": ["string", "uint256"], "vote": ["uint256", "bool", "uint256"], "close": ["uint256"]}[action]
     return _selector(f"{action}({','.join(types)})") + eth_abi.encode(types, list(args))

@@ -185,8 +185,8 @@ class SubgraphSchema:
                     f"subgraph {meta['deployment']} has only indexed up to block number {indexed} "
                     f"and data for block number {number} is therefore not yet available"
                 )
-            return indexed
-        return indexed
+            return int(indexed)
+        return int(indexed) if indexed is not None else None
 
     # -- filtering --------------------------------------------------------------------------------------------
     def _matches(
@@ -288,13 +288,14 @@ class SubgraphSchema:
     def _build(self) -> Any:
         import graphql as g
 
+        def same(value: Any) -> Any:
+            return value
+
+        def literal(node: Any, variables: Any = None) -> Any:
+            return g.value_from_ast_untyped(node, variables)
+
         def scalar(name: str) -> g.GraphQLScalarType:
-            return g.GraphQLScalarType(
-                name,
-                serialize=lambda v: v,
-                parse_value=lambda v: v,
-                parse_literal=lambda node, _vars=None: g.value_from_ast_untyped(node, _vars),
-            )
+            return g.GraphQLScalarType(name, serialize=same, parse_value=same, parse_literal=literal)
 
         scalars: dict[str, Any] = {
             "ID": g.GraphQLID,
@@ -348,11 +349,11 @@ class SubgraphSchema:
         for name, etype in self.entities.entities.items():
             objects[name] = g.GraphQLObjectType(
                 name,
-                lambda etype=etype: self._object_fields(etype, output_type, collection_args),
+                self._thunk(self._object_fields, etype, output_type, collection_args),
                 description=etype.description,
             )
             filters[name] = g.GraphQLInputObjectType(
-                f"{name}_filter", lambda etype=etype: self._filter_fields(etype, leaf_type, filters, block_changed)
+                f"{name}_filter", self._thunk(self._filter_fields, etype, leaf_type, filters, block_changed)
             )
             order_values: dict[str, Any] = {}
             for fname, f in etype.fields.items():
@@ -400,6 +401,11 @@ class SubgraphSchema:
             meta_type, args={"block": g.GraphQLArgument(block_height)}, resolve=self._resolve_meta
         )
         return g.GraphQLSchema(g.GraphQLObjectType("Query", query_fields))
+
+    @staticmethod
+    def _thunk(build: Callable[..., dict[str, Any]], *args: Any) -> Callable[[], dict[str, Any]]:
+        """Fields built lazily, so entity types can refer to each other."""
+        return lambda: build(*args)
 
     def _object_fields(self, etype: EntityType, output_type: Any, collection_args: Any) -> dict[str, Any]:
         import graphql as g
@@ -559,7 +565,7 @@ def _compare(value: Any, op: str, want: Any, is_list: bool) -> bool:
     if op in ("_gt", "_lt", "_gte", "_lte"):
         if want is None:
             return False
-        return {"_gt": value > want, "_lt": value < want, "_gte": value >= want, "_lte": value <= want}[op]
+        return bool({"_gt": value > want, "_lt": value < want, "_gte": value >= want, "_lte": value <= want}[op])
     negate = op.startswith("_not_")
     stem = op[5:] if negate else op[1:]
     nocase = stem.endswith("_nocase")

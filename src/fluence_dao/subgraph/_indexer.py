@@ -286,7 +286,7 @@ class Indexer:
         txs: dict[str, dict[str, Any]],
         state: BlockState,
     ) -> None:
-        import eth_abi
+        import eth_abi.abi as eth_abi
 
         for entry in entries:
             topics = [bytes.fromhex(t[2:]) for t in entry.get("topics", [])]

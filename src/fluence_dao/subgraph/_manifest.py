@@ -197,10 +197,12 @@ def load_schema(path: Path | str) -> EntitySchema:
             is_list = isinstance(t, ast.ListTypeNode)
             while not isinstance(t, ast.NamedTypeNode):
                 t = t.type  # type: ignore[attr-defined]
-            derived = None
+            derived: str | None = None
             for d in f.directives or []:
                 if d.name.value == "derivedFrom":
-                    derived = next(a.value.value for a in d.arguments or [] if a.name.value == "field")  # type: ignore[attr-defined]
+                    for a in d.arguments or []:
+                        if a.name.value == "field" and isinstance(a.value, ast.StringValueNode):
+                            derived = a.value.value
             fields[f.name.value] = FieldType(f.name.value, t.name.value, is_list, non_null, derived)
         description = definition.description.value if definition.description else None
         entities[definition.name.value] = EntityType(definition.name.value, fields, immutable, description)

@@ -574,7 +574,7 @@ class MappingRuntime:
             return self._ethereum_call(p)
 
         def ethereum_encode(p: int) -> int:
-            import eth_abi
+            import eth_abi.abi as eth_abi
 
             value = heap().read_eth_value(p)
             try:
@@ -584,7 +584,7 @@ class MappingRuntime:
             return heap().new_bytes(data)
 
         def ethereum_decode(types: int, data: int) -> int:
-            import eth_abi
+            import eth_abi.abi as eth_abi
 
             type_text = s(types)
             try:
@@ -749,7 +749,7 @@ class MappingRuntime:
         self._state.created.append((name, params[0].lower(), context))
 
     def _ethereum_call(self, p: int) -> int:
-        import eth_abi
+        import eth_abi.abi as eth_abi
 
         h = self._heap
         assert h is not None
