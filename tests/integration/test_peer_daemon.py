@@ -1,0 +1,268 @@
+"""The peer daemon as `devnet up` runs it: real processes on 127.0.0.1 (anvil, the IPFS RPC server, the daemon),
+compiled Aqua through RemoteNetwork and `fluence-dao run`, signatures, the management key, hardening, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from fluence_dao.cli import _output
+from fluence_dao.cli.main import app
+from fluence_dao.config import load_settings
+from fluence_dao.errors import AquaCallError, ParticleError, ToolNotFoundError
+from fluence_dao.peer import KeyPair, Particle, call_function
+from fluence_dao.peer.daemon import client_key_path
+from fluence_dao.peer.remote import RemoteNetwork, connect_from_settings, ping
+from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, encode_varint, frame
+
+pytestmark = pytest.mark.integration
+
+AQUA = Path(__file__).resolve().parents[1] / "aqua"
+
+
+def _cli(env: dict[str, str], *args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), env=env)
+    _output.set_json(False)
+    return result
+
+
+def _text(result: Any) -> str:
+    """What a failed command says: its output and the FluenceDaoError it raised (mapped by main() in a shell)."""
+    return result.output + str(result.exception or "")
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@dataclass
+class Daemon:
+    env: dict[str, str]
+    state_dir: Path
+    status: dict[str, Any]
+
+    @property
+    def address(self) -> str:
+        return str(self.status["peer"]["address"])
+
+    def settings(self) -> Any:
+        return load_settings({"state_dir": self.state_dir}, env_file=None)
+
+    def process(self, name: str) -> dict[str, Any]:
+        return next(p for p in self.status["processes"] if p["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterator[Daemon]:
+    from fluence_dao.devnet import anvil_binary
+
+    if not shutil.which("node"):
+        pytest.fail("node is required in CI") if os.environ.get("CI") else pytest.skip("node is not installed")
+    state_dir = tmp_path_factory.mktemp("peer-daemon-state")
+    env = {"FLUENCE_DAO_STATE_DIR": str(state_dir), "FLUENCE_DAO_DEVNET__STATE_INTERVAL_S": "0"}
+    try:
+        anvil_binary(load_settings({"state_dir": state_dir}, env_file=None))
+    except ToolNotFoundError as err:
+        pytest.fail(err.message) if os.environ.get("CI") else pytest.skip(err.message)
+    result = _cli(env, "devnet", "up", "--json")
+    try:
+        assert result.exit_code == 0, result.output
+        status = _cli(env, "devnet", "status", "--json")
+        assert status.exit_code == 0, status.output
+        yield Daemon(env=env, state_dir=state_dir, status=json.loads(status.stdout))
+    finally:
+        _cli(env, "devnet", "down")
+
+
+@pytest.fixture(scope="module")
+def basics() -> Any:
+    from fluence_dao.aqua import compile_aqua
+
+    return compile_aqua(AQUA / "basics.aqua")
+
+
+@pytest.fixture(scope="module")
+def services() -> Any:
+    from fluence_dao.aqua import compile_aqua
+
+    return compile_aqua(AQUA / "services.aqua")
+
+
+def test_devnet_up_runs_anvil_ipfs_and_the_peer_once(daemon: Daemon) -> None:
+    status = daemon.status
+    assert status["healthy"] is True
+    assert [p["name"] for p in status["processes"]] == ["anvil", "ipfs", "peer"]
+    for proc in status["processes"]:
+        assert proc["healthy"] and proc["running"] and _running(proc["pid"]) and proc["port"] > 0
+    peer = daemon.process("peer")
+    assert status["peer"]["address"] == f"127.0.0.1:{peer['port']}"
+    assert status["ipfs"]["api_url"] == f"http://127.0.0.1:{daemon.process('ipfs')['port']}"
+    client_id = KeyPair.load_or_create(client_key_path(daemon.state_dir)).peer_id
+    assert status["peer"]["management_peer_ids"] == [client_id]
+    facts = ping(daemon.address)
+    assert facts is not None and facts["pid"] == peer["pid"] and facts["peer_id"] == status["peer"]["peer_id"]
+
+    again = _cli(daemon.env, "devnet", "up", "--json")
+    assert again.exit_code == 0, again.output
+    processes = json.loads(again.stdout)["processes"]
+    for name in ("anvil", "ipfs", "peer"):
+        assert processes[name]["started_now"] is False
+        assert processes[name]["pid"] == daemon.process(name)["pid"]
+
+
+def test_the_daemon_is_hardened(daemon: Daemon) -> None:
+    pid = daemon.process("peer")["pid"]
+    facts = ping(daemon.address)
+    assert facts is not None and facts["dumpable"] is False  # prctl(PR_GET_DUMPABLE) inside the daemon
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    core = next(line for line in limits if line.startswith("Max core file size"))
+    assert core.split()[4:6] == ["0", "0"]  # soft and hard RLIMIT_CORE
+
+
+def test_greet_runs_on_the_daemon(daemon: Daemon, basics: Any) -> None:
+    before = ping(daemon.address)
+    assert before is not None
+    with RemoteNetwork(daemon.address, KeyPair.generate()) as net:
+        assert net.relay.peer_id == daemon.status["peer"]["peer_id"]
+        assert call_function(net, basics.function("greet"), ["daemon"]) == "hello, daemon"
+        assert call_function(net, basics.function("add_numbers"), [7, 8]) == [15, True]
+    after = ping(daemon.address)
+    assert after is not None and after["particles_received"] >= before["particles_received"] + 2
+
+
+def test_services_outlive_cli_invocations_but_not_the_daemon(daemon: Daemon, services: Any, tmp_path: Path) -> None:
+    from peer_fixtures.counter import counter_wasm
+
+    data = tmp_path / "deploy.json"
+    data.write_text(json.dumps({"wasm": list(counter_wasm()), "name": "counter", "alias": "counter"}))
+    aqua = str(AQUA / "services.aqua")
+    deployed = _cli(daemon.env, "run", "--daemon", "-i", aqua, "-f", "deploy(wasm, name, alias)", "--data", f"@{data}")
+    assert deployed.exit_code == 0, deployed.output
+    first = _cli(daemon.env, "run", "--daemon", "-i", aqua, "-f", "count_twice()", "--json")
+    second = _cli(daemon.env, "run", "--daemon", "-i", aqua, "-f", "count_twice()", "--json")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert json.loads(first.stdout) == [1, 2] and json.loads(second.stdout) == [3, 4]  # one instance, kept
+    facts = ping(daemon.address)
+    assert facts is not None and facts["services"] == 1
+
+    # a local run (--local) is a fresh network without the service
+    local = _cli(daemon.env, "run", "--local", "-i", aqua, "-f", "count_twice()")
+    assert local.exit_code == 1 and "Service with id 'counter' not found" in _text(local)
+
+    # restarting the daemon destroys its services, by design
+    from fluence_dao.devnet import Devnet
+
+    devnet = Devnet(daemon.settings())
+    assert devnet.process("peer").stop()
+    restarted = devnet.up()["processes"]["peer"]
+    assert restarted["started_now"] is True
+    daemon.status = json.loads(_cli(daemon.env, "devnet", "status", "--json").stdout)
+    gone = _cli(daemon.env, "run", "--daemon", "-i", aqua, "-f", "count_twice()")
+    assert gone.exit_code == 1 and "Service with id 'counter' not found" in _text(gone)
+
+
+def test_script_add_needs_the_management_key(daemon: Daemon, services: Any) -> None:
+    add, remove = services.function("add_script"), services.function("remove_script")
+    nox_error = "This function is only available to the host or worker spells"
+    with RemoteNetwork(daemon.address, KeyPair.generate()) as stranger, pytest.raises(AquaCallError, match=nox_error):
+        call_function(stranger, add, ["(null)", "3600"])
+    settings = daemon.settings()
+    manager = connect_from_settings(settings)
+    assert manager is not None
+    with manager:
+        assert manager.client().peer_id == KeyPair.load_or_create(client_key_path(daemon.state_dir)).peer_id
+        script_id = call_function(manager, add, ["(null)", "3600"])
+        assert len(script_id) == 36
+        with (
+            RemoteNetwork(daemon.address, KeyPair.generate()) as other,
+            pytest.raises(AquaCallError, match="Forbidden"),
+        ):
+            call_function(other, remove, [script_id])
+        assert call_function(manager, remove, [script_id]) is True
+
+
+def _connect(address: str) -> socket.socket:
+    host, port = address.rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def _read(sock: socket.socket, reader: FrameReader) -> Any:
+    while True:
+        data = sock.recv(65536)
+        assert data, "the daemon closed the connection"
+        messages = reader.feed(data)
+        if messages:
+            assert len(messages) == 1
+            return decode_message(messages[0])
+
+
+def test_bad_signature_is_refused_and_the_daemon_keeps_serving(daemon: Daemon, basics: Any) -> None:
+    pair = KeyPair.generate()
+    good = Particle.create('(call %init_peer_id% ("op" "noop") [])', pair)
+    tampered = replace(good, script='(call %init_peer_id% ("op" "identity") ["x"])')
+    before = ping(daemon.address)
+    assert before is not None
+    with _connect(daemon.address) as sock:
+        reader = FrameReader()
+        sock.sendall(frame(encode_particle(tampered)))
+        refused = _read(sock, reader)
+        assert refused["action"] == "Refused" and refused["id"] == good.id
+        assert "bad signature" in refused["reason"]
+        expired = Particle.create("(null)", pair, ttl_ms=1)
+        time.sleep(0.01)
+        sock.sendall(frame(encode_particle(expired)))
+        assert "expired" in _read(sock, reader)["reason"]
+        sock.sendall(frame(b"\x81\x04\x92\x01\x02"))  # valid framing, not a map: refused, connection kept
+        assert "not a MessagePack map" in _read(sock, reader)["reason"]
+        sock.sendall(frame(encode_control("Ping")))
+        pong = _read(sock, reader)
+        assert pong["action"] == "Pong" and pong["particles_refused"] == before["particles_refused"] + 3
+        assert pong["particles_received"] == before["particles_received"]  # none of them reached the peer
+    # an oversize length prefix ends that connection with a reason; the daemon goes on
+    with _connect(daemon.address) as sock:
+        sock.sendall(encode_varint(4 * 2**20 + 1))
+        assert "exceeds the limit" in _read(sock, FrameReader())["reason"]
+        assert sock.recv(1) == b""
+    # a RemoteNetwork raises on refusal instead of waiting for the TTL
+    with RemoteNetwork(daemon.address, pair) as net:
+        net._link.send(encode_particle(tampered))
+        with pytest.raises(ParticleError, match=r"refused particle .*bad signature"):
+            net.run_until(lambda: False, 5.0)
+    with RemoteNetwork(daemon.address, pair) as net:
+        assert call_function(net, basics.function("greet"), ["still here"]) == "hello, still here"
+
+
+def test_peer_info_cli(daemon: Daemon) -> None:
+    result = _cli(daemon.env, "peer", "info", "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert facts["address"] == daemon.address and facts["peer_id"] == daemon.status["peer"]["peer_id"]
+    assert facts["dumpable"] is False
+
+
+def test_devnet_down_stops_everything(daemon: Daemon) -> None:
+    pids = {p["name"]: p["pid"] for p in daemon.status["processes"]}
+    result = _cli(daemon.env, "devnet", "down", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stopped"] == ["peer", "ipfs", "anvil"]
+    assert not any(_running(pid) for pid in pids.values())
+    assert ping(daemon.address) is None
+    assert connect_from_settings(daemon.settings()) is None
+    info = _cli(daemon.env, "peer", "info")
+    assert info.exit_code == 1 and "no peer daemon answers" in _text(info)
+    run = _cli(daemon.env, "run", "--daemon", "-i", str(AQUA / "basics.aqua"), "-f", 'greet("x")')
+    assert run.exit_code == 1 and "no peer daemon is running" in _text(run)
