@@ -35,3 +35,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import peer_cmd
 
     app.add_typer(peer_cmd.app, name="peer")
+    from fluence_dao.cli import flows_cmd
+
+    app.add_typer(flows_cmd.app)  # top-level publish, deploy-signer, start-interval, stop-interval, status, demo

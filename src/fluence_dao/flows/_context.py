@@ -67,12 +67,30 @@ class FlowContext:
         return TxSender(self.eth, key, tx_timeout_s=self.settings.eth.tx_timeout_s)
 
     @cached_property
+    def devnet_info(self) -> dict[str, Any]:
+        """devnet.json of a devnet under the state dir ({} when there is none)."""
+        from fluence_dao.devnet import DevnetPaths, read_info
+
+        return read_info(DevnetPaths.under(self.settings.state_dir)) or {}
+
+    @cached_property
+    def ipfs_api_url(self) -> str | None:
+        """The Kubo RPC endpoint to use: configured, else the devnet's IPFS server, else None (embedded)."""
+        if self.settings.ipfs.api_url:
+            return self.settings.ipfs.api_url
+        if self.ipfs_repo is None:
+            url = (self.devnet_info.get("ipfs") or {}).get("api_url")
+            return str(url) if url else None
+        return None
+
+    @cached_property
     def ipfs(self) -> Ipfs:
-        """The configured Kubo RPC endpoint, else the embedded store under the state dir."""
+        """The configured Kubo RPC endpoint or the devnet's IPFS server (so one process writes the devnet's
+        store), else the embedded store under the state dir."""
         from fluence_dao.ipfs import open_ipfs
 
         repo = self.ipfs_repo or self.settings.state_dir / "ipfs"
-        node = open_ipfs(api_url=self.settings.ipfs.api_url, repo=repo, timeout_s=self.settings.ipfs.timeout_s)
+        node = open_ipfs(api_url=self.ipfs_api_url, repo=repo, timeout_s=self.settings.ipfs.timeout_s)
         self._closers.append(node)
         return node
 

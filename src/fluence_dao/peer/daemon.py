@@ -174,7 +174,7 @@ class PeerDaemon:
         self.port = int(self._listener.getsockname()[1])
         self.address = f"{LOOPBACK}:{self.port}"
         self.multiaddr = f"/ip4/{LOOPBACK}/tcp/{self.port}"
-        builtins = {"aqua-ipfs": self._ipfs_builtin(), **config.extra_builtins}
+        builtins = {"aqua-ipfs": self._ipfs_builtin(), "operator": self._operator_builtin(), **config.extra_builtins}
         peer_config = PeerConfig(
             state_dir=peer_dir(state_dir),
             management_peer_ids=management,
@@ -197,6 +197,29 @@ class PeerDaemon:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._numbers = 0
+
+    def _operator_builtin(self) -> Any:
+        """The `operator` builtin: the chain this peer's scripts talk to, read from the settings and devnet.json
+        on every call (the devnet writes devnet.json after the peer has started)."""
+        from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+
+        state_dir = self.config.state_dir
+
+        def current() -> OperatorConfig:
+            from fluence_dao.config import load_settings
+            from fluence_dao.devnet import resolve_endpoint
+
+            settings = load_settings({"state_dir": state_dir})
+            endpoint = resolve_endpoint(settings)
+            return OperatorConfig(
+                rpc_url=endpoint.rpc_url,
+                chain_id=int(endpoint.chain_id or settings.devnet.chain_id),
+                ens_registry=str(endpoint.ens_registry),
+                project_name=settings.ens.project_name,
+                signer_name=settings.ens.signer_name,
+            )
+
+        return OperatorService(current)
 
     def _ipfs_builtin(self) -> Any:
         from fluence_dao.ipfs import open_ipfs

@@ -36,6 +36,20 @@ class ScriptRun:
     result: Any = None
     error: str | None = None
 
+    def to_aqua(self) -> dict[str, Any]:
+        """As Aqua's `ScriptRun` (aqua/deploy.aqua): the result travels as JSON text, its shape is the script's."""
+        import json
+
+        return {
+            "particle_id": self.particle_id,
+            "started_ms": self.started_ms,
+            "finished_ms": self.finished_ms or 0,
+            "finished": self.ok is not None,
+            "ok": bool(self.ok),
+            "result_json": json.dumps(self.result, sort_keys=True),
+            "error": self.error or "",
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "particle_id": self.particle_id,

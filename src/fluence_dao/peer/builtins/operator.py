@@ -7,7 +7,8 @@ registry there, the gas limit and the fee policy come from the peer that runs it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
@@ -39,11 +40,39 @@ class OperatorConfig:
 class OperatorService(BuiltinService):
     service_id = "operator"
 
-    def __init__(self, config: OperatorConfig) -> None:
-        self.config = config
+    SETTABLE = ("record_key", "gas_limit")
+
+    def __init__(self, config: OperatorConfig | Callable[[], OperatorConfig]) -> None:
+        """`config`, or a function returning it: then it is read on every call, so a peer started before its
+        chain is configured (or restarted on another port) answers with the current settings."""
+        self._config = config
+        self._overrides: dict[str, Any] = {}
+
+    @property
+    def config(self) -> OperatorConfig:
+        base = self._config() if callable(self._config) else self._config
+        return replace(base, **self._overrides) if self._overrides else base
 
     def functions(self) -> dict[str, Function]:
-        return {"config": self.get_config, "require": self.require, "fees": self.fees}
+        return {"config": self.get_config, "require": self.require, "fees": self.fees, "set": self.set}
+
+    def set(self, args: list[Any], ctx: CallContext) -> None:
+        """Change `record_key` or `gas_limit` on this peer (who may: the peer's rule for protected builtins)."""
+        name = arg(args, 0, "name", str)
+        value = arg(args, 1, "value", str)
+        ctx.peer.policy.guard_protected(ctx.init_peer_id)  # as script.add: host and management peers on nox
+        if name not in self.SETTABLE:
+            raise BuiltinError(
+                f"Error: operator setting {name!r} cannot be changed (settable: {', '.join(self.SETTABLE)})"
+            )
+        if name == "gas_limit":
+            if not value.isdigit() or int(value) < 21_000:
+                raise BuiltinError(f"Error: gas_limit must be a number >= 21000, got {value!r}")
+            self._overrides[name] = int(value)
+        else:
+            if not value:
+                raise BuiltinError("Error: record_key must not be empty")
+            self._overrides[name] = value
 
     def get_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         return self.config.to_aqua()

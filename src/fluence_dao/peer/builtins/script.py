@@ -12,7 +12,7 @@ class ScriptService(BuiltinService):
     service_id = "script"
 
     def functions(self) -> dict[str, Function]:
-        return {"add": self.add, "remove": self.remove, "list": self.list_scripts}
+        return {"add": self.add, "remove": self.remove, "list": self.list_scripts, "runs": self.runs}
 
     def add(self, args: list[Any], ctx: CallContext) -> str:
         air = arg(args, 0, "script", str)
@@ -39,3 +39,10 @@ class ScriptService(BuiltinService):
 
     def list_scripts(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
         return [s.to_aqua() for s in ctx.peer.scheduler.scripts()]
+
+    def runs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+        """The script's recent runs, oldest first (fluence-dao's addition to the 2021 interface)."""
+        script = ctx.peer.scheduler.get(arg(args, 0, "script_id", str))
+        if script is None:
+            raise BuiltinError(f"Error: script {args[0]!r} not found")
+        return [run.to_aqua() for run in list(script.history)]

@@ -1,0 +1,229 @@
+"""The governed signer from the command line: `publish`, `deploy-signer`, `start-interval`, `stop-interval`,
+`status` and `demo`.
+
+Aqua runs on the peer daemon that `fluence-dao devnet up` starts; the CLI is a client peer with its own key in
+the state dir (the daemon's management key). Governance writes are signed with `eth.governance_key` (env or
+.env, never a flag), or written as a Safe Transaction Builder batch with `--propose FILE`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+app = typer.Typer()
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
+]
+ProposeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--propose",
+        help="Write governance transactions to FILE (Safe Transaction Builder JSON) instead of sending them.",
+    ),
+]
+
+
+def _context(state_dir: Path | None) -> Any:
+    from fluence_dao.config import load_settings
+    from fluence_dao.flows import FlowContext
+
+    return FlowContext(load_settings({"state_dir": state_dir}))
+
+
+def _session(context: Any) -> Any:
+    from fluence_dao.errors import PeerError
+    from fluence_dao.flows import PeerSession
+    from fluence_dao.peer.remote import connect_from_settings
+
+    network = connect_from_settings(context.settings)
+    if network is None:
+        raise PeerError(
+            f"no peer daemon answers for state dir {context.settings.state_dir}: run `fluence-dao devnet up`",
+            state_dir=str(context.settings.state_dir),
+        )
+    return PeerSession(network)
+
+
+@app.command()
+def publish(propose: ProposeOption = None, state_dir: StateDirOption = None, json: JsonOption = False) -> None:
+    """Build the modules, add them and the interval AIR to IPFS, and record their CIDs in ENS.
+
+    Exit codes: 0 published (or already current), 1 a build, IPFS or chain error.
+    """
+    from fluence_dao.flows import publish as run
+
+    context = _context(state_dir)
+    try:
+        result = run(context, propose_to=propose, progress=_output.info)
+    finally:
+        context.close()
+    lines = [
+        f"{a.key:<18} {a.cid}  {'tx ' + a.write.tx_hash if a.write and a.write.tx_hash else ('proposed' if a.write else 'unchanged')}"
+        for a in result.artifacts
+    ]
+    if result.proposal:
+        lines.append(f"proposal written to {result.proposal}")
+    _output.emit(result.to_dict(), "\n".join(lines))
+
+
+@app.command("deploy-signer")
+def deploy_signer(
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Governed handover: a new signer replaces the live one.")
+    ] = False,
+    fund_wei: Annotated[int, typer.Option("--fund-wei", min=0, help="Fund the signer up to this balance.")] = 10**18,
+    propose: ProposeOption = None,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Deploy the signer named in ENS on the peer, make it the controller of the signer's name, and fund it.
+
+    Exit codes: 0 a live signer (created, or already there), 1 an error (no daemon, no published modules,
+    a module whose bytes do not match its CID, a chain error).
+    """
+    from fluence_dao.flows import deploy_signer as run
+
+    context = _context(state_dir)
+    try:
+        result = run(
+            context, _session(context), replace=replace, fund_wei=fund_wei, propose_to=propose, progress=_output.info
+        )
+    finally:
+        context.close()
+    state = "deployed" if result.created else "already live"
+    text = f"signer {result.address} {state} on {result.peer_id} (service {result.service_id})"
+    if result.proposal:
+        text += f"\nproposal written to {result.proposal}"
+    _output.emit(result.to_dict(), text)
+
+
+@app.command("start-interval")
+def start_interval(
+    every: Annotated[float, typer.Option("--every", min=1, help="Seconds between runs.")] = 60,
+    key: Annotated[
+        str, typer.Option("--key", help="The text record of the signer's name each run updates.")
+    ] = "notice",
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Fetch the interval AIR by the CID in ENS, verify it, and schedule it on the peer. Prints the script id.
+
+    Exit codes: 0 scheduled, 1 an error (no daemon, no air.interval record, bytes not matching the CID).
+    """
+    from fluence_dao.flows import start_interval as run
+
+    context = _context(state_dir)
+    try:
+        result = run(context, _session(context), every, record_key=key)
+    finally:
+        context.close()
+    _output.emit(result.to_dict(), result.script_id)
+
+
+@app.command("stop-interval")
+def stop_interval(
+    script_id: Annotated[str, typer.Argument(help="The id start-interval printed.")],
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Remove a scheduled interval from the peer.
+
+    Exit codes: 0 removed, 1 no such script on the peer (or no daemon).
+    """
+    from fluence_dao.errors import PeerError
+    from fluence_dao.flows import stop_interval as run
+
+    context = _context(state_dir)
+    removed = run(_session(context), script_id)
+    if not removed:
+        raise PeerError(f"no script {script_id} on the peer", script_id=script_id)
+    _output.emit({"script_id": script_id, "removed": True}, f"removed {script_id}")
+
+
+@app.command()
+def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
+    """The peer, the signer (address, balance, whether it controls its name), scripts and their last runs, and
+    the ENS records. Exit codes: 0 shown (an unreachable peer is reported, not an error), 1 a chain error."""
+    from fluence_dao.errors import PeerError
+    from fluence_dao.flows.status import status as run
+
+    context = _context(state_dir)
+    try:
+        session = _session(context)
+    except PeerError:
+        session = None
+    try:
+        result = run(context, session)
+    finally:
+        context.close()
+    _output.emit(result.to_dict(), _status_text(result.to_dict()))
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    peer, signer = status["peer"], status["signer"]
+    lines = [
+        f"peer      {peer.get('peer_id', 'not reachable')}"
+        + (f"  up {peer['uptime_s']:.0f} s" if "uptime_s" in peer else "")
+    ]
+    if signer.get("address"):
+        lines.append(
+            f"signer    {signer['address']}  balance {signer.get('balance_wei', 0) / 1e18:.4f} ETH  "
+            f"controls {signer['name']}: {'yes' if signer.get('controls_name') else 'NO'}"
+            + (f"  live on peer: {'yes' if signer.get('live_on_peer') else 'NO'}" if "live_on_peer" in signer else "")
+        )
+    else:
+        lines.append("signer    none recorded in ENS (run deploy-signer)")
+    for script in status["scripts"]:
+        lines.append(f"script    {script['id']}  every {script['interval']} s  failures {script['failures']}")
+        for run in script["runs"]:
+            outcome = f"tx {run['tx_hash']} block {run['block_number']}" if run["ok"] else f"failed: {run['error']}"
+            lines.append(f"  run     {run['started_ms']}  {outcome}")
+    for key, value in status["records"].items():
+        lines.append(f"record    {key:<40} {value or '-'}")
+    return "\n".join(lines)
+
+
+@app.command()
+def demo(
+    every: Annotated[float, typer.Option("--every", min=1, help="Seconds between interval runs.")] = 5,
+    updates: Annotated[int, typer.Option("--updates", min=1, help="Confirmed updates to wait for.")] = 3,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the devnet, peer and interval running.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the updates.")] = 180,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The whole governed signer locally: devnet, build, publish, deploy-signer, start-interval, then wait for
+    confirmed on-chain updates sent by the signer. Exit codes: 0 all updates confirmed, 1 otherwise."""
+    from fluence_dao.config import load_settings
+    from fluence_dao.flows.demo import run_demo
+
+    settings = load_settings({"state_dir": state_dir or _default_demo_dir()})
+
+    def show(update: Any) -> None:
+        _output.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
+
+    result = run_demo(
+        settings, every_s=every, updates=updates, keep=keep, timeout_s=timeout, progress=_output.info, on_update=show
+    )
+    lines = [f"signer {result.signer} on peer {result.peer_id} updated {result.record}:"]
+    lines += [f"  {u.value}  block {u.block_number}  tx {u.tx_hash}  from {u.sender}" for u in result.updates]
+    if keep:
+        lines.append(
+            f"still running (interval {result.script_id}); stop with `fluence-dao devnet down --state-dir {settings.state_dir}`"
+        )
+    _output.emit(result.to_dict(), "\n".join(lines))
+
+
+def _default_demo_dir() -> Path:
+    """The demo's own state dir, so it never touches a devnet the user started."""
+    from fluence_dao._util.paths import project_root
+
+    return project_root() / ".fluence-dao" / "demo"
