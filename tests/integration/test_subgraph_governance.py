@@ -290,3 +290,14 @@ def test_reorg_is_followed(
             descriptions = {p["description"] for p in data["proposals"]}
             assert "the canonical proposal" in descriptions and "orphaned by the reorg" not in descriptions
             assert base < head
+
+
+def test_committed_abi_matches_solc() -> None:
+    """subgraph/abis/Governance.json (what graph-cli builds from) is exactly what solc makes of Governance.sol."""
+    import json
+
+    _require_node()
+    from fluence_dao.subgraph import governance_artifact
+
+    committed = json.loads((ROOT / "subgraph" / "abis" / "Governance.json").read_text())
+    assert committed == governance_artifact()["abi"]

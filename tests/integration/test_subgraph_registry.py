@@ -80,7 +80,7 @@ def _send(w3: Any, call: Any, sender: str) -> Any:
 
 
 def _indexer(build: Path, db: Path, devnet: Any, registry: Any, start: int) -> Any:
-    from fluence_dao.subgraph import EthRpc, Indexer, Store
+    from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store
 
     return Indexer(
         build,
@@ -88,6 +88,7 @@ def _indexer(build: Path, db: Path, devnet: Any, registry: Any, start: int) -> A
         EthRpc(devnet.rpc_url),
         addresses={"Registry": registry.address},
         start_blocks={"Registry": start},
+        config=IndexerConfig(handler_timeout_s=1),
     )
 
 
@@ -190,6 +191,7 @@ def test_template_bigdecimal_keccak_call_loadrelated(
             "src/registry/handleFault",
             "trapped in wasm function src/registry/handleFault: wasm trap: integer divide by zero",
         ),
+        (3, "src/registry/handleFault", "trapped in wasm function src/registry/handleFault: wasm trap: interrupt"),
     ],
 )
 def test_failing_handler_stops_indexing(
@@ -229,7 +231,7 @@ def test_failing_handler_stops_indexing(
         assert reply["data"]["_meta"]["hasIndexingErrors"] is True
         assert reply["data"]["_meta"]["block"]["number"] == fault_block - 1
         assert [v["name"] for v in reply["data"]["vaults"]] == ["before the fault"]
-        indexer.store.close()
+        indexer.close()
 
         result = CliRunner().invoke(app, ["subgraph", "status", str(REGISTRY), "--db", str(db), "--json"])
         assert result.exit_code == 0, result.output

@@ -48,6 +48,7 @@ class IndexerConfig:
     reorg_depth: int = 64
     range_size: int = 2000
     poll_interval_s: float = 0.5
+    handler_timeout_s: int = 60  # a handler running longer is interrupted (graph-node has a timeout too)
 
 
 @dataclass
@@ -131,17 +132,39 @@ class Indexer:
                 "use a new database file for a changed subgraph or changed addresses",
                 path=store.path,
             )
-        self._engine = wasmtime.Engine()
+        engine_config = wasmtime.Config()
+        engine_config.epoch_interruption = True
+        self._engine = wasmtime.Engine(engine_config)
+        self._closed = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="subgraph-epoch", daemon=True)
+        self._ticker.start()
         self._modules: dict[str, Any] = {}
         self._runtimes: dict[str, MappingRuntime] = {}
         self.head: int | None = None
+
+    def _tick(self) -> None:
+        """One wasmtime epoch per second: a handler's deadline is `handler_timeout_s` epochs."""
+        while not self._closed.wait(1.0):
+            self._engine.increment_epoch()
+
+    def close(self) -> None:
+        """Stop the epoch ticker and close the store (the indexer cannot be used afterwards)."""
+        self._closed.set()
+        self.store.close()
 
     # -- data sources ---------------------------------------------------------------------------------------
     def _runtime(self, mapping: Mapping) -> MappingRuntime:
         key = ("template:" if mapping.is_template else "ds:") + mapping.name
         if key not in self._runtimes:
             self._runtimes[key] = MappingRuntime(
-                mapping, self.schema, self.store, self.rpc, self.manifest.templates, self._engine, self._modules
+                mapping,
+                self.schema,
+                self.store,
+                self.rpc,
+                self.manifest.templates,
+                self._engine,
+                self._modules,
+                timeout_epochs=self.config.handler_timeout_s + 1,
             )
         return self._runtimes[key]
 
@@ -225,6 +248,9 @@ class Indexer:
         was created, so the rest of the range is fetched again with its address)."""
         sources = [s for s in self._sources() if s.start_block <= end]
         addresses = sorted({s.address for s in sources})
+        end_block = self.rpc.block(end)  # fetched before the logs: if it changes meanwhile, the logs may be stale
+        if end_block is None:
+            raise _ChainMoved()
         logs = self.rpc.logs(start, end, addresses) if addresses else []
         by_block: dict[int, list[dict[str, Any]]] = {}
         for entry in logs:
@@ -239,7 +265,7 @@ class Indexer:
             if created:
                 return number + 1
         block = self.rpc.block(end)
-        if block is None:
+        if block is None or block["hash"] != end_block["hash"]:
             raise _ChainMoved()
         self.store.advance(BlockPtr(end, block["hash"], int(block["timestamp"], 16)), self.config.reorg_depth)
         return end + 1

@@ -162,6 +162,7 @@ class MappingRuntime:
         templates: dict[str, Mapping],
         engine: Any,
         module_cache: dict[str, Any],
+        timeout_epochs: int | None = None,
     ) -> None:
         import wasmtime
 
@@ -171,6 +172,7 @@ class MappingRuntime:
         self.rpc = rpc
         self.templates = templates
         self._engine = engine
+        self._timeout_epochs = timeout_epochs
         key = str(mapping.wasm_path)
         if key not in module_cache:
             try:
@@ -228,6 +230,8 @@ class MappingRuntime:
         import wasmtime
 
         store = wasmtime.Store(self._engine)
+        if self._timeout_epochs is not None:
+            store.set_epoch_deadline(self._timeout_epochs)
         self._state = state
         self._address = address
         self._context = context
