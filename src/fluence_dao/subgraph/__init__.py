@@ -7,7 +7,14 @@ Governance                                 the demo contract: deploy, propose, v
 """
 
 from fluence_dao.subgraph._build import build_subgraph
-from fluence_dao.subgraph._contracts import Governance, compile_contracts, governance_artifact
+from fluence_dao.subgraph._contracts import (
+    Governance,
+    GovernanceDeployment,
+    compile_contracts,
+    deploy_governance,
+    governance_artifact,
+    read_deployment,
+)
 from fluence_dao.subgraph._indexer import Indexer, IndexerConfig
 from fluence_dao.subgraph._rpc import EthRpc
 from fluence_dao.subgraph._runtime import HandlerError, UnsupportedHostFunctionError
@@ -18,6 +25,7 @@ __all__ = [
     "BlockPtr",
     "EthRpc",
     "Governance",
+    "GovernanceDeployment",
     "HandlerError",
     "Indexer",
     "IndexerConfig",
@@ -26,5 +34,7 @@ __all__ = [
     "UnsupportedHostFunctionError",
     "build_subgraph",
     "compile_contracts",
+    "deploy_governance",
     "governance_artifact",
+    "read_deployment",
 ]
