@@ -506,13 +506,14 @@ class MappingRuntime:
 
         def big_int_to_hex(p: int) -> int:
             v = bi(p)
-            return heap().new_string("0x0" if v == 0 else ("-" if v < 0 else "") + "0x" + format(abs(v), "x"))
+            # graph-node prints the magnitude (no sign), without leading zeros; zero is "0x0".
+            return heap().new_string("0x" + format(abs(v), "x"))
 
         def string_to_h160(p: int) -> int:
             text = s(p)
             raw = _hex_bytes(text)
             if len(raw) != 20:
-                raise ValueError(f"Failed to convert string to Address/H160: '{text}'")
+                raise ValueError(f"Failed to convert string to Address: '{text}'")
             return heap().new_bytes(raw)
 
         def bytes_to_base58(p: int) -> int:
