@@ -144,6 +144,35 @@ def test_greet_runs_on_the_daemon(daemon: Daemon, basics: Any) -> None:
     assert after is not None and after["particles_received"] >= before["particles_received"] + 2
 
 
+def test_two_connections_with_one_key_each_get_their_own_replies(daemon: Daemon, basics: Any) -> None:
+    """Two CLI processes with the same client key at once: a reply goes back over the connection its
+    particle came from, even when the other connection spoke last."""
+    import threading
+
+    pair = KeyPair.generate()
+    slow: dict[str, Any] = {}
+
+    def run_slow() -> None:
+        with RemoteNetwork(daemon.address, pair) as net:
+            try:
+                slow["result"] = call_function(net, basics.function("race_timeout"), [1500], ttl_ms=8000)
+            except Exception as err:  # reported below
+                slow["error"] = err
+
+    thread = threading.Thread(target=run_slow)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while (facts := ping(daemon.address)) is not None and time.monotonic() < deadline:
+        if facts["connections"] >= 2:  # ours (the ping) and the slow one, whose particle is on the daemon now
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    with RemoteNetwork(daemon.address, pair) as net:  # the same peer id on a second connection, while slow waits
+        assert call_function(net, basics.function("greet"), ["second"]) == "hello, second"
+    thread.join(15)
+    assert slow.get("error") is None and slow.get("result") == "timed out"
+
+
 def test_services_outlive_cli_invocations_but_not_the_daemon(daemon: Daemon, services: Any, tmp_path: Path) -> None:
     from peer_fixtures.counter import counter_wasm
 

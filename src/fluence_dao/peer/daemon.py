@@ -42,7 +42,7 @@ from typing import Any
 from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import FluenceDaoError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
-from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle
+from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
 from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
 
 logger = logging.getLogger("fluence_dao.peer.daemon" if __name__ == "__main__" else __name__)
@@ -52,6 +52,7 @@ PR_GET_DUMPABLE = 3
 MAX_CONNECTIONS = 64
 SOCKET_TIMEOUT_S = 5.0
 MAX_IDLE_WAIT_S = 1.0
+ROUTE_PRUNE_THRESHOLD = 1024
 
 
 def peer_dir(state_dir: Path) -> Path:
@@ -190,7 +191,8 @@ class PeerDaemon:
         self.particles_received = 0
         self.particles_refused = 0
         self.particles_sent = 0
-        self._routes: dict[str, _Connection] = {}
+        self._routes: dict[str, _Connection] = {}  # peer id -> the first live connection it came from
+        self._particle_routes: dict[str, tuple[_Connection, int]] = {}  # particle id -> (connection, deadline ms)
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -305,7 +307,12 @@ class PeerDaemon:
 
     def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool:
         with self._lock:
-            conn = self._routes.get(target_peer_id)
+            conn = None
+            entry = self._particle_routes.get(particle.id)
+            if entry is not None and not entry[0].closed and target_peer_id in entry[0].peer_ids:
+                conn = entry[0]  # the connection this particle came from (one key may have several connections)
+            if conn is None:
+                conn = self._routes.get(target_peer_id)
         if conn is None:
             return False
         try:
@@ -395,6 +402,8 @@ class PeerDaemon:
                 for peer_id in conn.peer_ids:
                     if self._routes.get(peer_id) is conn:
                         del self._routes[peer_id]
+                for particle_id in [k for k, (c, _) in self._particle_routes.items() if c is conn]:
+                    del self._particle_routes[particle_id]
             logger.debug("%s closed", conn)
 
     def _on_message(self, conn: _Connection, message: bytes) -> None:
@@ -418,12 +427,28 @@ class PeerDaemon:
         except ParticleError as err:
             self._refuse(conn, particle.id, err.message)
             return
-        with self._lock:
-            self._routes[particle.init_peer_id] = conn
-            conn.peer_ids.add(particle.init_peer_id)
+        self._learn_route(conn, particle)
         self.particles_received += 1
         self.peer.receive(particle)
         self._wake.set()
+
+    def _learn_route(self, conn: _Connection, particle: Particle) -> None:
+        """Replies go back over the connection a particle came from. First come, first served while it is open:
+        a replayed particle on another connection does not redirect the replies of the original one."""
+        with self._lock:
+            conn.peer_ids.add(particle.init_peer_id)
+            current = self._routes.get(particle.init_peer_id)
+            if current is None or current.closed:
+                self._routes[particle.init_peer_id] = conn
+            entry = self._particle_routes.get(particle.id)
+            if entry is None or entry[0].closed:
+                self._particle_routes[particle.id] = (conn, particle.deadline_ms)
+            if len(self._particle_routes) > ROUTE_PRUNE_THRESHOLD:
+                now = now_ms()
+                for particle_id in [
+                    k for k, (c, deadline) in self._particle_routes.items() if deadline <= now or c.closed
+                ]:
+                    del self._particle_routes[particle_id]
 
     def _refuse(self, conn: _Connection, particle_id: str | None, reason: str) -> None:
         self.particles_refused += 1
