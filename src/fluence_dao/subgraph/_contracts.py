@@ -22,7 +22,7 @@ from fluence_dao.errors import BuildError, ToolNotFoundError, TransactionFailedE
 def compile_contracts(*sources: Path | str) -> dict[str, dict[str, Any]]:
     """Compile Solidity files; returns {contract name: {"abi": [...], "bytecode": "0x..."}} (cached)."""
     paths = [Path(s).resolve() for s in sources]
-    digest = hashlib.sha256()
+    digest = hashlib.sha256((project_root() / "contracts" / "compile.mjs").read_bytes())
     for path in paths:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     out_dir = cache_dir() / "solc" / digest.hexdigest()[:24]

@@ -52,3 +52,12 @@ def test_bad_override_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_status_on_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.sqlite"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    result = CliRunner().invoke(app, ["subgraph", "status", str(tmp_path), "--db", str(bogus)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SubgraphError)
+    assert "cannot open the subgraph database" in result.exception.message
