@@ -21,7 +21,7 @@ from fluence_dao.cli.main import app
 from fluence_dao.config import load_settings
 from fluence_dao.errors import AquaCallError, ParticleError, ToolNotFoundError
 from fluence_dao.peer import KeyPair, Particle, call_function
-from fluence_dao.peer.daemon import client_key_path
+from fluence_dao.peer.daemon import client_key_path, daemon_file
 from fluence_dao.peer.remote import RemoteNetwork, connect_from_settings, ping
 from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, encode_varint, frame
 
@@ -295,3 +295,41 @@ def test_devnet_down_stops_everything(daemon: Daemon) -> None:
     assert info.exit_code == 1 and "no peer daemon answers" in _text(info)
     run = _cli(daemon.env, "run", "--daemon", "-i", str(AQUA / "basics.aqua"), "-f", 'greet("x")')
     assert run.exit_code == 1 and "no peer daemon is running" in _text(run)
+
+
+def test_peer_serve_in_the_foreground(tmp_path: Path, services: Any, isolated_env: None) -> None:
+    """`fluence-dao peer serve` on a free port: daemon.json tells clients where; --management-peer-id decides
+    who may add scripts; SIGTERM ends it cleanly (exit 0, daemon.json removed)."""
+    import signal
+    import subprocess
+    import sys
+
+    manager = KeyPair.generate()
+    argv = [sys.executable, "-m", "fluence_dao", "peer", "serve", "--port", "0", "--state-dir", str(tmp_path)]
+    argv += ["--management-peer-id", manager.peer_id]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        settings = load_settings({"state_dir": tmp_path}, env_file=None)
+        deadline = time.monotonic() + 60
+        while (network := connect_from_settings(settings)) is None:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the daemon did not answer within 60 s"
+            time.sleep(0.1)
+        add = services.function("add_script")
+        with network:  # the CLI key is not the management key here
+            with pytest.raises(AquaCallError, match="only available to the host"):
+                call_function(network, add, ["(null)", "3600"])
+            assert network.daemon_info["management_peer_ids"] == [manager.peer_id]
+            address = network.relay.address
+        with RemoteNetwork(address, manager) as net:
+            assert len(call_function(net, add, ["(null)", "3600"])) == 36
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr.decode()
+        assert "stopped: its services are gone" in stderr.decode()
+        assert not daemon_file(tmp_path).exists()
+        assert ping(address) is None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -44,11 +44,12 @@ def serve(
 ) -> None:
     """Run the peer daemon in the foreground until SIGTERM or Ctrl-C (logs to stderr)."""
     import logging
-    import sys
 
     from fluence_dao.peer.daemon import DaemonConfig, serve
 
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    package_logger = logging.getLogger("fluence_dao")  # the root CLI logs warnings only; a server logs its events
+    if package_logger.getEffectiveLevel() > logging.INFO:
+        package_logger.setLevel(logging.INFO)
     settings = _settings(state_dir, port)
     config = DaemonConfig.from_settings(
         settings,
