@@ -99,3 +99,62 @@ def test_publish_deploy_and_interval(stack) -> None:
     count = env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"])
     session.network.run_for(3.5)
     assert env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"]) == count
+
+
+KNOWN_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+
+
+def test_the_signer_key_never_leaves_the_module(ens_env, tmp_path, require, caplog, capfd) -> None:
+    """With a key the test knows (fed through WASI random_get, the module's only entropy source), nothing the
+    whole flow produces holds it: results, status, run history, every log line, every file written by the
+    peer, IPFS and the devnet, and everything printed."""
+    import json
+    import logging
+
+    from eth_account import Account
+
+    from fluence_dao.flows.status import status
+
+    require(shutil.which("node"), "node is not installed")
+    require(shutil.which("curl"), "curl is not installed")
+    caplog.set_level(logging.DEBUG)
+    devnet, settings = ens_env.devnet, ens_env.devnet.settings
+    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
+    operator = OperatorConfig(devnet.rpc_url, int(devnet.info["chain_id"]), devnet.registry,
+                              settings.ens.project_name, settings.ens.signer_name, record_key=NOTICE)  # fmt: skip
+    config = PeerConfig(
+        allowed_binaries={"curl": shutil.which("curl")},
+        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
+        script_tick_s=0.1,
+        module_random_source=lambda n: (KNOWN_KEY * (n // 32 + 1))[:n],
+    )
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
+    session = PeerSession(network)
+    try:
+        outputs = [publish(context).to_dict()]
+        deployed = deploy_signer(context, session)
+        assert deployed.address == Account.from_key(KNOWN_KEY).address  # the key really is the known one
+        outputs.append(deployed.to_dict())
+        started = start_interval(context, session, every_s=1)
+        runs = _wait_for_runs(session, started.script_id, successes=2)
+        outputs += [r.to_dict() for r in runs]
+        outputs.append(status(context, session).to_dict())
+        stop_interval(session, started.script_id)
+    finally:
+        network.stop()
+        context.close()
+
+    needles = [KNOWN_KEY, KNOWN_KEY.hex().encode(), KNOWN_KEY.hex().upper().encode()]
+    haystacks = {"outputs": json.dumps(outputs, default=str).encode()}
+    haystacks["log records"] = "\n".join(r.getMessage() for r in caplog.records).encode()
+    printed = capfd.readouterr()
+    haystacks["stdout+stderr"] = (printed.out + printed.err).encode()
+    for root in (tmp_path, devnet.state_dir):
+        for path in root.rglob("*"):
+            if path.is_file():
+                haystacks[str(path)] = path.read_bytes()
+    assert len(haystacks) > 10
+    assert deployed.address.encode() in haystacks["outputs"]  # positive control: the scan sees what is there
+    assert any(deployed.address[2:].lower().encode() in data.lower() for data in haystacks.values() if data)
+    leaks = [name for name, data in haystacks.items() if any(needle in data for needle in needles)]
+    assert leaks == []

@@ -62,6 +62,9 @@ class PeerConfig:
     module_memory_bytes: int = 256 * 2**20
     service_call_timeout_s: float = 30.0
     extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
+    # Tests only: replaces WASI random_get in every service module, so a test can know the key the signer
+    # creates and check that it never leaks. Settable in-process only; no setting or daemon option reaches it.
+    module_random_source: Any = None
 
 
 @dataclass
@@ -118,6 +121,7 @@ class Peer:
             vault_root=self.vault.root,
             module_memory_bytes=self.config.module_memory_bytes,
             max_call_seconds=self.config.service_call_timeout_s,
+            random_source=self.config.module_random_source,
         )
         self.scheduler = ScriptScheduler(tick_s=self.config.script_tick_s)
         self.builtins: dict[str, BuiltinHandler] = default_builtins()

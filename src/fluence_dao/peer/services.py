@@ -128,6 +128,7 @@ class ServiceHost:
         vault_root: Path | None = None,
         module_memory_bytes: int = DEFAULT_MODULE_MEMORY,
         max_call_seconds: float = 30.0,
+        random_source: Any = None,
     ) -> None:
         self.modules_dir = state_dir / "modules"
         self.blueprints_dir = state_dir / "blueprints"
@@ -138,6 +139,7 @@ class ServiceHost:
         self.vault_root = vault_root
         self.module_memory_bytes = module_memory_bytes
         self.max_call_seconds = max_call_seconds
+        self.random_source = random_source
         self.services: dict[str, ServiceRecord] = {}
         self.aliases: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -272,6 +274,7 @@ class ServiceHost:
             max_memory_bytes=parse_size(memory) if isinstance(memory, str) else self.module_memory_bytes,
             max_call_seconds=self.max_call_seconds,
             logger_enabled=bool(config.get("logger_enabled", True)),
+            random_source=self.random_source,
         )
 
     def resolve(self, id_or_alias: str) -> ServiceRecord | None:
