@@ -173,6 +173,63 @@ def test_two_connections_with_one_key_each_get_their_own_replies(daemon: Daemon,
     assert slow.get("error") is None and slow.get("result") == "timed out"
 
 
+IPFS_AQUA = """
+aqua DaemonIpfs
+
+import "@fluencelabs/aqua-lib/builtin.aqua"
+import "ipfs.aqua"
+
+export local_api, put_text, cat_from
+
+func local_api() -> IpfsMultiaddrResult:
+    on HOST_PEER_ID:
+        r <- Ipfs.get_local_api_multiaddr()
+    <- r
+
+func put_text(text: string) -> string:
+    on HOST_PEER_ID:
+        path <- Vault.put(text)
+        put <- Ipfs.put(path)
+    <- put.hash
+
+func cat_from(cid: string, api: string) -> IpfsCatResult:
+    on HOST_PEER_ID:
+        r <- Ipfs.cat_from(cid, api)
+    <- r
+"""
+
+
+def test_aqua_ipfs_on_the_daemon_uses_the_devnet_ipfs(daemon: Daemon, tmp_path: Path) -> None:
+    """The daemon's aqua-ipfs announces the devnet's IPFS server, shares its repo, and fetches from it."""
+    import urllib.request
+
+    from fluence_dao.aqua import compile_aqua
+
+    source = tmp_path / "daemon_ipfs.aqua"
+    source.write_text(IPFS_AQUA.replace('import "ipfs.aqua"', f'import "{AQUA.parents[1] / "aqua" / "ipfs.aqua"}"'))
+    compiled = compile_aqua(source)
+    api_url, api_multiaddr = daemon.status["ipfs"]["api_url"], daemon.status["ipfs"]["api_multiaddr"]
+    with RemoteNetwork(daemon.address, KeyPair.generate()) as net:
+        announced = call_function(net, compiled.function("local_api"), [])
+        assert announced["success"] is True and announced["multiaddr"] == api_multiaddr
+        text = f"put on the daemon {time.time()}"
+        cid = call_function(net, compiled.function("put_text"), [text])
+        # the IPFS RPC server (another process) serves the block the daemon stored in the shared repo
+        request = urllib.request.Request(f"{api_url}/api/v0/cat?arg={cid}", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.read().decode() == text
+        added = _cli(daemon.env, "ipfs", "add", "--api", api_url, "--json", str(_write(tmp_path / "f.txt", "via rpc")))
+        assert added.exit_code == 0, added.output
+        added_cid = json.loads(added.stdout)["cid"]
+        got = call_function(net, compiled.function("cat_from"), [added_cid, api_multiaddr])
+        assert got["success"] is True and got["contents"] == "via rpc"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def test_services_outlive_cli_invocations_but_not_the_daemon(daemon: Daemon, services: Any, tmp_path: Path) -> None:
     from peer_fixtures.counter import counter_wasm
 
