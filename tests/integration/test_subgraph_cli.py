@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTION = "Ändra avgiften ✓ 提案"

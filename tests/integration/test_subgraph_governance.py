@@ -23,7 +23,7 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 NON_ASCII = "Förslag: ändra avgiften — 提案 ✓ (ünïcödé)"
