@@ -225,6 +225,22 @@ def test_aqua_ipfs_on_the_daemon_uses_the_devnet_ipfs(daemon: Daemon, tmp_path: 
         assert got["success"] is True and got["contents"] == "via rpc"
 
 
+def test_the_daemon_allows_the_mounted_curl(daemon: Daemon, tmp_path: Path, require: Any) -> None:
+    from fluence_dao.aqua import compile_aqua
+    from fluence_dao.build import build_modules
+
+    curl = shutil.which("curl")
+    require(curl, "curl is not installed")
+    wasm = Path(build_modules(["curl_adapter"], tmp_path)[0].path).read_bytes()
+    multi = compile_aqua(AQUA / "multimodule.aqua")
+    network = connect_from_settings(daemon.settings())
+    assert network is not None
+    with network:
+        call_function(network, multi.function("deploy_curl"), [list(wasm), curl])
+        result = call_function(network, multi.function("curl_version"), [])
+    assert result["ret_code"] == 0 and b"curl" in bytes(result["stdout"])
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -236,6 +252,8 @@ def test_services_outlive_cli_invocations_but_not_the_daemon(daemon: Daemon, ser
     data = tmp_path / "deploy.json"
     data.write_text(json.dumps({"wasm": list(counter_wasm()), "name": "counter", "alias": "counter"}))
     aqua = str(AQUA / "services.aqua")
+    before = ping(daemon.address)
+    assert before is not None
     deployed = _cli(daemon.env, "run", "--daemon", "-i", aqua, "-f", "deploy(wasm, name, alias)", "--data", f"@{data}")
     assert deployed.exit_code == 0, deployed.output
     first = _cli(daemon.env, "run", "--daemon", "-i", aqua, "-f", "count_twice()", "--json")
@@ -243,7 +261,7 @@ def test_services_outlive_cli_invocations_but_not_the_daemon(daemon: Daemon, ser
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert json.loads(first.stdout) == [1, 2] and json.loads(second.stdout) == [3, 4]  # one instance, kept
     facts = ping(daemon.address)
-    assert facts is not None and facts["services"] == 1
+    assert facts is not None and facts["services"] == before["services"] + 1
 
     # a local run (--local) is a fresh network without the service
     local = _cli(daemon.env, "run", "--local", "-i", aqua, "-f", "count_twice()")
