@@ -126,14 +126,14 @@ def test_template_bigdecimal_keccak_call_loadrelated(
             receipt = _send(w3, registry.functions.createVault(name, decimals), accounts[0])
             event = registry.events.VaultCreated().process_receipt(receipt)[0]
             vaults[event["args"]["vault"].lower()] = (name, decimals)
-        deposits: dict[str, list[tuple[int, str, str]]] = {a: [] for a in vaults}
+        deposits: dict[str, list[tuple[int, str, str, Any]]] = {a: [] for a in vaults}
         amounts = [1_500_000, 1, 2**100 + 7, 10**18 + 1]
         for n, (address, _) in enumerate(sorted(vaults.items())):
             vault = w3.eth.contract(address=w3.to_checksum_address(address), abi=artifacts["Vault"]["abi"])
             for k, amount in enumerate(amounts[n:] + amounts[:n]):
                 memo = f"deposit {k} ✓"
-                _send(w3, vault.functions.deposit(amount, memo), accounts[1 + k])
-                deposits[address].append((amount, memo, accounts[1 + k].lower()))
+                receipt = _send(w3, vault.functions.deposit(amount, memo), accounts[1 + k])
+                deposits[address].append((amount, memo, accounts[1 + k].lower(), receipt))
 
         indexer = _indexer(registry_build, tmp_path / "registry.sqlite", devnet, registry, start)
         indexer.sync()
@@ -142,7 +142,7 @@ def test_template_bigdecimal_keccak_call_loadrelated(
         reply = _query(
             indexer,
             """{ vaults(orderBy: name) { id name nameHash encoded decodedName decimals network totalRaw total
-                   onChainTotal loadedDeposits deposits(first: 100) { amount amountDecimal third memo contextName from } }
+                   onChainTotal loadedDeposits deposits(first: 100) { amount amountDecimal third memo contextName from gasUsed receiptStatus receiptLogs receiptTopic0 } }
                  _meta { hasIndexingErrors } }""",
         )
         assert "errors" not in reply, reply
@@ -151,7 +151,7 @@ def test_template_bigdecimal_keccak_call_loadrelated(
         for address, (name, decimals) in vaults.items():
             v = got[address]
             sent = deposits[address]
-            total = sum(a for a, _, _ in sent)
+            total = sum(a for a, *_ in sent)
             scale = Decimal(10) ** decimals
             assert v["name"] == v["decodedName"] == name
             assert v["nameHash"] == "0x" + keccak(name.encode()).hex()
@@ -160,7 +160,7 @@ def test_template_bigdecimal_keccak_call_loadrelated(
             assert v["totalRaw"] == str(total) == v["onChainTotal"]  # ethereum.call agrees with the events
             assert v["loadedDeposits"] == len(sent)  # loadRelated saw every deposit, this block's included
             expected_total = functools.reduce(
-                EXACT.add, (EXACT.divide(Decimal(a), scale) for a, _, _ in sent), Decimal(0)
+                EXACT.add, (EXACT.divide(Decimal(a), scale) for a, *_ in sent), Decimal(0)
             )
             assert v["total"] == _big_decimal(expected_total)
             want = sorted(
@@ -171,11 +171,26 @@ def test_template_bigdecimal_keccak_call_loadrelated(
                     memo,
                     name,
                     sender,
+                    str(receipt["gasUsed"]),
+                    str(receipt["status"]),
+                    len(receipt["logs"]),
+                    "0x" + bytes(receipt["logs"][0]["topics"][0]).hex(),
                 )
-                for a, memo, sender in sent
+                for a, memo, sender, receipt in sent
             )
             have = sorted(
-                (d["amount"], d["amountDecimal"], d["third"], d["memo"], d["contextName"], d["from"])
+                (
+                    d["amount"],
+                    d["amountDecimal"],
+                    d["third"],
+                    d["memo"],
+                    d["contextName"],
+                    d["from"],
+                    d["gasUsed"],
+                    d["receiptStatus"],
+                    d["receiptLogs"],
+                    d["receiptTopic0"],
+                )
                 for d in v["deposits"]
             )
             assert have == want

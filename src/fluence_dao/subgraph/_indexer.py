@@ -105,9 +105,6 @@ class Indexer:
                     f"no data source named {name!r} (have: {', '.join(ds.name for ds in self.manifest.data_sources)})",
                     name=name,
                 )
-        for mapping in [*self.manifest.data_sources, *self.manifest.templates.values()]:
-            if any(h.receipt for h in mapping.handlers):
-                raise SubgraphError(f"data source {mapping.name!r}: `receipt: true` handlers are not supported")
         self._static: list[_Source] = []
         for ds in self.manifest.data_sources:
             address = addresses.get(ds.name, ds.address or "")
@@ -314,6 +311,7 @@ class Indexer:
     ) -> None:
         import eth_abi.abi as eth_abi
 
+        receipts: dict[str, dict[str, Any]] = {}
         for entry in entries:
             topics = [bytes.fromhex(t[2:]) for t in entry.get("topics", [])]
             if not topics:
@@ -326,12 +324,19 @@ class Indexer:
                     params = self._decode(handler, topics, entry, eth_abi)
                     if params is None:
                         continue
+                    receipt = None
+                    if handler.receipt:
+                        tx_hash = entry["transactionHash"]
+                        if tx_hash not in receipts:
+                            receipts[tx_hash] = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+                        receipt = receipts[tx_hash]
                     trigger = Trigger(
                         entry,
                         block,
                         txs.get(entry.get("transactionHash", "")),
                         int(entry.get("transactionLogIndex", entry["logIndex"]), 16),
                         params,
+                        receipt,
                     )
                     self._runtime(source.mapping).run(
                         handler, trigger, state, bytes.fromhex(address[2:]), source.context

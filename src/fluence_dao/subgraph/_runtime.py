@@ -67,6 +67,7 @@ class Trigger:
     transaction: dict[str, Any] | None
     transaction_log_index: int
     params: list[tuple[str, A.EthValue]]
+    receipt: dict[str, Any] | None = None  # eth_getTransactionReceipt, for handlers with `receipt: true`
 
 
 def _hex_bytes(value: str | None) -> bytes:
@@ -353,9 +354,52 @@ class MappingRuntime:
             block_ptr,
             tx_ptr,
             params_ptr,
-            0,  # receipt: null (handlers with `receipt: true` are rejected at load)
+            self._new_receipt(t.receipt) if t.receipt is not None else 0,
         ]
         return h.new(A.IDX_ETHEREUM_EVENT, struct.pack("<8I", *event))
+
+    def _new_receipt(self, r: dict[str, Any]) -> int:
+        """ethereum.TransactionReceipt (graph-node's AscEthereumTransactionReceipt, with its logs)."""
+        h = self._heap
+        assert h is not None
+
+        def opt_bytes(v: Any) -> int:
+            return h.new_bytes(_hex_bytes(v)) if v else 0
+
+        def opt_bigint(v: Any) -> int:
+            return 0 if v is None else h.new_bigint(_hex_int(v))
+
+        logs = []
+        for entry in r.get("logs", []):
+            topics = h.new_array_ptrs(A.IDX_ARRAY_B256, [h.new_bytes(_hex_bytes(t)) for t in entry.get("topics", [])])
+            fields = [
+                h.new_bytes(_hex_bytes(entry.get("address"))),
+                topics,
+                h.new_bytes(_hex_bytes(entry.get("data"))),
+                opt_bytes(entry.get("blockHash")),
+                opt_bigint(entry.get("blockNumber")),
+                opt_bytes(entry.get("transactionHash")),
+                opt_bigint(entry.get("transactionIndex")),
+                opt_bigint(entry.get("logIndex")),
+                0,  # transactionLogIndex: not in standard receipts (graph-node leaves it null too)
+                0,  # logType: null
+                h.new(A.IDX_WRAPPED_BOOL, struct.pack("<I", 1 if entry.get("removed") else 0)),
+            ]
+            logs.append(h.new(A.IDX_LOG, struct.pack("<11I", *fields)))
+        fields = [
+            h.new_bytes(_hex_bytes(r.get("transactionHash"))),
+            h.new_bigint(_hex_int(r.get("transactionIndex"))),
+            opt_bytes(r.get("blockHash")),
+            opt_bigint(r.get("blockNumber")),
+            h.new_bigint(_hex_int(r.get("cumulativeGasUsed"))),
+            h.new_bigint(_hex_int(r.get("gasUsed"))),
+            opt_bytes(r.get("contractAddress")),
+            h.new_array_ptrs(A.IDX_ARRAY_LOG, logs),
+            opt_bigint(r.get("status")),
+            opt_bytes(r.get("root")),
+            h.new_bytes(_hex_bytes(r.get("logsBloom"))),
+        ]
+        return h.new(A.IDX_TRANSACTION_RECEIPT, struct.pack("<11I", *fields))
 
     # -- store -------------------------------------------------------------------------------------------------
     def _load(self, entity: str, entity_id: str) -> Entity | None:

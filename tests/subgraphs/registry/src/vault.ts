@@ -17,6 +17,11 @@ export function handleDeposited(event: Deposited): void {
   deposit.memo = event.params.memo;
   deposit.contextName = context.getString("name");
   deposit.blockNumber = event.block.number;
+  let receipt = event.receipt!;
+  deposit.gasUsed = receipt.gasUsed;
+  deposit.receiptStatus = receipt.status;
+  deposit.receiptLogs = receipt.logs.length;
+  deposit.receiptTopic0 = receipt.logs[0].topics[0];
   deposit.save();
 
   vault.totalRaw = vault.totalRaw.plus(event.params.amount);
