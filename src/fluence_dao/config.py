@@ -118,6 +118,9 @@ class PeerSettings(BaseModel):
     port: int = Field(default=0, ge=0, le=65535, description="0: a free port on 127.0.0.1")
     key_file: Path | None = Field(default=None, description="None: <state_dir>/peer/key")
     particle_ttl_ms: int = 120_000
+    management_peer_ids: list[str] = Field(
+        default_factory=list, description="peer ids that may manage services and scripts; empty: the CLI key"
+    )
 
 
 class IpfsSettings(BaseModel):

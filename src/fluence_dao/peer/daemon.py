@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from fluence_dao._util.net import LOOPBACK
-from fluence_dao.errors import FluenceDaoError, ParticleError, PeerError
+from fluence_dao.errors import ConfigError, FluenceDaoError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
-from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
+from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, is_peer_id, now_ms
 from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
 
 logger = logging.getLogger("fluence_dao.peer.daemon" if __name__ == "__main__" else __name__)
@@ -107,6 +107,13 @@ class DaemonConfig:
     allowed_binaries: dict[str, str] | None = None  # None: curl when installed
     extra_builtins: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for peer_id in sorted(self.management_peer_ids or ()):
+            if not is_peer_id(peer_id):
+                raise ConfigError(
+                    f"management peer id {peer_id!r} is not an ed25519 libp2p peer id (12D3KooW...)", peer_id=peer_id
+                )
+
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DaemonConfig:
         values: dict[str, Any] = {
@@ -115,6 +122,7 @@ class DaemonConfig:
             "key_file": settings.peer.key_file,
             "ipfs_api_url": settings.ipfs.api_url,
             "particle_ttl_ms": settings.peer.particle_ttl_ms,
+            "management_peer_ids": frozenset(settings.peer.management_peer_ids) or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -9,6 +9,7 @@ import pytest
 
 from fluence_dao.config import load_settings
 from fluence_dao.errors import ConfigError
+from fluence_dao.peer import KeyPair
 from fluence_dao.peer.daemon import DaemonConfig, client_key_path, daemon_file
 from fluence_dao.peer.remote import client_key_pair, daemon_address, parse_address
 
@@ -53,3 +54,13 @@ def test_daemon_config_from_settings(tmp_path: Path) -> None:
     assert config.port == 7000 and config.state_dir == tmp_path and config.ipfs_api_url == "http://127.0.0.1:5001"
     assert config.management_peer_ids is None  # None: the CLI key decides at start
     assert DaemonConfig.from_settings(settings, port=0).port == 0
+
+
+def test_management_peer_ids_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manager = KeyPair.generate().peer_id
+    monkeypatch.setenv("FLUENCE_DAO_PEER__MANAGEMENT_PEER_IDS", json.dumps([manager]))
+    settings = load_settings({"state_dir": tmp_path}, env_file=None)
+    assert DaemonConfig.from_settings(settings).management_peer_ids == frozenset({manager})
+    monkeypatch.setenv("FLUENCE_DAO_PEER__MANAGEMENT_PEER_IDS", json.dumps(["not-a-peer-id"]))
+    with pytest.raises(ConfigError, match="management peer id 'not-a-peer-id' is not an ed25519 libp2p peer id"):
+        DaemonConfig.from_settings(load_settings({"state_dir": tmp_path}, env_file=None))
