@@ -181,6 +181,10 @@ def test_graphql_totals_equal_logs_and_past_blocks(
         assert latest["_meta"] == {"block": {"number": activity["end_block"]}, "hasIndexingErrors": False}
 
         mid = activity["mid_block"]
+        past_meta = _query(
+            server.url, "query($b: Int) { _meta(block: {number: $b}) { block { number hash } } }", {"b": mid}
+        )
+        assert past_meta["_meta"]["block"] == {"number": mid, "hash": w3.eth.get_block(mid)["hash"].to_0x_hex()}
         at_mid = _query(server.url, PROPOSALS_QUERY, {"block": mid})
         _check(at_mid, expected_from_logs(w3, activity["gov"], activity["deploy_block"], mid))
         assert at_mid != latest

@@ -17,6 +17,7 @@ Values are serialised as The Graph does: BigInt, BigDecimal, Int8 and Timestamp 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ from fluence_dao.subgraph._numbers import BigDecimal
 from fluence_dao.subgraph._store import Entity, Store
 
 MAX_FIRST = 1000
+
+log = logging.getLogger(__name__)
 
 
 class QueryError(Exception):
@@ -132,10 +135,17 @@ class _Request:
 class SubgraphSchema:
     """Builds the graphql-core schema and executes queries against a Store."""
 
-    def __init__(self, schema: EntitySchema, store: Store, meta: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        schema: EntitySchema,
+        store: Store,
+        meta: Callable[[], dict[str, Any]],
+        block_hash: Callable[[int], str | None] | None = None,
+    ) -> None:
         self.entities = schema
         self.store = store
         self._meta = meta
+        self._block_hash = block_hash  # for `_meta(block:)` at blocks the store kept no hash for
         self.graphql_schema = self._build()
 
     # -- public -----------------------------------------------------------------------------------------------
@@ -509,10 +519,16 @@ class SubgraphSchema:
                 if p.number == number:
                     ptr = p
                     break
+        block_hash = ptr.hash if ptr else None
+        if block_hash is None and number is not None and self._block_hash is not None:
+            try:
+                block_hash = self._block_hash(number)
+            except Exception:  # the chain is unreachable: the hash is optional in _Block_
+                log.warning("no hash for block %d", number)
         return {
             "block": {
                 "number": number if number is not None else 0,
-                "hash": ptr.hash if ptr else None,
+                "hash": block_hash,
                 "timestamp": ptr.timestamp if ptr else None,
                 "parentHash": None,
             },

@@ -17,7 +17,7 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from fluence_dao.errors import SubgraphError
+from fluence_dao.errors import RpcUnavailableError, SubgraphError
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._abi_types import AbiType, parse_call_signature, parse_type
 from fluence_dao.subgraph._manifest import EntitySchema, EventHandler, Mapping
@@ -209,8 +209,8 @@ class MappingRuntime:
                 if self._heap is not None:
                     self._heap.flush()
                 return result
-            except _HostFailure:
-                raise
+            except (_HostFailure, RpcUnavailableError):
+                raise  # RPC outages are not the mapping's fault: the block is retried, the subgraph does not fail
             except Exception as err:  # a host function failed: name it
                 raise _HostFailure(name, f"host function {name} failed: {err}") from err
 
@@ -814,6 +814,10 @@ class MappingRuntime:
         try:
             result = self.rpc.call("eth_call", {"to": address, "data": "0x" + calldata.hex()}, hex(self._block_number))
         except RpcError as err:
+            if err.details.get("code") != 3 and "revert" not in err.message.lower():
+                raise RpcUnavailableError(
+                    f"ethereum.call {signature} on {address} at block {self._block_number}: {err.message}"
+                ) from err
             log.info("ethereum.call %s on %s reverted: %s", signature, address, err)
             return 0  # a revert: graph-ts `tryCall` sees null, `call` aborts
         raw = _hex_bytes(result)

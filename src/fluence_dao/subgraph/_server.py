@@ -31,7 +31,12 @@ def meta_of(indexer: Indexer) -> dict[str, Any]:
 class SubgraphServer:
     def __init__(self, indexer: Indexer, port: int = 0, index: bool = True) -> None:
         self.indexer = indexer
-        self.schema = SubgraphSchema(indexer.schema, indexer.store, lambda: meta_of(indexer))
+
+        def block_hash(number: int) -> str | None:
+            block = indexer.rpc.block(number)
+            return None if block is None else str(block["hash"])
+
+        self.schema = SubgraphSchema(indexer.schema, indexer.store, lambda: meta_of(indexer), block_hash)
         self._stop = threading.Event()
         self._index = index
         schema = self.schema

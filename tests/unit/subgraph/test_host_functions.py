@@ -136,3 +136,29 @@ def test_unsupported_and_critical(host: Any) -> None:
     runtime.mapping = type("M", (), {"name": "test"})()
     with pytest.raises(_HostFailure, match="Critical error logged in mapping with log message: boom"):
         table["log.log"](0, heap.new_string("boom"))
+
+
+def test_rpc_outage_in_ethereum_call_is_not_a_mapping_failure(host: Any) -> None:
+    """A dead endpoint (a real closed port) surfaces as RpcUnavailableError, so the block is retried later
+    instead of failing the subgraph."""
+    import wasmtime
+
+    from fluence_dao._util.net import free_port
+    from fluence_dao.errors import RpcUnavailableError
+    from fluence_dao.subgraph import EthRpc
+
+    table, heap, runtime = host
+    runtime.rpc = EthRpc(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    runtime._host = table
+    call = struct.pack(
+        "<5I",
+        heap.new_string("Vault"),
+        heap.new_bytes(b"\x33" * 20),
+        heap.new_string("total"),
+        heap.new_string("total():(uint256)"),
+        heap.new_array_ptrs(A.IDX_ARRAY_ETHEREUM_VALUE, []),
+    )
+    ptr = heap.new(22, call)  # SmartContractCall
+    wrapped = runtime._wrap("ethereum.call", wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()]))
+    with pytest.raises(RpcUnavailableError):
+        wrapped(ptr)
