@@ -158,3 +158,62 @@ def test_the_signer_key_never_leaves_the_module(ens_env, tmp_path, require, capl
     assert any(deployed.address[2:].lower().encode() in data.lower() for data in haystacks.values() if data)
     leaks = [name for name, data in haystacks.items() if any(needle in data for needle in needles)]
     assert leaks == []
+
+
+def _call_test_aqua(session: PeerSession, function: str, args: list) -> dict:
+    """Run a function of tests/aqua/signer_calls.aqua on the peer as `session`'s client identity."""
+    from pathlib import Path
+
+    from fluence_dao.aqua import compile_aqua
+    from fluence_dao.peer import call_function
+
+    compiled = compile_aqua(Path(__file__).resolve().parents[1] / "aqua" / "signer_calls.aqua")
+    if session.client is None:
+        session.client = session.network.client()
+    return call_function(session.network, compiled.function(function), args, client=session.client)
+
+
+def test_replace_moves_the_controller_and_retires_the_old_signer(stack) -> None:
+    context, session, env = stack
+    signer_name = context.settings.ens.signer_name
+    publish(context)
+    first = deploy_signer(context, session)
+    second = deploy_signer(context, session, replace=True)
+    assert second.created and second.address != first.address
+    assert second.replaced_service_id == first.service_id
+    assert env.ens.owner(signer_name).lower() == second.address.lower()
+    assert env.ens.text(context.settings.ens.project_name, "signer.address") == second.address
+    old = session.call("deploy.aqua", "signer_status", [first.service_id])
+    assert old["exists"] is False  # the old service, and the key in its memory, are gone
+    assert session.call("deploy.aqua", "signer_status", [second.service_id])["address"] == second.address
+
+
+def test_a_module_whose_bytes_do_not_match_its_cid_is_refused(stack) -> None:
+    from fluence_dao.errors import AquaCallError
+    from fluence_dao.ipfs import Cid
+
+    context, session, env = stack
+    published = {a.key: a.cid for a in publish(context).artifacts}
+    signer_cid = published["wasm.signer"]
+    path = context.ipfs.store.path_of(Cid.parse(signer_cid))  # the module is one block (< 256 KiB)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(AquaCallError) as failure:
+        deploy_signer(context, session)
+    assert "fetch signer" in str(failure.value) and signer_cid in str(failure.value)
+    assert env.ens.text(context.settings.ens.project_name, "signer.service") == ""
+
+
+def test_an_unauthorised_peer_cannot_sign_and_nothing_is_sent(stack) -> None:
+    context, session, env = stack
+    publish(context)
+    deployed = deploy_signer(context, session)
+    stranger = PeerSession(session.network)  # another client identity on the same peer
+    tx = '{"nonce":0,"gas":21000,"gasPrice":1,"to":null}'
+    result = _call_test_aqua(stranger, "sign_tx", [deployed.service_id, tx, 31337])
+    assert result["success"] is False
+    assert stranger.client.peer_id in result["error"]
+    assert env.client.rpc("eth_getTransactionCount", [deployed.address, "pending"]) == "0x0"
+    own = _call_test_aqua(session, "sign_message", [deployed.service_id, "hello"])
+    assert own["success"] is True  # the creator may sign: the refusal above was about who asked
