@@ -217,3 +217,26 @@ def test_an_unauthorised_peer_cannot_sign_and_nothing_is_sent(stack) -> None:
     assert env.client.rpc("eth_getTransactionCount", [deployed.address, "pending"]) == "0x0"
     own = _call_test_aqua(session, "sign_message", [deployed.service_id, "hello"])
     assert own["success"] is True  # the creator may sign: the refusal above was about who asked
+
+
+def test_publish_propose_writes_a_safe_batch_that_does_the_job(stack, tmp_path) -> None:
+    """--propose sends nothing; executing the batch's transactions (as the DAO's Safe would) sets every record,
+    and publishing again then has nothing left to propose."""
+    import json
+
+    context, _session, env = stack
+    project = context.settings.ens.project_name
+    batch_file = tmp_path / "batch.json"
+    proposed = publish(context, propose_to=batch_file)
+    assert proposed.proposal == batch_file
+    assert all(env.ens.text(project, a.key) == "" for a in proposed.artifacts)  # nothing was sent
+    batch = json.loads(batch_file.read_text())
+    assert batch["chainId"] == str(env.devnet.info["chain_id"])
+    assert len(batch["transactions"]) == 4
+    for tx in batch["transactions"]:  # the DAO executes the batch
+        env.gov.send_and_wait(tx["to"], tx["data"], value=int(tx["value"]))
+    assert {a.key: env.ens.text(project, a.key) for a in proposed.artifacts} == {
+        a.key: a.cid for a in proposed.artifacts
+    }
+    again = publish(context, propose_to=tmp_path / "again.json")
+    assert not any(a.changed for a in again.artifacts) and again.proposal is None
