@@ -358,20 +358,6 @@ def test_peer_info_cli(daemon: Daemon) -> None:
     assert facts["dumpable"] is False
 
 
-def test_devnet_down_stops_everything(daemon: Daemon) -> None:
-    pids = {p["name"]: p["pid"] for p in daemon.status["processes"]}
-    result = _cli(daemon.env, "devnet", "down", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["stopped"] == ["peer", "ipfs", "anvil"]
-    assert not any(_running(pid) for pid in pids.values())
-    assert ping(daemon.address) is None
-    assert connect_from_settings(daemon.settings()) is None
-    info = _cli(daemon.env, "peer", "info")
-    assert info.exit_code == 1 and "no peer daemon answers" in _text(info)
-    run = _cli(daemon.env, "run", "--daemon", "-i", str(AQUA / "basics.aqua"), "-f", 'greet("x")')
-    assert run.exit_code == 1 and "no peer daemon is running" in _text(run)
-
-
 def test_peer_serve_in_the_foreground(tmp_path: Path, services: Any, isolated_env: None) -> None:
     """`fluence-dao peer serve` on a free port: daemon.json tells clients where; --management-peer-id decides
     who may add scripts; SIGTERM ends it cleanly (exit 0, daemon.json removed)."""
@@ -408,3 +394,53 @@ def test_peer_serve_in_the_foreground(tmp_path: Path, services: Any, isolated_en
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+QUIET_AQUA = """
+aqua Quiet
+
+import "@fluencelabs/aqua-lib/builtin.aqua"
+
+export fail_quietly, greet_quietly
+
+func fail_quietly(b58: string):
+    on HOST_PEER_ID:
+        x <- Op.string_from_b58(b58)
+
+func greet_quietly(name: string):
+    on HOST_PEER_ID:
+        x <- Op.concat_strings("hello, ", name)
+"""
+
+
+def test_a_function_without_result_has_run_on_the_daemon_when_call_function_returns(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """No value comes back, so the client asks the daemon to Sync: errors on the daemon are still reported."""
+    from fluence_dao.aqua import compile_aqua
+
+    source = tmp_path / "quiet.aqua"
+    source.write_text(QUIET_AQUA)
+    quiet = compile_aqua(source)
+    with RemoteNetwork(daemon.address, KeyPair.generate()) as net:
+        before = ping(daemon.address)
+        assert before is not None
+        assert call_function(net, quiet.function("greet_quietly"), ["x"]) is None
+        after = ping(daemon.address)
+        assert after is not None and after["particles_processed"] > before["particles_processed"]
+        with pytest.raises(AquaCallError, match="error decoding base58"):
+            call_function(net, quiet.function("fail_quietly"), ["0OIl"])
+
+
+def test_devnet_down_stops_everything(daemon: Daemon) -> None:  # last: the module's devnet ends here
+    pids = {p["name"]: p["pid"] for p in daemon.status["processes"]}
+    result = _cli(daemon.env, "devnet", "down", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stopped"] == ["peer", "ipfs", "anvil"]
+    assert not any(_running(pid) for pid in pids.values())
+    assert ping(daemon.address) is None
+    assert connect_from_settings(daemon.settings()) is None
+    info = _cli(daemon.env, "peer", "info")
+    assert info.exit_code == 1 and "no peer daemon answers" in _text(info)
+    run = _cli(daemon.env, "run", "--daemon", "-i", str(AQUA / "basics.aqua"), "-f", 'greet("x")')
+    assert run.exit_code == 1 and "no peer daemon is running" in _text(run)

@@ -21,6 +21,10 @@ from fluence_dao.peer.particle import DEFAULT_TTL_MS
 _NO_RESULT = object()
 
 
+class _PendingWork(Protocol):
+    def has_pending_work(self) -> bool: ...
+
+
 class ParticleNetwork(Protocol):
     """What `call_function` needs: `LocalNetwork` (peers in this process) or `remote.RemoteNetwork` (a daemon)."""
 
@@ -28,7 +32,7 @@ class ParticleNetwork(Protocol):
     def relay(self) -> Any: ...  # has `.peer_id`
 
     @property
-    def peers(self) -> Sequence[Peer]: ...
+    def peers(self) -> Sequence[_PendingWork]: ...
 
     @property
     def clients(self) -> Sequence[Peer]: ...

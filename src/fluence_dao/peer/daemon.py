@@ -8,7 +8,9 @@ decoded, its signature checked (a bad one is answered with a `Refused` control m
 connection and the daemon keep serving), and handed to `peer.receive()`. The daemon learns which connection
 reaches which peer id from the init_peer_id of verified particles; particles the peer sends to that id go back
 over that connection. Health: a `Ping` control message answered by `Pong` {peer_id, pid, counters}: what
-`devnet status` and `fluence-dao peer info` use.
+`devnet status` and `fluence-dao peer info` use. `Sync` {token} is answered by `Synced` {token} once the peer
+has executed every particle received before it on that connection (so a client knows a function without a
+result has run; deferred timers such as `Peer.timeout` may still fire later).
 
 Threads: an accept thread, one reader thread per connection, and the loop thread that alone drives
 `peer.step()` (sleeping until `next_wakeup_s()` or new input). Stop: SIGTERM/SIGINT.
@@ -43,7 +45,7 @@ from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, FluenceDaoError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, is_peer_id, now_ms
-from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
+from fluence_dao.peer.wire import FrameReader, decode_message, decode_particle, encode_control, encode_particle, frame
 
 logger = logging.getLogger("fluence_dao.peer.daemon" if __name__ == "__main__" else __name__)
 
@@ -106,6 +108,7 @@ class DaemonConfig:
     particle_ttl_ms: int = DEFAULT_TTL_MS
     allowed_binaries: dict[str, str] | None = None  # None: curl when installed
     extra_builtins: dict[str, Any] = field(default_factory=dict)
+    libp2p_port: int | None = None  # None: no libp2p; 0: a free port for /ip4/127.0.0.1/tcp/PORT/ws (js-client)
 
     def __post_init__(self) -> None:
         for peer_id in sorted(self.management_peer_ids or ()):
@@ -201,12 +204,14 @@ class PeerDaemon:
         self.particles_sent = 0
         self._routes: dict[str, _Connection] = {}  # peer id -> the first live connection it came from
         self._particle_routes: dict[str, tuple[_Connection, int]] = {}  # particle id -> (connection, deadline ms)
+        self._syncs: list[tuple[_Connection, Any]] = []  # Sync requests the loop answers after its next step
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._numbers = 0
+        self.libp2p: Any = None  # fluence_dao.peer.libp2p.Libp2pEndpoint when config.libp2p_port is set
 
     def _operator_builtin(self) -> Any:
         """The `operator` builtin: the chain this peer's scripts talk to, read from the settings and devnet.json
@@ -248,6 +253,13 @@ class PeerDaemon:
             thread = threading.Thread(target=target, name=f"peer-daemon-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.config.libp2p_port is not None:
+            from fluence_dao.peer.libp2p import Libp2pEndpoint
+
+            self.libp2p = Libp2pEndpoint(
+                self.key_pair, self._on_libp2p_message, listen_port=self.config.libp2p_port
+            ).start()
+            logger.info("peer %s: libp2p on %s", self.peer_id, self.libp2p.multiaddr)
         self._write_daemon_file()
         logger.info(
             "peer %s listening on %s (management: %s)", self.peer_id, self.address, sorted(self.management_peer_ids)
@@ -267,6 +279,8 @@ class PeerDaemon:
             connections = list(self._connections)
         for conn in connections:
             conn.close()
+        if self.libp2p is not None:
+            self.libp2p.stop(timeout_s)
         for thread in self._threads:
             thread.join(timeout_s)
         with contextlib.suppress(FileNotFoundError):
@@ -290,6 +304,7 @@ class PeerDaemon:
             "peer_id": self.peer_id,
             "address": self.address,
             "multiaddr": self.multiaddr,
+            "libp2p_multiaddr": self.libp2p.multiaddr if self.libp2p is not None else None,
             "pid": os.getpid(),
             "management_peer_ids": sorted(self.management_peer_ids),
             "connections": connections,
@@ -308,6 +323,8 @@ class PeerDaemon:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
         record = {"address": self.address, "peer_id": self.peer_id, "pid": os.getpid(), "multiaddr": self.multiaddr}
+        if self.libp2p is not None:
+            record["libp2p_multiaddr"] = self.libp2p.multiaddr
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
 
@@ -322,7 +339,7 @@ class PeerDaemon:
             if conn is None:
                 conn = self._routes.get(target_peer_id)
         if conn is None:
-            return False
+            return self._send_libp2p(target_peer_id, particle)
         try:
             message = encode_particle(particle)
         except ParticleError as err:
@@ -335,7 +352,39 @@ class PeerDaemon:
 
     def contact(self, peer_id: str) -> list[str] | None:
         with self._lock:
-            return [] if peer_id in self._routes else None  # connected clients have no listen address
+            if peer_id in self._routes:
+                return []  # connected clients have no listen address
+        return [] if self.libp2p is not None and self.libp2p.is_connected(peer_id) else None
+
+    # ---- libp2p (js-client and other Fluence clients; fluence_dao.peer.libp2p) --------------------------------
+
+    def _send_libp2p(self, target_peer_id: str, particle: Particle) -> bool:
+        if self.libp2p is None or not self.libp2p.is_connected(target_peer_id):
+            return False
+        try:
+            message = encode_particle(particle)
+        except ParticleError as err:
+            logger.warning("particle %s for %s not sent: %s", particle.id, target_peer_id, err.message)
+            return False
+        if self.libp2p.send(target_peer_id, message):
+            self.particles_sent += 1
+            return True
+        return False
+
+    def _on_libp2p_message(self, remote_peer_id: str, message: bytes) -> None:
+        """Called from the libp2p thread: nox's rules (bad, expired or unsigned particles are dropped silently)."""
+        try:
+            particle = decode_particle(message)
+            if particle.is_expired():
+                raise ParticleError(f"particle {particle.id} expired (timestamp + ttl has passed)")
+            particle.verify()
+        except ParticleError as err:
+            self.particles_refused += 1
+            logger.warning("libp2p: particle from %s dropped: %s", remote_peer_id, err.message)
+            return
+        self.particles_received += 1
+        self.peer.receive(particle)
+        self._wake.set()
 
     def peer_ids(self) -> list[str]:
         return [self.peer_id]
@@ -345,10 +394,14 @@ class PeerDaemon:
     def _run_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            with self._lock:
+                syncs, self._syncs = self._syncs, []
             try:
                 self.peer.step()
             except Exception:  # one bad particle must not end the daemon
                 logger.exception("peer loop: step failed")
+            for conn, token in syncs:  # every particle received before these Syncs has been executed
+                conn.send(encode_control("Synced", token=token))
             wake = self.peer.next_wakeup_s()
             timeout = MAX_IDLE_WAIT_S if wake is None else min(MAX_IDLE_WAIT_S, max(0.0, wake - time.monotonic()))
             self._wake.wait(timeout)
@@ -423,6 +476,10 @@ class PeerDaemon:
         if isinstance(decoded, dict):
             if decoded.get("action") == "Ping":
                 conn.send(encode_control("Pong", **self.info()))
+            elif decoded.get("action") == "Sync":
+                with self._lock:
+                    self._syncs.append((conn, decoded.get("token")))
+                self._wake.set()
             else:
                 self._refuse(conn, None, f"unexpected control message {decoded.get('action')!r}")
             return
@@ -523,6 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="peer id allowed to manage modules/services/scripts (repeatable) [default: the CLI client key]",
     )
+    parser.add_argument(
+        "--libp2p-port", type=int, default=None, help="also listen on /ip4/127.0.0.1/tcp/PORT/ws (0: a free port)"
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -537,6 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = DaemonConfig.from_settings(
             settings,
             ipfs_local_api_multiaddr=args.ipfs_api_multiaddr,
+            libp2p_port=args.libp2p_port,
             management_peer_ids=frozenset(args.management_peer_id) if args.management_peer_id else None,
         )
         return serve(config)

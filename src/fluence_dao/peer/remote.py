@@ -109,6 +109,26 @@ class _Link:
             self.sock.close()
 
 
+class _DaemonPeer:
+    """The daemon's peer in `RemoteNetwork.peers`: `has_pending_work()` waits until the daemon has executed what
+    was sent to it (a Sync round trip), as LocalNetwork's peers report their queues, so `call_function` of a
+    function without a result returns after it ran and reports its errors."""
+
+    def __init__(self, network: RemoteNetwork) -> None:
+        self._network = network
+
+    @property
+    def peer_id(self) -> str:
+        return self._network.relay.peer_id
+
+    def has_pending_work(self) -> bool:
+        self._network.sync()
+        return False
+
+    def __repr__(self) -> str:
+        return f"DaemonPeer({self.peer_id})"
+
+
 def ping(address: str | tuple[str, int], timeout_s: float = 1.0) -> dict[str, Any] | None:
     """The daemon's `Pong` facts, or None when nothing (or something else) answers: the health check."""
     try:
@@ -140,9 +160,10 @@ class RemoteNetwork:
         self._link = _Link(parse_address(address), connect_timeout_s)
         self.key_pair = client_key_pair
         self.refused: list[dict[str, Any]] = []
-        self.peers: list[Peer] = []  # the daemon's peer is not in this process
+        self.peers: list[_DaemonPeer] = [_DaemonPeer(self)]  # the daemon's peer, seen through the connection
         self.clients: list[Peer] = []
         self._client: Peer | None = None
+        self._sync_tokens = 0
         self.daemon_info = self.ping(connect_timeout_s)
         self._relay = RemotePeer(peer_id=str(self.daemon_info["peer_id"]), address=str(self.daemon_info["address"]))
 
@@ -168,6 +189,21 @@ class RemoteNetwork:
             if message is not None:
                 self._dispatch(message)
         raise PeerError(f"the peer daemon at {self._link.address[0]}:{self._link.address[1]} did not answer a ping")
+
+    def sync(self, timeout_s: float = 30.0) -> None:
+        """Return once the daemon has executed every particle sent before (particles it sends back meanwhile are
+        queued on the client peer)."""
+        self._sync_tokens += 1
+        token = self._sync_tokens
+        self._link.send(encode_control("Sync", token=token))
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._link.receive(remaining)
+            if isinstance(message, dict) and message.get("action") == "Synced" and message.get("token") == token:
+                return
+            if message is not None:
+                self._dispatch(message)
+        raise PeerError(f"the peer daemon did not finish its work within {timeout_s} s (no Synced reply)")
 
     # ---- Transport for the client peer -----------------------------------------------------------------------
 
@@ -211,6 +247,8 @@ class RemoteNetwork:
                 return
             self._client.receive(message)
             return
+        if message.get("action") == "Synced":
+            return  # a late answer to a sync that timed out
         if message.get("action") == "Refused":
             self.refused.append(message)
             raise ParticleError(

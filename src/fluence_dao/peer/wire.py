@@ -7,8 +7,9 @@ are refused (js-client's limit). `signature` and `data` are encoded as MessagePa
 arrays of numbers); arrays of numbers are accepted on decode (js-client itself sends them, nox accepts both).
 
 Control messages (the loopback endpoint of `fluence_dao.peer.daemon` only, never sent to other peers) use the
-same framing and prefix with another `action`: `Ping` -> `Pong` {peer_id, ...facts}, and `Refused`
-{id, reason} for a particle the daemon dropped (bad signature, expired, malformed).
+same framing and prefix with another `action`: `Ping` -> `Pong` {peer_id, ...facts}, `Sync` {token} ->
+`Synced` {token} (everything received before has been executed), and `Refused` {id, reason} for a particle the
+daemon dropped (bad signature, expired, malformed).
 The libp2p transport reuses `encode_particle` / `decode_particle` / `frame` / `FrameReader` as they are.
 """
 
@@ -24,7 +25,7 @@ from fluence_dao.peer.particle import Particle
 MSGPACK_PREFIX = b"\x81\x04"
 MAX_MESSAGE_BYTES = 4 * 2**20  # js-client refuses larger messages
 PARTICLE_ACTION = "Particle"
-CONTROL_ACTIONS = frozenset({"Ping", "Pong", "Refused"})
+CONTROL_ACTIONS = frozenset({"Ping", "Pong", "Refused", "Sync", "Synced"})
 _MAX_VARINT_BYTES = 10  # a u64 as an unsigned varint
 
 
