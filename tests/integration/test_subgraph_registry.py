@@ -143,7 +143,8 @@ def test_template_bigdecimal_keccak_call_loadrelated(
             indexer,
             """{ vaults(orderBy: name) { id name nameHash encoded decodedName decimals network totalRaw total
                    onChainTotal loadedDeposits deposits(first: 100) { amount amountDecimal third memo contextName from gasUsed receiptStatus receiptLogs receiptTopic0 } }
-                 _meta { hasIndexingErrors } }""",
+                 blockTicks(first: 1000, orderBy: number) { id kind number hash timestamp }
+                 _meta { hasIndexingErrors block { number } } }""",
         )
         assert "errors" not in reply, reply
         got = {v["id"]: v for v in reply["data"]["vaults"]}
@@ -195,6 +196,14 @@ def test_template_bigdecimal_keccak_call_loadrelated(
             )
             assert have == want
         assert reply["data"]["_meta"]["hasIndexingErrors"] is False
+        # Block handlers: `once` at the start block, `polling` every 3 blocks from it, with the chain's hashes.
+        head = reply["data"]["_meta"]["block"]["number"]
+        expected_ticks = [("once", start)] + [("polling", n) for n in range(start, head + 1, 3)]
+        ticks = reply["data"]["blockTicks"]
+        assert sorted((t["kind"], int(t["number"])) for t in ticks) == sorted(expected_ticks)
+        for t in ticks:
+            block = w3.eth.get_block(int(t["number"]))
+            assert t["hash"] == block["hash"].to_0x_hex() and t["timestamp"] == str(block["timestamp"])
 
 
 @pytest.mark.parametrize(

@@ -254,6 +254,11 @@ class Indexer:
             if entry.get("removed"):
                 continue
             by_block.setdefault(int(entry["blockNumber"], 16), []).append(entry)
+        for source in sources:
+            for handler in source.mapping.block_handlers:
+                for number in range(max(start, source.start_block), end + 1):
+                    if handler.applies(number, source.start_block):
+                        by_block.setdefault(number, [])
         for number in sorted(by_block):
             entries = sorted(by_block[number], key=lambda e: int(e["logIndex"], 16))
             created = self._process_block(number, entries, sources)
@@ -275,7 +280,10 @@ class Indexer:
         state = BlockState()
         active = [s for s in sources if s.start_block <= number]
         try:
+            # graph-node's trigger order: `once` block handlers, then events by log index, then block handlers.
+            self._run_block_handlers(block, active, state, once=True)
             self._run_triggers(entries, active, block, txs, state)
+            self._run_block_handlers(block, active, state, once=False)
             done = 0
             new_sources: list[DynamicDataSource] = []
             while done < len(state.created):
@@ -340,6 +348,15 @@ class Indexer:
                     )
                     self._runtime(source.mapping).run(
                         handler, trigger, state, bytes.fromhex(address[2:]), source.context
+                    )
+
+    def _run_block_handlers(self, block: dict[str, Any], sources: list[_Source], state: BlockState, once: bool) -> None:
+        number = int(block["number"], 16)
+        for source in sources:
+            for handler in source.mapping.block_handlers:
+                if (handler.kind == "once") == once and handler.applies(number, source.start_block):
+                    self._runtime(source.mapping).run_block(
+                        handler.handler, block, state, bytes.fromhex(source.address[2:]), source.context
                     )
 
     @staticmethod

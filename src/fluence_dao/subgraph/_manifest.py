@@ -23,6 +23,22 @@ class EventHandler:
     receipt: bool
 
 
+@dataclass(frozen=True)
+class BlockHandler:
+    """A block handler: `kind` is "every" (no filter), "polling" (every `every` blocks) or "once"."""
+
+    handler: str
+    kind: str
+    every: int = 1
+
+    def applies(self, block: int, start_block: int) -> bool:
+        if self.kind == "once":
+            return block == start_block
+        if self.kind == "polling":
+            return (block - start_block) % self.every == 0
+        return True
+
+
 @dataclass
 class Mapping:
     """A data source or a template: its mapping wasm, ABIs and event handlers."""
@@ -39,6 +55,7 @@ class Mapping:
     start_block: int = 0
     context: dict[str, Any] | None = None
     is_template: bool = False
+    block_handlers: list[BlockHandler] = field(default_factory=list)
 
     def handler_for(self, topic0: bytes) -> list[EventHandler]:
         return [h for h in self.handlers if h.topic0 == topic0]
@@ -66,9 +83,23 @@ def _mapping(entry: dict[str, Any], directory: Path, is_template: bool) -> Mappi
     if entry.get("kind") != "ethereum" and entry.get("kind") != "ethereum/contract":
         raise SubgraphError(f"data source {name!r}: unsupported kind {entry.get('kind')!r} (only ethereum)", name=name)
     mapping = entry["mapping"]
-    for unsupported in ("blockHandlers", "callHandlers"):
-        if mapping.get(unsupported):
-            raise SubgraphError(f"data source {name!r}: {unsupported} are not supported by this runner", name=name)
+    if mapping.get("callHandlers"):
+        raise SubgraphError(f"data source {name!r}: callHandlers are not supported by this runner", name=name)
+    block_handlers = []
+    for entry_ in mapping.get("blockHandlers") or []:
+        flt = entry_.get("filter") or {}
+        kind = flt.get("kind")
+        if kind is None:
+            block_handlers.append(BlockHandler(entry_["handler"], "every"))
+        elif kind == "once":
+            block_handlers.append(BlockHandler(entry_["handler"], "once"))
+        elif kind == "polling":
+            block_handlers.append(BlockHandler(entry_["handler"], "polling", int(flt.get("every", 1))))
+        else:
+            raise SubgraphError(
+                f"data source {name!r}: block handler filter kind {kind!r} is not supported (supported: none, once, polling)",
+                name=name,
+            )
     abis: dict[str, list[dict[str, Any]]] = {}
     for abi in mapping.get("abis", []):
         abi_path = directory / abi["file"]
@@ -101,6 +132,7 @@ def _mapping(entry: dict[str, Any], directory: Path, is_template: bool) -> Mappi
         start_block=int(source.get("startBlock", 0)),
         context=context,
         is_template=is_template,
+        block_handlers=block_handlers,
     )
 
 

@@ -227,7 +227,32 @@ class MappingRuntime:
         address: bytes,
         context: dict[str, Any] | None,
     ) -> None:
-        """Run one handler; raises HandlerError naming the handler, block, transaction and function."""
+        """Run one event handler; raises HandlerError naming the handler, block, transaction and function."""
+        number = _hex_int(trigger.block["number"])
+        where = (
+            f"handler {handler.handler} of data source {self.mapping.name!r} at block {number} "
+            f"(tx {trigger.log.get('transactionHash')}, log {_hex_int(trigger.log.get('logIndex'))})"
+        )
+        self._invoke(handler.handler, where, lambda: self._new_event(trigger), number, state, address, context)
+
+    def run_block(
+        self, handler: str, block: dict[str, Any], state: BlockState, address: bytes, context: dict[str, Any] | None
+    ) -> None:
+        """Run one block handler with the block (ethereum.Block)."""
+        number = _hex_int(block["number"])
+        where = f"block handler {handler} of data source {self.mapping.name!r} at block {number}"
+        self._invoke(handler, where, lambda: self._new_block(block), number, state, address, context)
+
+    def _invoke(
+        self,
+        handler_name: str,
+        where: str,
+        build_argument: Callable[[], int],
+        block_number: int,
+        state: BlockState,
+        address: bytes,
+        context: dict[str, Any] | None,
+    ) -> None:
         import wasmtime
 
         store = wasmtime.Store(self._engine)
@@ -236,11 +261,7 @@ class MappingRuntime:
         self._state = state
         self._address = address
         self._context = context
-        self._block_number = _hex_int(trigger.block["number"])
-        where = (
-            f"handler {handler.handler} of data source {self.mapping.name!r} at block {self._block_number} "
-            f"(tx {trigger.log.get('transactionHash')}, log {_hex_int(trigger.log.get('logIndex'))})"
-        )
+        self._block_number = block_number
         try:
             instance = self._linker.instantiate(store, self._module)
             memory = _export(store, instance, "memory")
@@ -256,17 +277,17 @@ class MappingRuntime:
             self._heap = A.AscHeap(store, memory, allocate, type_id)
             if self._has_start:
                 _export(store, instance, "_start")(store)
-            event_ptr = self._new_event(trigger)
+            argument = build_argument()
             self._heap.flush()
-            func = _export(store, instance, handler.handler)
+            func = _export(store, instance, handler_name)
             if func is None:
-                raise SubgraphError(f"{where}: the mapping exports no function {handler.handler!r}")
-            func(store, event_ptr)
+                raise SubgraphError(f"{where}: the mapping exports no function {handler_name!r}")
+            func(store, argument)
         except _HostFailure as err:
             cls = UnsupportedHostFunctionError if err.message.startswith("unsupported host function") else HandlerError
             raise cls(
                 f"{where} failed in host function {err.function}: {err.message}",
-                handler=handler.handler,
+                handler=handler_name,
                 block=self._block_number,
                 function=err.function,
             ) from None
@@ -280,32 +301,32 @@ class MappingRuntime:
                 )
                 raise cls(
                     f"{where} failed in host function {cause.function}: {cause.message}",
-                    handler=handler.handler,
+                    handler=handler_name,
                     block=self._block_number,
                     function=cause.function,
                 ) from None
             frames = [f.func_name for f in (err.frames or []) if f.func_name]
-            function = frames[0] if frames else handler.handler
+            function = frames[0] if frames else handler_name
             lines = [line.strip() for line in str(err).splitlines() if line.strip()]
             message = next((line for line in reversed(lines) if "trap" in line), lines[-1] if lines else "trap")
             raise HandlerError(
                 f"{where} trapped in wasm function {function}: {message}",
-                handler=handler.handler,
+                handler=handler_name,
                 block=self._block_number,
                 function=function,
             ) from None
         except wasmtime.WasmtimeError as err:
             raise HandlerError(
-                f"{where} failed: {err}", handler=handler.handler, block=self._block_number, function=handler.handler
+                f"{where} failed: {err}", handler=handler_name, block=self._block_number, function=handler_name
             ) from None
         finally:
             self._heap = None
 
     # -- event object ------------------------------------------------------------------------------------------
-    def _new_event(self, t: Trigger) -> int:
+    def _new_block(self, b: dict[str, Any]) -> int:
+        """ethereum.Block with the fields of graph-node's AscEthereumBlock_0_0_6 (apiVersion >= 0.0.6)."""
         h = self._heap
         assert h is not None
-        b = t.block
 
         def opt_bigint(v: Any) -> int:
             return 0 if v is None else h.new_bigint(_hex_int(v))
@@ -327,7 +348,12 @@ class MappingRuntime:
             opt_bigint(b.get("size")),
             opt_bigint(b.get("baseFeePerGas")),
         ]
-        block_ptr = h.new(A.IDX_ETHEREUM_BLOCK, struct.pack("<15I", *block_ptrs))
+        return h.new(A.IDX_ETHEREUM_BLOCK, struct.pack("<15I", *block_ptrs))
+
+    def _new_event(self, t: Trigger) -> int:
+        h = self._heap
+        assert h is not None
+        block_ptr = self._new_block(t.block)
         tx = t.transaction or {}
         tx_ptrs = [
             h.new_bytes(_hex_bytes(tx.get("hash") or t.log.get("transactionHash"))),

@@ -1,7 +1,7 @@
 import { BigDecimal, BigInt, ByteArray, Bytes, DataSourceContext, crypto, dataSource, ethereum, ipfs, log } from "@graphprotocol/graph-ts";
 import { Fault, VaultCreated } from "../generated/Registry/Registry";
 import { Vault as VaultTemplate } from "../generated/templates";
-import { Vault } from "../generated/schema";
+import { BlockTick, Vault } from "../generated/schema";
 
 export function handleVaultCreated(event: VaultCreated): void {
   let name = event.params.name;
@@ -28,6 +28,23 @@ export function handleVaultCreated(event: VaultCreated): void {
   context.setI32("decimals", event.params.decimals);
   VaultTemplate.createWithContext(event.params.vault, context);
   log.info("vault {} created", [name]);
+}
+
+function tick(kind: string, block: ethereum.Block): void {
+  let t = new BlockTick(kind + "-" + block.number.toString());
+  t.kind = kind;
+  t.number = block.number;
+  t.hash = block.hash;
+  t.timestamp = block.timestamp;
+  t.save();
+}
+
+export function handleStart(block: ethereum.Block): void {
+  tick("once", block);
+}
+
+export function handlePoll(block: ethereum.Block): void {
+  tick("polling", block);
 }
 
 export function handleFault(event: Fault): void {
