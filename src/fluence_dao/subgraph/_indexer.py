@@ -1,7 +1,8 @@
 """Index a built subgraph from an Ethereum JSON-RPC endpoint into a Store.
 
-eth_getLogs in block ranges from the data sources' start blocks; each block's handlers run in chain order (log
-index), and the block's entity changes are committed with the cursor in one transaction. Data sources created
+eth_getLogs in block ranges from the data sources' start blocks; each block's triggers run in graph-node's order
+(`once` block handlers, event handlers by log index, then block handlers with no filter or `polling`), and the
+block's entity changes are committed with the cursor in one transaction. Data sources created
 from templates start in their creation block (their triggers there run after the block's other triggers, as in
 graph-node). Before each pass the cursor's hash is checked against the chain; on a mismatch the store is reverted
 to the newest stored block still on the chain (within `reorg_depth` blocks) and indexing continues from there.

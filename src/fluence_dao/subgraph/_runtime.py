@@ -828,7 +828,8 @@ class MappingRuntime:
 
         h = self._heap
         assert h is not None
-        contract_name_ptr, address_ptr, fn_name_ptr, signature_ptr, args_ptr = struct.unpack("<5I", h.read(p, 20))
+        # SmartContractCall {contractName, contractAddress, functionName, functionSignature, functionArgs}
+        _name_ptr, address_ptr, fn_name_ptr, signature_ptr, args_ptr = struct.unpack("<5I", h.read(p, 20))
         address = "0x" + h.read_bytes(address_ptr).hex()
         signature = h.read_string(signature_ptr) if signature_ptr else h.read_string(fn_name_ptr)
         name, inputs, outputs = parse_call_signature(signature)
@@ -851,7 +852,6 @@ class MappingRuntime:
             return 0
         decoded = eth_abi.decode([t.canonical() for t in outputs], raw)
         values = [h.new_eth_value(eth_value_from_python(t, v)) for t, v in zip(outputs, decoded, strict=True)]
-        _ = contract_name_ptr
         return h.new_array_ptrs(A.IDX_ARRAY_ETHEREUM_VALUE, values)
 
 
