@@ -255,7 +255,8 @@ class PeerComponent:
             str(port),
         ]
         ipfs_port = processes.get("ipfs", {}).get("port")
-        if isinstance(ipfs_port, int) and ipfs_port > 0:
+        # with a configured Kubo (ipfs.api_url) the daemon stores there and announces that API instead
+        if isinstance(ipfs_port, int) and ipfs_port > 0 and not devnet.settings.ipfs.api_url:
             argv += ["--ipfs-api-multiaddr", f"/ip4/{LOOPBACK}/tcp/{ipfs_port}"]
         address = f"{LOOPBACK}:{port}"
         spec = ProcessSpec(
