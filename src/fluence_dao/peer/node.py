@@ -86,6 +86,14 @@ class ParticleHooks:
     on_expired: Callable[[], None] | None = None
 
 
+class ParticleSource(Protocol):
+    """Something that starts particles on this peer on its own schedule (the spells of the `spell` builtin)."""
+
+    def next_wakeup_s(self) -> float | None: ...
+
+    def due_particles(self, peer: Peer, now_s: float) -> list[tuple[Particle, ParticleHooks]]: ...
+
+
 class Peer:
     def __init__(
         self,
@@ -137,12 +145,18 @@ class Peer:
         self._events: list[tuple[float, int, ParticleKey, int, CallResult]] = []
         self._deadlines: list[tuple[int, ParticleKey]] = []  # (deadline_ms, key), a heap
         self._seq = itertools.count()
+        self._particle_sources: list[ParticleSource] = []
 
     # ---- configuration ----------------------------------------------------------------------------------------
 
     def register_builtin(self, service_id: str, handler: BuiltinHandler) -> None:
         """Add (or replace) a builtin service, e.g. `aqua-ipfs`."""
         self.builtins[service_id] = handler
+
+    def add_particle_source(self, source: ParticleSource) -> None:
+        """Let `source` start particles (with this peer as init peer) from `step()` when it is due."""
+        if source not in self._particle_sources:
+            self._particle_sources.append(source)
 
     def network_contact(self, peer_id: str) -> list[str] | None:
         if peer_id == self.peer_id:
@@ -194,17 +208,23 @@ class Peer:
                 worked = True
         for script in self.scheduler.due(now):
             particle = Particle.create(script.src, self.key_pair, ttl_ms=self.config.script_ttl_ms)
-            run = self.scheduler.start_run(script.id, particle.id)
+            run = self.scheduler.start_run(script, particle.id)
             self._script_runs[particle.id] = (script.id, run)
             self._hooks[particle.id] = self._script_hooks(run)
             self._handle_particle(particle)
             worked = True
+        for source in list(self._particle_sources):
+            for particle, particle_hooks in source.due_particles(self, now):
+                self._hooks[particle.id] = particle_hooks
+                self._handle_particle(particle)
+                worked = True
         self._expire()
         return worked
 
     def next_wakeup_s(self) -> float | None:
         """When `step()` next has something to do (monotonic seconds), None if only new particles can wake it."""
         candidates = [t for t in (self.scheduler.next_wakeup_s(),) if t is not None]
+        candidates += [t for source in self._particle_sources if (t := source.next_wakeup_s()) is not None]
         if self._events:
             candidates.append(self._events[0][0])
         if self._deadlines:
@@ -334,8 +354,11 @@ class Peer:
     ) -> CallResult | Deferred:
         ctx = CallContext(peer=self, particle=particle, tetraplets=request.tetraplets, call_id=call_id)
         service_id, function = request.service_id, request.function_name
+        ctx.function_name = function
         try:
-            local = hooks.handlers.get((service_id, function)) if hooks is not None else None
+            local = None
+            if hooks is not None:  # ("service", "*") answers every function of that service
+                local = hooks.handlers.get((service_id, function)) or hooks.handlers.get((service_id, "*"))
             if local is not None:
                 value = local(request.arguments, ctx)
             elif service_id in self.builtins:

@@ -31,6 +31,7 @@ class ScriptRun:
 
     particle_id: str
     started_ms: int
+    late_ms: float = 0.0  # how long after its scheduled time the run started
     finished_ms: int | None = None
     ok: bool | None = None
     result: Any = None
@@ -43,6 +44,7 @@ class ScriptRun:
         return {
             "particle_id": self.particle_id,
             "started_ms": self.started_ms,
+            "late_ms": round(self.late_ms, 3),
             "finished_ms": self.finished_ms or 0,
             "finished": self.ok is not None,
             "ok": bool(self.ok),
@@ -71,6 +73,7 @@ class ScheduledScript:
     failures: int = 0
     runs: int = 0
     history: deque[ScriptRun] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    late_s: float = 0.0  # lateness of the run `due()` last handed out
 
     def to_aqua(self) -> dict[str, object]:
         return {
@@ -127,6 +130,7 @@ class ScriptScheduler:
                 if script.next_run_s > now_s:
                     continue
                 out.append(script)
+                script.late_s = now_s - script.next_run_s
                 script.runs += 1
                 if script.interval_s:
                     script.next_run_s = now_s + script.interval_s
@@ -134,12 +138,10 @@ class ScriptScheduler:
                     del self._scripts[script.id]
         return out
 
-    def start_run(self, script_id: str, particle_id: str) -> ScriptRun:
-        run = ScriptRun(particle_id, started_ms=int(time.time() * 1000))
+    def start_run(self, script: ScheduledScript, particle_id: str) -> ScriptRun:
+        run = ScriptRun(particle_id, started_ms=int(time.time() * 1000), late_ms=script.late_s * 1000)
         with self._lock:
-            script = self._scripts.get(script_id)
-            if script is not None:
-                script.history.append(run)
+            script.history.append(run)
         return run
 
     def report(self, script_id: str, ok: bool, run: ScriptRun | None = None) -> None:
