@@ -33,6 +33,7 @@ from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, e
 logger = logging.getLogger(__name__)
 
 MAX_POLL_S = 0.5
+SEND_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class _Link:
                 "(is it running? `fluence-dao devnet up` or `fluence-dao peer serve`)",
                 address=f"{address[0]}:{address[1]}",
             ) from err
-        self.sock.settimeout(timeout_s)
+        self.sock.settimeout(SEND_TIMEOUT_S)  # reads go through select with their own deadlines
         self._reader = FrameReader()
         self._ready: list[bytes] = []
 
@@ -86,10 +87,7 @@ class _Link:
         """The next message, or None when nothing arrived within `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while not self._ready:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 and not self._readable(0):
-                return None
-            if not self._readable(max(0.0, remaining)):
+            if not self._readable(max(0.0, deadline - time.monotonic())):
                 return None
             try:
                 data = self.sock.recv(65536)
