@@ -111,15 +111,23 @@ def start_interval(
     key: Annotated[
         str, typer.Option("--key", help="The text record of the signer's name each run updates.")
     ] = "notice",
+    as_: Annotated[
+        str, typer.Option("--as", help="script: the 2021 script.add; spell: a spell with a clock trigger (nox).")
+    ] = "script",
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Fetch the interval AIR by the CID in ENS, verify it, and schedule it on the peer. Prints the script id.
+    """Fetch the interval AIR by the CID in ENS, verify it, and schedule it on the peer. Prints the script id
+    (with --as spell: the spell id; --every is then a whole number of seconds).
 
     Exit codes: 0 scheduled, 1 an error (no daemon, no air.interval record, bytes not matching the CID).
     """
     from fluence_dao.flows import start_interval as run
 
+    if as_ not in ("script", "spell"):
+        raise typer.BadParameter(f"--as must be 'script' or 'spell', got {as_!r}", param_hint="--as")
+    if as_ == "spell":
+        from fluence_dao.flows.interval import start_interval_spell as run
     context = _context(state_dir)
     try:
         result = run(context, _session(context), every, record_key=key)
@@ -130,7 +138,7 @@ def start_interval(
 
 @app.command("stop-interval")
 def stop_interval(
-    script_id: Annotated[str, typer.Argument(help="The id start-interval printed.")],
+    script_id: Annotated[str, typer.Argument(help="The id start-interval printed (a script or spell id).")],
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:

@@ -27,6 +27,7 @@ from fluence_dao.peer.builtins.op import OpService
 from fluence_dao.peer.builtins.peer import PeerService
 from fluence_dao.peer.builtins.script import ScriptService
 from fluence_dao.peer.builtins.sig import SigService
+from fluence_dao.peer.builtins.spell import SpellService
 from fluence_dao.peer.builtins.srv import SrvService
 from fluence_dao.peer.builtins.stat import StatService
 from fluence_dao.peer.builtins.trust_graph import TrustGraphService
@@ -45,6 +46,7 @@ BUILTIN_CLASSES: tuple[type[BuiltinService], ...] = (
     PeerService,
     ScriptService,
     SigService,
+    SpellService,
     SrvService,
     StatService,
     TrustGraphService,

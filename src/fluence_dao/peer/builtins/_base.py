@@ -53,6 +53,7 @@ class CallContext:
     particle: Particle
     tetraplets: list[Any] = field(default_factory=list)
     call_id: int = 0
+    function_name: str = ""
 
     @property
     def init_peer_id(self) -> str:

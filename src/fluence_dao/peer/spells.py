@@ -1,0 +1,226 @@
+"""Spells: nox's scheduler (since `Script.add` was removed), kept in memory by the peer.
+
+A spell is a service whose id is a uuid; it holds an AIR script, a trigger config and a typed KV store (strings,
+u32s, string lists), plus logs, errors and a mailbox, as fluencelabs/spell's `spell.wasm` keeps them in SQLite.
+Each time its clock fires the peer runs the script as a new particle with id `spell_<spell id>_<counter>`, whose
+init peer is the host (the root worker), after storing the trigger event under the KV key `trigger` and bumping
+the KV u32 `counter` (nox's `Sorcerer::make_spell_particle`).
+
+Clock semantics (nox's `spell-event-bus` `from_user_config`): `start_sec == 0` means no clock trigger (the other
+fields are ignored); a start in the past means now; `period_sec == 0` fires once; `end_sec == 0` never ends;
+`end_sec < start_sec` or an `end_sec` in the past is refused; the period is at most 100 years. Connection-pool
+and blockchain triggers are refused by this peer (it has no event sources for them).
+
+KV write permissions (spell.wasm's `auth`): the spell's own particles may write any key; the host may write keys
+prefixed `h_` or `hw_`; everyone may read. `store_log`, `store_error` and `pop_mailbox` are for the spell's own
+particles only; anyone may `push_mailbox`. Nothing is persisted across restarts (as the peer's services).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MAX_PERIOD_SEC = 60 * 60 * 24 * 365 * 100
+MAX_LOGS = 256
+MAX_MAILBOX = 256
+MAX_ERROR_PARTICLES = 64
+SPELL_PARTICLE_PREFIX = "spell_"
+
+
+class SpellConfigError(ValueError):
+    """A trigger config this peer cannot schedule; the message is what the caller receives."""
+
+
+def spell_id_of_particle(particle_id: str) -> str | None:
+    """The spell id in a spell particle id `spell_<spell id>_<counter>` (nox's `ParticleParams::get_spell_id`)."""
+    if not particle_id.startswith(SPELL_PARTICLE_PREFIX):
+        return None
+    parts = particle_id.split("_")
+    return parts[1] if len(parts) > 2 and parts[1] else None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A validated clock trigger in monotonic seconds: first run, period (0: once), end (None: never)."""
+
+    start_s: float
+    period_s: float
+    end_s: float | None
+
+
+def empty_trigger_config() -> dict[str, Any]:
+    return {
+        "clock": {"start_sec": 0, "end_sec": 0, "period_sec": 0},
+        "connections": {"connect": False, "disconnect": False},
+        "blockchain": {"start_block": 0, "end_block": 0},
+    }
+
+
+def normalize_trigger_config(config: Any) -> dict[str, Any]:
+    """The Aqua `TriggerConfig` as a plain dict with every field, or SpellConfigError naming the bad field."""
+    if not isinstance(config, dict):
+        raise SpellConfigError(f"trigger config must be an object, got {json.dumps(config)}")
+    out = empty_trigger_config()
+    for section, fields in out.items():
+        given = config.get(section, {})
+        if not isinstance(given, dict):
+            raise SpellConfigError(f"trigger config field '{section}' must be an object, got {json.dumps(given)}")
+        for name, default in fields.items():
+            value = given.get(name, default)
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise SpellConfigError(f"trigger config field '{section}.{name}' must be a bool, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+                raise SpellConfigError(f"trigger config field '{section}.{name}' must be a u32, got {value!r}")
+            fields[name] = value
+    return out
+
+
+def clock_of(config: dict[str, Any], *, now_wall_s: float, now_mono_s: float) -> Clock | None:
+    """The clock trigger of a normalized config (None: no clock), validated as nox does."""
+    conn = config["connections"]
+    if conn["connect"] or conn["disconnect"]:
+        raise SpellConfigError("connection pool triggers (connections.connect/disconnect) are not supported here")
+    chain = config["blockchain"]
+    if chain["start_block"] or chain["end_block"]:
+        raise SpellConfigError("blockchain triggers (blockchain.start_block/end_block) are not supported here")
+    clock = config["clock"]
+    start_sec, end_sec, period_sec = clock["start_sec"], clock["end_sec"], clock["period_sec"]
+    if start_sec == 0:
+        return None
+    if period_sec > MAX_PERIOD_SEC:
+        raise SpellConfigError(
+            f"invalid config: period is too big. Max period is 100 years (or approx {MAX_PERIOD_SEC} seconds)"
+        )
+    end_s: float | None = None
+    if end_sec != 0:
+        if end_sec < start_sec or end_sec <= now_wall_s:
+            raise SpellConfigError("invalid config: end_sec is less than start_sec or in the past")
+        end_s = now_mono_s + (end_sec - now_wall_s)
+    start_s = now_mono_s + max(0.0, start_sec - now_wall_s)
+    return Clock(start_s=start_s, period_s=float(period_sec), end_s=end_s)
+
+
+@dataclass
+class Spell:
+    id: str
+    script: str
+    trigger_config: dict[str, Any]
+    alias: str | None = None
+    kv: dict[str, Any] = field(default_factory=dict)  # key -> str | int (u32) | list[str]
+    logs: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_LOGS))
+    mailbox: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_MAILBOX))
+    errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # particle id -> entries, oldest first
+    clock: Clock | None = None
+    next_run_s: float | None = None
+    runs: int = 0
+
+    def counter(self) -> int:
+        value = self.kv.get("counter")
+        return value if isinstance(value, int) else 0
+
+    def store_error(self, particle_id: str, entry: dict[str, Any]) -> None:
+        if particle_id not in self.errors and len(self.errors) >= MAX_ERROR_PARTICLES:
+            del self.errors[next(iter(self.errors))]
+        self.errors.setdefault(particle_id, []).append(entry)
+
+    def schedule(self, clock: Clock | None) -> None:
+        self.clock = clock
+        self.next_run_s = None if clock is None else clock.start_s
+
+    def script_cid(self) -> str:
+        """CIDv1 (raw codec, sha2-256, base32) of the script text."""
+        digest = hashlib.sha256(self.script.encode()).digest()
+        raw = bytes([0x01, 0x55, 0x12, 0x20]) + digest
+        return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+class SpellStore:
+    """The spells of one peer and their clocks. Thread-safe for the simple uses of the peer loop."""
+
+    def __init__(self) -> None:
+        self._spells: dict[str, Spell] = {}
+        self._aliases: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def install(self, script: str, init_data: dict[str, Any], config: Any, alias: str | None = None) -> Spell:
+        normalized = normalize_trigger_config(config)
+        clock = clock_of(normalized, now_wall_s=time.time(), now_mono_s=time.monotonic())
+        with self._lock:
+            if alias and alias in self._aliases:
+                raise SpellConfigError(f"alias {alias!r} already names spell {self._aliases[alias]}")
+            spell = Spell(id=str(uuid.uuid4()), script=script, trigger_config=normalized, alias=alias or None)
+            for key, value in init_data.items():
+                spell.kv[str(key)] = json.dumps(value, separators=(",", ":"))
+            spell.schedule(clock)
+            self._spells[spell.id] = spell
+            if alias:
+                self._aliases[alias] = spell.id
+        logger.info("spell %s installed (clock %s)", spell.id, clock)
+        return spell
+
+    def update_trigger_config(self, spell: Spell, config: Any) -> None:
+        normalized = normalize_trigger_config(config)
+        clock = clock_of(normalized, now_wall_s=time.time(), now_mono_s=time.monotonic())
+        with self._lock:
+            spell.trigger_config = normalized
+            spell.schedule(clock)
+
+    def get(self, id_or_alias: str) -> Spell | None:
+        with self._lock:
+            spell = self._spells.get(id_or_alias)
+            if spell is None and id_or_alias in self._aliases:
+                spell = self._spells.get(self._aliases[id_or_alias])
+            return spell
+
+    def remove(self, spell_id: str) -> bool:
+        with self._lock:
+            spell = self._spells.pop(spell_id, None)
+            if spell is not None and spell.alias:
+                self._aliases.pop(spell.alias, None)
+        if spell is not None:
+            logger.info("spell %s removed", spell_id)
+        return spell is not None
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._spells)
+
+    def next_wakeup_s(self) -> float | None:
+        with self._lock:
+            times = [s.next_run_s for s in self._spells.values() if s.next_run_s is not None]
+        return min(times) if times else None
+
+    def due(self, now_s: float) -> list[Spell]:
+        """Spells whose clock fired; their next run is scheduled (or their clock stopped)."""
+        out = []
+        with self._lock:
+            for spell in self._spells.values():
+                clock, at = spell.clock, spell.next_run_s
+                if clock is None or at is None or at > now_s:
+                    continue
+                if clock.end_s is not None and now_s > clock.end_s:
+                    spell.next_run_s = None
+                    continue
+                out.append(spell)
+                spell.runs += 1
+                if clock.period_s <= 0:
+                    spell.next_run_s = None
+                else:
+                    # the next tick on the grid start + k * period after now (missed ticks are skipped, not queued)
+                    missed = int((now_s - at) // clock.period_s)
+                    spell.next_run_s = at + (missed + 1) * clock.period_s
+                    if clock.end_s is not None and spell.next_run_s > clock.end_s:
+                        spell.next_run_s = None
+        return out

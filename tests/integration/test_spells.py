@@ -1,0 +1,167 @@
+"""Spells on our peer through the Aqua API of @fluencelabs/spell: a 1 s clock spell runs, keeps its KV state between
+runs, gets its init arguments through getDataSrv, stores its errors, and stops when removed; only the host and
+management peers install spells; outsiders cannot write a spell's private keys but may post to its mailbox."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from fluence_dao._util.paths import project_root
+from fluence_dao.aqua import compile_aqua
+from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
+from fluence_dao.peer.particle import KeyPair
+from fluence_dao.peer.spells import spell_id_of_particle
+
+pytestmark = pytest.mark.integration
+
+TEST_AQUA = Path(__file__).resolve().parents[1] / "aqua" / "spells.aqua"
+
+
+@pytest.fixture(scope="module")
+def aqua(require):
+    require(shutil.which("node"), "node is not installed")
+    return compile_aqua(TEST_AQUA), compile_aqua(project_root() / "aqua" / "spell.aqua")
+
+
+@pytest.fixture
+def net(tmp_path):
+    """A one-peer network whose first client is a management peer."""
+    manager_key = KeyPair.load_or_create(tmp_path / "client-0" / "peer.key")
+    network = LocalNetwork(
+        1, base_dir=tmp_path, config=PeerConfig(management_peer_ids=frozenset({manager_key.peer_id}))
+    )
+    manager = network.client()
+    assert manager.peer_id == manager_key.peer_id
+    return network, manager
+
+
+def _call(network, manager, compiled, name, *args):
+    return call_function(network, compiled.function(name), list(args), client=manager)
+
+
+def test_a_clock_spell_keeps_its_kv_between_runs_and_stops_when_removed(aqua, net) -> None:
+    scripts, api = aqua
+    network, manager = net
+    peer = network.relay
+    spell_id = _call(network, manager, api, "install_spell", scripts.function("counter_run").script, 1)
+    assert spell_id in _call(network, manager, api, "list_spells")
+
+    network.run_for(2.6)  # runs at ~0, 1, 2 s
+    runs = _call(network, manager, scripts, "read_runs", spell_id)
+    assert runs["success"] and not runs["absent"]
+    assert 2 <= runs["value"] <= 4
+    state = _call(network, manager, api, "spell_state", spell_id)
+    assert state["exists"] is True
+    assert state["counter"] == runs["value"]  # the peer's run counter (KV "counter") matches the script's own count
+    assert [log["message"] for log in state["logs"]] == ["run"] * runs["value"]
+    assert state["script_cid"].startswith("b")
+
+    _call(network, manager, api, "remove_spell", spell_id)
+    assert spell_id not in _call(network, manager, api, "list_spells")
+    network.run_for(2.2)
+    gone = _call(network, manager, api, "spell_state", spell_id)
+    assert gone["exists"] is False and "not found" in gone["error"]
+    assert spell_id not in peer.builtins
+
+
+def test_spell_particles_are_named_after_the_spell_and_started_by_the_host(aqua, net) -> None:
+    scripts, api = aqua
+    network, manager = net
+    peer = network.relay
+    seen: list[tuple[str, str]] = []
+    original = peer._handle_particle
+
+    def spy(particle):
+        seen.append((particle.id, particle.init_peer_id))
+        return original(particle)
+
+    peer._handle_particle = spy  # type: ignore[method-assign]
+    spell_id = _call(network, manager, api, "install_spell", scripts.function("counter_run").script, 1)
+    network.run_for(1.5)
+    own = [(pid, init) for pid, init in seen if spell_id_of_particle(pid) == spell_id]
+    assert [pid for pid, _ in own][:2] == [f"spell_{spell_id}_0", f"spell_{spell_id}_1"]
+    assert {init for _, init in own} == {peer.peer_id}
+
+
+def test_init_args_reach_the_script_through_getdatasrv(aqua, net) -> None:
+    scripts, _ = aqua
+    network, manager = net
+    spell_id = _call(
+        network, manager, scripts, "install_with_key", scripts.function("echo_arg").script, 1, "notice-key"
+    )
+    network.run_for(0.5)
+    seen = _call(network, manager, scripts, "read_kv", spell_id, "seen")
+    assert seen == {"value": "notice-key", "success": True, "error": "", "absent": False}
+    stored = _call(network, manager, scripts, "read_kv", spell_id, "record_key")
+    assert stored["value"] == '"notice-key"'  # init args are kept as JSON text, as nox's set_json_fields
+    trigger = _call(network, manager, scripts, "read_kv", spell_id, "trigger")
+    assert '"timer":[{"timestamp":' in trigger["value"]
+
+
+def test_a_failing_run_stores_its_error_in_the_spell(aqua, net) -> None:
+    scripts, api = aqua
+    network, manager = net
+    spell_id = _call(network, manager, api, "install_spell", scripts.function("failing_run").script, 1)
+    network.run_for(1.5)
+    errors = _call(network, manager, scripts, "read_errors", spell_id)
+    assert errors["success"] is True
+    particles = errors["particle_errors"]
+    assert len(particles) >= 1
+    assert all(spell_id_of_particle(p["particle_id"]) == spell_id for p in particles)
+    message = particles[0]["errors"][0]["last_error"]["message"]
+    assert "no-such-alias-anywhere" in message
+
+
+def test_only_the_host_and_management_peers_install_spells(aqua, net) -> None:
+    scripts, api = aqua
+    network, _ = net
+    stranger = network.client()
+    with pytest.raises(Exception) as caught:
+        call_function(
+            network, api.function("install_spell"), [scripts.function("counter_run").script, 1], client=stranger
+        )
+    assert "only the host" in str(caught.value)
+    assert network.relay.builtins["spell"].store.ids() == []
+
+
+def test_outsiders_read_and_post_to_the_mailbox_but_cannot_write_private_keys(aqua, net) -> None:
+    scripts, api = aqua
+    network, manager = net
+    spell_id = _call(network, manager, api, "install_spell", scripts.function("counter_run").script, 3600)
+    denied = _call(network, manager, scripts, "outside_set", spell_id, "runs_text", "x")
+    assert denied["success"] is False and "Only the spell itself" in denied["error"]
+    assert _call(network, manager, scripts, "read_kv", spell_id, "runs_text")["absent"] is True
+    posted = _call(network, manager, scripts, "push_message", spell_id, "hello")
+    assert posted == {"success": True, "error": ""}
+    mailbox = _call(network, manager, scripts, "read_mailbox", spell_id)
+    assert [(m["message"], m["init_peer_id"]) for m in mailbox["messages"]] == [("hello", manager.peer_id)]
+
+
+def test_unsupported_triggers_and_bad_clocks_are_refused(aqua, net) -> None:
+    scripts, _ = aqua
+    network, _ = net
+    peer = network.relay
+    from fluence_dao.peer.builtins import CallContext
+    from fluence_dao.peer.builtins._base import BuiltinError
+    from fluence_dao.peer.particle import Particle
+
+    ctx = CallContext(peer=peer, particle=Particle.create("(null)", peer.key_pair))
+    service = peer.builtins["spell"]
+    script = scripts.function("counter_run").script
+    now = int(time.time())
+    cases = {
+        "connection pool triggers": {"clock": {"start_sec": 1}, "connections": {"connect": True}},
+        "blockchain triggers": {"blockchain": {"start_block": 5}},
+        "end_sec is less than start_sec": {"clock": {"start_sec": now + 100, "end_sec": now + 50, "period_sec": 1}},
+        "period is too big": {"clock": {"start_sec": 1, "period_sec": 2**32 - 1}},
+        "'clock.period_sec' must be a u32": {"clock": {"start_sec": 1, "period_sec": -1}},
+    }
+    for expected, config in cases.items():
+        with pytest.raises(BuiltinError) as caught:
+            service.call("install", [script, {}, config, None], ctx)
+        assert expected in caught.value.result, config
+    assert service.store.ids() == []
