@@ -14,9 +14,13 @@ imports heavy libraries (web3, wasmtime) inside its command functions, so `--hel
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from typing import Annotated
+
+# Plain help for every group: rendering it with rich costs ~150 ms of `--help` (Typer reads this at import).
+os.environ.setdefault("TYPER_USE_RICH", "0")
 
 import typer
 
