@@ -108,8 +108,8 @@ class _Link:
 
 
 class _DaemonPeer:
-    """The daemon's peer in `RemoteNetwork.peers`: `has_pending_work()` waits until the daemon has executed what
-    was sent to it (a Sync round trip), as LocalNetwork's peers report their queues, so `call_function` of a
+    """The daemon's peer in `RemoteNetwork.peers`: `has_pending_work()` is True until the daemon has executed
+    what was sent to it (a Sync round trip), as LocalNetwork's peers report their queues, so `call_function` of a
     function without a result returns after it ran and reports its errors."""
 
     def __init__(self, network: RemoteNetwork) -> None:
@@ -120,8 +120,9 @@ class _DaemonPeer:
         return self._network.relay.peer_id
 
     def has_pending_work(self) -> bool:
-        self._network.sync()
-        return False
+        """Non-blocking: the first call asks for a Sync and says True; True until the daemon's Synced arrives
+        (read by `run_until`, which keeps its own deadline), then False once."""
+        return self._network._sync_pending()
 
     def __repr__(self) -> str:
         return f"DaemonPeer({self.peer_id})"
@@ -162,6 +163,8 @@ class RemoteNetwork:
         self.clients: list[Peer] = []
         self._client: Peer | None = None
         self._sync_tokens = 0
+        self._sync_waiting: int | None = None  # token of the Sync asked by has_pending_work
+        self._synced_token: int | None = None  # last Synced token received
         self.daemon_info = self.ping(connect_timeout_s)
         self._relay = RemotePeer(peer_id=str(self.daemon_info["peer_id"]), address=str(self.daemon_info["address"]))
 
@@ -188,6 +191,17 @@ class RemoteNetwork:
                 self._dispatch(message)
         raise PeerError(f"the peer daemon at {self._link.address[0]}:{self._link.address[1]} did not answer a ping")
 
+    def _sync_pending(self) -> bool:
+        if self._sync_waiting is None:
+            self._sync_tokens += 1
+            self._sync_waiting = self._sync_tokens
+            self._link.send(encode_control("Sync", token=self._sync_waiting))
+            return True
+        if self._synced_token == self._sync_waiting:
+            self._sync_waiting = None
+            return False
+        return True
+
     def sync(self, timeout_s: float = 30.0) -> None:
         """Return once the daemon has executed every particle sent before (particles it sends back meanwhile are
         queued on the client peer)."""
@@ -197,10 +211,10 @@ class RemoteNetwork:
         deadline = time.monotonic() + timeout_s
         while (remaining := deadline - time.monotonic()) > 0:
             message = self._link.receive(remaining)
-            if isinstance(message, dict) and message.get("action") == "Synced" and message.get("token") == token:
-                return
             if message is not None:
                 self._dispatch(message)
+            if self._synced_token == token:
+                return
         raise PeerError(f"the peer daemon did not finish its work within {timeout_s} s (no Synced reply)")
 
     # ---- Transport for the client peer -----------------------------------------------------------------------
@@ -222,6 +236,7 @@ class RemoteNetwork:
     def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
         """Drive the client and read the daemon's particles until `done()` or the timeout."""
         deadline = time.monotonic() + timeout_s
+        self._sync_waiting = None  # each drive asks the daemon afresh (a late Synced of an earlier one is ignored)
         while True:
             worked = self._client.step() if self._client is not None else False
             if done():
@@ -246,7 +261,8 @@ class RemoteNetwork:
             self._client.receive(message)
             return
         if message.get("action") == "Synced":
-            return  # a late answer to a sync that timed out
+            self._synced_token = message.get("token")
+            return
         if message.get("action") == "Refused":
             self.refused.append(message)
             raise ParticleError(
