@@ -85,6 +85,10 @@ def harden_process() -> dict[str, Any]:
             errno = ctypes.get_errno()
             raise PeerError(f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(errno)}", errno=errno)
         result["dumpable"] = bool(libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+        if result["dumpable"]:
+            raise PeerError("the process is still dumpable after prctl(PR_SET_DUMPABLE, 0): refusing to start")
+    if result["core_limit"] != 0:
+        raise PeerError(f"RLIMIT_CORE is {result['core_limit']} after setting it to 0: refusing to start")
     return result
 
 
