@@ -40,6 +40,15 @@ def serve(
     ipfs_api_multiaddr: Annotated[
         str | None, typer.Option("--ipfs-api-multiaddr", help="The local IPFS RPC server aqua-ipfs announces.")
     ] = None,
+    libp2p_port: Annotated[
+        int | None,
+        typer.Option(
+            "--libp2p-port",
+            min=0,
+            max=65535,
+            help="Also serve libp2p (js-client's relay protocol) on /ip4/127.0.0.1/tcp/PORT/ws (0: any free).",
+        ),
+    ] = None,
     state_dir: StateDirOption = None,
 ) -> None:
     """Run the peer daemon in the foreground until SIGTERM or Ctrl-C (logs to stderr)."""
@@ -55,6 +64,7 @@ def serve(
         settings,
         ipfs_local_api_multiaddr=ipfs_api_multiaddr,
         management_peer_ids=frozenset(management_peer_id) if management_peer_id else None,
+        libp2p_port=libp2p_port,
     )
     serve(config)
 

@@ -35,6 +35,15 @@ def run(
             "[default: the daemon when one is running and --peers is 1].",
         ),
     ] = None,
+    relay: Annotated[
+        str | None,
+        typer.Option(
+            "--relay",
+            metavar="MULTIADDR",
+            help="Run as a Fluence client of this relay over libp2p, e.g. /ip4/127.0.0.1/tcp/PORT/ws/p2p/12D3KooW... "
+            "(the daemon's libp2p_multiaddr in `peer info`).",
+        ),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Call an exported Aqua function on the peer daemon or a fresh in-process network, as `fluence run`."""
@@ -56,7 +65,7 @@ def run(
     call = parse_function_call(func, values)
     with _output.status(f"compiling {input_file}"):
         function = compile_aqua(input_file, imports or None).function(call.name)
-    remote = _daemon_network(daemon, peers)
+    remote = _relay_network(relay) if relay else _daemon_network(daemon, peers)
     if remote is not None:
         with remote, _output.status(f"running {call.name} on the peer daemon {remote.relay.address}"):
             result = call_function(remote, function, call.args, ttl_ms=ttl_ms)
@@ -66,6 +75,16 @@ def run(
             result = call_function(network, function, call.args, ttl_ms=ttl_ms)
     text = result if isinstance(result, str) else json_lib.dumps(result, indent=2, ensure_ascii=False)
     _output.emit(result, text)
+
+
+def _relay_network(relay: str) -> Any:
+    """A libp2p client of `relay` with the CLI's key (imports py-libp2p only now)."""
+    from fluence_dao.config import load_settings
+    from fluence_dao.peer.libp2p import Libp2pRelayNetwork
+    from fluence_dao.peer.remote import client_key_pair
+
+    with _output.status(f"connecting to the relay {relay}"):
+        return Libp2pRelayNetwork(relay, client_key_pair(load_settings()))
 
 
 def _daemon_network(daemon: bool | None, peers: int) -> Any:

@@ -105,6 +105,7 @@ class Libp2pEndpoint:
         self._stop_requested: Any = None  # trio.Event, set from the trio thread
         self._stopped = threading.Event()
         self._host: Any = None
+        self._crash: BaseException | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
@@ -166,8 +167,21 @@ class Libp2pEndpoint:
             raise PeerError("the libp2p host is not running")
         try:
             result: dict[str, Any] = trio.from_thread.run(self._connect, relay, timeout_s, trio_token=self._token)
-        except trio.RunFinishedError as err:
-            raise PeerError("the libp2p host stopped") from err
+        except PeerError:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as err:  # py-libp2p lets some dial failures crash the host (e.g. an HTTP reply to ws)
+            if isinstance(err, BaseExceptionGroup) and err.subgroup(lambda e: isinstance(e, PeerError)):
+                raise _first(err, PeerError) from err
+            if self._thread is not None:
+                self._thread.join(1.0)  # the host's own crash names the cause; ours is only a cancellation
+            root = _root_cause(self._crash or err)
+            raise PeerError(
+                f"relay {relay.multiaddr} is not a reachable Fluence peer: the libp2p handshake (websocket, noise, "
+                f"yamux) failed: {type(root).__name__}: {_short(root)}",
+                relay=relay.multiaddr,
+            ) from err
         return result
 
     # ---- the trio side --------------------------------------------------------------------------------------
@@ -182,7 +196,8 @@ class Libp2pEndpoint:
                 self._start_error = err
                 self._started.set()
             else:
-                logger.exception("libp2p host thread failed")
+                self._crash = err
+                logger.debug("libp2p host thread failed", exc_info=True)
         finally:
             self._stopped.set()
             self._started.set()
@@ -198,6 +213,11 @@ class Libp2pEndpoint:
         # nox advertises the particle protocol as identify's protocol_version (and drops peers that do not);
         # py-libp2p reads this module constant whenever it answers identify (one libp2p identity per process).
         identify_module.PROTOCOL_VERSION = IDENTIFY_PROTOCOL_VERSION  # type: ignore[attr-defined]
+        # Without LIBP2P_DEBUG, py-libp2p's logger has no handler and does not propagate, so Python's last-resort
+        # handler would print its tracebacks of peers' failures to stderr; our own errors name the cause instead.
+        libp2p_logger = logging.getLogger("libp2p")
+        if not libp2p_logger.handlers:
+            libp2p_logger.addHandler(logging.NullHandler())
         libp2p_keys = create_new_key_pair(self.key_pair.secret_seed())
         noise = NoiseTransport(libp2p_keys, noise_privkey=create_x25519_key_pair().private_key)
         return new_host(
@@ -391,6 +411,37 @@ async def _identify(host: Any, peer: Any) -> dict[str, Any]:
         "agent_version": response.agent_version,
         "protocols": list(response.protocols),
     }
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The innermost exception of nested exception groups and causes (what actually went wrong)."""
+    seen: set[int] = set()
+    while id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, BaseExceptionGroup) and err.exceptions:
+            err = err.exceptions[0]
+        elif err.__cause__ is not None:
+            err = err.__cause__
+        else:
+            break
+    return err
+
+
+def _first(group: BaseExceptionGroup, kind: type[PeerError]) -> PeerError:
+    for err in group.exceptions:
+        if isinstance(err, kind):
+            return err
+        if isinstance(err, BaseExceptionGroup):
+            return _first(err, kind)
+    raise group
+
+
+def _short(err: BaseException, limit: int = 200) -> str:
+    status = getattr(err, "status_code", None)  # trio-websocket's ConnectionRejected: an HTTP answer, not ws
+    if status is not None:
+        return f"HTTP {status} instead of a websocket upgrade"
+    text = str(err).replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -1,0 +1,222 @@
+"""Fluence's real wire protocol: js-client 0.9.0 uses our peer daemon as its relay over libp2p (ws, noise, yamux),
+and the CLI is a libp2p client of a relay (`fluence-dao run --relay MULTIADDR`).
+
+The daemon runs in this process with `libp2p_port=0`; the js side is tests/js/relay_client.mjs (real js-client,
+its own AquaVM), the Aqua is tests/js/relay.aqua, the signer is target/wasm/signer.wasm built from wasm/signer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from fluence_dao.aqua import compile_aqua
+from fluence_dao.cli.main import app
+from fluence_dao.errors import ConfigError, ParticleError, PeerError
+from fluence_dao.peer import call_function
+from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon, client_key_path
+from fluence_dao.peer.libp2p import Libp2pEndpoint, Libp2pRelayNetwork, parse_relay_multiaddr
+from fluence_dao.peer.particle import KeyPair, Particle
+from fluence_dao.peer.wire import MAX_MESSAGE_BYTES, encode_particle
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+RELAY_AQUA = ROOT / "tests" / "js" / "relay.aqua"
+DRIVER = ROOT / "tests" / "js" / "relay_client.mjs"
+
+
+@pytest.fixture(scope="module")
+def relay_aqua(require: Any) -> Any:
+    require(shutil.which("node"), "node is not installed (the Aqua compiler and js-client need it)")
+    return compile_aqua(RELAY_AQUA)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterator[PeerDaemon]:
+    state_dir = tmp_path_factory.mktemp("libp2p-daemon")
+    running = PeerDaemon(DaemonConfig(state_dir=state_dir, libp2p_port=0)).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def signer_wasm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from fluence_dao.build import build_modules
+
+    out = tmp_path_factory.mktemp("wasm")
+    (module,) = build_modules(["signer"], out)
+    return Path(module.path).read_bytes()
+
+
+def _wait(condition: Any, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def test_the_daemon_listens_on_a_loopback_websocket_multiaddr_and_says_so(daemon: PeerDaemon) -> None:
+    multiaddr = daemon.libp2p.multiaddr
+    parsed = parse_relay_multiaddr(multiaddr)
+    assert parsed.websocket and parsed.peer_id == daemon.peer_id
+    assert multiaddr == f"/ip4/127.0.0.1/tcp/{parsed.port}/ws/p2p/{daemon.peer_id}"
+    assert daemon.info()["libp2p_multiaddr"] == multiaddr
+    record = json.loads((daemon.config.state_dir / "peer" / "daemon.json").read_text())
+    assert record["libp2p_multiaddr"] == multiaddr
+
+
+def test_a_libp2p_client_sees_a_fluence_identify_and_runs_aqua(daemon: PeerDaemon, relay_aqua: Any) -> None:
+    before = daemon.particles_received
+    with Libp2pRelayNetwork(daemon.libp2p.multiaddr, KeyPair.generate()) as net:
+        assert net.relay_info["protocol_version"] == "/fluence/particle/2.0.0"
+        assert {"/fluence/particle/2.0.0", "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"} <= set(net.relay_info["protocols"])
+        results = [call_function(net, relay_aqua.function("one_call"), []) for _ in range(3)]
+    assert results == ["ab"] * 3
+    assert daemon.particles_received >= before + 3
+
+
+def test_js_client_uses_our_daemon_as_its_relay(daemon: PeerDaemon, relay_aqua: Any, signer_wasm: bytes) -> None:
+    # the signer service, deployed by the management key (the CLI's) over libp2p, its key created in wasm memory
+    manager = KeyPair.load_or_create(client_key_path(daemon.config.state_dir))
+    with Libp2pRelayNetwork(daemon.libp2p.multiaddr, manager) as net:
+        service_id, initiated = call_function(
+            net, relay_aqua.function("deploy_signer"), [list(signer_wasm)], ttl_ms=60_000
+        )
+    assert initiated["success"], initiated
+    assert re.fullmatch(r"0x[0-9a-fA-F]{40}", initiated["value"])
+
+    request = {
+        "relay": daemon.libp2p.multiaddr,
+        "functions": {n: {"script": f.script, "funcDef": f.func_def} for n, f in relay_aqua.functions.items()},
+        "signerServiceId": service_id,
+    }
+    proc = subprocess.run(
+        ["node", str(DRIVER)], input=json.dumps(request).encode(), capture_output=True, timeout=120, cwd=ROOT
+    )
+    reply = json.loads(proc.stdout.decode() or "{}")
+    assert proc.returncode == 0 and "fatal" not in reply, (reply, proc.stderr.decode()[-3000:])
+    assert reply["relayPeerId"] == daemon.peer_id
+    # Peer.identify on the relay, through js-client's schema conversion of the Info record
+    assert reply["identify"]["node_version"].startswith("fluence-dao")
+    assert reply["identify"]["air_version"] == "0.62.0"  # the AquaVM our peer runs (@fluencelabs/avm 0.62.0)
+    # the signer hosted on our peer answers js-client with the address its initiate() created
+    assert reply["signerAddress"] == {"success": True, "error": "", "value": initiated["value"]}
+    # client A -> our relay -> client B's js service (which names the particle's init peer) -> back to A
+    assert reply["clientA"] != reply["clientB"]
+    assert reply["hello"] == f"hello js from {reply['clientA']}"
+
+
+def test_a_particle_with_a_bad_signature_over_libp2p_is_dropped(daemon: PeerDaemon) -> None:
+    sender = KeyPair.generate()
+    endpoint = Libp2pEndpoint(sender, lambda _peer, _message: None).start()
+    try:
+        endpoint.connect(parse_relay_multiaddr(daemon.libp2p.multiaddr))
+        good = Particle.create('(call %init_peer_id% ("op" "noop") [])', sender, ttl_ms=10_000)
+        forged = Particle(
+            id=good.id,
+            init_peer_id=good.init_peer_id,
+            timestamp_ms=good.timestamp_ms,
+            ttl_ms=good.ttl_ms,
+            script=good.script + " ",
+            signature=good.signature,
+            data=b"",
+        )
+        refused, received = daemon.particles_refused, daemon.particles_received
+        assert endpoint.send(daemon.peer_id, encode_particle(forged))
+        assert _wait(lambda: daemon.particles_refused == refused + 1)
+        assert daemon.particles_received == received
+    finally:
+        endpoint.stop()
+
+
+def test_a_particle_over_4_mib_is_refused_with_a_clear_error(daemon: PeerDaemon, relay_aqua: Any) -> None:
+    with Libp2pRelayNetwork(daemon.libp2p.multiaddr, KeyPair.generate()) as net:
+        with pytest.raises(ParticleError, match=r"exceeds the limit of 4194304 bytes \(4 MiB\)"):
+            call_function(net, relay_aqua.function("signer_address"), ["x" * (MAX_MESSAGE_BYTES + 1)])
+        assert call_function(net, relay_aqua.function("one_call"), []) == "ab"  # the connection still works
+
+
+# ---- the CLI as a libp2p client: `run --relay` ----------------------------------------------------------------
+
+
+def _cli(args: list[str], state_dir: Path) -> Any:
+    return CliRunner().invoke(app, args, env={"FLUENCE_DAO_STATE_DIR": str(state_dir)})
+
+
+def test_cli_run_with_relay(daemon: PeerDaemon, tmp_path: Path, relay_aqua: Any) -> None:
+    before = daemon.particles_received
+    result = _cli(
+        ["run", "-i", str(RELAY_AQUA), "-f", "one_call()", "--relay", daemon.libp2p.multiaddr, "--json"], tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == "ab"
+    assert daemon.particles_received > before  # it went to our daemon over libp2p, not a local network
+
+
+@contextlib.contextmanager
+def _plain_http_server() -> Iterator[int]:
+    class _Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"hello, I am not a Fluence peer\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_relay_that_is_not_a_fluence_peer_fails_clearly(tmp_path: Path, relay_aqua: Any) -> None:
+    with _plain_http_server() as port:
+        relay = f"/ip4/127.0.0.1/tcp/{port}/ws/p2p/{KeyPair.generate().peer_id}"
+        result = _cli(["run", "-i", str(RELAY_AQUA), "-f", "one_call()", "--relay", relay], tmp_path)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, PeerError), result.output
+    said = result.exception.message
+    assert "not a reachable Fluence peer" in said and relay in said and "HTTP 200" in said, said
+    assert "Traceback" not in result.output  # py-libp2p's own tracebacks are not printed
+    with pytest.raises(PeerError, match="not a reachable Fluence peer"), _plain_http_server() as port:
+        Libp2pRelayNetwork(f"/ip4/127.0.0.1/tcp/{port}/p2p/{KeyPair.generate().peer_id}", KeyPair.generate())
+
+
+@pytest.mark.parametrize(
+    "relay",
+    [
+        "127.0.0.1:4001",
+        "/ip4/10.0.0.1/tcp/4001/ws/p2p/12D3KooWANqfCDrV79MZdMnMqTvDdqSAPSxdgFY1L6DCq2DVGB4D",
+        "/ip4/127.0.0.1/tcp/4001/ws",
+        "/ip4/127.0.0.1/tcp/4001/wss/p2p/12D3KooWANqfCDrV79MZdMnMqTvDdqSAPSxdgFY1L6DCq2DVGB4D",
+        "/ip4/127.0.0.1/tcp/4001/ws/p2p/not-a-peer-id",
+    ],
+)
+def test_bad_relay_multiaddrs_are_config_errors_naming_the_value(relay: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_relay_multiaddr(relay)
+    assert relay in info.value.message
