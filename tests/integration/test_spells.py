@@ -165,3 +165,67 @@ def test_unsupported_triggers_and_bad_clocks_are_refused(aqua, net) -> None:
             service.call("install", [script, {}, config, None], ctx)
         assert expected in caught.value.result, config
     assert service.store.ids() == []
+
+
+# ---- the governed interval as a spell (anvil + ENS + IPFS + the Zig modules) ------------------------------------
+
+
+@pytest.mark.slow
+def test_the_interval_as_a_spell_sends_transactions_and_stops_when_removed(ens_env, tmp_path, require) -> None:
+    import json
+
+    from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, stop_interval
+    from fluence_dao.flows.interval import start_interval_spell
+    from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
+    from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+
+    require(shutil.which("node"), "node is not installed")
+    require(shutil.which("curl"), "curl is not installed")
+    devnet = ens_env.devnet
+    settings = devnet.settings
+    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
+    operator = OperatorConfig(
+        rpc_url=devnet.rpc_url,
+        chain_id=int(devnet.info["chain_id"]),
+        ens_registry=devnet.registry,
+        project_name=settings.ens.project_name,
+        signer_name=settings.ens.signer_name,
+        record_key="notice",
+    )
+    manager_key = KeyPair.load_or_create(tmp_path / "net" / "client-0" / "peer.key")  # spells need a manager
+    config = PeerConfig(
+        allowed_binaries={"curl": shutil.which("curl")},
+        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
+        management_peer_ids=frozenset({manager_key.peer_id}),
+    )
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
+    session = PeerSession(network, client=network.client())
+    try:
+        publish(context)
+        deployed = deploy_signer(context, session)
+        started = start_interval_spell(context, session, 1)
+        assert started.kind == "spell"
+        spell = network.relay.builtins["spell"].store.get(started.script_id)
+        assert spell is not None and spell.trigger_config["clock"]["period_sec"] == 1
+
+        hashes: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(hashes) < 3 and time.monotonic() < deadline:
+            network.run_for(0.2)
+            # each run's RunOutcome reaches the spell's KV through callbackSrv.response (nox's store_response)
+            if spell.kv.get("success") == "true":
+                hashes.add(json.loads(spell.kv["tx_hash"]))
+        assert len(hashes) >= 3, spell.kv
+        for tx_hash in hashes:
+            tx = ens_env.client.rpc("eth_getTransactionByHash", [tx_hash])
+            assert tx["from"].lower() == deployed.address.lower()
+        assert json.loads(spell.kv["record_key"]) == "notice"
+
+        assert stop_interval(session, started.script_id) is True
+        assert stop_interval(session, started.script_id) is False
+        sent = ens_env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"])
+        network.run_for(2.5)
+        assert ens_env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"]) == sent
+    finally:
+        network.stop()
+        context.close()
