@@ -100,6 +100,10 @@ class DevnetSettings(BaseModel):
     startup_timeout_s: float = 30.0
     state_interval_s: int = Field(default=10, ge=0, description="anvil --state-interval; 0 = only on clean stop")
     anvil_path: Path | None = Field(default=None, description="None: the anvil binary from node_modules")
+    subgraph: bool = Field(
+        default=True,
+        description="deploy the Governance contract and serve the demo subgraph (graph-cli + node); false: leave it out",
+    )
 
 
 class EnsSettings(BaseModel):

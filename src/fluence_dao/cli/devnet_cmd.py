@@ -40,6 +40,8 @@ def _up_text(info: dict[str, Any]) -> str:
     for name, proc in (info.get("processes") or {}).items():
         state = "started" if proc.get("started_now") else "already running"
         lines.append(f"process          {name}  pid {proc.get('pid')}  {state}  log {proc.get('log')}")
+    if info.get("subgraph"):
+        lines.append(f"subgraph         {info['subgraph'].get('url')}  Governance {info['subgraph'].get('governance')}")
     return "\n".join(lines)
 
 
@@ -79,6 +81,10 @@ def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
         )
     for name, record in result["names"].items():
         lines.append(f"{name}  owner {record.get('owner', record.get('error'))}")
+    if result.get("subgraph"):
+        lines.append(
+            f"subgraph GraphQL {result['subgraph'].get('url')}  Governance {result['subgraph'].get('governance')}"
+        )
     _output.emit(result, "\n".join(lines))
 
 

@@ -9,9 +9,13 @@ returning JSON-friendly facts about it, then append it to `COMPONENTS` below.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
+import os
 import platform
+import shutil
 import socket
 import sys
 import urllib.request
@@ -286,8 +290,167 @@ class PeerComponent:
         }
 
 
+def subgraph_status(status_url: str, timeout_s: float = 0.5) -> dict[str, Any] | None:
+    """GET a `subgraph serve` /status (its indexing status as JSON), or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(status_url, timeout=timeout_s) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def subgraph_build_stale(directory: Path) -> bool:
+    """True when `directory/build` is missing or older than any source (manifest, schema, abis, mappings)."""
+    built = directory / "build" / "subgraph.yaml"
+    if not built.is_file():
+        return True
+    sources = [directory / "subgraph.yaml", directory / "schema.graphql", directory / "package.json"]
+    for sub in ("abis", "src"):
+        sources += [p for p in (directory / sub).rglob("*") if p.is_file()]
+    newest = max((p.stat().st_mtime for p in sources if p.is_file()), default=0.0)
+    return built.stat().st_mtime < newest
+
+
+def _tree_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class _SubgraphProcess(ManagedProcess):
+    """`subgraph serve` whose `start()` first makes sure of the Governance contract and the build, then (re)starts
+    the server when the deployment, the build or the database changed."""
+
+    def __init__(self, spec: ProcessSpec, devnet: Devnet, info: dict[str, Any], directory: Path) -> None:
+        super().__init__(spec)
+        self._devnet = devnet
+        self._info = info
+        self._directory = directory
+        self.facts: dict[str, Any] = {}
+
+    def start(self) -> tuple[int, bool]:
+        from fluence_dao.eth import EthClient, TxSender
+        from fluence_dao.subgraph import build_subgraph, deploy_governance, read_deployment
+        from fluence_dao.subgraph._build import graph_cli
+
+        settings = self._devnet.settings
+        rpc_url = self._info.get("rpc_url")
+        if not rpc_url:
+            raise DevnetError("the subgraph needs the devnet's anvil (no rpc_url in devnet.json)", process=self.name)
+        client = EthClient(str(rpc_url), timeout_s=settings.eth.rpc_timeout_s)
+        deployment = read_deployment(settings.state_dir)
+        deployed_now = False
+        if deployment is None or deployment.chain_id != client.chain_id() or not client.code(deployment.address):
+            sender = TxSender(
+                client, settings.eth.effective_governance_key(str(rpc_url)), tx_timeout_s=settings.eth.tx_timeout_s
+            )
+            deployment = deploy_governance(sender, settings.state_dir)
+            deployed_now = True
+            log.info("deployed Governance at %s (block %d)", deployment.address, deployment.block_number)
+        built_now = False
+        if subgraph_build_stale(self._directory):
+            graph_cli()  # ToolNotFoundError naming graph-cli when `npm ci` was not run
+            if shutil.which("node") is None:
+                raise ToolNotFoundError(
+                    "node is not on PATH: install Node.js 20+ to build the demo subgraph with graph-cli "
+                    "(or set FLUENCE_DAO_DEVNET__SUBGRAPH=false)",
+                    tool="node",
+                )
+            build_subgraph(self._directory)
+            built_now = True
+        # A database belongs to one deployment (build + addresses): name it after both; a redeploy starts afresh
+        # (on a fresh chain the same address and block can come back with other blocks).
+        key = hashlib.sha256(
+            f"{_tree_digest(self._directory / 'build')}:{deployment.address.lower()}:{deployment.block_number}".encode()
+        ).hexdigest()[:16]
+        db = settings.state_dir / "subgraph" / f"devnet-{key}.sqlite"
+        previous_db = (self._info.get("subgraph") or {}).get("db")
+        if self.pid() is not None and (deployed_now or previous_db != str(db)):
+            log.info("restarting the subgraph server for the new deployment or build")
+            self.stop()
+        if self.pid() is None:
+            for old in (settings.state_dir / "subgraph").glob("devnet-*.sqlite*"):
+                if deployed_now or not old.name.startswith(db.name):
+                    old.unlink(missing_ok=True)
+        argv = [
+            *self.spec.argv,
+            "--db",
+            str(db),
+            "--address",
+            f"Governance={deployment.address}",
+            "--start-block",
+            f"Governance={deployment.block_number}",
+        ]
+        self.spec = dataclasses.replace(self.spec, argv=argv)
+        port = self.spec.port
+        self.facts = {
+            "url": f"http://{LOOPBACK}:{port}/subgraphs/name/{self._directory.name}",
+            "status_url": f"http://{LOOPBACK}:{port}/status",
+            "governance": deployment.address,
+            "start_block": deployment.block_number,
+            "db": str(db),
+            "directory": str(self._directory),
+            "deployed_now": deployed_now,
+            "built_now": built_now,
+        }
+        return super().start()
+
+
+class SubgraphComponent:
+    """The demo subgraph (`<project>/subgraph`) indexing the Governance contract: `up` deploys the contract once
+    (again only on a fresh chain), builds the subgraph when its build is missing or stale, and runs
+    `fluence-dao subgraph serve` (GraphQL on 127.0.0.1). Off with FLUENCE_DAO_DEVNET__SUBGRAPH=false."""
+
+    name = "subgraph"
+
+    @staticmethod
+    def enabled(settings: Settings) -> bool:
+        return settings.devnet.subgraph
+
+    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+        from fluence_dao._util.paths import project_root
+
+        previous = info.get("processes", {}).get(self.name, {})
+        port = _stable_port(devnet, self.name, 0, previous)
+        directory = project_root() / "subgraph"
+        argv = [sys.executable, "-m", "fluence_dao", "subgraph", "serve", str(directory), "--port", str(port)]
+        if info.get("rpc_url"):
+            argv += ["--rpc-url", str(info["rpc_url"])]
+        status_url = f"http://{LOOPBACK}:{port}/status"
+
+        def health() -> bool:
+            status = subgraph_status(status_url)
+            return status is not None and not status.get("failed")
+
+        spec = ProcessSpec(
+            name=self.name,
+            argv=argv,
+            log_path=devnet.paths.log_file(self.name),
+            pid_path=devnet.paths.pid_file(self.name),
+            health=health,
+            startup_timeout_s=max(devnet.settings.devnet.startup_timeout_s, 60.0),
+            env={**os.environ, "FLUENCE_DAO_STATE_DIR": str(devnet.settings.state_dir)},
+            port=port,
+        )
+        return _SubgraphProcess(spec, devnet, info, directory)
+
+    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+        proc = devnet.process(self.name)
+        facts = dict(proc.facts) if isinstance(proc, _SubgraphProcess) else {}
+        status = subgraph_status(facts.get("status_url", ""), 2.0) if facts else None
+        facts["synced_block"] = (status or {}).get("synced_block")
+        return {"subgraph": facts}
+
+
 #: Devnet components in start order. Append new background processes here (see the module docstring).
-COMPONENTS: list[Callable[[], DevnetComponent]] = [AnvilComponent, IpfsServerComponent, PeerComponent]
+COMPONENTS: list[Callable[[], DevnetComponent]] = [
+    AnvilComponent,
+    IpfsServerComponent,
+    PeerComponent,
+    SubgraphComponent,
+]
 
 
 @dataclass
@@ -311,6 +474,7 @@ class DevnetStatus:
             "names": self.names,
             "ipfs": (self.info or {}).get("ipfs"),
             "peer": (self.info or {}).get("peer"),
+            "subgraph": (self.info or {}).get("subgraph"),
         }
 
 
@@ -320,7 +484,9 @@ class Devnet:
     def __init__(self, settings: Settings, components: list[DevnetComponent] | None = None) -> None:
         self.settings = settings
         self.paths = DevnetPaths.under(settings.state_dir)
-        self.components: list[DevnetComponent] = components or [factory() for factory in COMPONENTS]
+        self.components: list[DevnetComponent] = components or [
+            factory() for factory in COMPONENTS if getattr(factory, "enabled", lambda _settings: True)(settings)
+        ]
         self._processes: dict[str, ManagedProcess] = {}
 
     def info(self) -> dict[str, Any] | None:
