@@ -125,6 +125,9 @@ class PeerSettings(BaseModel):
     management_peer_ids: list[str] = Field(
         default_factory=list, description="peer ids that may manage services and scripts; empty: the CLI key"
     )
+    libp2p_port: int | None = Field(
+        default=None, ge=0, le=65535, description="also serve libp2p (js-client) on /ip4/127.0.0.1/tcp/PORT/ws; 0: free"
+    )
 
 
 class IpfsSettings(BaseModel):

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from fluence_dao.aqua import compile_aqua
 from fluence_dao.cli.main import app
-from fluence_dao.errors import ConfigError, ParticleError, PeerError
+from fluence_dao.errors import ParticleError, PeerError
 from fluence_dao.peer import call_function
 from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon, client_key_path
 from fluence_dao.peer.libp2p import Libp2pEndpoint, Libp2pRelayNetwork, parse_relay_multiaddr
@@ -206,17 +206,35 @@ def test_cli_relay_that_is_not_a_fluence_peer_fails_clearly(tmp_path: Path, rela
         Libp2pRelayNetwork(f"/ip4/127.0.0.1/tcp/{port}/p2p/{KeyPair.generate().peer_id}", KeyPair.generate())
 
 
-@pytest.mark.parametrize(
-    "relay",
-    [
-        "127.0.0.1:4001",
-        "/ip4/10.0.0.1/tcp/4001/ws/p2p/12D3KooWANqfCDrV79MZdMnMqTvDdqSAPSxdgFY1L6DCq2DVGB4D",
-        "/ip4/127.0.0.1/tcp/4001/ws",
-        "/ip4/127.0.0.1/tcp/4001/wss/p2p/12D3KooWANqfCDrV79MZdMnMqTvDdqSAPSxdgFY1L6DCq2DVGB4D",
-        "/ip4/127.0.0.1/tcp/4001/ws/p2p/not-a-peer-id",
-    ],
-)
-def test_bad_relay_multiaddrs_are_config_errors_naming_the_value(relay: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_relay_multiaddr(relay)
-    assert relay in info.value.message
+def test_peer_serve_with_libp2p_port_and_peer_info_and_run_relay(tmp_path: Path, relay_aqua: Any) -> None:
+    """`peer serve --libp2p-port 0` in its own process: daemon.json and `peer info` give the libp2p multiaddr,
+    `run --relay` reaches that process over libp2p, and SIGTERM still ends it cleanly."""
+    import signal
+    import sys
+
+    argv = [sys.executable, "-m", "fluence_dao", "peer", "serve", "--port", "0", "--libp2p-port", "0"]
+    proc = subprocess.Popen([*argv, "--state-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        record_file = tmp_path / "peer" / "daemon.json"
+        assert _wait(record_file.exists, 60.0), proc.stderr.read1().decode() if proc.poll() is not None else ""
+        record = json.loads(record_file.read_text())
+        relay = parse_relay_multiaddr(record["libp2p_multiaddr"])
+        assert relay.peer_id == record["peer_id"] and relay.websocket
+
+        info = _cli(["peer", "info", "--json"], tmp_path)
+        assert info.exit_code == 0, info.output
+        assert json.loads(info.stdout)["libp2p_multiaddr"] == record["libp2p_multiaddr"]
+
+        result = _cli(
+            ["run", "-i", str(RELAY_AQUA), "-f", "one_call()", "--relay", relay.multiaddr, "--json"], tmp_path
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == "ab"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr.decode()
+        assert "libp2p on " + record["libp2p_multiaddr"] in stderr.decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

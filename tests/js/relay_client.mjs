@@ -1,7 +1,7 @@
 // js-client 0.9.0 with our peer daemon as its relay (over libp2p: ws, noise, yamux).
 // stdin: {"relay": "/ip4/127.0.0.1/tcp/P/ws/p2p/12D3KooW...", "functions": {name: {script, funcDef}},
-//         "signerServiceId": "..."?, "bench": {"iterations": N, "warmup": W, "function": name}?}
-// stdout: {"relayPeerId", "clientA", "clientB", "identify", "signerAddress", "hello", "bench"?} or {"fatal": "..."}
+//         "signerServiceId": "..."?}
+// stdout: {"relayPeerId", "clientA", "clientB", "identify", "signerAddress", "hello"} or {"fatal": "..."}
 // Node 20: js-client's transitive mortice 3.3 / it-queue 1.1 call Promise.withResolvers (Node 22); polyfill it.
 if (typeof Promise.withResolvers !== "function") {
   Promise.withResolvers = function withResolvers() {
@@ -46,26 +46,15 @@ async function main() {
   const a = await createClient(req.relay, options);
   const out = { relayPeerId: a.getRelayPeerId(), clientA: a.getPeerId() };
   try {
-    if (req.bench) {
-      const fn = fns[req.bench.function];
-      const args = req.bench.args ?? [];
-      let sample;
-      for (let i = 0; i < req.bench.warmup; i++) sample = await call(a, fn, args);
-      const started = process.hrtime.bigint();
-      for (let i = 0; i < req.bench.iterations; i++) sample = await call(a, fn, args);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      out.bench = { particles_per_s: req.bench.iterations / seconds, seconds, iterations: req.bench.iterations, sample };
-    } else {
-      const b = await createClient(req.relay, options);
-      try {
-        out.clientB = b.getPeerId();
-        v5_registerService([b, "greeter", { hello: (name, ctx) => `hello ${name} from ${ctx.initPeerId}` }], GREETER);
-        out.identify = await call(a, fns.identify_relay, []);
-        if (req.signerServiceId) out.signerAddress = await call(a, fns.signer_address, [req.signerServiceId]);
-        out.hello = await call(a, fns.hello_via, [b.getPeerId(), "js"]);
-      } finally {
-        await b.disconnect();
-      }
+    const b = await createClient(req.relay, options);
+    try {
+      out.clientB = b.getPeerId();
+      v5_registerService([b, "greeter", { hello: (name, ctx) => `hello ${name} from ${ctx.initPeerId}` }], GREETER);
+      out.identify = await call(a, fns.identify_relay, []);
+      if (req.signerServiceId) out.signerAddress = await call(a, fns.signer_address, [req.signerServiceId]);
+      out.hello = await call(a, fns.hello_via, [b.getPeerId(), "js"]);
+    } finally {
+      await b.disconnect();
     }
   } finally {
     await a.disconnect();

@@ -130,6 +130,7 @@ class DaemonConfig:
             "ipfs_api_url": settings.ipfs.api_url,
             "particle_ttl_ms": settings.peer.particle_ttl_ms,
             "management_peer_ids": frozenset(settings.peer.management_peer_ids) or None,
+            "libp2p_port": settings.peer.libp2p_port,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
