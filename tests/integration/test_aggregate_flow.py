@@ -1,0 +1,239 @@
+"""The aggregation pipeline end to end on the real stack: anvil with ENS and the Governance contract, the demo
+subgraph built by graph-cli and indexed by the runner, the Zig modules built from source and published with
+their CIDs in ENS, aqua/aggregate.aqua on the peer with the real AquaVM, curl mounted, KuboServer for the tree.
+
+Expected items come from the subgraph's GraphQL answers (queried here with httpx), never from the pipeline."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluence_dao.errors import FluenceDaoError
+from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish
+from fluence_dao.flows.aggregate import (
+    CURSOR_KEY,
+    PROPOSAL_FIELDS,
+    TIP_KEY,
+    AggregateConfig,
+    aggregate_once,
+    publish_aggregate,
+    read_tree,
+)
+from fluence_dao.peer import LocalNetwork, PeerConfig
+from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
+from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stack:
+    context: FlowContext
+    session: PeerSession
+    env: Any
+    gov: Any
+    indexer: Any
+    subgraph_url: str
+    ipfs_url: str
+    config: AggregateConfig
+
+    def tip(self) -> str:
+        return str(self.env.ens.text(self.context.settings.ens.signer_name, TIP_KEY))
+
+    def cursor(self) -> str:
+        return str(self.env.ens.text(self.context.settings.ens.signer_name, CURSOR_KEY))
+
+    def subgraph_item(self, pid: str) -> dict[str, Any]:
+        import httpx
+
+        query = f"query($id: ID!) {{ proposal(id: $id) {{ {PROPOSAL_FIELDS} }} }}"
+        answer = httpx.post(self.subgraph_url, json={"query": query, "variables": {"id": pid}}).json()
+        assert "errors" not in answer
+        return dict(answer["data"]["proposal"])
+
+
+@pytest.fixture
+def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
+    require(shutil.which("node"), "node is not installed")
+    require(shutil.which("curl"), "curl is not installed")
+    require((ROOT / "node_modules" / ".bin" / "graph").exists(), "graph-cli is not installed (npm ci)")
+    from web3 import Web3
+
+    from fluence_dao.ipfs import KuboServer
+    from fluence_dao.subgraph import EthRpc, Governance, Indexer, Store, SubgraphServer, build_subgraph
+
+    devnet = ens_env.devnet
+    settings = devnet.settings
+    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
+    kubo = KuboServer(context.ipfs).start()  # type: ignore[arg-type]
+    operator = OperatorConfig(
+        rpc_url=devnet.rpc_url,
+        chain_id=int(devnet.info["chain_id"]),
+        ens_registry=devnet.registry,
+        project_name=settings.ens.project_name,
+        signer_name=settings.ens.signer_name,
+        record_key="notice",
+    )
+    config = PeerConfig(
+        allowed_binaries={"curl": shutil.which("curl")},
+        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
+    )
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
+    session = PeerSession(network, ttl_ms=240_000)
+    w3 = Web3(Web3.HTTPProvider(devnet.rpc_url))
+    gov, deploy_block = Governance.deploy(w3)
+    indexer = Indexer(
+        build_subgraph(ROOT / "subgraph"),
+        Store(tmp_path / "subgraph.sqlite"),
+        EthRpc(devnet.rpc_url),
+        addresses={"Governance": gov.address},
+        start_blocks={"Governance": deploy_block},
+    )
+    server = SubgraphServer(indexer, 0, index=False).start()
+    publish(context)
+    publish_aggregate(context)
+    deploy_signer(context, session)
+    agg = AggregateConfig(subgraph_url=server.url, contract=gov.address, ipfs_api=kubo.url, timeout_sec=10)
+    try:
+        yield Stack(context, session, ens_env, gov, indexer, server.url, kubo.url, agg)
+    finally:
+        server.stop()
+        network.stop()
+        kubo.stop()
+        context.close()
+
+
+def _activity(stack: Stack, count: int, offset: int) -> list[int]:
+    accounts = stack.gov.w3.eth.accounts
+    ids = [stack.gov.propose(f"Proposal {offset + i}: do thing {i}", 100, accounts[1 + i % 3]) for i in range(count)]
+    for n, pid in enumerate(ids):
+        for k, voter in enumerate(accounts[2:5]):
+            stack.gov.vote(pid, (n + k) % 2 == 0, (k + 1) * 10**18 + n, voter)
+    stack.gov.close(ids[0])
+    stack.indexer.sync()
+    return ids
+
+
+def _reachable(stack: Stack, root: str) -> set[str]:
+    return {str(cid) for cid, _ in stack.context.ipfs.store.walk(root)}  # type: ignore[attr-defined]
+
+
+def _nonce(stack: Stack) -> int:
+    address = stack.env.ens.owner(stack.context.settings.ens.signer_name)
+    return int(stack.env.client.rpc("eth_getTransactionCount", [address, "latest"]), 16)
+
+
+def test_aggregate_builds_and_updates_the_tree(stack: Stack) -> None:
+    ids = _activity(stack, 5, 0)
+    first = aggregate_once(stack.session, stack.config)
+    assert first.old_root == "" and first.root and stack.tip() == first.root
+    assert sorted(first.items, key=int) == [str(i) for i in ids]
+    assert stack.cursor() == first.cursor and len(first.tx_hashes) == 2
+    protocol = stack.config.to_aqua()["protocol"]
+    base = f"templates/governance/protocols/{protocol}"
+    _, items = read_tree(stack.context, "", f"{base}/items")
+    assert set(items) == {str(i) for i in ids}
+    for pid in ids:
+        assert read_tree(stack.context, "", f"{base}/items/{pid}")[1] == stack.subgraph_item(str(pid))
+    old_blocks = _reachable(stack, first.root)
+    assert set(first.written) == old_blocks  # a new tree: every block written once
+
+    # no new events: no transaction, same root and cursor
+    nonce = _nonce(stack)
+    idle = aggregate_once(stack.session, stack.config)
+    assert idle.tx_hashes == [] and idle.root == first.root and _nonce(stack) == nonce
+
+    more = _activity(stack, 2, 5)
+    second = aggregate_once(stack.session, stack.config)
+    assert second.old_root == first.root and stack.tip() == second.root != first.root
+    assert sorted(second.items, key=int) == [str(i) for i in more]
+    _, items = read_tree(stack.context, second.root, f"{base}/items")
+    assert set(items) == {str(i) for i in [*ids, *more]}
+    _, old_items = read_tree(stack.context, first.root, f"{base}/items")
+    assert set(old_items) == {str(i) for i in ids}  # the old root still resolves to the old 5
+    for pid in [*ids, *more]:
+        assert read_tree(stack.context, "", f"{base}/items/{pid}")[1] == stack.subgraph_item(str(pid))
+    new_blocks = _reachable(stack, second.root) - old_blocks
+    assert new_blocks == set(second.written)
+    assert len(new_blocks) == 2 + 3  # two items + protocol, template and root nodes
+
+
+def test_resume_faults_and_idempotence(stack: Stack) -> None:
+    ids = _activity(stack, 3, 0)
+    tip, cursor = stack.tip(), stack.cursor()
+
+    # faults before any ENS write: the step is named and ENS is untouched
+    dead = "http://127.0.0.1:9/subgraphs/name/x"
+    with pytest.raises(FluenceDaoError, match="query the subgraph"):
+        aggregate_once(stack.session, replace(stack.config, subgraph_url=dead))
+    with pytest.raises(FluenceDaoError, match="update the IPLD tree"):
+        aggregate_once(stack.session, replace(stack.config, ipfs_api="http://127.0.0.1:9"))
+    with _slow_server(3.0) as slow, pytest.raises(FluenceDaoError, match="timeout"):
+        aggregate_once(stack.session, replace(stack.config, subgraph_url=slow, timeout_sec=1))
+    with _slow_server(0.0, status=500) as broken, pytest.raises(FluenceDaoError, match="query the subgraph"):
+        aggregate_once(stack.session, replace(stack.config, subgraph_url=broken))
+    assert (stack.tip(), stack.cursor()) == (tip, cursor)
+
+    # stopped after the blocks are written, before the ENS write (the signer cannot pay): resumable
+    signer = stack.env.ens.owner(stack.context.settings.ens.signer_name)
+    balance = stack.env.client.rpc("eth_getBalance", [signer, "latest"])
+    stack.env.client.rpc("anvil_setBalance", [signer, "0x0"])
+    with pytest.raises(FluenceDaoError, match="write ipld-tip"):
+        aggregate_once(stack.session, stack.config)
+    assert (stack.tip(), stack.cursor()) == (tip, cursor)
+    blocks_before = set(map(str, stack.context.ipfs.store.all_cids()))  # type: ignore[attr-defined]
+    stack.env.client.rpc("anvil_setBalance", [signer, balance])
+    resumed = aggregate_once(stack.session, stack.config)
+    assert stack.tip() == resumed.root and sorted(resumed.items, key=int) == [str(i) for i in ids]
+    assert set(map(str, stack.context.ipfs.store.all_cids())) == blocks_before  # the same blocks: same root
+
+    # the same events processed again (cursor back before them): the root does not change, only the cursor
+    again = aggregate_once(stack.session, replace(stack.config, cursor_key="ipld-cursor-replay"))
+    assert again.root == resumed.root and again.changed == [] and again.written == []
+    assert len(again.tx_hashes) == 1 and stack.tip() == resumed.root
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    delay = 0.0
+    status = 200
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(self.delay)
+        body = b'{"errors":[{"message":"indexer unavailable"}]}'
+        try:
+            self.send_response(self.status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _slow_server:
+    def __init__(self, delay: float, status: int = 200) -> None:
+        handler = type("H", (_SlowHandler,), {"delay": delay, "status": status})
+        self.server = HTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_port}/graphql"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
