@@ -238,3 +238,11 @@ def test_peer_serve_with_libp2p_port_and_peer_info_and_run_relay(tmp_path: Path,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_flows_reach_the_peer_with_relay(daemon: PeerDaemon, tmp_path: Path) -> None:
+    before = daemon.particles_received
+    result = _cli(["stop-interval", "no-such-script", "--relay", daemon.libp2p.multiaddr], tmp_path)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, PeerError) and "no script no-such-script on the peer" in str(result.exception)
+    assert daemon.particles_received > before  # the peer answered over libp2p

@@ -22,6 +22,15 @@ StateDirOption = Annotated[
     Path | None,
     typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
 ]
+RelayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--relay",
+        metavar="MULTIADDR",
+        help="Reach the peer as a Fluence client of this relay over libp2p (/ip4/127.0.0.1/tcp/PORT/ws/p2p/12D3KooW...) "
+        "instead of the daemon's loopback endpoint.",
+    ),
+]
 ProposeOption = Annotated[
     Path | None,
     typer.Option(
@@ -38,11 +47,16 @@ def _context(state_dir: Path | None) -> Any:
     return FlowContext(load_settings({"state_dir": state_dir}))
 
 
-def _session(context: Any) -> Any:
+def _session(context: Any, relay: str | None = None) -> Any:
     from fluence_dao.errors import PeerError
     from fluence_dao.flows import PeerSession
     from fluence_dao.peer.remote import connect_from_settings
 
+    if relay:
+        from fluence_dao.peer.libp2p import Libp2pRelayNetwork
+        from fluence_dao.peer.remote import client_key_pair
+
+        return PeerSession(Libp2pRelayNetwork(relay, client_key_pair(context.settings)))
     network = connect_from_settings(context.settings)
     if network is None:
         raise PeerError(
@@ -81,6 +95,7 @@ def deploy_signer(
     ] = False,
     fund_wei: Annotated[int, typer.Option("--fund-wei", min=0, help="Fund the signer up to this balance.")] = 10**18,
     propose: ProposeOption = None,
+    relay: RelayOption = None,
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -94,7 +109,12 @@ def deploy_signer(
     context = _context(state_dir)
     try:
         result = run(
-            context, _session(context), replace=replace, fund_wei=fund_wei, propose_to=propose, progress=_output.info
+            context,
+            _session(context, relay),
+            replace=replace,
+            fund_wei=fund_wei,
+            propose_to=propose,
+            progress=_output.info,
         )
     finally:
         context.close()
@@ -114,6 +134,7 @@ def start_interval(
     as_: Annotated[
         str, typer.Option("--as", help="script: the 2021 script.add; spell: a spell with a clock trigger (nox).")
     ] = "script",
+    relay: RelayOption = None,
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -130,7 +151,7 @@ def start_interval(
         from fluence_dao.flows.interval import start_interval_spell as run
     context = _context(state_dir)
     try:
-        result = run(context, _session(context), every, record_key=key)
+        result = run(context, _session(context, relay), every, record_key=key)
     finally:
         context.close()
     _output.emit(result.to_dict(), result.script_id)
@@ -139,6 +160,7 @@ def start_interval(
 @app.command("stop-interval")
 def stop_interval(
     script_id: Annotated[str, typer.Argument(help="The id start-interval printed (a script or spell id).")],
+    relay: RelayOption = None,
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -150,14 +172,14 @@ def stop_interval(
     from fluence_dao.flows import stop_interval as run
 
     context = _context(state_dir)
-    removed = run(_session(context), script_id)
+    removed = run(_session(context, relay), script_id)
     if not removed:
         raise PeerError(f"no script {script_id} on the peer", script_id=script_id)
     _output.emit({"script_id": script_id, "removed": True}, f"removed {script_id}")
 
 
 @app.command()
-def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
+def status(relay: RelayOption = None, state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """The peer, the signer (address, balance, whether it controls its name), scripts and their last runs, and
     the ENS records. Exit codes: 0 shown (an unreachable peer is reported, not an error), 1 a chain error."""
     from fluence_dao.errors import PeerError
@@ -165,7 +187,7 @@ def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
 
     context = _context(state_dir)
     try:
-        session = _session(context)
+        session = _session(context, relay)
     except PeerError:
         session = None
     try:
