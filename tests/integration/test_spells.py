@@ -229,3 +229,49 @@ def test_the_interval_as_a_spell_sends_transactions_and_stops_when_removed(ens_e
     finally:
         network.stop()
         context.close()
+
+
+@pytest.mark.slow
+def test_start_interval_as_spell_through_the_cli(tmp_path, require) -> None:
+    """`start-interval --as spell` on the peer daemon (the CLI key is its management peer); stop-interval takes the
+    spell id; a period that is not whole seconds is refused."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    for tool in ("node", "curl"):
+        require(shutil.which(tool), f"{tool} is not installed")
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUENCE_DAO_") or k.endswith(("ROOT", "CACHE_DIR"))}
+    env["FLUENCE_DAO_STATE_DIR"] = str(state)
+
+    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "fluence_dao", *args], capture_output=True, text=True, env=env, timeout=240,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if check and done.returncode != 0:
+            raise AssertionError(f"fluence-dao {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+        return done
+
+    cli("devnet", "up", "--json")
+    try:
+        cli("publish", "--json")
+        cli("deploy-signer", "--json")
+        fractional = cli("start-interval", "--as", "spell", "--every", "1.5", "--json", check=False)
+        assert fractional.returncode == 1 and "whole number of seconds" in fractional.stdout
+        started = json.loads(cli("start-interval", "--as", "spell", "--every", "1", "--json").stdout)
+        assert started["kind"] == "spell"
+        values: set[str] = set()
+        deadline = time.monotonic() + 90
+        while len(values) < 2 and time.monotonic() < deadline:
+            value = cli("ens", "get", "alpha.public-record.eth", "notice").stdout.strip()
+            if value:
+                values.add(value)
+            time.sleep(1)
+        assert len(values) >= 2, values  # the record keeps changing: the spell runs every second
+        assert json.loads(cli("stop-interval", started["script_id"], "--json").stdout)["removed"] is True
+        assert cli("stop-interval", started["script_id"], "--json", check=False).returncode == 1
+    finally:
+        cli("devnet", "down", check=False)
