@@ -38,3 +38,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import flows_cmd
 
     app.add_typer(flows_cmd.app)  # top-level publish, deploy-signer, start-interval, stop-interval, status, demo
+    from fluence_dao.cli import aggregate_cmd
+
+    app.add_typer(aggregate_cmd.app)  # top-level aggregate, aggregate-publish; group tree

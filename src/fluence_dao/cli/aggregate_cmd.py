@@ -1,0 +1,141 @@
+"""The aggregation pipeline from the command line: `aggregate` (once or every S seconds), `aggregate-publish`
+(the pipeline's modules and AIR to IPFS, CIDs in ENS) and `tree show` (walk the tree, default: the root in ENS).
+
+The pipeline runs on the peer daemon (`fluence-dao devnet up`); the subgraph endpoint is `--subgraph-url`
+(`fluence-dao subgraph serve` prints it), the contract `--contract` (default: the one `dao deploy` recorded).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluence_dao.cli import _output
+from fluence_dao.cli._options import JsonOption
+
+app = typer.Typer()
+tree_app = typer.Typer(help="Walk the aggregation tree on IPFS.")
+app.add_typer(tree_app, name="tree")
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
+]
+
+
+def _context(state_dir: Path | None) -> Any:
+    from fluence_dao.config import load_settings
+    from fluence_dao.flows import FlowContext
+
+    return FlowContext(load_settings({"state_dir": state_dir}))
+
+
+def _session(context: Any) -> Any:
+    from fluence_dao.errors import PeerError
+    from fluence_dao.flows import PeerSession
+    from fluence_dao.peer.remote import connect_from_settings
+
+    network = connect_from_settings(context.settings)
+    if network is None:
+        raise PeerError(
+            f"no peer daemon answers for state dir {context.settings.state_dir}: run `fluence-dao devnet up`",
+            state_dir=str(context.settings.state_dir),
+        )
+    return PeerSession(network, ttl_ms=240_000)
+
+
+def _config(context: Any, subgraph_url: str, contract: str | None, ipfs_api: str | None, timeout: int) -> Any:
+    from fluence_dao.errors import ConfigError
+    from fluence_dao.flows.aggregate import AggregateConfig
+
+    if contract is None:
+        from fluence_dao.subgraph import read_deployment
+
+        deployment = read_deployment(context.settings.state_dir)
+        if deployment is None:
+            raise ConfigError("no --contract and no Governance recorded by `fluence-dao dao deploy`")
+        contract = deployment.address
+    api = ipfs_api or context.ipfs_api_url
+    if not api:
+        raise ConfigError("no --ipfs-api and no devnet IPFS server: the tree needs a Kubo RPC API")
+    return AggregateConfig(subgraph_url=subgraph_url, contract=contract, ipfs_api=api, timeout_sec=timeout)
+
+
+def _text(result: Any) -> str:
+    state = "new root" if result.changed_root else "root unchanged"
+    txs = ", ".join(result.tx_hashes) or "no transaction"
+    return (
+        f"{len(result.items)} items from events ({len(result.changed)} changed), {state} {result.root or '-'}, "
+        f"{len(result.written)} blocks written, cursor {result.cursor or '-'}; {txs}"
+    )
+
+
+@app.command("aggregate")
+def aggregate(
+    subgraph_url: Annotated[str, typer.Option("--subgraph-url", help="GraphQL endpoint of the subgraph.")],
+    contract: Annotated[str | None, typer.Option("--contract", help="Governance contract address.")] = None,
+    ipfs_api: Annotated[str | None, typer.Option("--ipfs-api", help="Kubo RPC API for the tree.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Run once (the default).")] = False,
+    every: Annotated[float | None, typer.Option("--every", min=1, help="Run every S seconds until ^C.")] = None,
+    timeout: Annotated[int, typer.Option("--timeout", min=1, help="Subgraph request timeout, seconds.")] = 30,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Events -> subgraph -> IPLD tree -> the new root in ENS (`ipld-tip`), signed by the governed signer.
+
+    Exit codes: 0 the run succeeded (also when there was nothing new), 1 a step failed (named in the error;
+    ENS is then unchanged and the next run resumes).
+    """
+    from fluence_dao.flows.aggregate import aggregate_once
+
+    if once and every is not None:
+        raise typer.BadParameter("--once and --every exclude each other", param_hint="--every")
+    context = _context(state_dir)
+    try:
+        config = _config(context, subgraph_url, contract, ipfs_api, timeout)
+        session = _session(context)
+        while True:
+            result = aggregate_once(session, config)
+            _output.emit(result.to_dict(), _text(result))
+            if every is None:
+                return
+            time.sleep(every)
+    finally:
+        context.close()
+
+
+@app.command("aggregate-publish")
+def aggregate_publish(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
+    """Build the pipeline's modules (curl_adapter, events, subgraph_client, ipld), add them and the pipeline's
+    AIR to IPFS, and have governance record their CIDs (`wasm.<module>`, `air.aggregate`) on the project name."""
+    from fluence_dao.flows.aggregate import publish_aggregate
+
+    context = _context(state_dir)
+    try:
+        cids = publish_aggregate(context, progress=_output.info)
+    finally:
+        context.close()
+    _output.emit(cids, "\n".join(f"{k:<24} {v}" for k, v in cids.items()))
+
+
+@tree_app.command("show")
+def tree_show(
+    cid: Annotated[str, typer.Argument(help="Root CID (default: the ipld-tip record in ENS).")] = "",
+    path: Annotated[str, typer.Argument(help="Path under the root, e.g. templates/governance.")] = "",
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print the node at PATH under the tree's root (links as {"/": cid}); exit 1 when there is no such node."""
+    import json as jsonlib
+
+    from fluence_dao.flows.aggregate import read_tree
+
+    context = _context(state_dir)
+    try:
+        root, value = read_tree(context, cid, path)
+    finally:
+        context.close()
+    _output.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))

@@ -1,0 +1,50 @@
+"""`fluence-dao tree show` over a tree in the state dir's embedded IPFS store, and `aggregate` argument errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from fluence_dao.cli.main import app
+from fluence_dao.errors import FluenceDaoError
+from fluence_dao.ipfs import LocalIpfs
+
+pytestmark = pytest.mark.integration
+
+
+def _tree(repo: Path) -> tuple[str, str]:
+    node = LocalIpfs(repo)
+    item = node.dag_put({"id": "7", "description": "Fund pinning", "forVotes": "12"})
+    protocol = node.dag_put({"items": {"7": item}})
+    template = node.dag_put({"protocols": {"0xabc": protocol}})
+    root = node.dag_put({"templates": {"governance": template}})
+    return str(root), str(item)
+
+
+def test_tree_show_walks_links(tmp_path: Path, isolated_env: Any) -> None:
+    root, item = _tree(tmp_path / "ipfs")
+    runner = CliRunner()
+    out = runner.invoke(app, ["tree", "show", root, "templates/governance/protocols/0xabc/items", "--json",
+                              "--state-dir", str(tmp_path)])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["root"] == root and doc["value"] == {"7": {"/": item}}
+    out = runner.invoke(app, ["tree", "show", root, "templates/governance/protocols/0xabc/items/7",
+                              "--state-dir", str(tmp_path)])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["description"] == "Fund pinning"
+    missing = runner.invoke(app, ["tree", "show", root, "templates/nope", "--state-dir", str(tmp_path)])
+    assert missing.exit_code == 1  # main() maps FluenceDaoError to exit code 1 and prints it
+    assert isinstance(missing.exception, FluenceDaoError) and "nope" in str(missing.exception)
+
+
+def test_aggregate_rejects_once_with_every(tmp_path: Path, isolated_env: Any) -> None:
+    out = CliRunner().invoke(
+        app,
+        ["aggregate", "--subgraph-url", "http://127.0.0.1:9/g", "--once", "--every", "5", "--state-dir", str(tmp_path)],
+    )
+    assert out.exit_code == 2 and "--once and --every" in out.output
