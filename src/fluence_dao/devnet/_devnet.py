@@ -339,16 +339,6 @@ class _SubgraphProcess(ManagedProcess):
         rpc_url = self._info.get("rpc_url")
         if not rpc_url:
             raise DevnetError("the subgraph needs the devnet's anvil (no rpc_url in devnet.json)", process=self.name)
-        client = EthClient(str(rpc_url), timeout_s=settings.eth.rpc_timeout_s)
-        deployment = read_deployment(settings.state_dir)
-        deployed_now = False
-        if deployment is None or deployment.chain_id != client.chain_id() or not client.code(deployment.address):
-            sender = TxSender(
-                client, settings.eth.effective_governance_key(str(rpc_url)), tx_timeout_s=settings.eth.tx_timeout_s
-            )
-            deployment = deploy_governance(sender, settings.state_dir)
-            deployed_now = True
-            log.info("deployed Governance at %s (block %d)", deployment.address, deployment.block_number)
         built_now = False
         if subgraph_build_stale(self._directory):
             graph_cli()  # ToolNotFoundError naming graph-cli when `npm ci` was not run
@@ -360,6 +350,16 @@ class _SubgraphProcess(ManagedProcess):
                 )
             build_subgraph(self._directory)
             built_now = True
+        client = EthClient(str(rpc_url), timeout_s=settings.eth.rpc_timeout_s)
+        deployment = read_deployment(settings.state_dir)
+        deployed_now = False
+        if deployment is None or deployment.chain_id != client.chain_id() or not client.code(deployment.address):
+            sender = TxSender(
+                client, settings.eth.effective_governance_key(str(rpc_url)), tx_timeout_s=settings.eth.tx_timeout_s
+            )
+            deployment = deploy_governance(sender, settings.state_dir)
+            deployed_now = True
+            log.info("deployed Governance at %s (block %d)", deployment.address, deployment.block_number)
         # A database belongs to one deployment (build + addresses): name it after both; a redeploy starts afresh
         # (on a fresh chain the same address and block can come back with other blocks).
         key = hashlib.sha256(
