@@ -69,15 +69,24 @@ def call(
         list[str] | None, typer.Option("--mount", help="Allow a mounted binary NAME=/abs/path (repeatable).")
     ] = None,
     timeout_s: Annotated[float, typer.Option("--timeout", help="Execution bound of the call in seconds.")] = 10.0,
+    then: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--then",
+            help="Another call on the same module instance after the first, 'FUNCTION [ARGS_JSON]' (repeatable, "
+            "in order; e.g. --then address after initiate). Prints every call's result.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Call FUNCTION of a module with JSON arguments and print the result."""
-    try:
-        raw_args = json.loads(args_json)
-    except json.JSONDecodeError as err:
-        raise typer.BadParameter(f"ARGS_JSON is not JSON: {err}", param_hint="ARGS_JSON") from err
-    if not isinstance(raw_args, list | dict):
-        raise typer.BadParameter("ARGS_JSON must be a JSON array or object", param_hint="ARGS_JSON")
+    raw_args = _json_args(args_json, "ARGS_JSON")
+    calls = [(function, raw_args)]
+    for item in then or []:
+        name, _, rest = item.strip().partition(" ")
+        if not name:
+            raise typer.BadParameter("expected 'FUNCTION [ARGS_JSON]'", param_hint="--then")
+        calls.append((name, _json_args(rest.strip() or "[]", "--then")))
     raw_params: Any = None
     if call_params is not None:
         try:
@@ -96,6 +105,33 @@ def call(
         max_call_seconds=timeout_s,
     )
     module = MarineModule.load(file, config)
+    params = CallParameters.from_dict(raw_params) if raw_params is not None else None
+    if len(calls) > 1:
+        results = [
+            {"function": name, "result": _to_json(module.call(name, _args(module, name, raw), call_parameters=params))}
+            for name, raw in calls
+        ]
+        lines = [f"{r['function']}: {json.dumps(r['result'], ensure_ascii=False)}" for r in results]
+        _output.emit(results, "\n".join(lines))
+        return
+    args = _args(module, function, raw_args)
+    result = _to_json(module.call(function, args, call_parameters=params))
+    text = result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False)
+    _output.emit(result, text)
+
+
+def _json_args(text: str, hint: str) -> Any:
+    try:
+        raw_args = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise typer.BadParameter(f"{hint} is not JSON: {err}", param_hint=hint) from err
+    if not isinstance(raw_args, list | dict):
+        raise typer.BadParameter(f"{hint} must be a JSON array or object", param_hint=hint)
+    return raw_args
+
+
+def _args(module: Any, function: str, raw_args: Any) -> list[Any] | dict[str, Any]:
+    """JSON arguments -> the values the host expects for `function` (hex strings become bytes for Vec<u8>)."""
     sig = module.signature(function)
     names = [a.name for a in sig.arguments]
     if isinstance(raw_args, dict):
@@ -107,10 +143,7 @@ def call(
         pairs = zip(sig.arguments, raw_args, strict=False)
         converted = [_from_json(arg.ty, value, module.resolve_record) for arg, value in pairs]
         args = converted + raw_args[len(converted) :]  # extra arguments: the host reports the count
-    params = CallParameters.from_dict(raw_params) if raw_params is not None else None
-    result = _to_json(module.call(function, args, call_parameters=params))
-    text = result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False)
-    _output.emit(result, text)
+    return args
 
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
