@@ -275,3 +275,17 @@ def test_start_interval_as_spell_through_the_cli(tmp_path, require) -> None:
         assert cli("stop-interval", started["script_id"], "--json", check=False).returncode == 1
     finally:
         cli("devnet", "down", check=False)
+
+
+def test_only_the_spell_pops_its_mailbox(aqua, net) -> None:
+    scripts, api = aqua
+    network, manager = net
+    spell_id = _call(network, manager, api, "install_spell", scripts.function("mailbox_run").script, 1)
+    network.run_for(0.3)  # the first run finds the mailbox empty
+    assert _call(network, manager, scripts, "read_kv", spell_id, "last_message")["absent"] is True
+    assert _call(network, manager, scripts, "push_message", spell_id, "for the spell")["success"] is True
+    refused = _call(network, manager, scripts, "outside_pop", spell_id)
+    assert refused["success"] is False and "only by the associated spell" in refused["error"]
+    network.run_for(1.2)
+    assert _call(network, manager, scripts, "read_kv", spell_id, "last_message")["value"] == "for the spell"
+    assert _call(network, manager, scripts, "read_mailbox", spell_id)["messages"] == []

@@ -29,8 +29,8 @@ def _ok(**fields: Any) -> dict[str, Any]:
     return {"success": True, "error": "", **fields}
 
 
-def _fail(message: str, **fields: Any) -> dict[str, Any]:
-    return {"success": False, "error": message, **fields}
+def _fail(error: str, /, **fields: Any) -> dict[str, Any]:
+    return {"success": False, "error": error, **fields}
 
 
 class SpellService(BuiltinService):
