@@ -84,12 +84,16 @@ def test_the_daemon_listens_on_a_loopback_websocket_multiaddr_and_says_so(daemon
 
 def test_a_libp2p_client_sees_a_fluence_identify_and_runs_aqua(daemon: PeerDaemon, relay_aqua: Any) -> None:
     before = daemon.particles_received
-    with Libp2pRelayNetwork(daemon.libp2p.multiaddr, KeyPair.generate()) as net:
+    client = KeyPair.generate()
+    with Libp2pRelayNetwork(daemon.libp2p.multiaddr, client) as net:
+        assert daemon.contact(client.peer_id) == []  # a connected client: reachable, no listen address
         assert net.relay_info["protocol_version"] == "/fluence/particle/2.0.0"
         assert {"/fluence/particle/2.0.0", "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"} <= set(net.relay_info["protocols"])
         results = [call_function(net, relay_aqua.function("one_call"), []) for _ in range(3)]
     assert results == ["ab"] * 3
     assert daemon.particles_received >= before + 3
+    assert _wait(lambda: client.peer_id not in daemon.libp2p.connected_peers())  # closing hangs up at once
+    assert daemon.contact(client.peer_id) is None
 
 
 def test_js_client_uses_our_daemon_as_its_relay(daemon: PeerDaemon, relay_aqua: Any, signer_wasm: bytes) -> None:

@@ -41,6 +41,7 @@ IDENTIFY_PROTOCOL_VERSION = PARTICLE_PROTOCOL  # nox's identify protocol_version
 START_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 2.0
 READ_CHUNK = 65536
 MAX_POLL_S = 0.5
 
@@ -197,7 +198,10 @@ class Libp2pEndpoint:
                 self._started.set()
             else:
                 self._crash = err
-                logger.debug("libp2p host thread failed", exc_info=True)
+                if self.listen_port is not None:  # a serving host (the daemon's): its clients are cut off
+                    logger.error("libp2p host %s stopped after an error", self.peer_id, exc_info=True)
+                else:  # a client's failed dial: connect() raises a PeerError naming the cause
+                    logger.debug("libp2p host thread failed", exc_info=True)
         finally:
             self._stopped.set()
             self._started.set()
@@ -212,7 +216,7 @@ class Libp2pEndpoint:
 
         # nox advertises the particle protocol as identify's protocol_version (and drops peers that do not);
         # py-libp2p reads this module constant whenever it answers identify (one libp2p identity per process).
-        identify_module.PROTOCOL_VERSION = IDENTIFY_PROTOCOL_VERSION  # type: ignore[attr-defined]
+        identify_module.PROTOCOL_VERSION = IDENTIFY_PROTOCOL_VERSION
         # Without LIBP2P_DEBUG, py-libp2p's logger has no handler and does not propagate, so Python's last-resort
         # handler would print its tracebacks of peers' failures to stderr; our own errors name the cause instead.
         libp2p_logger = logging.getLogger("libp2p")
@@ -250,7 +254,10 @@ class Libp2pEndpoint:
             self._started.set()
             nursery.start_soon(self._send_loop, host, receive_channel, nursery)
             await self._stop_requested.wait()
+            with trio.move_on_after(STOP_TIMEOUT_S):  # close the connections: the other side sees us go at once
+                await host.close()
             nursery.cancel_scope.cancel()
+        self._host = None
         logger.debug("libp2p host %s stopped", self.peer_id)
 
     def _watch_connections(self, host: Any) -> None:
