@@ -120,6 +120,8 @@ def test_js_client_uses_our_daemon_as_its_relay(daemon: PeerDaemon, relay_aqua: 
     # Peer.identify on the relay, through js-client's schema conversion of the Info record
     assert reply["identify"]["node_version"].startswith("fluence-dao")
     assert reply["identify"]["air_version"] == "0.62.0"  # the AquaVM our peer runs (@fluencelabs/avm 0.62.0)
+    port = parse_relay_multiaddr(daemon.libp2p.multiaddr).port
+    assert f"/ip4/127.0.0.1/tcp/{port}/ws" in reply["identify"]["external_addresses"]
     # the signer hosted on our peer answers js-client with the address its initiate() created
     assert reply["signerAddress"] == {"success": True, "error": "", "value": initiated["value"]}
     # client A -> our relay -> client B's js service (which names the particle's init peer) -> back to A

@@ -264,6 +264,7 @@ class PeerDaemon:
             self.libp2p = Libp2pEndpoint(
                 self.key_pair, self._on_libp2p_message, listen_port=self.config.libp2p_port
             ).start()
+            self.peer.external_addresses.append(f"/ip4/{LOOPBACK}/tcp/{self.libp2p.port}/ws")  # Peer.identify
             logger.info("peer %s: libp2p on %s", self.peer_id, self.libp2p.multiaddr)
         self._write_daemon_file()
         logger.info(
