@@ -129,6 +129,10 @@ def _reachable(stack: Stack, root: str) -> set[str]:
     return {str(cid) for cid, _ in stack.context.ipfs.store.walk(root)}  # type: ignore[attr-defined]
 
 
+def _services(stack: Stack) -> list[str]:
+    return list(stack.session.network.relay.services.services)
+
+
 def _nonce(stack: Stack) -> int:
     address = stack.env.ens.owner(stack.context.settings.ens.signer_name)
     return int(stack.env.client.rpc("eth_getTransactionCount", [address, "latest"]), 16)
@@ -136,7 +140,9 @@ def _nonce(stack: Stack) -> int:
 
 def test_aggregate_builds_and_updates_the_tree(stack: Stack) -> None:
     ids = _activity(stack, 5, 0)
+    services_before = set(_services(stack))
     first = aggregate_once(stack.session, stack.config)
+    assert set(_services(stack)) == services_before  # the run's services are removed at its end
     assert first.old_root == "" and first.root and stack.tip() == first.root
     assert sorted(first.items, key=int) == [str(i) for i in ids]
     assert stack.cursor() == first.cursor and len(first.tx_hashes) == 2
@@ -177,8 +183,10 @@ def test_resume_faults_and_idempotence(stack: Stack) -> None:
     dead = "http://127.0.0.1:9/subgraphs/name/x"
     with pytest.raises(FluenceDaoError, match="query the subgraph"):
         aggregate_once(stack.session, replace(stack.config, subgraph_url=dead))
+    services_before = set(_services(stack))
     with pytest.raises(FluenceDaoError, match="update the IPLD tree"):
         aggregate_once(stack.session, replace(stack.config, ipfs_api="http://127.0.0.1:9"))
+    assert set(_services(stack)) == services_before  # removed after a failed run too
     with _slow_server(3.0) as slow, pytest.raises(FluenceDaoError, match="timeout"):
         aggregate_once(stack.session, replace(stack.config, subgraph_url=slow, timeout_sec=1))
     with _slow_server(0.0, status=500) as broken, pytest.raises(FluenceDaoError, match="query the subgraph"):

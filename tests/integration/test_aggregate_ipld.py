@@ -158,3 +158,12 @@ def test_update_failures_name_the_step(ipld: MarineService, kubo: tuple[LocalIpf
     assert not gone["success"] and f"dag/get {missing}" in gone["error"]
     down = ipld.call("update", ["http://127.0.0.1:9", "", "gov", "p1", _items(1)])
     assert not down["success"] and "IPFS dag/put" in down["error"] and "curl exited" in down["error"]
+
+
+def test_a_node_too_big_for_one_curl_argument_is_refused_clearly(
+    ipld: MarineService, kubo: tuple[LocalIpfs, str]
+) -> None:
+    _, url = kubo
+    big = [{"id": "1", "content": json.dumps({"text": "x" * 140_000})}]
+    got = ipld.call("update", [url, "", "gov", "p1", big])
+    assert not got["success"] and "limit of one curl argument" in got["error"]

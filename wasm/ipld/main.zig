@@ -57,6 +57,7 @@ pub fn cid_of(dag_json: []const u8) iface.IpldResult {
 // --- Kubo RPC through curl_adapter ---------------------------------------------------------------------
 
 const boundary = "fluence-dao-ipld-7d3f9a";
+const max_arg_bytes = 128 * 1024 - 1;
 
 fn curl(diag: *Diag, step: []const u8, args: []const []const u8) Error![]const u8 {
     const r = iface.curl_adapter.curl_request(args);
@@ -99,6 +100,9 @@ fn dagPut(diag: *Diag, base: []const u8, value: Value) Error![]const u8 {
     const json = try dag.dagJson(diag, value);
     const body = marine.print("--{s}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"node.json\"\r\n" ++
         "Content-Type: application/octet-stream\r\n\r\n{s}\r\n--{s}--\r\n", .{ boundary, json, boundary });
+    // Linux limits one exec argument to 128 KiB (MAX_ARG_STRLEN): the body travels as one curl argument.
+    if (body.len > max_arg_bytes)
+        return diag.fail("IPFS dag/put {s}: the node's DAG-JSON is {d} bytes, above the {d}-byte limit of one curl argument (too many items under one protocol)", .{ expected, json.len, max_arg_bytes });
     const url = marine.print("{s}/api/v0/dag/put?store-codec=dag-cbor&input-codec=dag-json&pin=false", .{base});
     const args = [_][]const u8{
         "--silent",  "--show-error", "--fail-with-body", "--proto", "=http,https", "--max-time", "30",
