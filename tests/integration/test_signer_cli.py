@@ -92,5 +92,5 @@ def test_demo_as_readme_runs_it(tools, tmp_path) -> None:
     assert sorted(u["block_number"] for u in result["updates"]) == [u["block_number"] for u in result["updates"]]
     # torn down: no process of this state dir answers any more
     status = json.loads(_cli(tmp_path / "demo", "devnet", "status", "--json", check=False).stdout)
-    assert [p["name"] for p in status["processes"]] == ["anvil", "ipfs", "peer"]
+    assert [p["name"] for p in status["processes"]] == ["anvil", "ipfs", "peer", "subgraph"]
     assert not any(p["running"] for p in status["processes"])
