@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from fluence_dao.peer import call_function
 from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon, client_key_path
 from fluence_dao.peer.libp2p import Libp2pEndpoint, Libp2pRelayNetwork, parse_relay_multiaddr
 from fluence_dao.peer.particle import KeyPair, Particle
-from fluence_dao.peer.wire import MAX_MESSAGE_BYTES, encode_particle
+from fluence_dao.peer.wire import MAX_MESSAGE_BYTES, encode_particle, encode_varint
 
 pytestmark = pytest.mark.integration
 
@@ -148,6 +149,27 @@ def test_a_particle_with_a_bad_signature_over_libp2p_is_dropped(daemon: PeerDaem
         assert endpoint.send(daemon.peer_id, encode_particle(forged))
         assert _wait(lambda: daemon.particles_refused == refused + 1)
         assert daemon.particles_received == received
+    finally:
+        endpoint.stop()
+
+
+def test_a_stream_announcing_over_4_mib_is_reset_and_the_daemon_keeps_serving(
+    daemon: PeerDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    sender = KeyPair.generate()
+    endpoint = Libp2pEndpoint(sender, lambda _peer, _message: None).start()
+    try:
+        endpoint.connect(parse_relay_multiaddr(daemon.libp2p.multiaddr))
+        with caplog.at_level(logging.WARNING, logger="fluence_dao.peer.libp2p"):
+            assert endpoint.send_stream_bytes(daemon.peer_id, encode_varint(MAX_MESSAGE_BYTES + 1) + b"\x81\x04")
+            assert _wait(lambda: "exceeds the limit of 4194304 bytes (4 MiB)" in caplog.text), caplog.text
+        assert sender.peer_id in caplog.text  # the log names who sent it
+        received = daemon.particles_received
+        good = Particle.create('(call %init_peer_id% ("op" "noop") [])', sender, ttl_ms=10_000)
+        assert endpoint.send(daemon.peer_id, encode_particle(good))
+        assert _wait(lambda: daemon.particles_received == received + 1)
+        with pytest.raises(ParticleError, match=r"exceeds the limit"):  # and we never send one
+            endpoint.send(daemon.peer_id, b"\x81\x04" + bytes(MAX_MESSAGE_BYTES))
     finally:
         endpoint.stop()
 

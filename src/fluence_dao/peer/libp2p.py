@@ -149,13 +149,19 @@ class Libp2pEndpoint:
     # ---- thread-safe API ------------------------------------------------------------------------------------
 
     def send(self, peer_id: str, message: bytes) -> bool:
-        """Queue one particle message for `peer_id` (non-blocking); False when the host is not running."""
+        """Queue one particle message for `peer_id` (non-blocking); False when the host is not running.
+        ParticleError (from `wire.frame`) at once for a message over 4 MiB."""
+        return self.send_stream_bytes(peer_id, frame(message))
+
+    def send_stream_bytes(self, peer_id: str, data: bytes) -> bool:
+        """Write `data` as is on a new particle stream to `peer_id`: `send` does the framing; tests use this to
+        check how a peer treats malformed or oversized streams."""
         if self._token is None or self._stopped.is_set():
             return False
         import trio
 
         try:
-            self._token.run_sync_soon(self._send_channel.send_nowait, (peer_id, message))
+            self._token.run_sync_soon(self._send_channel.send_nowait, (peer_id, data))
         except trio.RunFinishedError:
             return False
         return True
@@ -329,10 +335,10 @@ class Libp2pEndpoint:
             logger.exception("libp2p: handling a message from %s failed", remote)
 
     async def _send_loop(self, host: Any, receive_channel: Any, nursery: Any) -> None:
-        async for peer_id, message in receive_channel:
-            nursery.start_soon(self._send_one, host, peer_id, message)
+        async for peer_id, data in receive_channel:
+            nursery.start_soon(self._send_one, host, peer_id, data)
 
-    async def _send_one(self, host: Any, peer_id: str, message: bytes) -> None:
+    async def _send_one(self, host: Any, peer_id: str, data: bytes) -> None:
         import trio
         from libp2p.custom_types import TProtocol
         from libp2p.peer.id import ID
@@ -341,7 +347,7 @@ class Libp2pEndpoint:
             with trio.fail_after(SEND_TIMEOUT_S):
                 stream = await host.new_stream(ID.from_base58(peer_id), [TProtocol(PARTICLE_PROTOCOL)])
                 try:
-                    await stream.write(frame(message))
+                    await stream.write(data)
                 finally:
                     await _quietly(stream.close())
             self.messages_sent += 1
