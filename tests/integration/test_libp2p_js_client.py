@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -232,6 +233,12 @@ def test_cli_relay_that_is_not_a_fluence_peer_fails_clearly(tmp_path: Path, rela
     assert "Traceback" not in result.output  # py-libp2p's own tracebacks are not printed
     with pytest.raises(PeerError, match="not a reachable Fluence peer"), _plain_http_server() as port:
         Libp2pRelayNetwork(f"/ip4/127.0.0.1/tcp/{port}/p2p/{KeyPair.generate().peer_id}", KeyPair.generate())
+    closed = socket.socket()  # a port nothing listens on
+    closed.bind(("127.0.0.1", 0))
+    with closed, pytest.raises(PeerError, match="not a reachable Fluence peer"):
+        Libp2pRelayNetwork(
+            f"/ip4/127.0.0.1/tcp/{closed.getsockname()[1]}/ws/p2p/{KeyPair.generate().peer_id}", KeyPair.generate()
+        )
 
 
 def test_peer_serve_with_libp2p_port_and_peer_info_and_run_relay(tmp_path: Path, relay_aqua: Any) -> None:
