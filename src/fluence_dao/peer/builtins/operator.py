@@ -24,6 +24,7 @@ class OperatorConfig:
     record_key: str = "notice"
     gas_limit: int = 120_000
     fee_multiplier: float = 2.0  # max fee = gas price x this: room for the base fee to rise before inclusion
+    replacement_bump: float = 1.25  # each replacement of a stuck nonce raises both fees by this (nodes want >= 1.1)
 
     def to_aqua(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class OperatorService(BuiltinService):
         chain is configured (or restarted on another port) answers with the current settings."""
         self._config = config
         self._overrides: dict[str, Any] = {}
+        self._replacements: dict[str, int] = {}  # stuck nonce -> how often it was replaced
 
     @property
     def config(self) -> OperatorConfig:
@@ -54,7 +56,13 @@ class OperatorService(BuiltinService):
         return replace(base, **self._overrides) if self._overrides else base
 
     def functions(self) -> dict[str, Function]:
-        return {"config": self.get_config, "require": self.require, "fees": self.fees, "set": self.set}
+        return {
+            "config": self.get_config,
+            "require": self.require,
+            "fees": self.fees,
+            "replacement_fees": self.replacement_fees,
+            "set": self.set,
+        }
 
     def set(self, args: list[Any], ctx: CallContext) -> None:
         """Change `record_key` or `gas_limit` on this peer (who may: the peer's rule for protected builtins)."""
@@ -87,8 +95,23 @@ class OperatorService(BuiltinService):
     def fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
         gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
         priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
-        max_fee = max(int(gas_price * self.config.fee_multiplier), priority)
-        return {"max_fee_per_gas": hex(max_fee), "max_priority_fee_per_gas": hex(min(priority, max_fee))}
+        return _fees(gas_price * self.config.fee_multiplier, priority)
+
+    def replacement_fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
+        """Fees to replace a stuck transaction with nonce `nonce`: both fees raised by `replacement_bump` per
+        replacement of that nonce, so each replacement outbids the one before (nodes require +10%)."""
+        gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
+        priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
+        nonce = str(_quantity(arg(args, 2, "nonce", str), "nonce"))
+        times = self._replacements.get(nonce, 0) + 1
+        self._replacements = {nonce: times}  # older nonces are settled once a newer one is stuck
+        bump = self.config.replacement_bump**times
+        return _fees(gas_price * self.config.fee_multiplier * bump, max(priority, 1) * bump)
+
+
+def _fees(max_fee: float, priority: float) -> dict[str, str]:
+    top = max(int(max_fee), int(priority))
+    return {"max_fee_per_gas": hex(top), "max_priority_fee_per_gas": hex(min(int(priority), top))}
 
 
 def _quantity(text: str, field_name: str) -> int:
