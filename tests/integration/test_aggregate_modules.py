@@ -1,0 +1,153 @@
+"""wasm/events and wasm/subgraph_client through the real host: eth_getLogs params and log decoding (malformed
+logs refused with the log's index), and GraphQL requests against a server on 127.0.0.1 (errors made clear).
+Topics are computed here with eth_utils, ids with int(), never by the modules under test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+
+from fluence_dao.build import build_module
+from fluence_dao.marine import MarineModule, MarineService, ModuleConfig
+
+pytestmark = pytest.mark.integration
+
+ADDRESS = "0x5fc8d32690cc91d4c39d9d3abcbd16989f875707"
+VOTE = "0x" + keccak(text="VoteCast(uint256,address,bool,uint256)").hex()
+CREATED = "0x" + keccak(text="ProposalCreated(uint256,address,string,uint256)").hex()
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> MarineModule:
+    wasm = build_module("events", tmp_path_factory.mktemp("wasm")).read_bytes()
+    return MarineModule.load(wasm, ModuleConfig(name="events"))
+
+
+def _log(pid: int, block: int, topic: str = VOTE, address: str = ADDRESS) -> dict[str, Any]:
+    return {"address": address, "topics": [topic, f"0x{pid:064x}"], "blockNumber": hex(block), "data": "0x"}
+
+
+def test_topic_and_params(events: MarineModule) -> None:
+    assert events.call("topic", ["VoteCast(uint256,address,bool,uint256)"])["value"] == VOTE
+    got = events.call("get_logs_params", [ADDRESS, [CREATED, VOTE], "16", "0x20"])
+    assert got["success"], got["error"]
+    assert json.loads(got["value"]) == [
+        {"address": ADDRESS, "fromBlock": "0x10", "toBlock": "0x20", "topics": [[CREATED, VOTE]]}
+    ]
+    assert not events.call("get_logs_params", [ADDRESS, [VOTE], "9", "8"])["success"]
+    assert not events.call("get_logs_params", ["0x12", [VOTE], "1", "8"])["success"]
+    assert events.call("block_range", ["", "0x5"]) == {
+        "success": True, "error": "", "from_block": "0", "to_block": "5", "empty": False,
+    }  # fmt: skip
+    assert events.call("block_range", ["5", "0x5"])["empty"] is True
+
+
+def test_decode_logs_dedupes_in_order(events: MarineModule) -> None:
+    big = 2**200 + 7
+    logs = [_log(3, 10, CREATED), _log(3, 11), _log(big, 12), _log(1, 12), _log(3, 13)]
+    got = events.call("decode_logs", [json.dumps(logs), ADDRESS.upper().replace("0X", "0x"), [CREATED, VOTE]])
+    assert got["success"], got["error"]
+    assert got["ids"] == ["3", str(big), "1"] and got["count"] == 3 and got["last_block"] == "13"
+    removed = [_log(4, 10), {**_log(5, 11), "removed": True}]
+    assert events.call("decode_logs", [json.dumps(removed), ADDRESS, [VOTE]])["ids"] == ["4"]
+
+
+@pytest.mark.parametrize(
+    ("logs", "needle"),
+    [
+        ("not json", "not JSON"),
+        ('{"a": 1}', "not a list"),
+        (json.dumps([_log(1, 1), {"address": ADDRESS, "topics": [VOTE], "blockNumber": "0x1"}]), "log 1"),
+        (json.dumps([{**_log(1, 1), "topics": [VOTE, "0x12"]}]), "32-byte"),
+        (json.dumps([_log(1, 1, address="0x" + "22" * 20)]), "another address"),
+        (json.dumps([_log(1, 1, topic="0x" + "ab" * 32)]), "unexpected event topic"),
+        (json.dumps([{**_log(1, 1), "blockNumber": "zz"}]), "blockNumber"),
+    ],
+)
+def test_malformed_logs_are_refused(events: MarineModule, logs: str, needle: str) -> None:
+    got = events.call("decode_logs", [logs, ADDRESS, [VOTE]])
+    assert not got["success"] and needle in got["error"] and got["ids"] == []
+
+
+@pytest.fixture(scope="module")
+def graphql() -> Iterator[tuple[str, list[Any]]]:
+    seen: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(request)
+            pid = request["variables"]["id"]
+            if pid == "404":
+                answer: Any = {"data": {"proposal": None}}
+            elif pid == "err":
+                answer = {"errors": [{"message": "store error: database locked"}]}
+            else:
+                answer = {"data": {"proposal": {"id": pid, "forVotes": "18446744073709551617", "closed": True}}}
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/subgraphs/name/demo", seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, require: Any) -> MarineService:
+    curl = shutil.which("curl")
+    require(curl, "curl is not installed")
+    out = tmp_path_factory.mktemp("wasm")
+    return MarineService(
+        [
+            (ModuleConfig(name="curl_adapter", mounted_binaries={"curl": str(curl)}),
+             build_module("curl_adapter", out).read_bytes()),
+            (ModuleConfig(name="subgraph_client"), build_module("subgraph_client", out).read_bytes()),
+        ]
+    )  # fmt: skip
+
+
+def test_fetch_entity(client: MarineService, graphql: tuple[str, list[Any]]) -> None:
+    url, seen = graphql
+    got = client.call("fetch", [url, "proposal", 'a"b', "id forVotes closed", 5])
+    assert got["success"], got["error"]
+    assert json.loads(got["value"]) == {"id": 'a"b', "forVotes": "18446744073709551617", "closed": True}
+    assert seen[-1] == {
+        "query": "query($id: ID!) { proposal(id: $id) { id forVotes closed } }",
+        "variables": {"id": 'a"b'},
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["proposal", "404", "id"], "subgraph has no proposal 404"),
+        (["proposal", "err", "id"], "database locked"),
+        (["proposal(id: 1) { x } #", "1", "id"], "not a GraphQL field name"),
+        (["proposal", "1", "id } evil: proposals { id"], "may hold only names"),
+    ],
+)
+def test_fetch_errors_are_clear(
+    client: MarineService, graphql: tuple[str, list[Any]], args: list[str], needle: str
+) -> None:
+    got = client.call("fetch", [graphql[0], *args, 5])
+    assert not got["success"] and needle in got["error"]
+
+
+def test_fetch_endpoint_down(client: MarineService) -> None:
+    got = client.call("fetch", ["http://127.0.0.1:9/graphql", "proposal", "1", "id", 2])
+    assert not got["success"] and "subgraph request for proposal 1 failed: curl exited with 7" in got["error"]
