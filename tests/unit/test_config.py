@@ -145,7 +145,7 @@ def test_a_secret_in_an_invalid_section_is_not_echoed(monkeypatch: pytest.Monkey
 
 def test_env_example_and_docs_list_every_variable() -> None:
     example = (ROOT / ".env.example").read_text()
-    documented = set(re.findall(r"^#? ?(FLUENCE_DAO_[A-Z_]+)=", example, flags=re.M))
+    documented = set(re.findall(r"^#? ?(FLUENCE_DAO_[A-Z0-9_]+)=", example, flags=re.M))
     docs = (ROOT / "docs" / "configuration.md").read_text()
     variables = env_variables()
     assert "FLUENCE_DAO_ETH__RPC_URL" in variables and "FLUENCE_DAO_ENS__PROJECT_NAME" in variables
