@@ -181,6 +181,7 @@ def _project_copy(tmp_path: Path, *, node_modules: bool) -> Path:
     shutil.copytree(source, root / "subgraph", ignore=shutil.ignore_patterns("build", "generated", "node_modules"))
     if node_modules:
         (root / "node_modules").symlink_to(project_root() / "node_modules")
+    (root / "contracts").symlink_to(project_root() / "contracts")
     return root
 
 
@@ -237,3 +238,30 @@ def test_build_is_stale_when_missing_or_older_than_a_source(tmp_path: Path) -> N
     assert not subgraph_build_stale(directory)
     os.utime(directory / "abis" / "A.json", (now + 2, now + 2))
     assert subgraph_build_stale(directory)
+
+
+@pytest.mark.integration
+def test_up_builds_a_missing_build_once(tmp_path: Path, isolated_env: None) -> None:
+    from fluence_dao.errors import FluenceDaoError
+
+    root = _project_copy(tmp_path, node_modules=True)
+    if not (root / "node_modules" / ".bin" / "graph").exists() or shutil.which("node") is None:
+        reason = "graph-cli or node not installed"
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    built = root / "subgraph" / "build" / "subgraph.yaml"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FLUENCE_DAO_PROJECT_ROOT", str(root))
+        # no chain answers at the recorded RPC URL: up builds, then fails talking to it
+        with pytest.raises(FluenceDaoError):
+            _up_subgraph_only(tmp_path)
+        assert built.is_file() and not subgraph_build_stale(root / "subgraph")
+        first = built.stat().st_mtime_ns
+        with pytest.raises(FluenceDaoError):
+            _up_subgraph_only(tmp_path)
+        assert built.stat().st_mtime_ns == first  # fresh build: not rebuilt
+        source = root / "subgraph" / "schema.graphql"
+        os.utime(source, ns=(first + 10**9, first + 10**9))
+        assert subgraph_build_stale(root / "subgraph")
+        with pytest.raises(FluenceDaoError):
+            _up_subgraph_only(tmp_path)
+        assert built.stat().st_mtime_ns > first and not subgraph_build_stale(root / "subgraph")

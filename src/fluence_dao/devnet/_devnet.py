@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
@@ -331,6 +332,7 @@ class _SubgraphProcess(ManagedProcess):
         self.facts: dict[str, Any] = {}
 
     def start(self) -> tuple[int, bool]:
+        from fluence_dao._util.paths import cache_dir
         from fluence_dao.eth import EthClient, TxSender
         from fluence_dao.subgraph import build_subgraph, deploy_governance, read_deployment
         from fluence_dao.subgraph._build import graph_cli
@@ -348,8 +350,13 @@ class _SubgraphProcess(ManagedProcess):
                     "(or set FLUENCE_DAO_DEVNET__SUBGRAPH=false)",
                     tool="node",
                 )
-            build_subgraph(self._directory)
-            built_now = True
+            # one build at a time per subgraph directory (several devnets may share the project's subgraph/)
+            lock_path = cache_dir() / f"subgraph-build-{hashlib.sha256(bytes(self._directory)).hexdigest()[:12]}.lock"
+            with open(lock_path, "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if subgraph_build_stale(self._directory):
+                    build_subgraph(self._directory)
+                    built_now = True
         client = EthClient(str(rpc_url), timeout_s=settings.eth.rpc_timeout_s)
         deployment = read_deployment(settings.state_dir)
         deployed_now = False
