@@ -160,10 +160,14 @@ def test_update_failures_name_the_step(ipld: MarineService, kubo: tuple[LocalIpf
     assert not down["success"] and "IPFS dag/put" in down["error"] and "curl exited" in down["error"]
 
 
-def test_a_node_too_big_for_one_curl_argument_is_refused_clearly(
-    ipld: MarineService, kubo: tuple[LocalIpfs, str]
-) -> None:
-    _, url = kubo
-    big = [{"id": "1", "content": json.dumps({"text": "x" * 140_000})}]
-    got = ipld.call("update", [url, "", "gov", "p1", big])
-    assert not got["success"] and "limit of one curl argument" in got["error"]
+def test_nodes_above_one_curl_argument_travel_in_pieces(ipld: MarineService, kubo: tuple[LocalIpfs, str]) -> None:
+    """A 300 KB item (more than Linux's 128 KiB per exec argument), with multi-byte characters and "@" at
+    every position, is stored byte-exact; beyond the total limit the error says so."""
+    node, url = kubo
+    text = "".join("a@é€𝄞"[i % 5] for i in range(150_000))
+    got = ipld.call("update", [url, "", "gov", "p1", [{"id": "1", "content": json.dumps({"text": text})}]])
+    assert got["success"], got["error"]
+    assert node.dag_get(f"{got['root']}/templates/gov/protocols/p1/items/1") == {"text": text}
+    huge = [{"id": "2", "content": json.dumps({"text": "x" * 1_700_000})}]
+    refused = ipld.call("update", [url, "", "gov", "p1", huge])
+    assert not refused["success"] and "limit of curl's arguments" in refused["error"]

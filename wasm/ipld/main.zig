@@ -57,7 +57,8 @@ pub fn cid_of(dag_json: []const u8) iface.IpldResult {
 // --- Kubo RPC through curl_adapter ---------------------------------------------------------------------
 
 const boundary = "fluence-dao-ipld-7d3f9a";
-const max_arg_bytes = 128 * 1024 - 1;
+const piece_bytes = 96 * 1024;
+const max_body_bytes = 1536 * 1024;
 
 fn curl(diag: *Diag, step: []const u8, args: []const []const u8) Error![]const u8 {
     const r = iface.curl_adapter.curl_request(args);
@@ -100,17 +101,27 @@ fn dagPut(diag: *Diag, base: []const u8, value: Value) Error![]const u8 {
     const json = try dag.dagJson(diag, value);
     const body = marine.print("--{s}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"node.json\"\r\n" ++
         "Content-Type: application/octet-stream\r\n\r\n{s}\r\n--{s}--\r\n", .{ boundary, json, boundary });
-    // Linux limits one exec argument to 128 KiB (MAX_ARG_STRLEN): the body travels as one curl argument.
-    if (body.len > max_arg_bytes)
-        return diag.fail("IPFS dag/put {s}: the node's DAG-JSON is {d} bytes, above the {d}-byte limit of one curl argument (too many items under one protocol)", .{ expected, json.len, max_arg_bytes });
+    // Linux limits one exec argument to 128 KiB (MAX_ARG_STRLEN) and all of them to ARG_MAX (2 MiB here), so a
+    // large body travels in pieces: curl concatenates repeated `--json` data without a separator (unlike
+    // `--data-binary`, which inserts "&"); a piece must not start with "@" (a file name) nor split a UTF-8 character.
+    if (body.len > max_body_bytes)
+        return diag.fail("IPFS dag/put {s}: the node's DAG-JSON is {d} bytes, above the {d}-byte limit of curl's arguments (too many items under one protocol)", .{ expected, json.len, max_body_bytes });
     const url = marine.print("{s}/api/v0/dag/put?store-codec=dag-cbor&input-codec=dag-json&pin=false", .{base});
-    const args = [_][]const u8{
+    var args: std.ArrayList([]const u8) = .empty;
+    try args.appendSlice(a, &.{
         "--silent",  "--show-error", "--fail-with-body", "--proto", "=http,https", "--max-time", "30",
         "--request", "POST",         "--header",         marine.print("Content-Type: multipart/form-data; boundary={s}", .{boundary}),
-        "--data-binary", body, "--url", url,
-    };
+        "--header",  "Accept: application/json", "--url", url,
+    });
+    var rest: []const u8 = body;
+    while (rest.len > 0) {
+        var n = @min(rest.len, piece_bytes);
+        while (n > 1 and n < rest.len and ((rest[n] & 0xc0) == 0x80 or rest[n] == '@')) n -= 1;
+        try args.appendSlice(a, &.{ "--json", rest[0..n] });
+        rest = rest[n..];
+    }
     const step = marine.print("dag/put {s}", .{expected});
-    const answer = try dag.parse(diag, try curl(diag, step, &args), step);
+    const answer = try dag.parse(diag, try curl(diag, step, args.items), step);
     const got: ?[]const u8 = if (answer == .object) if (answer.object.get("Cid")) |c| dag.linkCid(c) else null else null;
     const cid = got orelse return diag.fail("IPFS {s}: the answer has no Cid", .{step});
     if (!std.mem.eql(u8, cid, expected))
