@@ -4,52 +4,55 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from fluence_dao._util.varint import decode_uvarint, encode_uvarint
+
 WASM_MAGIC = b"\0asm\x01\0\0\0"
 _CUSTOM = 0
+_EXPORT = 7
 
 
-def _read_uleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("truncated LEB128 value in wasm module")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, pos
-
-
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def iter_custom_sections(data: bytes) -> Iterator[tuple[str, bytes]]:
-    """Yield (name, payload) of every custom section in file order. Raises ValueError if not wasm."""
+def iter_sections(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """Yield (section id, start, end) of every section's payload in file order. ValueError if not wasm."""
     if data[:8] != WASM_MAGIC:
         raise ValueError("not a wasm module (bad magic or version)")
     pos = 8
     while pos < len(data):
         section_id = data[pos]
-        size, body = _read_uleb(data, pos + 1)
+        size, body = decode_uvarint(data, pos + 1)
         end = body + size
         if end > len(data):
-            raise ValueError("truncated section in wasm module")
+            raise ValueError(f"truncated wasm: section {section_id} runs past the end")
+        yield section_id, body, end
+        pos = end
+
+
+def iter_custom_sections(data: bytes) -> Iterator[tuple[str, bytes]]:
+    """Yield (name, payload) of every custom section in file order. Raises ValueError if not wasm."""
+    for section_id, body, end in iter_sections(data):
         if section_id == _CUSTOM:
-            name_len, name_start = _read_uleb(data, body)
+            name_len, name_start = decode_uvarint(data, body)
             name = data[name_start : name_start + name_len].decode("utf-8")
             yield name, data[name_start + name_len : end]
-        pos = end
+
+
+def function_exports(data: bytes) -> list[str]:
+    """Names of the functions a wasm module exports (export section entries of kind 0)."""
+    for section_id, body, _end in iter_sections(data):
+        if section_id == _EXPORT:
+            count, at = decode_uvarint(data, body)
+            names = []
+            for _ in range(count):
+                length, at = decode_uvarint(data, at)
+                name, kind = data[at : at + length].decode("utf-8"), data[at + length]
+                _, at = decode_uvarint(data, at + length + 1)
+                if kind == 0:
+                    names.append(name)
+            return names
+    return []
 
 
 def append_custom_section(data: bytes, name: str, payload: bytes) -> bytes:
     """The module with one more custom section at the end (position does not matter to runtimes)."""
     encoded_name = name.encode("utf-8")
-    body = _uleb(len(encoded_name)) + encoded_name + payload
-    return data + bytes([_CUSTOM]) + _uleb(len(body)) + body
+    body = encode_uvarint(len(encoded_name)) + encoded_name + payload
+    return data + bytes([_CUSTOM]) + encode_uvarint(len(body)) + body

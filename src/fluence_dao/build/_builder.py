@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fluence_dao._util.paths import cache_dir, project_root
-from fluence_dao._util.wasm_sections import append_custom_section, iter_custom_sections
+from fluence_dao._util.wasm_sections import append_custom_section, function_exports, iter_custom_sections
 from fluence_dao.build._interface import ModuleInterface, interface_zig, load_interface, root_zig
 from fluence_dao.build._interface_types import generate_interface_types
 from fluence_dao.errors import BuildError
@@ -348,31 +348,4 @@ def _check_exports(interface: ModuleInterface, data: bytes) -> None:
 
 def wasm_function_exports(data: bytes) -> list[str]:
     """Names of the functions a wasm module exports (export section, kind 0)."""
-    pos = 8
-    while pos < len(data):
-        section_id = data[pos]
-        size, body = _uleb(data, pos + 1)
-        if section_id == 7:
-            count, at = _uleb(data, body)
-            names = []
-            for _ in range(count):
-                length, at = _uleb(data, at)
-                export_name = data[at : at + length].decode("utf-8")
-                kind = data[at + length]
-                _, at = _uleb(data, at + length + 1)
-                if kind == 0:
-                    names.append(export_name)
-            return names
-        pos = body + size
-    return []
-
-
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, pos
+    return function_exports(data)

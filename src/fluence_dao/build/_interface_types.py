@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluence_dao._util.varint import encode_uvarint
 from fluence_dao.errors import BuildError
 
 IT_VERSION = "0.27.0"
@@ -103,7 +104,7 @@ def generate_interface_types(sections: Iterable[dict[str, Any]], version: str = 
         it.types.append(
             _function_type([(arg, _encode_itype(ty)) for arg, ty in args], [_encode_itype(o) for o in outputs])
         )
-        it.exports.append(_string(name) + _uleb(index))
+        it.exports.append(_string(name) + encode_uvarint(index))
     for record in records:
         _add_record(it, record)
     if it.unresolved:
@@ -121,7 +122,7 @@ def generate_interface_types(sections: Iterable[dict[str, Any]], version: str = 
     for kind, items in ((0x00, it.types), (0x01, it.imports), (0x02, it.adapters), (0x03, it.exports),
                         (0x04, it.implementations)):  # fmt: skip
         if items:
-            out += bytes([kind]) + _uleb(len(items)) + b"".join(items)
+            out += bytes([kind]) + encode_uvarint(len(items)) + b"".join(items)
     return bytes(out)
 
 
@@ -179,7 +180,7 @@ def _encode_itype(ty: IType) -> bytes:
     kind, value = ty
     if kind == "Array":
         return bytes([_ARRAY]) + _encode_itype(value)
-    return bytes([_RECORD]) + _uleb(value)
+    return bytes([_RECORD]) + encode_uvarint(value)
 
 
 def _function_type(args: Sequence[tuple[str, bytes]], outputs: Sequence[bytes]) -> bytes:
@@ -197,7 +198,7 @@ def _add_function(it: _Interfaces, signature: dict[str, Any]) -> None:
     fn_type = _function_type([(n, _encode_itype(t)) for n, t in args], [_encode_itype(t) for t in outputs])
     it.types += [fn_type, fn_type]
     adapter_type, core_type = len(it.types) - 2, len(it.types) - 1
-    it.exports.append(_string(name, what="function name") + _uleb(core_type))
+    it.exports.append(_string(name, what="function name") + encode_uvarint(core_type))
     export_index = len(it.exports) - 1
 
     instructions: list[bytes] = []
@@ -210,8 +211,8 @@ def _add_function(it: _Interfaces, signature: dict[str, Any]) -> None:
         release |= _is_complex(json_ty)
     if release:
         instructions.append(_call_core(_RELEASE_OBJECTS))
-    it.adapters.append(_uleb(adapter_type) + _inner_list(instructions, f"instructions of {name!r}"))
-    it.implementations.append(_uleb(core_type) + _uleb(adapter_type))
+    it.adapters.append(encode_uvarint(adapter_type) + _inner_list(instructions, f"instructions of {name!r}"))
+    it.implementations.append(encode_uvarint(core_type) + encode_uvarint(adapter_type))
 
 
 def _lower_argument(index: int, ty: IType) -> list[bytes]:
@@ -228,7 +229,7 @@ def _lower_argument(index: int, ty: IType) -> list[bytes]:
         ]
     if isinstance(ty, tuple):
         if ty[0] == "Record":
-            return [get, bytes([_RECORD_LOWER]) + _uleb(ty[1])]
+            return [get, bytes([_RECORD_LOWER]) + encode_uvarint(ty[1])]
         return [get, bytes([_ARRAY_LOWER]) + _encode_itype(ty[1])]
     if ty == "ByteArray":
         return [get, bytes([_ARRAY_LOWER]) + _encode_itype("U8")]
@@ -244,7 +245,7 @@ def _lift_output(ty: IType) -> list[bytes]:
         return [*result, _op("byte_array.lift_memory")]
     if isinstance(ty, tuple):
         if ty[0] == "Record":
-            return [_call_core(_GET_RESULT_PTR), bytes([_RECORD_LIFT]) + _uleb(ty[1])]
+            return [_call_core(_GET_RESULT_PTR), bytes([_RECORD_LIFT]) + encode_uvarint(ty[1])]
         return [*result, bytes([_ARRAY_LIFT]) + _encode_itype(ty[1])]
     return _scalar_ops(ty, lift=True)
 
@@ -310,7 +311,9 @@ def _add_import(it: _Interfaces, namespace: str, imported: dict[str, Any]) -> No
     import_type, adapter_type, raw_import_type = len(it.types) - 3, len(it.types) - 2, len(it.types) - 1
     for function_type in (import_type, raw_import_type):
         it.imports.append(
-            _string(namespace, what="import namespace") + _string(link_name, what="import name") + _uleb(function_type)
+            _string(namespace, what="import namespace")
+            + _string(link_name, what="import name")
+            + encode_uvarint(function_type)
         )
     it.import_count += 1
 
@@ -327,8 +330,10 @@ def _add_import(it: _Interfaces, namespace: str, imported: dict[str, Any]) -> No
     instructions.append(_call_core(len(it.exports) + it.import_count - 1))
     for ty in outputs:
         instructions += _lower_import_output(ty)
-    it.adapters.append(_uleb(adapter_type) + _inner_list(instructions, f"instructions of import {link_name!r}"))
-    it.implementations.append(_uleb(raw_import_type) + _uleb(adapter_type))
+    it.adapters.append(
+        encode_uvarint(adapter_type) + _inner_list(instructions, f"instructions of import {link_name!r}")
+    )
+    it.implementations.append(encode_uvarint(raw_import_type) + encode_uvarint(adapter_type))
 
 
 def _lift_import_argument(index: int, ty: IType) -> tuple[list[bytes], int]:
@@ -341,7 +346,7 @@ def _lift_import_argument(index: int, ty: IType) -> tuple[list[bytes], int]:
             op = bytes([_ARRAY_LIFT]) + _encode_itype(ty[1])
         return [_arg_get(index), _arg_get(index + 1), op], 2
     if isinstance(ty, tuple):  # record
-        return [_arg_get(index), bytes([_RECORD_LIFT]) + _uleb(ty[1])], 1
+        return [_arg_get(index), bytes([_RECORD_LIFT]) + encode_uvarint(ty[1])], 1
     if ty in ("F32", "F64"):
         return [_arg_get(index)], 1
     return [_arg_get(index), _op(_SCALAR_OPS[ty][1])], 1
@@ -357,7 +362,7 @@ def _lower_import_output(ty: IType) -> list[bytes]:
         inner: IType = "U8" if isinstance(ty, str) else ty[1]
         return [bytes([_ARRAY_LOWER]) + _encode_itype(inner), _call_core(_SET_RESULT_SIZE), _call_core(_SET_RESULT_PTR)]
     if isinstance(ty, tuple):
-        return [bytes([_RECORD_LOWER]) + _uleb(ty[1]), _call_core(_SET_RESULT_PTR)]
+        return [bytes([_RECORD_LOWER]) + encode_uvarint(ty[1]), _call_core(_SET_RESULT_PTR)]
     if ty in ("F32", "F64"):
         return []
     return [_op(_SCALAR_OPS[ty][0])]
@@ -368,18 +373,6 @@ def _lower_import_output(ty: IType) -> list[bytes]:
 
 def _is_complex(json_ty: dict[str, Any]) -> bool:
     return next(iter(json_ty)) in ("Utf8Str", "Utf8String", "Vector", "Record")
-
-
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _string(text: str, what: str = "string") -> bytes:
@@ -400,12 +393,12 @@ def _op(name: str) -> bytes:
 
 
 def _arg_get(index: int) -> bytes:
-    return bytes([_ARG_GET]) + _uleb(index)
+    return bytes([_ARG_GET]) + encode_uvarint(index)
 
 
 def _call_core(index: int) -> bytes:
-    return bytes([_CALL_CORE]) + _uleb(index)
+    return bytes([_CALL_CORE]) + encode_uvarint(index)
 
 
 def _push_i32(value: int) -> bytes:
-    return bytes([_PUSH_I32]) + _uleb(value)
+    return bytes([_PUSH_I32]) + encode_uvarint(value)

@@ -14,6 +14,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
+from fluence_dao._util.varint import decode_uvarint, encode_uvarint
 from fluence_dao.errors import InvalidCidError
 
 RAW = 0x55
@@ -37,43 +38,15 @@ CODEC_NAMES: dict[int, str] = {
 CODECS_BY_NAME: dict[str, int] = {name: code for code, name in CODEC_NAMES.items()}
 HASH_NAMES: dict[int, str] = {SHA2_256: "sha2-256", IDENTITY: "identity", 0x13: "sha2-512", 0x1E: "blake3"}
 
+encode_varint = encode_uvarint  # unsigned LEB128, as multiformats defines it
+
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
 
 
-def encode_varint(value: int) -> bytes:
-    """Unsigned LEB128 (multiformats unsigned-varint)."""
-    if value < 0:
-        raise ValueError(f"varint must be non-negative, got {value}")
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def decode_varint(data: bytes | memoryview, offset: int = 0) -> tuple[int, int]:
     """Decode an unsigned varint at `offset`; returns (value, next offset). Minimal encoding, at most 9 bytes."""
-    value = 0
-    shift = 0
-    pos = offset
-    while True:
-        if pos >= len(data):
-            raise ValueError(f"truncated varint at byte {offset}")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            if byte == 0 and pos - offset > 1:
-                raise ValueError(f"non-minimal varint at byte {offset}")
-            return value, pos
-        shift += 7
-        if shift >= 63:
-            raise ValueError(f"varint too long at byte {offset}")
+    return decode_uvarint(data, offset, max_bytes=9, minimal=True)
 
 
 def b58encode(data: bytes) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluence_dao._util import wasm_sections as _wasm_sections
 from fluence_dao.errors import ModuleLoadError
 
 SECTION_PREFIX = "__m_generated_section__"
@@ -190,35 +191,12 @@ class ModuleInterface:
         }
 
 
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ModuleLoadError("truncated wasm: a LEB128 number runs past the end")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, pos
-
-
 def iter_custom_sections(wasm: bytes) -> Iterator[tuple[str, bytes]]:
-    """Yield (name, payload) of every custom section, in file order."""
-    if wasm[:4] != b"\0asm":
-        raise ModuleLoadError("not a wasm binary (missing the \\0asm magic)")
-    pos = 8
-    while pos < len(wasm):
-        section_id = wasm[pos]
-        size, pos = _uleb(wasm, pos + 1)
-        end = pos + size
-        if end > len(wasm):
-            raise ModuleLoadError(f"truncated wasm: section {section_id} runs past the end")
-        if section_id == 0:
-            name_len, name_pos = _uleb(wasm, pos)
-            name = wasm[name_pos : name_pos + name_len].decode("utf-8", errors="replace")
-            yield name, wasm[name_pos + name_len : end]
-        pos = end
+    """Yield (name, payload) of every custom section, in file order; ModuleLoadError for a malformed module."""
+    try:
+        yield from _wasm_sections.iter_custom_sections(wasm)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModuleLoadError(f"not a valid wasm module: {err}") from None
 
 
 def parse_type(raw: Any) -> MType:

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 
+from fluence_dao._util.varint import encode_uvarint
 from fluence_dao.errors import ParticleError
 from fluence_dao.peer.particle import Particle
 
@@ -124,19 +125,15 @@ class FrameReader:
         return len(self._buffer)
 
 
-def encode_varint(value: int) -> bytes:
-    if value < 0:
-        raise ParticleError(f"an unsigned varint cannot hold {value}")
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 # ---- helpers ------------------------------------------------------------------------------------------------
+
+
+def encode_varint(value: int) -> bytes:
+    """The unsigned varint of a length prefix; ParticleError for a negative value."""
+    try:
+        return encode_uvarint(value)
+    except ValueError as err:
+        raise ParticleError(str(err)) from None
 
 
 def _read_varint(buffer: bytes | bytearray) -> tuple[int, int] | None:
