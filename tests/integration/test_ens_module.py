@@ -6,7 +6,6 @@ Every expected value comes from web3.py (`ens.utils` namehash/normalisation, con
 from __future__ import annotations
 
 import json
-import os
 import random
 from typing import Any
 
@@ -249,17 +248,10 @@ def test_bad_input_gets_a_clear_error_and_the_next_call_works(ens_module: Marine
 
 def test_zig_unit_tests_pass() -> None:
     """The module's own Zig tests (vectors from web3.py and eth-abi) run under CI too."""
-    import subprocess
-    import sys
+    from fluence_dao._util.paths import project_root
+    from fluence_dao.build import zig_test
 
-    from fluence_dao._util.paths import cache_dir, project_root
-
-    zig_cache = cache_dir() / "zig"
-    env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache), ZIG_LOCAL_CACHE_DIR=str(zig_cache))
-    source = project_root() / "wasm" / "ens/ens.zig"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ziglang", "test", str(source)], capture_output=True, text=True, env=env, timeout=600
-    )
+    proc = zig_test(project_root() / "wasm" / "ens/ens.zig")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "All " in proc.stderr and " tests passed" in proc.stderr, proc.stderr[-3000:]
 

@@ -544,16 +544,9 @@ def test_the_key_appears_in_no_result_log_line_output_or_file(
 
 def test_zig_unit_tests_pass() -> None:
     """The module's own Zig tests (vectors from eth-account and eth-keys) run under CI too."""
-    import subprocess
-    import sys
+    from fluence_dao._util.paths import project_root
+    from fluence_dao.build import zig_test
 
-    from fluence_dao._util.paths import cache_dir, project_root
-
-    zig_cache = cache_dir() / "zig"
-    env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache), ZIG_LOCAL_CACHE_DIR=str(zig_cache))
-    source = project_root() / "wasm" / "signer/service.zig"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ziglang", "test", str(source)], capture_output=True, text=True, env=env, timeout=600
-    )
+    proc = zig_test(project_root() / "wasm" / "signer/service.zig")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "All " in proc.stderr and " tests passed" in proc.stderr, proc.stderr[-3000:]

@@ -3,7 +3,7 @@
 const std = @import("std");
 const Allocator = std.mem.Allocator;
 const Keccak256 = std.crypto.hash.sha3.Keccak256;
-const hex = @import("hex.zig");
+const hex = @import("hex");
 
 pub const Error = error{ Invalid, OutOfMemory };
 

@@ -3,7 +3,7 @@ const std = @import("std");
 const marine = @import("marine");
 const iface = @import("interface");
 const ens = @import("ens.zig");
-const hex = @import("hex.zig");
+const hex = @import("hex");
 
 const Diag = ens.Diag;
 

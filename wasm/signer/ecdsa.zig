@@ -150,7 +150,7 @@ test "signatures equal eth-keys" {
 }
 
 test "addresses equal eth-keys" {
-    const hexmod = @import("hex.zig");
+    const hexmod = @import("hex");
     var d: [32]u8 = undefined;
     _ = try std.fmt.hexToBytes(&d, "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
     try std.testing.expectEqualStrings("0x2c7536E3605D9C16a7a3D7b1898e529396a65c23", &hexmod.checksumAddress(try address(d)));

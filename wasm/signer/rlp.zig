@@ -1,7 +1,7 @@
 //! RLP encoding (Ethereum yellow paper, appendix B): byte strings, integers and nested lists.
 const std = @import("std");
 const Allocator = std.mem.Allocator;
-const hex = @import("hex.zig");
+const hex = @import("hex");
 
 /// Builds one RLP list. Items are appended in order; `finish` wraps them in the list header.
 pub const List = struct {

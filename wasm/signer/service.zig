@@ -4,7 +4,7 @@
 //! results are addresses and signatures, and error messages are built only from the caller's input.
 const std = @import("std");
 const Allocator = std.mem.Allocator;
-const hex = @import("hex.zig");
+const hex = @import("hex");
 const ecdsa = @import("ecdsa.zig");
 pub const tx = @import("tx.zig");
 const auth = @import("auth.zig");

@@ -4,7 +4,7 @@
 //! Numbers may be JSON numbers or strings in decimal or 0x-hex; `to` may be absent, null or "" (contract creation).
 const std = @import("std");
 const Allocator = std.mem.Allocator;
-const hex = @import("hex.zig");
+const hex = @import("hex");
 const rlp = @import("rlp.zig");
 const ecdsa = @import("ecdsa.zig");
 

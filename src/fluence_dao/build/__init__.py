@@ -14,6 +14,7 @@ from fluence_dao.build._builder import (
     discover_modules,
     wasm_function_exports,
     wasm_source_dir,
+    zig_test,
 )
 from fluence_dao.build._interface import (
     BUILTIN_RECORDS,
@@ -39,4 +40,5 @@ __all__ = [
     "parse_type",
     "wasm_function_exports",
     "wasm_source_dir",
+    "zig_test",
 ]

@@ -184,14 +184,14 @@ def _linked_cache_key(name: str, glue_dir: Path, module_dir: Path, marine_zig: P
     `zig build-exe` from the command line does not reuse its own cache for the final output (only the
     build system does), so the build keeps the linked module under this key. A Zig module can only
     import and embed files under its own directory, so hashing the module directory, the generated glue,
-    marine.zig, the Zig version and the arguments covers every input.
+    the shared wasm/lib/*.zig, the Zig version and the arguments covers every input.
     """
     digest = hashlib.sha256()
     digest.update(f"zig {_zig_version()}\n".encode())
     args = zig_build_args(name, Path("GLUE"), Path("MODULE"), Path("MARINE"), interface, Path("OUT"))
     digest.update(json.dumps(args).encode())
     files = [("glue/" + p.name, p) for p in sorted(glue_dir.glob("*.zig"))]
-    files.append(("marine.zig", marine_zig))
+    files += [(f"lib/{p.name}", p) for p in sorted(marine_zig.parent.glob("*.zig"))]  # marine.zig, hex.zig
     files += [
         ("module/" + p.relative_to(module_dir).as_posix(), p) for p in sorted(module_dir.rglob("*")) if p.is_file()
     ]
@@ -305,9 +305,23 @@ def zig_build_args(
         "marine",
         "--dep",
         "interface",
+        "--dep",
+        "hex",
         f"-Mimpl={module_dir / 'main.zig'}",
         f"-Mmarine={marine_zig}",
+        f"-Mhex={marine_zig.parent / 'hex.zig'}",
     ]
+
+
+def zig_test(source: Path, *, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run a module's own Zig tests (`zig test`), with the shared wasm/lib modules it may import."""
+    lib = wasm_source_dir() / "lib"
+    args = ["test", "--dep", "hex", "--dep", "marine", f"-Mroot={source}", f"-Mhex={lib / 'hex.zig'}",
+            f"-Mmarine={lib / 'marine.zig'}"]  # fmt: skip
+    return subprocess.run(
+        [*zig_command(), *args], cwd=project_root(), env=_zig_env(), capture_output=True, text=True,
+        timeout=timeout_s, check=False,
+    )  # fmt: skip
 
 
 def _run_zig(

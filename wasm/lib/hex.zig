@@ -1,4 +1,4 @@
-//! Hex helpers for Ethereum values (a copy of wasm/signer/hex.zig: each module is compiled from its own folder).
+//! Hex helpers for Ethereum values, shared by the modules (the build passes it as the Zig module `hex`): `0x`-prefixed byte strings, quantities and EIP-55 addresses.
 const std = @import("std");
 const Keccak256 = std.crypto.hash.sha3.Keccak256;
 
