@@ -27,6 +27,7 @@ from fluence_dao.flows.aggregate import (
     aggregate_once,
     publish_aggregate,
     read_tree,
+    start_aggregate,
 )
 from fluence_dao.peer import LocalNetwork, PeerConfig
 from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
@@ -88,6 +89,7 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
     config = PeerConfig(
         allowed_binaries={"curl": shutil.which("curl")},
         extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
+        script_tick_s=0.1,
     )
     network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
     session = PeerSession(network, ttl_ms=240_000)
@@ -174,6 +176,20 @@ def test_aggregate_builds_and_updates_the_tree(stack: Stack) -> None:
     assert new_blocks == set(second.written)
     assert len(new_blocks) == 2 + 3  # two items + protocol, template and root nodes
 
+    # `ipfs car-export` of the root holds exactly the blocks of the new tree
+    from typer.testing import CliRunner
+
+    from fluence_dao.cli.main import app
+    from fluence_dao.ipfs import read_car
+
+    car = stack.context.settings.state_dir / "tree.car"
+    out = CliRunner().invoke(app, ["ipfs", "car-export", second.root, "-o", str(car), "--api", stack.ipfs_url])
+    assert out.exit_code == 0, out.output
+    with car.open("rb") as f:
+        roots, blocks = read_car(f)
+        assert [str(r) for r in roots] == [second.root]
+        assert {str(cid) for cid, _ in blocks} == _reachable(stack, second.root)
+
 
 def test_resume_faults_and_idempotence(stack: Stack) -> None:
     ids = _activity(stack, 3, 0)
@@ -245,3 +261,23 @@ class _slow_server:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_the_interval_mechanism_runs_the_pipeline(stack: Stack) -> None:
+    """`air.aggregate` scheduled on the peer (script.add): configured from ENS, it aggregates new events by itself."""
+    from fluence_dao.flows import stop_interval
+
+    ids = _activity(stack, 2, 0)
+    scheduled = start_aggregate(stack.context, stack.session, stack.config, every_s=1)
+    assert scheduled.config_tx is not None
+    deadline = time.monotonic() + 120
+    while not stack.tip() and time.monotonic() < deadline:
+        stack.session.network.run_for(0.5)
+    root = stack.tip()
+    assert root, "the scheduled pipeline wrote no root in 120 s"
+    protocol = stack.config.to_aqua()["protocol"]
+    _, items = read_tree(stack.context, root, f"templates/governance/protocols/{protocol}/items")
+    assert set(items) == {str(i) for i in ids}
+    assert stop_interval(stack.session, scheduled.script_id) is True
+    runs = stack.session.network.relay.scheduler.get(scheduled.script_id)
+    assert runs is None or all(r.ok is not False for r in runs.history)

@@ -7,7 +7,6 @@ The pipeline runs on the peer daemon (`fluence-dao devnet up`); the subgraph end
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,17 +78,24 @@ def aggregate(
     contract: Annotated[str | None, typer.Option("--contract", help="Governance contract address.")] = None,
     ipfs_api: Annotated[str | None, typer.Option("--ipfs-api", help="Kubo RPC API for the tree.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Run once (the default).")] = False,
-    every: Annotated[float | None, typer.Option("--every", min=1, help="Run every S seconds until ^C.")] = None,
+    every: Annotated[
+        float | None,
+        typer.Option("--every", min=1, help="Schedule the governed pipeline AIR on the peer every S seconds."),
+    ] = None,
     timeout: Annotated[int, typer.Option("--timeout", min=1, help="Subgraph request timeout, seconds.")] = 30,
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
     """Events -> subgraph -> IPLD tree -> the new root in ENS (`ipld-tip`), signed by the governed signer.
 
-    Exit codes: 0 the run succeeded (also when there was nothing new), 1 a step failed (named in the error;
-    ENS is then unchanged and the next run resumes).
+    --once (default) runs it now and prints new items, the new root and the tx hashes. --every S has governance
+    record this configuration in `aggregate.config` and schedules the AIR pinned as `air.aggregate` on the peer
+    (run `aggregate-publish` first); it prints the script id (`stop-interval ID` stops it).
+
+    Exit codes: 0 the run succeeded (also when there was nothing new) or was scheduled, 1 a step failed (named
+    in the error; ENS is then unchanged and the next run resumes).
     """
-    from fluence_dao.flows.aggregate import aggregate_once
+    from fluence_dao.flows.aggregate import aggregate_once, start_aggregate
 
     if once and every is not None:
         raise typer.BadParameter("--once and --every exclude each other", param_hint="--every")
@@ -97,12 +103,12 @@ def aggregate(
     try:
         config = _config(context, subgraph_url, contract, ipfs_api, timeout)
         session = _session(context)
-        while True:
-            result = aggregate_once(session, config)
-            _output.emit(result.to_dict(), _text(result))
-            if every is None:
-                return
-            time.sleep(every)
+        if every is not None:
+            scheduled = start_aggregate(context, session, config, every)
+            _output.emit(scheduled.to_dict(), scheduled.script_id)
+            return
+        result = aggregate_once(session, config)
+        _output.emit(result.to_dict(), _text(result))
     finally:
         context.close()
 

@@ -25,6 +25,8 @@ AGGREGATE_AQUA = "aggregate.aqua"
 AGGREGATE_FUNCTION = "aggregate"
 AGGREGATE_MODULES = ("curl_adapter", "events", "subgraph_client", "ipld")
 AIR_AGGREGATE_KEY = "air.aggregate"
+CONFIG_KEY = "aggregate.config"
+SCHEDULED_FUNCTION = "aggregate_from_ens"
 TIP_KEY = "ipld-tip"
 CURSOR_KEY = "ipld-cursor"
 
@@ -89,10 +91,10 @@ class AggregateResult:
 
 
 def aggregate_air() -> str:
-    """The AIR of one pipeline run (what `air.aggregate` pins)."""
+    """The AIR of one scheduled pipeline run, configured from ENS (what `air.aggregate` pins)."""
     from fluence_dao.flows._session import project_aqua
 
-    return str(project_aqua(AGGREGATE_AQUA).function(AGGREGATE_FUNCTION).script)
+    return str(project_aqua(AGGREGATE_AQUA).function(SCHEDULED_FUNCTION).script)
 
 
 def publish_aggregate(context: FlowContext, *, progress: Callable[[str], None] = lambda m: None) -> dict[str, str]:
@@ -165,3 +167,37 @@ def read_tree(context: FlowContext, cid: str = "", path: str = "", *, tip_key: s
         return v
 
     return root, plain(value)
+
+
+@dataclass
+class AggregateScheduled:
+    script_id: str
+    air_cid: str
+    every_s: float
+    config_tx: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def start_aggregate(
+    context: FlowContext, session: PeerSession, config: AggregateConfig, every_s: float
+) -> AggregateScheduled:
+    """Have governance record `config` (JSON) in `aggregate.config` on the project name (when it differs), then
+    schedule the pipeline AIR pinned as `air.aggregate` on the peer every `every_s` seconds (the peer fetches and
+    verifies it by CID). Stop it with `stop_interval(session, script_id)`."""
+    import json
+
+    if every_s <= 0:
+        raise FluenceDaoError(f"the interval must be positive, got {every_s} s", every_s=every_s)
+    project = context.settings.ens.project_name
+    air_cid = context.ens.text(project, AIR_AGGREGATE_KEY)
+    if not air_cid:
+        raise FluenceDaoError(f"no {AIR_AGGREGATE_KEY} record on {project}: run `fluence-dao aggregate-publish`")
+    text = json.dumps(config.to_aqua(), separators=(",", ":"), sort_keys=True)
+    tx = None
+    if context.ens.text(project, CONFIG_KEY) != text:
+        governance = Governance(context, None)
+        tx = governance.submit(context.ens.set_text_request(project, CONFIG_KEY, text), f"set {CONFIG_KEY}").tx_hash
+    script_id = session.call(AGGREGATE_AQUA, "start_aggregate", [air_cid, f"{every_s:g}"])
+    return AggregateScheduled(str(script_id), air_cid, every_s, tx)
