@@ -160,6 +160,14 @@ def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolat
         assert status["failed"] is False
         assert status["data_sources"][0]["start_block"] == fresh["subgraph"]["start_block"]
         assert _graphql(fresh["subgraph"]["url"], PROPOSALS)["proposals"] == []
+
+        # switched off after it was started: `down` still stops it
+        off = {**env, "FLUENCE_DAO_DEVNET__SUBGRAPH": "false"}
+        listed = [p["name"] for p in _cli(off, "devnet", "status", "--json")["processes"]]
+        assert listed == [f.name for f in COMPONENTS if f is not SubgraphComponent]
+        stopped = _cli(off, "devnet", "down", "--json")["stopped"]
+        assert stopped == [factory.name for factory in reversed(COMPONENTS)]
+        assert not _running(fresh["processes"]["subgraph"]["pid"])
     finally:
         Devnet(settings).down()
 

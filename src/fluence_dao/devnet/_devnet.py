@@ -491,9 +491,14 @@ class Devnet:
     def __init__(self, settings: Settings, components: list[DevnetComponent] | None = None) -> None:
         self.settings = settings
         self.paths = DevnetPaths.under(settings.state_dir)
+        enabled = [getattr(factory, "enabled", lambda _settings: True)(settings) for factory in COMPONENTS]
         self.components: list[DevnetComponent] = components or [
-            factory() for factory in COMPONENTS if getattr(factory, "enabled", lambda _settings: True)(settings)
+            factory() for factory, on in zip(COMPONENTS, enabled, strict=True) if on
         ]
+        # switched off by a setting, but perhaps still running from an earlier `up`: `down` stops them too
+        self._disabled: list[DevnetComponent] = (
+            [] if components else [factory() for factory, on in zip(COMPONENTS, enabled, strict=True) if not on]
+        )
         self._processes: dict[str, ManagedProcess] = {}
 
     def info(self) -> dict[str, Any] | None:
@@ -536,7 +541,7 @@ class Devnet:
         """Stop every component (reverse order); `reset` also deletes the chain state and devnet.json."""
         stopped: list[str] = []
         info = self.info() or {}
-        for component in reversed(self.components):
+        for component in reversed([*self.components, *self._disabled]):
             proc = self._processes.get(component.name) or component.process(self, info)
             if proc.stop():
                 stopped.append(component.name)
