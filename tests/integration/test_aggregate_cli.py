@@ -48,3 +48,20 @@ def test_aggregate_rejects_once_with_every(tmp_path: Path, isolated_env: Any) ->
         ["aggregate", "--subgraph-url", "http://127.0.0.1:9/g", "--once", "--every", "5", "--state-dir", str(tmp_path)],
     )
     assert out.exit_code == 2 and "--once and --every" in out.output
+
+
+@pytest.mark.slow
+def test_aggregate_demo_on_the_daemon(tmp_path: Path, isolated_env: Any, require: Any) -> None:
+    """`aggregate-demo`: devnet up with the peer daemon, the pipeline through the CLI's client; the demo itself
+    checks every item under the root in ENS against the subgraph; here the counts of items and blocks."""
+    import shutil
+
+    require(shutil.which("node"), "node is not installed")
+    require(shutil.which("curl"), "curl is not installed")
+    out = CliRunner().invoke(app, ["aggregate-demo", "--state-dir", str(tmp_path / "state"), "--json"])
+    assert out.exit_code == 0, (out.output, out.exception)
+    doc = json.loads(out.stdout)
+    assert doc["items"] == 7
+    first, second = doc["runs"]
+    assert len(first["items"]) == 5 and first["blocks_written"] == 5 + 3 and len(first["tx_hashes"]) == 2
+    assert len(second["items"]) == 2 and second["blocks_written"] == 2 + 3 and second["old_root"] == first["root"]

@@ -145,3 +145,22 @@ def tree_show(
     finally:
         context.close()
     _output.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))
+
+
+@app.command("aggregate-demo")
+def aggregate_demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the devnet and the subgraph server running.")] = False,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The aggregation pipeline locally: devnet, publish, signer, Governance + subgraph, 5 proposals -> aggregate,
+    2 more -> aggregate; each root read back from ENS and checked against the subgraph. Exit 0 when all held."""
+    from fluence_dao.config import load_settings
+    from fluence_dao.flows.aggregate_demo import run_aggregate_demo
+
+    settings = load_settings({"state_dir": state_dir or Path(".fluence-dao") / "aggregate-demo"})
+    result = run_aggregate_demo(settings, keep=keep, progress=_output.info)
+    lines = [f"Governance {result.contract}, subgraph {result.subgraph_url}"]
+    lines += [_text(run) for run in result.runs]
+    lines.append(f"the tree in ENS holds {result.items} items, each equal to the subgraph's answer")
+    _output.emit(result.to_dict(), "\n".join(lines))
