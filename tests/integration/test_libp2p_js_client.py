@@ -11,6 +11,7 @@ import contextlib
 import http.server
 import json
 import logging
+import os
 import re
 import shutil
 import socket
@@ -281,3 +282,48 @@ def test_flows_reach_the_peer_with_relay(daemon: PeerDaemon, tmp_path: Path) -> 
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, PeerError) and "no script no-such-script on the peer" in str(result.exception)
     assert daemon.particles_received > before  # the peer answered over libp2p
+
+
+def test_devnet_up_with_a_libp2p_port_records_the_multiaddr(
+    tmp_path: Path, relay_aqua: Any, isolated_env: None
+) -> None:
+    from fluence_dao.config import load_settings
+    from fluence_dao.devnet import anvil_binary
+    from fluence_dao.errors import ToolNotFoundError
+
+    try:
+        anvil_binary(load_settings({"state_dir": tmp_path}, env_file=None))
+    except ToolNotFoundError as err:
+        pytest.fail(err.message) if os.environ.get("CI") else pytest.skip(err.message)
+    env = {
+        "FLUENCE_DAO_STATE_DIR": str(tmp_path),
+        "FLUENCE_DAO_DEVNET__STATE_INTERVAL_S": "0",
+        "FLUENCE_DAO_PEER__LIBP2P_PORT": "0",
+    }
+    runner = CliRunner()
+    try:
+        up = runner.invoke(app, ["devnet", "up", "--json"], env=env)
+        assert up.exit_code == 0, up.output
+        status = runner.invoke(app, ["devnet", "status", "--json"], env=env)
+        assert status.exit_code == 0, status.output
+        peer = json.loads(status.stdout)["peer"]
+        relay = parse_relay_multiaddr(peer["libp2p_multiaddr"])
+        assert relay.peer_id == peer["peer_id"]
+        run = runner.invoke(
+            app, ["run", "-i", str(RELAY_AQUA), "-f", "one_call()", "--relay", relay.multiaddr], env=env
+        )
+        assert run.exit_code == 0, run.output
+        assert run.stdout.strip() == "ab"
+    finally:
+        runner.invoke(app, ["devnet", "down"], env=env)
+
+
+def test_a_libp2p_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(
+            PeerError, match=rf"could not listen on /ip4/127.0.0.1/tcp/{port}/ws \(is the port in use\?\)"
+        ):
+            PeerDaemon(DaemonConfig(state_dir=tmp_path, libp2p_port=port)).start()

@@ -287,6 +287,7 @@ class PeerComponent:
                 "multiaddr": f"/ip4/{LOOPBACK}/tcp/{port}",
                 "peer_id": facts.get("peer_id"),
                 "management_peer_ids": facts.get("management_peer_ids"),
+                "libp2p_multiaddr": facts.get("libp2p_multiaddr"),  # set with peer.libp2p_port (js-client's relay)
             }
         }
 

@@ -254,18 +254,22 @@ class PeerDaemon:
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
     def start(self) -> PeerDaemon:
+        if self.config.libp2p_port is not None:  # first: once the loopback endpoint answers, Pong has the multiaddr
+            from fluence_dao.peer.libp2p import Libp2pEndpoint
+
+            try:
+                self.libp2p = Libp2pEndpoint(
+                    self.key_pair, self._on_libp2p_message, listen_port=self.config.libp2p_port
+                ).start()
+            except PeerError:
+                self._listener.close()
+                raise
+            self.peer.external_addresses.append(f"/ip4/{LOOPBACK}/tcp/{self.libp2p.port}/ws")  # Peer.identify
+            logger.info("peer %s: libp2p on %s", self.peer_id, self.libp2p.multiaddr)
         for target, name in ((self._accept_loop, "accept"), (self._run_loop, "loop")):
             thread = threading.Thread(target=target, name=f"peer-daemon-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        if self.config.libp2p_port is not None:
-            from fluence_dao.peer.libp2p import Libp2pEndpoint
-
-            self.libp2p = Libp2pEndpoint(
-                self.key_pair, self._on_libp2p_message, listen_port=self.config.libp2p_port
-            ).start()
-            self.peer.external_addresses.append(f"/ip4/{LOOPBACK}/tcp/{self.libp2p.port}/ws")  # Peer.identify
-            logger.info("peer %s: libp2p on %s", self.peer_id, self.libp2p.multiaddr)
         self._write_daemon_file()
         logger.info(
             "peer %s listening on %s (management: %s)", self.peer_id, self.address, sorted(self.management_peer_ids)

@@ -123,7 +123,13 @@ class Libp2pEndpoint:
         if not self._started.wait(timeout_s):
             raise PeerError(f"the libp2p host did not start within {timeout_s} s")
         if self._start_error is not None:
-            raise PeerError(f"the libp2p host did not start: {self._start_error}") from self._start_error
+            root = _root_cause(self._start_error)
+            if isinstance(root, PeerError):
+                raise root
+            where = f" on /ip4/{LOOPBACK}/tcp/{self.listen_port}/ws" if self.listen_port is not None else ""
+            raise PeerError(
+                f"the libp2p host did not start{where}: {type(root).__name__}: {_short(root)}", port=self.listen_port
+            ) from self._start_error
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -256,7 +262,7 @@ class Libp2pEndpoint:
             host.set_stream_handler(TProtocol(PARTICLE_PROTOCOL), self._handle_stream)
             self._watch_connections(host)
             if self.listen_port is not None:
-                self.port = _listen_port(host)
+                self.port = _listen_port(host, self.listen_port)
             self._started.set()
             nursery.start_soon(self._send_loop, host, receive_channel, nursery)
             await self._stop_requested.wait()
@@ -464,13 +470,17 @@ async def _quietly(awaitable: Any) -> None:
         logger.debug("libp2p: ignoring %s while closing a stream", type(err).__name__)
 
 
-def _listen_port(host: Any) -> int:
+def _listen_port(host: Any, port: int) -> int:
     for addr in host.get_transport_addrs() or host.get_addrs():
         text = str(addr)
         parts = text.split("/")
         if "tcp" in parts and "ws" in parts:
             return int(parts[parts.index("tcp") + 1])
-    raise PeerError(f"the libp2p host listens on no websocket address: {[str(a) for a in host.get_addrs()]}")
+    raise PeerError(
+        f"the libp2p host could not listen on /ip4/{LOOPBACK}/tcp/{port}/ws (is the port in use?); "
+        f"its addresses: {[str(a) for a in host.get_addrs()] or 'none'}",
+        port=port,
+    )
 
 
 # ---- the client side: a Fluence client of a relay over libp2p ---------------------------------------------
