@@ -43,10 +43,13 @@ def test_topic_and_params(events: MarineModule) -> None:
     ]
     assert not events.call("get_logs_params", [ADDRESS, [VOTE], "9", "8"])["success"]
     assert not events.call("get_logs_params", ["0x12", [VOTE], "1", "8"])["success"]
-    assert events.call("block_range", ["", "0x5"]) == {
+    assert events.call("block_range", ["", "0x5", ""]) == {
         "success": True, "error": "", "from_block": "0", "to_block": "5", "empty": False,
     }  # fmt: skip
-    assert events.call("block_range", ["5", "0x5"])["empty"] is True
+    assert events.call("block_range", ["5", "0x5", ""])["empty"] is True
+    lagging = events.call("block_range", ["2", "0x9", "6"])  # the subgraph has indexed up to block 6
+    assert (lagging["from_block"], lagging["to_block"], lagging["empty"]) == ("3", "6", False)
+    assert events.call("block_range", ["6", "0x9", "6"])["empty"] is True
 
 
 def test_decode_logs_dedupes_in_order(events: MarineModule) -> None:
@@ -84,9 +87,11 @@ def graphql() -> Iterator[tuple[str, list[Any]]]:
         def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append(request)
-            pid = request["variables"]["id"]
-            if pid == "404":
-                answer: Any = {"data": {"proposal": None}}
+            pid = request.get("variables", {}).get("id")
+            if "_meta" in request["query"]:
+                answer: Any = {"data": {"_meta": {"block": {"number": 4242}}}}
+            elif pid == "404":
+                answer = {"data": {"proposal": None}}
             elif pid == "err":
                 answer = {"errors": [{"message": "store error: database locked"}]}
             else:
@@ -151,3 +156,10 @@ def test_fetch_errors_are_clear(
 def test_fetch_endpoint_down(client: MarineService) -> None:
     got = client.call("fetch", ["http://127.0.0.1:9/graphql", "proposal", "1", "id", 2])
     assert not got["success"] and "subgraph request for proposal 1 failed: curl exited with 7" in got["error"]
+
+
+def test_indexed_block(client: MarineService, graphql: tuple[str, list[Any]]) -> None:
+    got = client.call("indexed_block", [graphql[0], 5])
+    assert got == {"success": True, "error": "", "value": "4242"}
+    down = client.call("indexed_block", ["http://127.0.0.1:9/graphql", 2])
+    assert not down["success"] and "_meta failed: curl exited with 7" in down["error"]

@@ -83,9 +83,13 @@ pub fn next_block(cursor: []const u8) iface.EventsResult {
     return result(marine.print("{d}", .{c + 1}));
 }
 
-pub fn block_range(cursor: []const u8, head: []const u8) iface.BlockRange {
+pub fn block_range(cursor: []const u8, head: []const u8, indexed: []const u8) iface.BlockRange {
     const bad: iface.BlockRange = .{ .success = false, .@"error" = "", .from_block = "", .to_block = "", .empty = true };
-    const h = parseBlock("head", head) catch return .{ .success = false, .@"error" = msg, .from_block = "", .to_block = "", .empty = true };
+    var h = parseBlock("head", head) catch return .{ .success = false, .@"error" = msg, .from_block = "", .to_block = "", .empty = true };
+    if (indexed.len != 0) {
+        const i = parseBlock("indexed", indexed) catch return .{ .success = false, .@"error" = msg, .from_block = "", .to_block = "", .empty = true };
+        h = @min(h, i);
+    }
     var from: u64 = 0;
     if (cursor.len != 0) {
         const c = parseBlock("cursor", cursor) catch {

@@ -58,23 +58,55 @@ pub fn extract(entity: []const u8, id: []const u8, response: []const u8) iface.S
     return result(extractEntity(entity, id, response));
 }
 
-fn fetchEntity(url: []const u8, entity: []const u8, id: []const u8, fields: []const u8, timeout_sec: u32) Invalid![]const u8 {
-    const request = try body(entity, id, fields);
+fn post(url: []const u8, request: []const u8, timeout_sec: u32, what: []const u8) Invalid![]const u8 {
     const args = [_][]const u8{
-        "--silent",   "--show-error",                         "--fail-with-body", "--proto", "=http,https",
+        "--silent",   "--show-error",                              "--fail-with-body", "--proto", "=http,https",
         "--max-time", marine.print("{d}", .{@max(timeout_sec, 1)}), "--request",        "POST",
-        "--header",   "Content-Type: application/json",       "--data-raw",       request,
+        "--header",   "Content-Type: application/json",            "--data-raw",       request,
         "--url",      url,
     };
     const r = iface.curl_adapter.curl_request(&args);
     if (r.ret_code != 0) {
         const out = std.mem.trim(u8, r.stdout, " \r\n");
-        return fail("subgraph request for {s} {s} failed: curl exited with {d}{s}: {s}{s}", .{
-            entity, id, r.ret_code, if (r.ret_code == 28) " (timeout)" else "", std.mem.trim(u8, r.stderr, " \r\n"),
+        return fail("subgraph request for {s} failed: curl exited with {d}{s}: {s}{s}", .{
+            what, r.ret_code, if (r.ret_code == 28) " (timeout)" else "", std.mem.trim(u8, r.stderr, " \r\n"),
             out[0..@min(out.len, 300)],
         });
     }
-    return extractEntity(entity, id, r.stdout);
+    return r.stdout;
+}
+
+fn indexed(url: []const u8, timeout_sec: u32) Invalid![]const u8 {
+    const response = try post(url, "{\"query\":\"{ _meta { block { number } } }\"}", timeout_sec, "_meta");
+    const a = marine.allocator();
+    const snippet = response[0..@min(response.len, 300)];
+    const value = std.json.parseFromSliceLeaky(std.json.Value, a, response, .{ .parse_numbers = false }) catch
+        return fail("subgraph _meta answer is not JSON: {s}", .{snippet});
+    const number = blk: {
+        if (value != .object) break :blk null;
+        if (value.object.get("errors")) |e| if (e != .null) return fail("subgraph answered errors for _meta: {f}", .{std.json.fmt(e, .{})});
+        const data = value.object.get("data") orelse break :blk null;
+        if (data != .object) break :blk null;
+        const meta = data.object.get("_meta") orelse break :blk null;
+        if (meta != .object) break :blk null;
+        const block = meta.object.get("block") orelse break :blk null;
+        if (block != .object) break :blk null;
+        break :blk block.object.get("number");
+    } orelse return fail("subgraph _meta answer has no block number: {s}", .{snippet});
+    return switch (number) {
+        .number_string => |t| t,
+        .integer => |i| marine.print("{d}", .{i}),
+        else => fail("subgraph _meta block number is not a number: {s}", .{snippet}),
+    };
+}
+
+pub fn indexed_block(url: []const u8, timeout_sec: u32) iface.SubgraphResult {
+    return result(indexed(url, timeout_sec));
+}
+
+fn fetchEntity(url: []const u8, entity: []const u8, id: []const u8, fields: []const u8, timeout_sec: u32) Invalid![]const u8 {
+    const request = try body(entity, id, fields);
+    return extractEntity(entity, id, try post(url, request, timeout_sec, marine.print("{s} {s}", .{ entity, id })));
 }
 
 pub fn fetch(url: []const u8, entity: []const u8, id: []const u8, fields: []const u8, timeout_sec: u32) iface.SubgraphResult {
