@@ -206,7 +206,7 @@ def test_resume_faults_and_idempotence(stack: Stack) -> None:
 
     # faults before any ENS write: the step is named and ENS is untouched
     dead = "http://127.0.0.1:9/subgraphs/name/x"
-    with pytest.raises(FluenceDaoError, match=r"read the subgraph's indexed block: .*curl exited with 7"):
+    with pytest.raises(FluenceDaoError, match=r"read the subgraph indexed block: .*curl exited with 7"):
         aggregate_once(stack.session, replace(stack.config, subgraph_url=dead))
     services_before = set(_services(stack))
     with pytest.raises(FluenceDaoError, match="update the IPLD tree"):

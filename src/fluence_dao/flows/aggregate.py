@@ -123,7 +123,7 @@ def step_message(error: str) -> str:
     """The innermost `step: message` of a nested AquaVM error (the `operator.require` failure), else `error`."""
     import re
 
-    found = re.findall(r"error message is '(?:\\*\")*(.*?)(?:\\*\")*'", error)
+    found = re.findall(r"error message is '(?:\\*\")+(.*?)(?:\\*\")+'", error)
     return found[-1] if found else error
 
 
