@@ -43,7 +43,7 @@ PROPOSAL_FIELDS = (
 
 
 def event_topics(signatures: tuple[str, ...] = GOVERNANCE_EVENTS) -> list[str]:
-    from eth_utils import keccak
+    from eth_utils.crypto import keccak
 
     return ["0x" + keccak(text=s).hex() for s in signatures]
 
@@ -134,9 +134,23 @@ def aggregate_once(session: PeerSession, config: AggregateConfig) -> AggregateRe
     if not outcome.get("success"):
         message = step_message(str(outcome.get("error")))
         raise FluenceDaoError(f"aggregate failed: {message}", error=message)
-    keys = ("old_root", "root", "old_cursor", "cursor", "items", "changed", "written", "tx_hashes")
-    values = {k: outcome.get(k) or ([] if k in ("items", "changed", "written", "tx_hashes") else "") for k in keys}
-    result = AggregateResult(**values)
+
+    def text(key: str) -> str:
+        return str(outcome.get(key) or "")
+
+    def texts(key: str) -> list[str]:
+        return [str(v) for v in outcome.get(key) or []]
+
+    result = AggregateResult(
+        old_root=text("old_root"),
+        root=text("root"),
+        old_cursor=text("old_cursor"),
+        cursor=text("cursor"),
+        items=texts("items"),
+        changed=texts("changed"),
+        written=texts("written"),
+        tx_hashes=texts("tx_hashes"),
+    )
     logger.info("aggregate: %d items, root %s, %d blocks, txs %s", len(result.items), result.root,
                 len(result.written), result.tx_hashes)  # fmt: skip
     return result
