@@ -235,7 +235,9 @@ def demo(
     from fluence_dao.config import load_settings
     from fluence_dao.flows.demo import run_demo
 
-    settings = load_settings({"state_dir": state_dir or _default_demo_dir()})
+    if state_dir is None:  # its own dir under the configured one, so it never touches the user's devnet
+        state_dir = load_settings().state_dir / "demo"
+    settings = load_settings({"state_dir": state_dir})
 
     def show(update: Any) -> None:
         _output.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
@@ -250,10 +252,3 @@ def demo(
             f"still running (interval {result.script_id}); stop with `fluence-dao devnet down --state-dir {settings.state_dir}`"
         )
     _output.emit(result.to_dict(), "\n".join(lines))
-
-
-def _default_demo_dir() -> Path:
-    """The demo's own state dir, so it never touches a devnet the user started."""
-    from fluence_dao._util.paths import project_root
-
-    return project_root() / ".fluence-dao" / "demo"
