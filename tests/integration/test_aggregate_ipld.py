@@ -108,6 +108,7 @@ def test_update_writes_only_changed_paths(ipld: MarineService, kubo: tuple[Local
     assert sorted(first["changed"]) == [str(i) for i in range(5)]
     assert len(first["written"]) == 5 + 3
     root1 = first["root"]
+    assert {str(c) for c in node.pin_ls(type="recursive")} == {root1}
     tree = node.dag_get(root1)
     proto = node.dag_get(f"{root1}/templates/gov/protocols/p1")
     assert set(tree) == {"templates"} and set(proto["items"]) == {str(i) for i in range(5)}
@@ -143,6 +144,12 @@ def test_update_writes_only_changed_paths(ipld: MarineService, kubo: tuple[Local
     assert third["success"], third["error"]
     p1_before = node.dag_get(f"{root2}/templates/gov")["protocols"]["p1"]
     assert node.dag_get(f"{third['root']}/templates/gov")["protocols"]["p1"] == p1_before
+
+    # roots are pinned: garbage collection keeps every version of the tree
+    node.repo_gc()
+    for root, count in ((root1, 5), (root2, 7)):
+        items = node.dag_get(f"{root}/templates/gov/protocols/p1")["items"]
+        assert len(items) == count and all(node.block_get(cid) for cid in items.values())
 
     got = ipld.call("get", [url, third["root"], "templates/gov/protocols/p1/items/2"])
     assert got["success"], got["error"]

@@ -95,7 +95,7 @@ fn dagGet(diag: *Diag, base: []const u8, cid: []const u8) Error!Value {
 }
 
 /// dag/put the DAG-JSON of `value` as dag-cbor; checks Kubo's CID against ours; returns it.
-fn dagPut(diag: *Diag, base: []const u8, value: Value) Error![]const u8 {
+fn dagPut(diag: *Diag, base: []const u8, value: Value, pin: bool) Error![]const u8 {
     const a = diag.arena;
     const expected = try dag.cidOfBlock(a, try dag.dagCbor(diag, value));
     const json = try dag.dagJson(diag, value);
@@ -106,7 +106,7 @@ fn dagPut(diag: *Diag, base: []const u8, value: Value) Error![]const u8 {
     // `--data-binary`, which inserts "&"); a piece must not start with "@" (a file name) nor split a UTF-8 character.
     if (body.len > max_body_bytes)
         return diag.fail("IPFS dag/put {s}: the node's DAG-JSON is {d} bytes, above the {d}-byte limit of curl's arguments (too many items under one protocol)", .{ expected, json.len, max_body_bytes });
-    const url = marine.print("{s}/api/v0/dag/put?store-codec=dag-cbor&input-codec=dag-json&pin=false", .{base});
+    const url = marine.print("{s}/api/v0/dag/put?store-codec=dag-cbor&input-codec=dag-json&pin={}", .{ base, pin });
     var args: std.ArrayList([]const u8) = .empty;
     try args.appendSlice(a, &.{
         "--silent",  "--show-error", "--fail-with-body", "--proto", "=http,https", "--max-time", "30",
@@ -181,17 +181,17 @@ fn doUpdate(diag: *Diag, api_url: []const u8, root: []const u8, template: []cons
             return e;
         }) catch |e| return e;
         if (item_links.get(item.id)) |old| if (dag.linkCid(old)) |old_cid| if (std.mem.eql(u8, old_cid, cid)) continue;
-        const put = try dagPut(diag, base, value);
+        const put = try dagPut(diag, base, value, false);
         try item_links.put(a, item.id, try dag.link(a, put));
         try out.changed.append(a, item.id);
         try out.written.append(a, put);
     }
     if (out.changed.items.len == 0) return out;
-    const protocol_cid = try dagPut(diag, base, protocol_node);
+    const protocol_cid = try dagPut(diag, base, protocol_node, false);
     try protocols.put(a, protocol, try dag.link(a, protocol_cid));
-    const template_cid = try dagPut(diag, base, template_node);
+    const template_cid = try dagPut(diag, base, template_node, false);
     try templates.put(a, template, try dag.link(a, template_cid));
-    out.root = try dagPut(diag, base, root_node);
+    out.root = try dagPut(diag, base, root_node, true); // pinned (recursively): every root stays resolvable
     try out.written.appendSlice(a, &.{ protocol_cid, template_cid, out.root });
     return out;
 }
