@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,4 +19,10 @@ def _json_callback(value: bool) -> bool:
 JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON document on stdout.", callback=_json_callback, is_eager=True),
+]
+
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
 ]

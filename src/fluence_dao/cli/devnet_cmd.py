@@ -9,14 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer(help="The local devnet: anvil on 127.0.0.1 with ENS and the project's names.", no_args_is_help=True)
-
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
-]
 
 
 def _devnet(state_dir: Path | None) -> Any:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer(help="ENS names: text records and owners.", no_args_is_help=True)
 
@@ -22,32 +22,18 @@ RpcUrlOption = Annotated[
 RegistryOption = Annotated[
     str | None, typer.Option("--registry", help="ENS registry address (env FLUENCE_DAO_ETH__ENS_REGISTRY).")
 ]
-StateDirOption = Annotated[
-    Path | None, typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR).")
-]
 NameArg = Annotated[str, typer.Argument(help="An ENS name, e.g. alpha.public-record.eth.")]
 
 
-class _Ctx:
-    def __init__(self, rpc_url: str | None, registry: str | None, state_dir: Path | None) -> None:
-        from fluence_dao.config import load_settings
-        from fluence_dao.devnet import resolve_endpoint
-        from fluence_dao.eth import EnsClient, EthClient
+def _context(rpc_url: str | None, registry: str | None, state_dir: Path | None) -> Any:
+    """The flows' context (chain, ENS, governance signer) with a check that the registry is really there."""
+    from fluence_dao.config import load_settings
+    from fluence_dao.flows import FlowContext
 
-        self.settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url, "ens_registry": registry}})
-        self.endpoint = resolve_endpoint(self.settings)
-        self.client = EthClient(
-            self.endpoint.rpc_url, timeout_s=self.settings.eth.rpc_timeout_s, expected_chain_id=self.endpoint.chain_id
-        )
-        assert self.endpoint.ens_registry is not None
-        self.ens = EnsClient(self.client, self.endpoint.ens_registry)
-        self.ens.ensure_registry()  # a clear error for a wrong chain or address, not an undecodable call
-
-    def sender(self) -> Any:
-        from fluence_dao.eth import TxSender
-
-        key = self.settings.eth.effective_governance_key(self.endpoint.rpc_url)
-        return TxSender(self.client, key, tx_timeout_s=self.settings.eth.tx_timeout_s)
+    settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url, "ens_registry": registry}})
+    context = FlowContext(settings)
+    context.ens.ensure_registry()  # a clear error for a wrong chain or address, not an undecodable call
+    return context
 
 
 @app.command()
@@ -60,7 +46,7 @@ def get(
     json: JsonOption = False,
 ) -> None:
     """Print the text record KEY of NAME (empty when unset)."""
-    ctx = _Ctx(rpc_url, registry, state_dir)
+    ctx = _context(rpc_url, registry, state_dir)
     value = ctx.ens.text(name, key)
     _output.emit({"name": name, "key": key, "value": value}, value)
 
@@ -76,8 +62,8 @@ def set_(
     json: JsonOption = False,
 ) -> None:
     """Set the text record KEY of NAME to VALUE (signed by the configured key); print the tx hash."""
-    ctx = _Ctx(rpc_url, registry, state_dir)
-    sender = ctx.sender()
+    ctx = _context(rpc_url, registry, state_dir)
+    sender = ctx.governance
     receipt = ctx.ens.set_text(name, key, value, sender)
     _output.emit(
         {"name": name, "key": key, "value": value, "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
@@ -93,7 +79,7 @@ def owner(
     json: JsonOption = False,
 ) -> None:
     """Print the registry owner of NAME (the zero address when unowned)."""
-    ctx = _Ctx(rpc_url, registry, state_dir)
+    ctx = _context(rpc_url, registry, state_dir)
     address = ctx.ens.owner(name)
     _output.emit({"name": name, "owner": address, "resolver": ctx.ens.resolver(name)}, address)
 
@@ -108,8 +94,8 @@ def set_owner(
     json: JsonOption = False,
 ) -> None:
     """Move NAME to ADDRESS (signed by its owner, or by the owner of its parent name); print the tx hash."""
-    ctx = _Ctx(rpc_url, registry, state_dir)
-    sender = ctx.sender()
+    ctx = _context(rpc_url, registry, state_dir)
+    sender = ctx.governance
     receipt = ctx.ens.set_owner(name, address, sender)
     _output.emit(
         {"name": name, "owner": ctx.ens.owner(name), "from": sender.address, **receipt.to_dict()}, receipt.tx_hash

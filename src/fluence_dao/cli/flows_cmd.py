@@ -14,14 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer()
 
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
-]
 RelayOption = Annotated[
     str | None,
     typer.Option(

@@ -8,14 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer(help="The local peer daemon: one Fluence peer on 127.0.0.1 that CLI commands run Aqua on.")
-
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
-]
 
 
 def _settings(state_dir: Path | None, port: int | None = None) -> Any:
