@@ -58,10 +58,29 @@ def test_aggregate_demo_on_the_daemon(tmp_path: Path, isolated_env: Any, require
 
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
-    out = CliRunner().invoke(app, ["aggregate-demo", "--state-dir", str(tmp_path / "state"), "--json"])
-    assert out.exit_code == 0, (out.output, out.exception)
-    doc = json.loads(out.stdout)
-    assert doc["items"] == 7
-    first, second = doc["runs"]
-    assert len(first["items"]) == 5 and first["blocks_written"] == 5 + 3 and len(first["tx_hashes"]) == 2
-    assert len(second["items"]) == 2 and second["blocks_written"] == 2 + 3 and second["old_root"] == first["root"]
+    state = str(tmp_path / "state")
+    runner = CliRunner()
+    try:
+        out = runner.invoke(app, ["aggregate-demo", "--keep", "--state-dir", state, "--json"])
+        assert out.exit_code == 0, (out.output, out.exception)
+        doc = json.loads(out.stdout)
+        assert doc["items"] == 7
+        first, second = doc["runs"]
+        assert len(first["items"]) == 5 and first["blocks_written"] == 5 + 3 and len(first["tx_hashes"]) == 2
+        assert len(second["items"]) == 2 and second["blocks_written"] == 2 + 3
+        assert second["old_root"] == first["root"]
+
+        # `aggregate --once` on the same stack: nothing new, so no transaction and the same root
+        again = runner.invoke(app, ["aggregate", "--once", "--subgraph-url", doc["subgraph_url"],
+                                    "--contract", doc["contract"], "--state-dir", state, "--json"])  # fmt: skip
+        assert again.exit_code == 0, (again.output, again.exception)
+        idle = json.loads(again.stdout)
+        assert idle["tx_hashes"] == [] and idle["root"] == second["root"] and idle["items"] == []
+
+        # `tree show` defaults to the root in ENS
+        shown = runner.invoke(app, ["tree", "show", "", "templates/governance", "--state-dir", state, "--json"])
+        assert shown.exit_code == 0, (shown.output, shown.exception)
+        tree = json.loads(shown.stdout)
+        assert tree["root"] == second["root"] and list(tree["value"]["protocols"]) == [doc["contract"].lower()]
+    finally:
+        runner.invoke(app, ["devnet", "down", "--state-dir", state])
