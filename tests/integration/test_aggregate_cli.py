@@ -52,7 +52,7 @@ def test_aggregate_rejects_once_with_every(tmp_path: Path, isolated_env: Any) ->
 
 @pytest.mark.slow
 def test_aggregate_demo_on_the_daemon(tmp_path: Path, isolated_env: Any, require: Any) -> None:
-    """`aggregate-demo`: devnet up with the peer daemon, the pipeline through the CLI's client; the demo itself
+    """`demo --aggregate`: devnet up with the peer daemon, the pipeline through the CLI's client; the demo itself
     checks every item under the root in ENS against the subgraph; here the counts of items and blocks."""
     import shutil
 
@@ -61,7 +61,7 @@ def test_aggregate_demo_on_the_daemon(tmp_path: Path, isolated_env: Any, require
     state = str(tmp_path / "state")
     runner = CliRunner()
     try:
-        out = runner.invoke(app, ["aggregate-demo", "--keep", "--state-dir", state, "--json"])
+        out = runner.invoke(app, ["demo", "--aggregate", "--keep", "--state-dir", state, "--json"])
         assert out.exit_code == 0, (out.output, out.exception)
         doc = json.loads(out.stdout)
         assert doc["items"] == 7

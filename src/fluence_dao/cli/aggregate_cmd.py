@@ -13,16 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer()
 tree_app = typer.Typer(help="Walk the aggregation tree on IPFS.")
 app.add_typer(tree_app, name="tree")
-
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
-]
 
 
 def _context(state_dir: Path | None) -> Any:
@@ -63,15 +58,6 @@ def _config(context: Any, subgraph_url: str, contract: str | None, ipfs_api: str
     return AggregateConfig(subgraph_url=subgraph_url, contract=contract, ipfs_api=api, timeout_sec=timeout)
 
 
-def _text(result: Any) -> str:
-    state = "new root" if result.changed_root else "root unchanged"
-    txs = ", ".join(result.tx_hashes) or "no transaction"
-    return (
-        f"{len(result.items)} items from events ({len(result.changed)} changed), {state} {result.root or '-'}, "
-        f"{len(result.written)} blocks written, cursor {result.cursor or '-'}; {txs}"
-    )
-
-
 @app.command("aggregate")
 def aggregate(
     subgraph_url: Annotated[str, typer.Option("--subgraph-url", help="GraphQL endpoint of the subgraph.")],
@@ -108,7 +94,7 @@ def aggregate(
             _output.emit(scheduled.to_dict(), scheduled.script_id)
             return
         result = aggregate_once(session, config)
-        _output.emit(result.to_dict(), _text(result))
+        _output.emit(result.to_dict(), result.summary())
     finally:
         context.close()
 
@@ -145,22 +131,3 @@ def tree_show(
     finally:
         context.close()
     _output.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))
-
-
-@app.command("aggregate-demo")
-def aggregate_demo(
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the devnet and the subgraph server running.")] = False,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
-) -> None:
-    """The aggregation pipeline locally: devnet, publish, signer, Governance + subgraph, 5 proposals -> aggregate,
-    2 more -> aggregate; each root read back from ENS and checked against the subgraph. Exit 0 when all held."""
-    from fluence_dao.config import load_settings
-    from fluence_dao.flows.aggregate_demo import run_aggregate_demo
-
-    settings = load_settings({"state_dir": state_dir or Path(".fluence-dao") / "aggregate-demo"})
-    result = run_aggregate_demo(settings, keep=keep, progress=_output.info)
-    lines = [f"Governance {result.contract}, subgraph {result.subgraph_url}"]
-    lines += [_text(run) for run in result.runs]
-    lines.append(f"the tree in ENS holds {result.items} items, each equal to the subgraph's answer")
-    _output.emit(result.to_dict(), "\n".join(lines))

@@ -223,17 +223,29 @@ def demo(
     updates: Annotated[int, typer.Option("--updates", min=1, help="Confirmed updates to wait for.")] = 3,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the devnet, peer and interval running.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the updates.")] = 180,
+    aggregate: Annotated[
+        bool,
+        typer.Option(
+            "--aggregate",
+            help="The aggregation pipeline instead: proposals and votes -> subgraph -> IPLD tree -> root in ENS.",
+        ),
+    ] = False,
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
     """The whole governed signer locally: devnet, build, publish, deploy-signer, start-interval, then wait for
-    confirmed on-chain updates sent by the signer. Exit codes: 0 all updates confirmed, 1 otherwise."""
+    confirmed on-chain updates sent by the signer. With --aggregate: the aggregation pipeline (5 proposals, then 2
+    more, each run's tree root in ENS checked item by item against the subgraph). Exit codes: 0 when everything
+    checked held, 1 otherwise."""
     from fluence_dao.config import load_settings
     from fluence_dao.flows.demo import run_demo
 
     if state_dir is None:  # its own dir under the configured one, so it never touches the user's devnet
         state_dir = load_settings().state_dir / "demo"
     settings = load_settings({"state_dir": state_dir})
+    if aggregate:
+        _aggregate_demo(settings, keep)
+        return
 
     def show(update: Any) -> None:
         _output.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
@@ -247,4 +259,14 @@ def demo(
         lines.append(
             f"still running (interval {result.script_id}); stop with `fluence-dao devnet down --state-dir {settings.state_dir}`"
         )
+    _output.emit(result.to_dict(), "\n".join(lines))
+
+
+def _aggregate_demo(settings: Any, keep: bool) -> None:
+    from fluence_dao.flows.aggregate_demo import run_aggregate_demo
+
+    result = run_aggregate_demo(settings, keep=keep, progress=_output.info)
+    lines = [f"Governance {result.contract}, subgraph {result.subgraph_url}"]
+    lines += [run.summary() for run in result.runs]
+    lines.append(f"the tree in ENS holds {result.items} items, each equal to the subgraph's answer")
     _output.emit(result.to_dict(), "\n".join(lines))

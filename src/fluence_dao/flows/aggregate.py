@@ -86,6 +86,15 @@ class AggregateResult:
     def changed_root(self) -> bool:
         return self.root != self.old_root
 
+    def summary(self) -> str:
+        """One line for people: items, root, blocks written, cursor and transactions."""
+        state = "new root" if self.changed_root else "root unchanged"
+        txs = ", ".join(self.tx_hashes) or "no transaction"
+        return (
+            f"{len(self.items)} items from events ({len(self.changed)} changed), {state} {self.root or '-'}, "
+            f"{len(self.written)} blocks written, cursor {self.cursor or '-'}; {txs}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "blocks_written": len(self.written)}
 

@@ -1,4 +1,4 @@
-"""`aggregate-demo`: the aggregation pipeline, locally, in one command.
+"""`demo --aggregate`: the aggregation pipeline, locally, in one command.
 
 devnet up (anvil with ENS, the IPFS server, the peer daemon) -> publish the signer's and the pipeline's modules
 (CIDs in ENS) -> deploy the signer -> deploy the Governance contract, index it with the demo subgraph (built by
@@ -9,6 +9,7 @@ Tears the devnet down unless `keep`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,24 @@ class AggregateDemoResult:
         }
 
 
+def _wait_until_indexed(status_url: str, block: int, timeout_s: float = 120.0) -> None:
+    """Until the devnet's subgraph has indexed `block` (its /status reports the synced block)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    synced = None
+    while time.monotonic() < deadline:
+        try:
+            synced = httpx.get(status_url, timeout=5).json().get("synced_block")
+        except (httpx.HTTPError, ValueError):
+            synced = None
+        number = synced.get("number") if isinstance(synced, dict) else None
+        if isinstance(number, int) and number >= block:
+            return
+        time.sleep(0.3)
+    raise FluenceDaoError(f"the subgraph at {status_url} did not index block {block} in {timeout_s:g} s (at {synced})")
+
+
 def _proposals(gov: Any, count: int, offset: int) -> list[int]:
     accounts = gov.w3.eth.accounts
     ids = [gov.propose(f"Demo proposal {offset + i}", 100, accounts[1 + i % 3]) for i in range(count)]
@@ -65,16 +84,17 @@ def run_aggregate_demo(
     import httpx
     from web3 import Web3
 
-    from fluence_dao._util.paths import project_root
     from fluence_dao.devnet import Devnet
     from fluence_dao.peer.remote import connect_from_settings
-    from fluence_dao.subgraph import EthRpc, Governance, Indexer, Store, SubgraphServer, build_subgraph
+    from fluence_dao.subgraph import Governance
 
     devnet = Devnet(settings)
-    progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon")
+    progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon, the demo subgraph")
     info = devnet.up()
+    subgraph = info.get("subgraph")
+    if not subgraph:
+        raise FluenceDaoError("the devnet serves no subgraph: unset FLUENCE_DAO_DEVNET__SUBGRAPH=false for this demo")
     context = FlowContext(settings)
-    server = None
     try:
         network = connect_from_settings(settings)
         if network is None:
@@ -85,25 +105,17 @@ def run_aggregate_demo(
         publish_aggregate(context, progress=progress)
         deploy_signer(context, session, progress=progress)
         w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
-        gov, deploy_block = Governance.deploy(w3)
-        progress(f"Governance at {gov.address}; building and serving the demo subgraph")
-        indexer = Indexer(
-            build_subgraph(project_root() / "subgraph"),
-            Store(settings.state_dir / "aggregate-demo.sqlite"),
-            EthRpc(info["rpc_url"]),
-            addresses={"Governance": gov.address},
-            start_blocks={"Governance": deploy_block},
-        )
-        server = SubgraphServer(indexer, 0, index=False).start()
+        gov = Governance(w3, subgraph["governance"])
+        progress(f"Governance at {gov.address}, indexed by the devnet's subgraph at {subgraph['url']}")
         ipfs_api = context.ipfs_api_url
         if not ipfs_api:
             raise FluenceDaoError("the devnet has no IPFS RPC server for the tree")
-        config = AggregateConfig(subgraph_url=server.url, contract=gov.address, ipfs_api=ipfs_api)
-        result = AggregateDemoResult(gov.address, server.url, kept=keep)
+        config = AggregateConfig(subgraph_url=subgraph["url"], contract=gov.address, ipfs_api=ipfs_api)
+        result = AggregateDemoResult(gov.address, subgraph["url"], kept=keep)
         all_ids: list[int] = []
         for count in (5, 2):
             all_ids += _proposals(gov, count, len(all_ids))
-            indexer.sync()
+            _wait_until_indexed(subgraph["status_url"], w3.eth.block_number)
             progress(f"{count} proposals with votes; aggregating on peer {session.peer_id}")
             run = aggregate_once(session, config)
             result.runs.append(run)
@@ -114,15 +126,13 @@ def run_aggregate_demo(
             _, items = read_tree(context, tip, base)
             query = f"query($id: ID!) {{ proposal(id: $id) {{ {PROPOSAL_FIELDS} }} }}"
             for pid in all_ids:
-                answer = httpx.post(server.url, json={"query": query, "variables": {"id": str(pid)}}).json()
+                answer = httpx.post(subgraph["url"], json={"query": query, "variables": {"id": str(pid)}}).json()
                 if read_tree(context, tip, f"{base}/{pid}")[1] != answer["data"]["proposal"]:
                     raise FluenceDaoError(f"item {pid} under {tip} differs from the subgraph's answer")
             result.items = len(items)
             progress(f"root {run.root}: {len(items)} items, {len(run.written)} blocks written, txs {run.tx_hashes}")
         return result
     finally:
-        if server is not None and not keep:
-            server.stop()
         context.close()
         if not keep:
             progress("tearing the devnet down")
