@@ -178,7 +178,10 @@ def test_replace_moves_the_controller_and_retires_the_old_signer(stack) -> None:
     signer_name = context.settings.ens.signer_name
     publish(context)
     first = deploy_signer(context, session)
+    aliases = dict(session.network.relay.services.aliases)
     second = deploy_signer(context, session, replace=True)
+    after = session.network.relay.services.aliases
+    assert {after["ens"], after["curl_adapter"]}.isdisjoint({aliases["ens"], aliases["curl_adapter"]})  # redeployed
     assert second.created and second.address != first.address
     assert second.replaced_service_id == first.service_id
     assert env.ens.owner(signer_name).lower() == second.address.lower()

@@ -7,8 +7,9 @@ the service and calls `initiate()`; only the address comes back. Then governance
 funds it.
 
 Idempotent: when ENS already names a live signer on this peer, nothing changes (missing governance steps are
-completed). `replace=True` is the governed handover: a new signer, the controller and records moved to it, then
-the old service removed, so nothing of the old key remains.
+completed). `replace=True` is the governed handover: the tools and a new signer deployed from the CIDs now
+in ENS, the controller and records moved to it, then the old service removed, so nothing of the old key
+remains.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def deploy_signer(
         result = DeploySignerResult(session.peer_id, live["service_id"], live["address"], live["cid"], created=False)
     else:
         old_service = ens.text(project, SIGNER_SERVICE_KEY) if replace else ""
-        if not session.call("deploy.aqua", "tools_present"):
+        # `--replace` also redeploys the tools, so code governance changed in ENS takes effect with the handover
+        if replace or not session.call("deploy.aqua", "tools_present"):
             curl_cid, ens_cid = _required_cid(context, "curl_adapter"), _required_cid(context, "ens")
             progress(f"deploying curl_adapter ({curl_cid}) and ens ({ens_cid}) on {session.peer_id}")
             session.call("deploy.aqua", "deploy_tools", [curl_cid, ens_cid, ipfs_api])
