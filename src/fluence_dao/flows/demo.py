@@ -70,7 +70,7 @@ def run_demo(
     from fluence_dao.peer.remote import connect_from_settings
 
     devnet = Devnet(settings)
-    progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon")
+    progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon, the demo subgraph")
     devnet.up()
     context = FlowContext(settings)
     try:
