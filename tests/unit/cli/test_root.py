@@ -54,7 +54,6 @@ def test_every_group_help_imports_no_heavy_library() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
-
 def test_json_mode_does_not_leak_into_the_next_invocation(tmp_path, monkeypatch) -> None:
     from fluence_dao.cli import _output
 
