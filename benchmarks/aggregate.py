@@ -122,9 +122,7 @@ def bench_event_to_root(events: int) -> None:
     from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish
     from fluence_dao.flows.aggregate import TIP_KEY, AggregateConfig, aggregate_once, publish_aggregate
     from fluence_dao.ipfs import KuboServer
-    from fluence_dao.peer import LocalNetwork, PeerConfig
-    from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-    from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+    from fluence_dao.peer import LocalNetwork
     from fluence_dao.subgraph import EthRpc, Governance, Indexer, Store, SubgraphServer, build_subgraph
 
     with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as tmp:
@@ -134,13 +132,7 @@ def bench_event_to_root(events: int) -> None:
         info = devnet.up()
         context = FlowContext(settings, ipfs_repo=root / "ipfs")
         kubo = KuboServer(context.ipfs).start()  # type: ignore[arg-type]
-        operator = OperatorConfig(info["rpc_url"], int(info["chain_id"]), info["ens"]["registry"],
-                                  settings.ens.project_name, settings.ens.signer_name)  # fmt: skip
-        config = PeerConfig(
-            allowed_binaries={"curl": str(shutil.which("curl"))},
-            extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
-        )
-        network = LocalNetwork(1, base_dir=root / "net", config=config)
+        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config())
         session = PeerSession(network, ttl_ms=240_000)
         server = None
         try:

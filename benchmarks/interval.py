@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import time
@@ -37,24 +36,15 @@ def main() -> None:
     from fluence_dao.config import load_settings
     from fluence_dao.devnet import Devnet
     from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval, stop_interval
-    from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
-    from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-    from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+    from fluence_dao.peer import LocalNetwork, call_function
 
     with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as tmp:
         root = Path(tmp)
         settings = load_settings({"state_dir": root / "state"}, env_file=None)
         devnet = Devnet(settings)
-        info = devnet.up()
+        devnet.up()
         context = FlowContext(settings, ipfs_repo=root / "ipfs")
-        operator = OperatorConfig(info["rpc_url"], int(info["chain_id"]), info["ens"]["registry"],
-                                  settings.ens.project_name, settings.ens.signer_name)  # fmt: skip
-        config = PeerConfig(
-            allowed_binaries={"curl": str(shutil.which("curl"))},
-            extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
-            script_tick_s=0.05,
-        )
-        network = LocalNetwork(1, base_dir=root / "net", config=config)
+        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config(script_tick_s=0.05))
         session = PeerSession(network)
         try:
             publish(context)

@@ -29,9 +29,7 @@ from fluence_dao.flows.aggregate import (
     read_tree,
     start_aggregate,
 )
-from fluence_dao.peer import LocalNetwork, PeerConfig
-from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+from fluence_dao.peer import LocalNetwork
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -78,20 +76,7 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
     settings = devnet.settings
     context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
     kubo = KuboServer(context.ipfs).start()  # type: ignore[arg-type]
-    operator = OperatorConfig(
-        rpc_url=devnet.rpc_url,
-        chain_id=int(devnet.info["chain_id"]),
-        ens_registry=devnet.registry,
-        project_name=settings.ens.project_name,
-        signer_name=settings.ens.signer_name,
-        record_key="notice",
-    )
-    config = PeerConfig(
-        allowed_binaries={"curl": shutil.which("curl")},
-        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
-        script_tick_s=0.1,
-    )
-    network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config(script_tick_s=0.1))
     session = PeerSession(network, ttl_ms=240_000)
     w3 = Web3(Web3.HTTPProvider(devnet.rpc_url))
     gov, deploy_block = Governance.deploy(w3)

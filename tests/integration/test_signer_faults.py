@@ -11,9 +11,7 @@ import pytest
 from fluence_dao.config import load_settings
 from fluence_dao.devnet import Devnet
 from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval
-from fluence_dao.peer import LocalNetwork, PeerConfig
-from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+from fluence_dao.peer import LocalNetwork
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,15 +37,9 @@ class Stack:
     def __init__(self, tmp_path) -> None:
         settings = load_settings({"state_dir": tmp_path / "state", "devnet": {"state_interval_s": 0}}, env_file=None)
         self.devnet = Devnet(settings)
-        info = self.devnet.up()
+        self.devnet.up()
         self.context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
-        operator = OperatorConfig(info["rpc_url"], int(info["chain_id"]), info["ens"]["registry"],
-                                  settings.ens.project_name, settings.ens.signer_name)  # fmt: skip
-        self.network = LocalNetwork(1, base_dir=tmp_path / "net", config=PeerConfig(
-            allowed_binaries={"curl": shutil.which("curl")},
-            extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(self.context.ipfs)},
-            script_tick_s=0.1,
-        ))  # fmt: skip
+        self.network = LocalNetwork(1, base_dir=tmp_path / "net", config=self.context.peer_config(script_tick_s=0.1))
         session = PeerSession(self.network)
         publish(self.context)
         self.signer = deploy_signer(self.context, session)

@@ -13,9 +13,7 @@ import time
 import pytest
 
 from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval, stop_interval
-from fluence_dao.peer import LocalNetwork, PeerConfig
-from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+from fluence_dao.peer import LocalNetwork
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,23 +24,8 @@ NOTICE = "notice"
 def stack(ens_env, tmp_path, require):
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
-    devnet = ens_env.devnet
-    settings = devnet.settings
-    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
-    operator = OperatorConfig(
-        rpc_url=devnet.rpc_url,
-        chain_id=int(devnet.info["chain_id"]),
-        ens_registry=devnet.registry,
-        project_name=settings.ens.project_name,
-        signer_name=settings.ens.signer_name,
-        record_key=NOTICE,
-    )
-    config = PeerConfig(
-        allowed_binaries={"curl": shutil.which("curl")},
-        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
-        script_tick_s=0.1,
-    )
-    network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
+    context = FlowContext(ens_env.devnet.settings, ipfs_repo=tmp_path / "ipfs")
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config(script_tick_s=0.1))
     session = PeerSession(network)
     yield context, session, ens_env
     network.stop()
@@ -118,16 +101,9 @@ def test_the_signer_key_never_leaves_the_module(ens_env, tmp_path, require, capl
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
     caplog.set_level(logging.DEBUG)
-    devnet, settings = ens_env.devnet, ens_env.devnet.settings
-    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
-    operator = OperatorConfig(devnet.rpc_url, int(devnet.info["chain_id"]), devnet.registry,
-                              settings.ens.project_name, settings.ens.signer_name, record_key=NOTICE)  # fmt: skip
-    config = PeerConfig(
-        allowed_binaries={"curl": shutil.which("curl")},
-        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
-        script_tick_s=0.1,
-        module_random_source=lambda n: (KNOWN_KEY * (n // 32 + 1))[:n],
-    )
+    devnet = ens_env.devnet
+    context = FlowContext(devnet.settings, ipfs_repo=tmp_path / "ipfs")
+    config = context.peer_config(script_tick_s=0.1, module_random_source=lambda n: (KNOWN_KEY * (n // 32 + 1))[:n])
     network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
     session = PeerSession(network)
     try:

@@ -176,28 +176,12 @@ def test_the_interval_as_a_spell_sends_transactions_and_stops_when_removed(ens_e
 
     from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, stop_interval
     from fluence_dao.flows.interval import start_interval_spell
-    from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-    from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
 
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
-    devnet = ens_env.devnet
-    settings = devnet.settings
-    context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
-    operator = OperatorConfig(
-        rpc_url=devnet.rpc_url,
-        chain_id=int(devnet.info["chain_id"]),
-        ens_registry=devnet.registry,
-        project_name=settings.ens.project_name,
-        signer_name=settings.ens.signer_name,
-        record_key="notice",
-    )
+    context = FlowContext(ens_env.devnet.settings, ipfs_repo=tmp_path / "ipfs")
     manager_key = KeyPair.load_or_create(tmp_path / "net" / "client-0" / "peer.key")  # spells need a manager
-    config = PeerConfig(
-        allowed_binaries={"curl": shutil.which("curl")},
-        extra_builtins={"operator": OperatorService(operator), "aqua-ipfs": AquaIpfsService(context.ipfs)},
-        management_peer_ids=frozenset({manager_key.peer_id}),
-    )
+    config = context.peer_config(management_peer_ids=frozenset({manager_key.peer_id}))
     network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
     session = PeerSession(network, client=network.client())
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from fluence_dao.devnet import Endpoint
     from fluence_dao.eth import EnsClient, EthClient, TxSender
     from fluence_dao.ipfs import Ipfs
+    from fluence_dao.peer import PeerConfig
+    from fluence_dao.peer.builtins.operator import OperatorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,36 @@ class FlowContext:
         node = open_ipfs(api_url=self.ipfs_api_url, repo=repo, timeout_s=self.settings.ipfs.timeout_s)
         self._closers.append(node)
         return node
+
+    def operator_config(self) -> OperatorConfig:
+        """The `operator` builtin's settings for a peer that serves this context's chain and names."""
+        from fluence_dao.peer.builtins.operator import OperatorConfig
+
+        return OperatorConfig(
+            rpc_url=self.endpoint.rpc_url,
+            chain_id=self.chain_id,
+            ens_registry=str(self.endpoint.ens_registry),
+            project_name=self.settings.ens.project_name,
+            signer_name=self.settings.ens.signer_name,
+        )
+
+    def peer_config(self, **overrides: Any) -> PeerConfig:
+        """A config for an in-process peer that can run the flows: the `operator` builtin for this chain,
+        `aqua-ipfs` over this context's IPFS, and the mounted curl allowed (when installed)."""
+        from fluence_dao.peer import PeerConfig
+        from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
+        from fluence_dao.peer.builtins.operator import OperatorService
+
+        curl = shutil.which("curl")
+        values: dict[str, Any] = {
+            "allowed_binaries": {"curl": curl} if curl else {},
+            "extra_builtins": {
+                "operator": OperatorService(self.operator_config()),
+                "aqua-ipfs": AquaIpfsService(self.ipfs),
+            },
+        }
+        values.update(overrides)
+        return PeerConfig(**values)
 
     def record_key(self, artifact: str) -> str:
         """The ENS text record key that holds an artifact's CID: `wasm.<module>` or `air.interval`."""
