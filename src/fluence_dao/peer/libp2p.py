@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
+from fluence_dao.peer.remote import drive_client
 from fluence_dao.peer.wire import FrameReader, decode_particle, encode_particle, frame
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ CONNECT_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 2.0
 READ_CHUNK = 65536
-MAX_POLL_S = 0.5
 
 MessageHandler = Callable[[str, bytes], None]
 
@@ -541,28 +540,18 @@ class Libp2pRelayNetwork:
     # ---- driving --------------------------------------------------------------------------------------------
 
     def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
+        return drive_client(self._client, done, timeout_s, self._read)
+
+    def _read(self, timeout_s: float) -> None:
+        try:
+            self._dispatch(self._inbox.get(timeout=timeout_s))
+        except queue.Empty:
+            return
         while True:
-            worked = self._client.step() if self._client is not None else False
-            if done():
-                return True
-            now = time.monotonic()
-            if now >= deadline:
-                return False
-            if worked:
-                continue
-            wake = self._client.next_wakeup_s() if self._client is not None else None
-            until = min(deadline, now + MAX_POLL_S, *(w for w in (wake,) if w is not None))
             try:
-                message = self._inbox.get(timeout=max(0.0, until - now))
+                self._dispatch(self._inbox.get_nowait())
             except queue.Empty:
-                continue
-            self._dispatch(message)
-            while True:
-                try:
-                    self._dispatch(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
+                return
 
     def _dispatch(self, message: bytes) -> None:
         try:

@@ -150,6 +150,27 @@ def ping(address: str | tuple[str, int], timeout_s: float = 1.0) -> dict[str, An
         link.close()
 
 
+def drive_client(
+    client: Peer | None, done: Callable[[], bool], timeout_s: float, read: Callable[[float], None]
+) -> bool:
+    """Step a client peer until `done()` (True) or the timeout (False). When the client has nothing to do,
+    `read(seconds)` waits at most that long for the relay's messages and hands them to the client; the wait ends
+    early for the client's own timers (e.g. a `peer.timeout`)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        worked = client.step() if client is not None else False
+        if done():
+            return True
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if worked:
+            continue
+        wake = client.next_wakeup_s() if client is not None else None
+        until = min(deadline, now + MAX_POLL_S, *(w for w in (wake,) if w is not None))
+        read(max(0.0, until - now))
+
+
 class RemoteNetwork:
     """`call_function`'s network interface over a connection to the peer daemon (the relay)."""
 
@@ -235,23 +256,14 @@ class RemoteNetwork:
 
     def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
         """Drive the client and read the daemon's particles until `done()` or the timeout."""
-        deadline = time.monotonic() + timeout_s
         self._sync_waiting = None  # each drive asks the daemon afresh (a late Synced of an earlier one is ignored)
-        while True:
-            worked = self._client.step() if self._client is not None else False
-            if done():
-                return True
-            now = time.monotonic()
-            if now >= deadline:
-                return False
-            if worked:
-                continue
-            wake = self._client.next_wakeup_s() if self._client is not None else None
-            until = min(deadline, now + MAX_POLL_S, *(w for w in (wake,) if w is not None))
-            message = self._link.receive(max(0.0, until - now))
-            while message is not None:
-                self._dispatch(message)
-                message = self._link.receive(0.0)
+        return drive_client(self._client, done, timeout_s, self._read)
+
+    def _read(self, timeout_s: float) -> None:
+        message = self._link.receive(timeout_s)
+        while message is not None:
+            self._dispatch(message)
+            message = self._link.receive(0.0)
 
     def _dispatch(self, message: Particle | dict[str, Any]) -> None:
         if isinstance(message, Particle):
