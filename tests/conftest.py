@@ -27,3 +27,19 @@ def require():
             skip_or_fail(reason)
 
     return _require
+
+
+@pytest.fixture(scope="session")
+def built_wasm(tmp_path_factory):
+    """`built_wasm(name) -> bytes`: wasm/<name> built from source once per test session."""
+    from fluence_dao.build import build_module
+
+    out = tmp_path_factory.mktemp("zig-modules")
+    cache: dict[str, bytes] = {}
+
+    def build(name: str) -> bytes:
+        if name not in cache:
+            cache[name] = build_module(name, out).read_bytes()
+        return cache[name]
+
+    return build

@@ -26,20 +26,9 @@ REGISTRY = Web3().eth.contract(abi=abis.ENS)
 RESOLVER_ADDRESS = "0x4976fb03C32e5B8cfe2b6cCB31c09Ba78EBaBa41"
 
 
-def _build(module: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """Build wasm/<module> once per test session (the output dir is shared through the session's basetemp)."""
-    from fluence_dao.build import build_module
-
-    out = tmp_path_factory.getbasetemp() / "zig-modules"
-    path = out / f"{module}.wasm"
-    if not path.exists():
-        build_module(module, out)
-    return path.read_bytes()
-
-
 @pytest.fixture(scope="module")
-def ens_module(tmp_path_factory: pytest.TempPathFactory) -> MarineModule:
-    wasm = _build("ens", tmp_path_factory)
+def ens_module(built_wasm) -> MarineModule:
+    wasm = built_wasm("ens")
     return MarineModule.load(wasm, ModuleConfig(name="ens"))
 
 
@@ -172,7 +161,7 @@ def test_owner_results_decode_to_checksummed_addresses(ens_module: MarineModule)
 
 
 def test_prepare_set_text_builds_a_request_that_eth_account_and_the_signer_accept(
-    ens_module: MarineModule, tmp_path_factory: pytest.TempPathFactory
+    ens_module: MarineModule, built_wasm
 ) -> None:
     name, key, value = (
         "alpha.public-record.eth",
@@ -193,7 +182,7 @@ def test_prepare_set_text_builds_a_request_that_eth_account_and_the_signer_accep
     assert int(tx["value"], 16) == 0 and tx["accessList"] == []
 
     # The signer module signs exactly this JSON; eth-account signs the same transaction to the same bytes.
-    signer_wasm = _build("signer", tmp_path_factory)
+    signer_wasm = built_wasm("signer")
     the_key = keccak(b"ens test key")
     signer = MarineModule.load(signer_wasm, ModuleConfig(name="signer", random_source=lambda n: the_key[:n]))
     creator = CallParameters(
@@ -273,7 +262,7 @@ def test_random_input_never_traps(ens_module: MarineModule) -> None:
     assert ok(ens_module.call("namehash", ["eth"])) == hexstr(raw_name_to_hash("eth"))
 
 
-def test_signer_and_ens_modules_write_a_text_record_on_a_real_chain(ens_env, tmp_path_factory) -> None:
+def test_signer_and_ens_modules_write_a_text_record_on_a_real_chain(ens_env, built_wasm) -> None:
     """anvil + the real ENS contracts: the ens module's call data and setText request, signed by the signer
     module (a key nobody knows), are accepted and mined; the record reads back through the ens module."""
     client = ens_env.client
@@ -283,8 +272,8 @@ def test_signer_and_ens_modules_write_a_text_record_on_a_real_chain(ens_env, tmp
         "ipld-tip",
         "bafyreib4pff766vhpbxbhjbqqnsh5emeznvujayjj4z2iu533cprgbz23m",
     )
-    ens = MarineModule.load(_build("ens", tmp_path_factory), ModuleConfig(name="ens"))
-    signer = MarineModule.load(_build("signer", tmp_path_factory), ModuleConfig(name="signer"))
+    ens = MarineModule.load(built_wasm("ens"), ModuleConfig(name="ens"))
+    signer = MarineModule.load(built_wasm("signer"), ModuleConfig(name="signer"))
     creator = CallParameters(
         particle=ParticleParameters(init_peer_id="12D3KooWCreator"), service_creator_peer_id="12D3KooWCreator"
     )

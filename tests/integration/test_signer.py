@@ -48,20 +48,9 @@ def call_params(init_peer_id: str, creator: str = CREATOR, host: str = HOST) -> 
 AS_CREATOR = call_params(CREATOR)
 
 
-def _build(module: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """Build wasm/<module> once per test session (the output dir is shared through the session's basetemp)."""
-    from fluence_dao.build import build_module
-
-    out = tmp_path_factory.getbasetemp() / "zig-modules"
-    path = out / f"{module}.wasm"
-    if not path.exists():
-        build_module(module, out)
-    return path.read_bytes()
-
-
 @pytest.fixture(scope="module")
-def signer_wasm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return _build("signer", tmp_path_factory)
+def signer_wasm(built_wasm) -> bytes:
+    return built_wasm("signer")
 
 
 class KnownRandom:

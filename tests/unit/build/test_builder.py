@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fluence_dao._util.varint import encode_uvarint
 from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import SDK_VERSION, discover_modules, generate_interface_types, parse_interface
 from fluence_dao.build._builder import (
@@ -23,26 +24,19 @@ from fluence_dao.errors import BuildError
 INTERFACE = '[records.P]\nx = "u8"\n[functions.f]\nargs = { p = "P" }\noutput = "String"\n[functions.g]\n'
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _section(section_id: int, body: bytes) -> bytes:
-    return bytes([section_id]) + _uleb(len(body)) + body
+    return bytes([section_id]) + encode_uvarint(len(body)) + body
 
 
 def _name(text: str) -> bytes:
-    return _uleb(len(text)) + text.encode()
+    return encode_uvarint(len(text)) + text.encode()
 
 
 def _tiny_module(exports: list[tuple[str, int]]) -> bytes:
     """A structurally valid wasm header plus an export section (kinds: 0 function, 2 memory)."""
-    body = _uleb(len(exports)) + b"".join(_name(n) + bytes([kind]) + _uleb(i) for i, (n, kind) in enumerate(exports))
+    body = encode_uvarint(len(exports)) + b"".join(
+        _name(n) + bytes([kind]) + encode_uvarint(i) for i, (n, kind) in enumerate(exports)
+    )
     return b"\0asm\x01\0\0\0" + _section(1, b"\x00") + _section(7, body)
 
 
