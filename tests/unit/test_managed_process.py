@@ -80,3 +80,32 @@ def test_log_tail(tmp_path: Path) -> None:
     assert proc.log_tail() == []
     proc.spec.log_path.write_text("".join(f"line {i}\n" for i in range(100)))
     assert proc.log_tail(3) == ["line 97", "line 98", "line 99"]
+
+
+def test_a_child_that_exits_between_the_checks_is_reaped(monkeypatch) -> None:
+    """The race that left a zombie behind `devnet down`: the child exits after `_alive`'s first waitpid; it must
+    still be reported gone and be reaped, so its pid no longer answers."""
+    import os
+    import time
+    from pathlib import Path
+
+    import pytest
+
+    from fluence_dao._util import process
+
+    pid = os.posix_spawn("/bin/true", ["/bin/true"], dict(os.environ))
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    real_waitpid, calls = os.waitpid, []
+
+    def waitpid_not_yet_on_first_call(p: int, options: int) -> tuple[int, int]:
+        calls.append(p)
+        return (0, 0) if len(calls) == 1 else real_waitpid(p, options)
+
+    monkeypatch.setattr(process.os, "waitpid", waitpid_not_yet_on_first_call)
+    assert process._alive(pid) is False
+    monkeypatch.undo()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -256,7 +256,11 @@ def _alive(pid: int) -> bool:
         return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            with contextlib.suppress(ChildProcessError):  # it exited between the two checks: reap it if ours
+                os.waitpid(pid, os.WNOHANG)
+            return False
+        return True
     except (OSError, IndexError):
         return True
 
