@@ -155,7 +155,8 @@ class ManagedProcess:
         if not self._wait_gone(pid, self.spec.stop_timeout_s):
             log.warning("%s (pid %d) ignored SIGTERM for %ss; killing it", self.name, pid, self.spec.stop_timeout_s)
             _signal(pid, signal.SIGKILL)
-            self._wait_gone(pid, 5.0)
+            if not self._wait_gone(pid, 5.0):
+                log.error("%s (pid %d) is still there 5 s after SIGKILL", self.name, pid)
         with contextlib.suppress(FileNotFoundError):
             self.spec.pid_path.unlink()
         return True
