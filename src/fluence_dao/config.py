@@ -63,6 +63,15 @@ class EthSettings(BaseModel):
     )
     rpc_timeout_s: float = 10.0
     tx_timeout_s: float = 120.0
+    fee_cap_multiplier: float = Field(
+        default=4.0, ge=1.0, description="the peer signs no max fee above the current gas price times this"
+    )
+    max_fee_per_gas_gwei: float | None = Field(
+        default=None, gt=0, description="and none above this many gwei (None: only the multiplier caps fees)"
+    )
+
+    def max_fee_per_gas_wei(self) -> int | None:
+        return None if self.max_fee_per_gas_gwei is None else int(self.max_fee_per_gas_gwei * 10**9)
 
     def preset(self) -> NetworkPreset:
         return NETWORK_PRESETS[self.network]

@@ -107,6 +107,8 @@ class FlowContext:
             ens_registry=str(self.endpoint.ens_registry),
             project_name=self.settings.ens.project_name,
             signer_name=self.settings.ens.signer_name,
+            fee_cap_multiplier=self.settings.eth.fee_cap_multiplier,
+            max_fee_per_gas_cap=self.settings.eth.max_fee_per_gas_wei(),
         )
 
     def peer_config(self, **overrides: Any) -> PeerConfig:

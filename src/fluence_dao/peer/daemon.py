@@ -237,6 +237,8 @@ class PeerDaemon:
                 ens_registry=str(endpoint.ens_registry),
                 project_name=settings.ens.project_name,
                 signer_name=settings.ens.signer_name,
+                fee_cap_multiplier=settings.eth.fee_cap_multiplier,
+                max_fee_per_gas_cap=settings.eth.max_fee_per_gas_wei(),
             )
 
         return OperatorService(current)

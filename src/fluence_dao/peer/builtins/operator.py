@@ -3,6 +3,13 @@
 The governed interval AIR is the same on every network; which RPC endpoint and chain it talks to, the ENS
 registry there, the gas limit and the fee policy come from the peer that runs it. `require` turns a service's
 `success: false` record into an Aqua error naming the step, so flows read top to bottom with one `catch`.
+
+Who may call what: `config`, `require`, `fees` and `replacement_fees` are pure functions of their arguments and
+the operator's settings, so anyone may call them and nobody can change what the next caller gets. Fees to
+replace a stuck transaction are computed from that transaction's fees as the chain reports them
+(`eth_getTransactionBySenderAndNonce`), never from state kept here. Every fee is capped (`max_fee_cap`): a run
+that would pay more fails with an error naming the cap instead of draining the signer. `set` changes peer-wide
+settings and is allowed only to the host and management peers.
 """
 
 from __future__ import annotations
@@ -24,7 +31,14 @@ class OperatorConfig:
     record_key: str = "notice"
     gas_limit: int = 120_000
     fee_multiplier: float = 2.0  # max fee = gas price x this: room for the base fee to rise before inclusion
-    replacement_bump: float = 1.25  # each replacement of a stuck nonce raises both fees by this (nodes want >= 1.1)
+    replacement_bump: float = 1.25  # a replacement outbids the stuck transaction's fees by this (nodes want >= 1.1)
+    fee_cap_multiplier: float = 4.0  # no max fee above gas price x this ...
+    max_fee_per_gas_cap: int | None = None  # ... nor above this many wei (None: no absolute ceiling)
+
+    def max_fee_cap(self, gas_price: int) -> int:
+        """The highest max_fee_per_gas a run may sign at the current gas price."""
+        cap = int(gas_price * self.fee_cap_multiplier)
+        return cap if self.max_fee_per_gas_cap is None else min(cap, self.max_fee_per_gas_cap)
 
     def to_aqua(self) -> dict[str, Any]:
         return {
@@ -48,7 +62,6 @@ class OperatorService(BuiltinService):
         chain is configured (or restarted on another port) answers with the current settings."""
         self._config = config
         self._overrides: dict[str, Any] = {}
-        self._replacements: dict[str, int] = {}  # stuck nonce -> how often it was replaced
 
     @property
     def config(self) -> OperatorConfig:
@@ -95,18 +108,44 @@ class OperatorService(BuiltinService):
     def fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
         gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
         priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
-        return _fees(gas_price * self.config.fee_multiplier, priority)
+        config = self.config
+        return _capped(config, gas_price, int(gas_price * config.fee_multiplier), priority, "a new transaction")
 
     def replacement_fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
-        """Fees to replace a stuck transaction with nonce `nonce`: both fees raised by `replacement_bump` per
-        replacement of that nonce, so each replacement outbids the one before (nodes require +10%)."""
+        """Fees that outbid a stuck transaction whose fees (`stuck_max_fee`, `stuck_priority_fee`, read from the
+        chain) are known: both raised by `replacement_bump`, and never below what a new transaction would pay now.
+        Unknown ("": the node cannot look the transaction up) means the highest fees the cap allows."""
         gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
         priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
-        nonce = str(_quantity(arg(args, 2, "nonce", str), "nonce"))
-        times = self._replacements.get(nonce, 0) + 1
-        self._replacements = {nonce: times}  # older nonces are settled once a newer one is stuck
-        bump = self.config.replacement_bump**times
-        return _fees(gas_price * self.config.fee_multiplier * bump, max(priority, 1) * bump)
+        stuck_max = arg(args, 2, "stuck_max_fee", str)
+        stuck_priority = arg(args, 3, "stuck_priority_fee", str)
+        config = self.config
+        if not stuck_max or not stuck_priority:
+            cap = config.max_fee_cap(gas_price)
+            return _fees(cap, min(max(priority, 1) * 2, cap))
+        bump = config.replacement_bump
+        old_max = _quantity(stuck_max, "stuck_max_fee")
+        old_priority = _quantity(stuck_priority, "stuck_priority_fee")
+        max_fee = max(int(gas_price * config.fee_multiplier), _ceil_times(old_max, bump))
+        new_priority = max(priority, _ceil_times(max(old_priority, 1), bump))
+        return _capped(config, gas_price, max_fee, new_priority, "replacing the stuck transaction")
+
+
+def _ceil_times(value: int, factor: float) -> int:
+    return -(-value * round(factor * 1000) // 1000)
+
+
+def _capped(config: OperatorConfig, gas_price: int, max_fee: int, priority: int, what: str) -> dict[str, str]:
+    cap = config.max_fee_cap(gas_price)
+    top = max(max_fee, priority)  # a priority fee above the max fee raises the max fee (_fees)
+    if top > cap:
+        raise BuiltinError(
+            f"fee cap: {what} would pay max_fee_per_gas {top} wei, above the cap of {cap} wei "
+            f"(gas price {gas_price} wei x {config.fee_cap_multiplier:g}"
+            + ("" if config.max_fee_per_gas_cap is None else f", at most {config.max_fee_per_gas_cap} wei")
+            + "; the operator raises it with FLUENCE_DAO_ETH__FEE_CAP_MULTIPLIER or FLUENCE_DAO_ETH__MAX_FEE_PER_GAS_GWEI)"
+        )
+    return _fees(max_fee, priority)
 
 
 def _fees(max_fee: float, priority: float) -> dict[str, str]:
