@@ -171,14 +171,14 @@ class ServiceHost:
 
     def module_config(self, cid: str) -> dict[str, Any]:
         path = self.modules_dir / f"{cid}_config.json"
-        if not path.is_file():
+        if not _is_stored_id(cid) or not path.is_file():
             raise BuiltinError(f"Error: Module wasn't found on path {str(self.modules_dir / cid)!r}: not found")
         config: dict[str, Any] = json.loads(path.read_text())
         return config
 
     def module_bytes(self, cid: str) -> bytes:
         path = self.modules_dir / f"{cid}.wasm"
-        if not path.is_file():
+        if not _is_stored_id(cid) or not path.is_file():
             raise BuiltinError(f"Error: Module wasn't found on path {str(path)!r}: not found")
         return path.read_bytes()
 
@@ -226,7 +226,7 @@ class ServiceHost:
 
     def get_blueprint(self, blueprint_id: str) -> dict[str, Any]:
         path = self.blueprints_dir / f"{blueprint_id}.json"
-        if not path.is_file():
+        if not _is_stored_id(blueprint_id) or not path.is_file():
             raise BuiltinError(f"Error: Blueprint '{blueprint_id}' wasn't found")
         record: dict[str, Any] = json.loads(path.read_text())
         return record
@@ -351,6 +351,15 @@ def stats_to_aqua(entry: dict[str, Any]) -> dict[str, Any]:
         "memory_deltas_bytes": {"avg": 0.0, "series": [], "total": 0.0},
         "timestamps": entry["timestamps"],
     }
+
+
+_STORED_ID = re.compile(r"^[a-z2-7]{16,128}$")
+
+
+def _is_stored_id(text: str) -> bool:
+    """Whether `text` can be a module or blueprint id as stored on disk (CIDv1 base32). Anything else, e.g.
+    `../../peer/daemon`, would name a file outside the repository: it is "not found" before any file is read."""
+    return bool(_STORED_ID.match(text))
 
 
 def _parse_cid(text: str) -> str:

@@ -82,3 +82,15 @@ def test_restricted_policy_guards_management(tmp_path) -> None:
     with pytest.raises(BuiltinError, match="only available to the host"):
         policy.guard_protected("SOMEONE")
     PermissionPolicy(host_peer_id="HOST").guard_protected("SOMEONE")  # open by default (2021)
+
+
+@pytest.mark.parametrize("bad_id", ["../../peer/daemon", "../blueprints/x", "/etc/passwd", "a" * 300])
+def test_ids_that_name_paths_are_not_found_before_any_file_is_read(tmp_path, bad_id: str) -> None:
+    """dist.get_blueprint / get_module_interface / srv.create take ids from any caller: a path in an id must not
+    reach a file outside the repository (daemon.json sits at <state>/peer/daemon.json, next to blueprints/)."""
+    (tmp_path / "peer").mkdir()
+    (tmp_path / "peer" / "daemon.json").write_text("{}")
+    host = ServiceHost(tmp_path / "x", PermissionPolicy(host_peer_id="host"))
+    for read in (host.get_blueprint, host.module_config, host.module_bytes):
+        with pytest.raises(BuiltinError, match="wasn't found"):
+            read(bad_id)
