@@ -13,7 +13,10 @@ Like aqua-ipfs, failures are result records with `success: false`, not call erro
   CIDs), so a lying or corrupted node cannot slip different code into a service;
 - `*_from` dials only hosts in `allowed_hosts` (loopback by default): a particle cannot make the peer connect
   to an arbitrary address.
-Setting multiaddrs is reserved to the host and management peers (aqua-ipfs: the service creator).
+Who may call what: reads of the peer's own store (`get`, `cat`, `dag_get`, the getters) are open to everyone.
+Everything that stores data on the peer (`put`, `dag_put`), dials another node (`*_from`, `connect`) or changes
+a setting (`set_*`, `set_timeout`) is reserved to the host and management peers (the peer's own scripts and
+spells run as the host): a stranger cannot fill the store, point the peer at their own server or slow it down.
 """
 
 from __future__ import annotations
@@ -120,6 +123,8 @@ class AquaIpfsService(BuiltinService):
 
     def get_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         cid = arg(args, 0, "hash", str)
+        if (refused := _refuse_unprivileged(ctx, "get_from", "path")) is not None:
+            return refused
         remote = self._remote(arg(args, 1, "external_multiaddr", str))
         if isinstance(remote, dict):
             return remote
@@ -130,6 +135,8 @@ class AquaIpfsService(BuiltinService):
 
     def cat_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         cid = arg(args, 0, "hash", str)
+        if (refused := _refuse_unprivileged(ctx, "cat_from", "contents")) is not None:
+            return refused
         remote = self._remote(arg(args, 1, "external_multiaddr", str))
         return remote if isinstance(remote, dict) else self._cat(cid, remote)
 
@@ -138,6 +145,8 @@ class AquaIpfsService(BuiltinService):
 
     def dag_get_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         cid = arg(args, 0, "hash", str)
+        if (refused := _refuse_unprivileged(ctx, "dag_get_from", "path")) is not None:
+            return refused
         remote = self._remote(arg(args, 1, "external_multiaddr", str))
         return remote if isinstance(remote, dict) else self._dag_get_into_vault(ctx, cid, remote)
 
@@ -145,6 +154,8 @@ class AquaIpfsService(BuiltinService):
 
     def put(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         path = arg(args, 0, "file_path", str)
+        if (refused := _refuse_unprivileged(ctx, "put", "hash")) is not None:
+            return refused
         try:
             data = ctx.peer.vault.read_bytes(ctx.particle, path)
         except BuiltinError:
@@ -159,6 +170,8 @@ class AquaIpfsService(BuiltinService):
         from fluence_dao.ipfs import decode_dag_json
 
         path = arg(args, 0, "file_path", str)
+        if (refused := _refuse_unprivileged(ctx, "dag_put", "hash")) is not None:
+            return refused
         try:
             raw = ctx.peer.vault.read_bytes(ctx.particle, path)
         except BuiltinError:
@@ -173,6 +186,8 @@ class AquaIpfsService(BuiltinService):
 
     def connect(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         multiaddr = arg(args, 0, "multiaddr", str)
+        if (refused := _refuse_unprivileged(ctx, "connect", "")) is not None:
+            return refused
         remote = self._remote(multiaddr)
         if isinstance(remote, dict):
             return {"success": False, "error": remote["error"]}
@@ -186,13 +201,15 @@ class AquaIpfsService(BuiltinService):
         seconds = arg(args, 0, "timeout_sec", "u64")
         if seconds == 0:
             raise BuiltinError("Error: timeout_sec must be positive")
+        if _refuse_unprivileged(ctx, "set_timeout", "") is not None:
+            raise BuiltinError(_forbidden(ctx, "set_timeout"))
         self.timeout_s = float(seconds)
 
     def _setter(self, attribute: str) -> Function:
         def set_multiaddr(args: list[Any], ctx: CallContext) -> dict[str, Any]:
             multiaddr = arg(args, 0, "multiaddr", str)
-            if ctx.init_peer_id != ctx.peer.peer_id and ctx.init_peer_id not in ctx.peer.policy.management_peer_ids:
-                return {"success": False, "error": f"only the host or a management peer can set {attribute}"}
+            if (refused := _refuse_unprivileged(ctx, f"set_{attribute}", "", always=True)) is not None:
+                return refused
             try:
                 multiaddr_to_url(multiaddr)
             except ValueError as err:
@@ -253,7 +270,23 @@ class AquaIpfsService(BuiltinService):
 
 
 def _failed(field: str, error: str) -> dict[str, Any]:
-    return {"success": False, "error": error, field: ""}
+    return {"success": False, "error": error, field: ""} if field else {"success": False, "error": error}
+
+
+def _forbidden(ctx: CallContext, function: str) -> str:
+    return (
+        f"Error: Forbidden. User id '{ctx.init_peer_id}' cannot call aqua-ipfs.{function}: it stores data or dials "
+        "other nodes, so only the host or a management peer can"
+    )
+
+
+def _refuse_unprivileged(ctx: CallContext, function: str, field: str, *, always: bool = False) -> dict[str, Any] | None:
+    """Writes to the peer's store and dials to other nodes are for the host and management peers where builtins are
+    restricted (the daemon; its scripts and spells run as the host); settings (`always`) on every peer."""
+    policy = ctx.peer.policy
+    if (not policy.restricted and not always) or policy.is_privileged(ctx.init_peer_id):  # unrestricted: 2021
+        return None
+    return _failed(field, _forbidden(ctx, function))
 
 
 def _addr(value: str, what: str) -> dict[str, Any]:
