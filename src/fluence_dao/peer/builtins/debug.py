@@ -23,6 +23,9 @@ class DebugService(BuiltinService):
         return stringify(args[0] if len(args) == 1 else args)
 
 
+MAX_LOGGED = 500  # characters of one `print` that reach the log: anyone may call it, the log is on disk
+
+
 class ConsoleService(BuiltinService):
     service_id = "run-console"
 
@@ -30,6 +33,7 @@ class ConsoleService(BuiltinService):
         return {"print": self.print}
 
     def print(self, args: list[Any], ctx: CallContext) -> None:
-        logger.info("%s %s", ctx.particle.id, stringify(args))
+        text = stringify(args)  # JSON: a caller's newlines cannot forge log lines
+        logger.info("%s %s", ctx.particle.id, text if len(text) <= MAX_LOGGED else text[:MAX_LOGGED] + "...")
         ctx.peer.console.append(args[0] if len(args) == 1 else args)
         return None
