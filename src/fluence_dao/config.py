@@ -143,6 +143,11 @@ class IpfsSettings(BaseModel):
     """IPFS: the embedded block store, or a Kubo RPC endpoint."""
 
     api_url: str | None = Field(default=None, description="Kubo RPC URL; None = the embedded store")
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="secret for an API with Kubo's API.Authorizations (token, bearer:<token> or "
+        "basic:<user>:<password>); None = the devnet's <state_dir>/ipfs/api-token for a loopback API",
+    )
     timeout_s: float = 30.0
 
 

@@ -51,8 +51,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     if request.param == "store":
         yield Backend(node, node)
         return
-    with KuboServer(node) as server:
-        client = KuboClient(server.url, timeout_s=20)
+    with KuboServer(node, auth_token="backend-test-token-0123456789") as server:
+        client = KuboClient(server.url, timeout_s=20, api_token="backend-test-token-0123456789")
         try:
             yield Backend(client, node)
         finally:

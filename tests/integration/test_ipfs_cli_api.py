@@ -1,4 +1,5 @@
-"""`fluence-dao ipfs serve` as a process, and the CLI switched to it with `--api`."""
+"""`fluence-dao ipfs serve` as a process, and the CLI switched to it with `--api` (its writes carry the token the
+server was started with, found in `<state_dir>/ipfs/api-token`)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     repo = tmp_path / "served-repo"
     env = {**os.environ, "FLUENCE_DAO_STATE_DIR": str(tmp_path / "state")}
     env.pop("FLUENCE_DAO_IPFS__API_URL", None)
+    token_file = tmp_path / "state" / "ipfs" / "api-token"
+    argv = ["ipfs", "serve", "--port", "0", "--repo", str(repo), "--auth-token-file", str(token_file)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fluence_dao", "ipfs", "serve", "--port", "0", "--repo", str(repo)],
+        [sys.executable, "-m", "fluence_dao", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -60,12 +63,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_cli_through_api_shares_the_served_store(served: tuple[str, Path], tmp_path: Path) -> None:
     url, repo = served
     (tmp_path / "mod.wasm").write_bytes(b"\0asm" + bytes(range(256)) * 2000)
+    env = {"FLUENCE_DAO_STATE_DIR": str(tmp_path / "state")}  # the CLI finds the server's token there
     _output.set_json(False)
-    result = CliRunner().invoke(app, ["ipfs", "add", str(tmp_path / "mod.wasm"), "--api", url, "--json"])
+    result = CliRunner().invoke(app, ["ipfs", "add", str(tmp_path / "mod.wasm"), "--api", url, "--json"], env=env)
     _output.set_json(False)
     assert result.exit_code == 0, result.output
     cid = json.loads(result.stdout)["cid"]
-    cat = CliRunner().invoke(app, ["ipfs", "cat", cid, "--api", url])
+    cat = CliRunner().invoke(app, ["ipfs", "cat", cid, "--api", url], env=env)
     assert cat.exit_code == 0 and cat.stdout_bytes == (tmp_path / "mod.wasm").read_bytes()
     # The served process wrote to its repo: the same blocks are readable there directly.
     assert LocalIpfs(repo).cat(cid) == (tmp_path / "mod.wasm").read_bytes()

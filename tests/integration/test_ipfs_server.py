@@ -15,10 +15,13 @@ from fluence_dao.ipfs import Cid, KuboClient, KuboServer, LocalIpfs
 
 pytestmark = pytest.mark.integration
 
+TOKEN = "test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[KuboServer]:
-    with KuboServer(LocalIpfs(tmp_path / "repo", fsync=False)) as srv:
+    with KuboServer(LocalIpfs(tmp_path / "repo", fsync=False), auth_token=TOKEN) as srv:
         yield srv
 
 
@@ -27,7 +30,7 @@ def test_listens_on_loopback_only(server: KuboServer) -> None:
 
 
 def test_kubo_status_codes(server: KuboServer) -> None:
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=server.url, headers=AUTH) as http:
         assert http.get("/api/v0/version").status_code == 405
         assert http.post("/api/v0/no/such/command").status_code == 404
         assert http.post("/api/v0/version", headers={"Origin": "http://evil.example"}).status_code == 403
@@ -51,7 +54,7 @@ def test_chunked_upload_and_stream_output(server: KuboServer) -> None:
             yield data[i : i + 70_001]
         yield b"\r\n--" + boundary + b"--\r\n"
 
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=server.url, headers=AUTH) as http:
         response = http.post(
             "/api/v0/add",
             params={"progress": "true", "cid-version": "1"},
@@ -71,7 +74,7 @@ def test_two_clients_share_one_store(server: KuboServer) -> None:
 
     def worker(index: int) -> None:
         try:
-            with KuboClient(server.url, timeout_s=30) as client:
+            with KuboClient(server.url, timeout_s=30, api_token=TOKEN) as client:
                 results[index] = client.add_bytes(f"payload {index}".encode() * 1000).cid
         except BaseException as err:  # pragma: no cover - reported below
             errors.append(err)

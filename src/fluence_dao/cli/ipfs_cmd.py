@@ -2,7 +2,8 @@
 
 The repo defaults to `<state dir>/ipfs` (`.fluence-dao/ipfs` in the project); `--api` (or
 FLUENCE_DAO_IPFS__API_URL) switches every command to a Kubo RPC endpoint, e.g. one started with
-`fluence-dao ipfs serve`. Heavy imports happen inside the commands.
+`fluence-dao ipfs serve`. Requests to it carry FLUENCE_DAO_IPFS__API_TOKEN, else (for a loopback API) the
+devnet's token from `<state dir>/ipfs/api-token`. Heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def _repo_dir(repo: Path | None) -> Path:
 @contextmanager
 def _open(api: str | None, repo: Path | None) -> Iterator[Ipfs]:
     from fluence_dao.config import load_settings
-    from fluence_dao.ipfs import open_ipfs
+    from fluence_dao.ipfs import api_token_for, open_ipfs
 
     settings = load_settings({"ipfs": {"api_url": api}})
     if settings.ipfs.api_url:
-        ipfs = open_ipfs(api_url=settings.ipfs.api_url, timeout_s=settings.ipfs.timeout_s)
+        token = api_token_for(settings.state_dir, settings.ipfs.api_token, api_url=settings.ipfs.api_url)
+        ipfs = open_ipfs(api_url=settings.ipfs.api_url, timeout_s=settings.ipfs.timeout_s, api_token=token)
     else:
         ipfs = open_ipfs(repo=repo if repo is not None else settings.state_dir / "ipfs")
     try:
@@ -282,15 +284,57 @@ def gc(api: ApiOption = None, repo: RepoOption = None, json: JsonOption = False)
 def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port on 127.0.0.1 (0: any free).")] = 5001,
     repo: RepoOption = None,
+    auth_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-token-file",
+            help="File with the API token that writes (add, pin, gc, ...) need; created with a random token "
+            "(mode 0600) when missing. Without it every write is refused.",
+        ),
+    ] = None,
+    allow_unauthenticated_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated-writes",
+            help="No token: let any local process add, unpin and delete content (unsafe; tests only).",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
-    """Serve the embedded store through Kubo's RPC API on 127.0.0.1, until Ctrl-C."""
-    from fluence_dao.ipfs import KuboServer, LocalIpfs
+    """Serve the embedded store through Kubo's RPC API on 127.0.0.1, until Ctrl-C.
 
-    server = KuboServer(LocalIpfs(_repo_dir(repo)), port=port)
+    Reads (cat, get, block/get, dag/get, pin/ls, ...) are open to local clients; writes need the token from
+    --auth-token-file (Authorization: Bearer <token>, as Kubo's API.Authorizations).
+    """
+    from fluence_dao.ipfs import KuboServer, LocalIpfs, ensure_api_token_file, load_server_token
+
+    if auth_token_file is not None and allow_unauthenticated_writes:
+        raise typer.BadParameter(
+            "--auth-token-file and --allow-unauthenticated-writes exclude each other", param_hint="--auth-token-file"
+        )
+    token = None
+    if auth_token_file is not None:
+        ensure_api_token_file(auth_token_file)
+        token = load_server_token(auth_token_file)
+    server = KuboServer(
+        LocalIpfs(_repo_dir(repo)),
+        port=port,
+        auth_token=token,
+        allow_unauthenticated_writes=allow_unauthenticated_writes,
+    )
     try:
-        _output.emit({"api_url": server.url, "repo": str(server.node.store.root)}, server.url)
+        result = {
+            "api_url": server.url,
+            "repo": str(server.node.store.root),
+            "writes": server.writes,
+            "auth_token_file": str(auth_token_file) if auth_token_file is not None else None,
+        }
+        _output.emit(result, server.url)
         _output.info(f"serving {server.node.store.root} on {server.url} (Ctrl-C to stop)")
+        if server.writes == "refused":
+            _output.info("no --auth-token-file: every write (add, pin, gc, ...) is refused")
+        elif server.writes == "open":
+            _output.info("warning: --allow-unauthenticated-writes: any local process can unpin and delete content")
         server.serve_forever()
     finally:
         server.stop()

@@ -4,6 +4,7 @@
     KuboClient(api_url)    the same `Ipfs` interface over Kubo's RPC API (httpx, imported lazily)
     KuboServer(node)       serves a LocalIpfs on 127.0.0.1 through the same RPC endpoints
     open_ipfs(...)         one of the first two, from `api_url` or `repo`
+    api_token_for(...)     the secret for the RPC API: configured, else the devnet's <state_dir>/ipfs/api-token
 
 Lower layers: `Cid`; UnixFS `import_file` / `iter_file`; DAG-CBOR and DAG-JSON codecs; CAR v1.
 This subpackage is a leaf: it imports only `errors` and `_util`.
@@ -12,9 +13,17 @@ This subpackage is a leaf: it imports only `errors` and `_util`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluence_dao.ipfs._api import AddedEntry, BlockStat, Ipfs, PinFilter, PinKind
+from fluence_dao.ipfs._auth import (
+    api_token_for,
+    api_token_path,
+    authorization_header,
+    ensure_api_token_file,
+    load_server_token,
+    read_api_token_file,
+)
 from fluence_dao.ipfs._car import read_car, write_car
 from fluence_dao.ipfs._cid import DAG_CBOR, DAG_JSON, DAG_PB, RAW, Cid, codec_code
 from fluence_dao.ipfs._codecs import (
@@ -28,6 +37,9 @@ from fluence_dao.ipfs._codecs import (
 from fluence_dao.ipfs._node import LocalIpfs, split_path
 from fluence_dao.ipfs._store import BlockStore
 from fluence_dao.ipfs._unixfs import CHUNK_SIZE, MAX_LINKS, ImportedNode, ImportOptions, import_file, iter_file
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 __all__ = [
     "CHUNK_SIZE",
@@ -48,6 +60,9 @@ __all__ = [
     "LocalIpfs",
     "PinFilter",
     "PinKind",
+    "api_token_for",
+    "api_token_path",
+    "authorization_header",
     "codec_code",
     "decode_block",
     "decode_dag_cbor",
@@ -55,9 +70,12 @@ __all__ = [
     "encode_block",
     "encode_dag_cbor",
     "encode_dag_json",
+    "ensure_api_token_file",
     "import_file",
     "iter_file",
+    "load_server_token",
     "open_ipfs",
+    "read_api_token_file",
     "read_car",
     "split_path",
     "write_car",
@@ -77,13 +95,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def open_ipfs(*, api_url: str | None = None, repo: str | Path | None = None, timeout_s: float = 60.0) -> Ipfs:
-    """A KuboClient when `api_url` is given (a real Kubo node or `fluence-dao ipfs serve`), else the
-    embedded LocalIpfs over `repo`."""
+def open_ipfs(
+    *,
+    api_url: str | None = None,
+    repo: str | Path | None = None,
+    timeout_s: float = 60.0,
+    api_token: str | SecretStr | None = None,
+) -> Ipfs:
+    """A KuboClient when `api_url` is given (a real Kubo node or `fluence-dao ipfs serve`; `api_token` is sent
+    to it, see `api_token_for`), else the embedded LocalIpfs over `repo`."""
     if api_url:
         from fluence_dao.ipfs._kubo_client import KuboClient
 
-        client: Ipfs = KuboClient(api_url, timeout_s=timeout_s)
+        client: Ipfs = KuboClient(api_url, timeout_s=timeout_s, api_token=api_token)
         return client
     if repo is None:
         raise ValueError("open_ipfs needs api_url or repo")

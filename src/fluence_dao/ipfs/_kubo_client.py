@@ -4,7 +4,8 @@ Follows the Kubo RPC reference (docs.ipfs.tech/reference/kubo/rpc): `add` (NDJSO
 `cat`, `get` (a tar stream), `block/put|get|stat|rm`, `dag/put|get|export|import`, `pin/add|ls|rm`,
 `repo/gc`, `id`, `version`. Errors come back as HTTP 500 with `{"Message", "Code", "Type": "error"}`.
 
-httpx is imported when a client is created, never at import time. Every failure leaves as an IpfsError
+`api_token` is sent on every request as Kubo's `API.Authorizations` expect it (`authorization_header`: a bare
+token as Bearer, `basic:user:password` as Basic). httpx is imported when a client is created, never at import time. Every failure leaves as an IpfsError
 naming the endpoint and Kubo's message: KuboRpcError in general, BlockNotFoundError /
 BlockCorruptedError when Kubo's message says so (so callers handle both backends alike). Blocks fetched
 from a node are checked against their CID before they are returned.
@@ -28,11 +29,13 @@ from urllib.parse import quote
 
 from fluence_dao.errors import BlockCorruptedError, BlockNotFoundError, IpfsError, KuboRpcError
 from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
+from fluence_dao.ipfs._auth import authorization_header
 from fluence_dao.ipfs._cid import Cid, codec_code
 from fluence_dao.ipfs._codecs import decode_dag_cbor, encode_block
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def _error_class(message: str) -> type[IpfsError]:
 
 
 class KuboClient:
-    """A Kubo RPC API client. `api_url` is the API root, e.g. http://127.0.0.1:5001 (no /api/v0)."""
+    """A Kubo RPC API client. `api_url` is the API root, e.g. http://127.0.0.1:5001 (no /api/v0); `api_token`
+    the secret for an API with authorizations (never shown in repr, errors or logs)."""
 
     def __init__(
         self,
@@ -64,6 +68,7 @@ class KuboClient:
         *,
         timeout_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        api_token: str | SecretStr | None = None,
     ) -> None:
         import httpx
 
@@ -74,8 +79,11 @@ class KuboClient:
             raise KuboRpcError(f"invalid Kubo API URL {api_url!r}: expected http(s)://host:port", url=api_url)
         self.timeout_s = timeout_s
         self._httpx = httpx
+        self._has_token = api_token is not None
+        headers = {"Authorization": authorization_header(api_token)} if api_token is not None else {}
         self._client = httpx.Client(
             base_url=self.api_url + "/api/v0/",
+            headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
             transport=transport,
             trust_env=False,
@@ -133,6 +141,14 @@ class KuboClient:
                 message = str(body["Message"])
         if response.status_code == 404:
             message = f"HTTP 404: no such endpoint (is {self.api_url} a Kubo RPC API?) {message}".strip()
+        elif response.status_code == 403:
+            hint = (
+                "the API refused the configured token"
+                if self._has_token
+                else "this API needs a token: set FLUENCE_DAO_IPFS__API_TOKEN (the devnet's is in "
+                "<state_dir>/ipfs/api-token and is used by default)"
+            )
+            message = f"HTTP 403: {message} ({hint})"
         elif response.status_code != 500:
             message = f"HTTP {response.status_code}: {message}"
         return self._fail(endpoint, message, response.status_code)

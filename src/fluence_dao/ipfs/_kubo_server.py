@@ -8,6 +8,12 @@ Endpoints: add, cat, get (tar), block/{put,get,stat,rm}, dag/{put,get,resolve,ex
 pin/{add,ls,rm}, repo/gc, id, version. Like Kubo: POST only (405 otherwise), 404 for unknown commands,
 errors as HTTP 500 `{"Message", "Code": 0, "Type": "error"}`, 403 for browser requests from a foreign
 Origin.
+
+Writes need the API token (Kubo's `API.Authorizations`): only the commands in READ_COMMANDS are open to any
+local process; every other command (add, block/put, block/rm, dag/put, dag/import, pin/add, pin/rm, repo/gc,
+and any command added later) needs `Authorization: Bearer <token>` (or `Basic` with the token as password),
+else HTTP 403 and nothing changes. Without a token the server refuses every write, unless it was built with
+`allow_unauthenticated_writes=True`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from fluence_dao.errors import FluenceDaoError, IpfsError
+from fluence_dao.ipfs._auth import token_matches
 from fluence_dao.ipfs._cid import DAG_PB, Cid, codec_code
 from fluence_dao.ipfs._codecs import decode_block, encode_block
 from fluence_dao.ipfs._multipart import ChunkedReader, LimitedReader, MultipartReader, Part
@@ -42,6 +49,21 @@ from fluence_dao.ipfs._unixfs import (
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+ACCESS_DENIED = (
+    "Kubo RPC Access Denied: Please provide a valid authorization token as defined in the API.Authorizations "
+    "configuration."
+)
+NO_TOKEN_DENIED = (
+    "this IPFS RPC server refuses writes: it was started without an API token "
+    "(start it with `fluence-dao ipfs serve --auth-token-file FILE`)"
+)
+#: Commands that only read the repo: open to any local process. Everything else needs the token.
+READ_COMMANDS = frozenset(
+    {"block/get", "block/stat", "cat", "dag/export", "dag/get", "dag/resolve", "get", "id", "pin/ls", "version"}
+)
+#: Request bodies of refused calls are read and dropped up to this size, so the client gets its 403 instead of a
+#: connection reset; beyond it the connection is just closed.
+_DISCARD_LIMIT = 16 << 20
 _TRUE = {"", "1", "t", "true", "True", "TRUE"}
 _FALSE = {"0", "f", "false", "False", "FALSE"}
 
@@ -154,6 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, b"404 page not found\n", "text/plain")
             return
         command = url.path[len("/api/v0/") :].strip("/")
+        if command not in READ_COMMANDS and not self._may_write():
+            self._refuse(command)
+            return
         method = _COMMANDS.get(command)
         if method is None:
             self._send(HTTPStatus.NOT_FOUND, b"404 page not found\n", "text/plain")
@@ -172,6 +197,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(err).__name__}: {err}")
             return
         self._respond(result)
+
+    def _may_write(self) -> bool:
+        token = self.server.auth_token
+        if token is None:
+            return self.server.allow_unauthenticated_writes
+        return token_matches(self.headers.get("Authorization"), token)
+
+    def _refuse(self, command: str) -> None:
+        """HTTP 403 in Kubo's error shape; the command is not run, its body is read and dropped."""
+        log.warning("refused %s from %s: no valid API token", command, self.address_string())
+        self._discard_body()
+        message = ACCESS_DENIED if self.server.auth_token is not None else NO_TOKEN_DENIED
+        self._send_error(HTTPStatus.FORBIDDEN, message)
+        self.close_connection = True
+
+    def _discard_body(self) -> None:
+        body = _Request(self, {}).body()
+        left = _DISCARD_LIMIT
+        try:
+            while left > 0 and (piece := body.read(min(left, 1 << 16))):
+                left -= len(piece)
+        except (OSError, FluenceDaoError):
+            return
 
     def _respond(self, result: Any) -> None:
         if isinstance(result, _Streamed):
@@ -205,9 +253,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], node: LocalIpfs) -> None:
+    def __init__(
+        self, address: tuple[str, int], node: LocalIpfs, auth_token: str | None, allow_unauthenticated_writes: bool
+    ) -> None:
         super().__init__(address, _Handler)
         self.node = node
+        self.auth_token = auth_token
+        self.allow_unauthenticated_writes = allow_unauthenticated_writes
         port = self.server_address[1]
         self.allowed_origins = {f"http://{LOOPBACK}:{port}", f"http://localhost:{port}"}
 
@@ -482,12 +534,29 @@ _COMMANDS: dict[str, Callable[[LocalIpfs, _Request], Any]] = {
 
 
 class KuboServer:
-    """Serve `node` on 127.0.0.1:`port` (0 picks a free port). `start()` runs it in a thread."""
+    """Serve `node` on 127.0.0.1:`port` (0 picks a free port). `start()` runs it in a thread.
 
-    def __init__(self, node: LocalIpfs, *, port: int = 0) -> None:
+    Commands that change the repo need `auth_token` (see the module docstring). Without one, they are refused,
+    unless `allow_unauthenticated_writes` (then any local process can unpin and delete content).
+    """
+
+    def __init__(
+        self,
+        node: LocalIpfs,
+        *,
+        port: int = 0,
+        auth_token: str | None = None,
+        allow_unauthenticated_writes: bool = False,
+    ) -> None:
+        if auth_token is not None and allow_unauthenticated_writes:
+            raise IpfsError("give the IPFS RPC server an API token or allow unauthenticated writes, not both")
+        if auth_token is not None and (not auth_token or not auth_token.isascii() or not auth_token.isprintable()):
+            raise IpfsError("the IPFS RPC server's API token must be non-empty printable ASCII")
         self.node = node
+        self.auth_token = auth_token
+        self.allow_unauthenticated_writes = allow_unauthenticated_writes
         try:
-            self._server = _Server((LOOPBACK, port), node)
+            self._server = _Server((LOOPBACK, port), node, auth_token, allow_unauthenticated_writes)
         except OSError as err:
             raise IpfsError(
                 f"cannot serve the IPFS RPC API on {LOOPBACK}:{port}: {err.strerror or err}", port=port
@@ -503,12 +572,19 @@ class KuboServer:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def writes(self) -> str:
+        """Who may change the repo: "token" (with the API token), "refused" (nobody) or "open" (anyone)."""
+        if self.auth_token is not None:
+            return "token"
+        return "open" if self.allow_unauthenticated_writes else "refused"
+
     def start(self) -> KuboServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kubo-server", daemon=True
         )
         self._thread.start()
-        log.info("IPFS RPC API on %s (repo %s)", self.url, self.node.store.root)
+        log.info("IPFS RPC API on %s (repo %s; writes: %s)", self.url, self.node.store.root, self.writes)
         return self
 
     def serve_forever(self) -> None:
