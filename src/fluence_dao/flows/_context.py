@@ -93,9 +93,22 @@ class FlowContext:
         from fluence_dao.ipfs import open_ipfs
 
         repo = self.ipfs_repo or self.settings.state_dir / "ipfs"
-        node = open_ipfs(api_url=self.ipfs_api_url, repo=repo, timeout_s=self.settings.ipfs.timeout_s)
+        node = open_ipfs(
+            api_url=self.ipfs_api_url,
+            repo=repo,
+            timeout_s=self.settings.ipfs.timeout_s,
+            api_token=self.ipfs_api_token if self.ipfs_api_url else None,
+        )
         self._closers.append(node)
         return node
+
+    @cached_property
+    def ipfs_api_token(self) -> str | None:
+        """The secret for `ipfs_api_url`'s writes: ipfs.api_token, else the devnet's <state_dir>/ipfs/api-token
+        (loopback APIs only), else None. Never log it."""
+        from fluence_dao.ipfs import api_token_for
+
+        return api_token_for(self.settings.state_dir, self.settings.ipfs.api_token, api_url=self.ipfs_api_url)
 
     def operator_config(self) -> OperatorConfig:
         """The `operator` builtin's settings for a peer that serves this context's chain and names."""

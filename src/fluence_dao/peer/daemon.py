@@ -108,6 +108,7 @@ class DaemonConfig:
     key_file: Path | None = None  # None: <state_dir>/peer/key
     management_peer_ids: frozenset[str] | None = None  # None: the CLI client's key (<state_dir>/client/key)
     ipfs_api_url: str | None = None  # None: the embedded store in <state_dir>/ipfs
+    ipfs_api_token: str | None = field(default=None, repr=False)  # None: the devnet's <state_dir>/ipfs/api-token
     ipfs_local_api_multiaddr: str = ""  # the devnet's IPFS RPC server, told to aqua-ipfs
     particle_ttl_ms: int = DEFAULT_TTL_MS
     allowed_binaries: dict[str, str] | None = None  # None: curl when installed
@@ -128,6 +129,7 @@ class DaemonConfig:
             "port": settings.peer.port,
             "key_file": settings.peer.key_file,
             "ipfs_api_url": settings.ipfs.api_url,
+            "ipfs_api_token": settings.ipfs.api_token.get_secret_value() if settings.ipfs.api_token else None,
             "particle_ttl_ms": settings.peer.particle_ttl_ms,
             "management_peer_ids": frozenset(settings.peer.management_peer_ids) or None,
             "libp2p_port": settings.peer.libp2p_port,
@@ -244,10 +246,12 @@ class PeerDaemon:
         return OperatorService(current)
 
     def _ipfs_builtin(self) -> Any:
-        from fluence_dao.ipfs import open_ipfs
+        from fluence_dao.ipfs import api_token_for, open_ipfs
         from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
 
-        ipfs = open_ipfs(api_url=self.config.ipfs_api_url, repo=self.config.state_dir / "ipfs")
+        api_url = self.config.ipfs_api_url
+        token = api_token_for(self.config.state_dir, self.config.ipfs_api_token, api_url=api_url) if api_url else None
+        ipfs = open_ipfs(api_url=api_url, repo=self.config.state_dir / "ipfs", api_token=token)
         local = self.config.ipfs_local_api_multiaddr
         if not local and self.config.ipfs_api_url:
             local = _url_to_multiaddr(self.config.ipfs_api_url)
