@@ -28,6 +28,8 @@ from fluence_dao.subgraph._numbers import BigDecimal
 from fluence_dao.subgraph._store import Entity, Store
 
 MAX_FIRST = 1000
+MAX_DEPTH = 16  # nesting of selections in one query (graph-node: GRAPH_GRAPHQL_MAX_DEPTH)
+MAX_ENTITIES = 100_000  # entities one query may return in all: nested collections multiply (first x first x ...)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,14 @@ class _Request:
     store: Store
     cache: dict[tuple[str, int | None], list[Entity]]
     indexes: dict[tuple[str, str], dict[str, list[Entity]]] = field(default_factory=dict)
+    returned: int = 0  # entities handed out so far, against MAX_ENTITIES
+
+    def hand_out(self, count: int) -> None:
+        self.returned += count
+        if self.returned > MAX_ENTITIES:
+            raise QueryError(
+                f"the query returns more than {MAX_ENTITIES} entities in all: lower `first` on nested collections"
+            )
 
     def all(self, entity: str, block: int | None) -> list[Entity]:
         key = (entity, block)
@@ -152,9 +162,15 @@ class SubgraphSchema:
     def execute(
         self, query: str, variables: dict[str, Any] | None = None, operation: str | None = None
     ) -> dict[str, Any]:
-        from graphql import GraphQLError, graphql_sync
+        from graphql import GraphQLError, graphql_sync, parse
 
         request = _Request(self.store, {})
+        try:
+            depth = _depth(parse(query, no_location=True))
+        except GraphQLError as err:
+            return {"errors": [err.formatted]}
+        if depth > MAX_DEPTH:
+            return {"errors": [{"message": f"the query nests selections more than {MAX_DEPTH} levels deep"}]}
         try:
             result = graphql_sync(
                 self.graphql_schema, query, context_value=request, variable_values=variables, operation_name=operation
@@ -276,7 +292,9 @@ class SubgraphSchema:
             raise QueryError(f"The `first` argument must be between 0 and {MAX_FIRST}, but is {first}")
         if skip is None or skip < 0:
             raise QueryError(f"The `skip` argument must be at least 0, but is {skip}")
-        return [{"__entity": etype.name, "__block": block, "__data": r} for r in rows[skip : skip + first]]
+        page = rows[skip : skip + first]
+        req.hand_out(len(page))
+        return [{"__entity": etype.name, "__block": block, "__data": r} for r in page]
 
     def _sort_key(self, etype: EntityType, order_by: str, block: int | None, req: _Request) -> Callable[[Entity], Any]:
         if "__" in order_by:
@@ -607,3 +625,33 @@ def _fold(v: Any) -> Any:
 
 def _same(v: Any) -> Any:
     return v
+
+
+def _depth(document: Any) -> int:
+    """How deeply the selections of `document` nest, following fragment spreads (a cycle counts as too deep)."""
+    from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
+
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def deepest(selection_set: Any, level: int, seen: frozenset[str]) -> int:
+        if selection_set is None or level > MAX_DEPTH:
+            return level
+        best = level
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                best = max(best, deepest(node.selection_set, level + 1, seen))
+            elif isinstance(node, InlineFragmentNode):
+                best = max(best, deepest(node.selection_set, level, seen))
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                if name in seen:
+                    return MAX_DEPTH + 1
+                fragment = fragments.get(name)
+                if fragment is not None:
+                    best = max(best, deepest(fragment.selection_set, level, seen | {name}))
+        return best
+
+    return max(
+        (deepest(d.selection_set, 0, frozenset()) for d in document.definitions if hasattr(d, "selection_set")),
+        default=0,
+    )

@@ -28,6 +28,10 @@ def meta_of(indexer: Indexer) -> dict[str, Any]:
     }
 
 
+MAX_BODY_BYTES = 256 * 1024  # one GraphQL request; anyone on the machine may send one
+REQUEST_TIMEOUT_S = 10.0
+
+
 class SubgraphServer:
     def __init__(self, indexer: Indexer, port: int = 0, index: bool = True) -> None:
         self.indexer = indexer
@@ -43,6 +47,7 @@ class SubgraphServer:
 
         class Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True  # one small JSON reply: no 40 ms delayed-ACK stalls
+            timeout = REQUEST_TIMEOUT_S  # a client that sends nothing (slowloris) loses its connection
 
             def log_message(self, fmt: str, *args: Any) -> None:
                 log.debug("graphql: " + fmt, *args)
@@ -67,6 +72,13 @@ class SubgraphServer:
                     return
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_BODY_BYTES:
+                    self.close_connection = True
+                    self._reply(413, {"errors": [{"message": f"the request body must be 0 to {MAX_BODY_BYTES} bytes"}]})
+                    return
+                try:
                     body = json.loads(self.rfile.read(length) or b"{}")
                     query = body["query"]
                 except (ValueError, KeyError, TypeError):

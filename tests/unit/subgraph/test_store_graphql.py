@@ -222,3 +222,25 @@ def test_referencing_scalar_and_list_fields(store: Store) -> None:
         {("Account", "0xcc"): {"id": s("0xcc"), "key": (A.SV_BYTES, b""), "tags": (A.SV_ARRAY, [s("1"), s("2")])}},
     )
     assert [e["id"][1] for e in store.referencing("Account", "tags", "2")] == ["0xcc"]
+
+
+def test_deep_queries_are_refused_before_they_run(api: SubgraphSchema) -> None:
+    """Anyone on the machine may query the GraphQL endpoint: nesting is bounded (graph-node: GRAPH_GRAPHQL_MAX_DEPTH)."""
+    from fluence_dao.subgraph._graphql import MAX_DEPTH
+
+    nested = "author { proposals { " * 9 + "id" + " } }" * 9
+    reply = api.execute("{ proposals { " + nested + " } }")
+    assert reply["errors"][0]["message"] == f"the query nests selections more than {MAX_DEPTH} levels deep"
+    cyclic = "query { proposals { ...F } } fragment F on Proposal { author { proposals { ...F } } }"
+    assert "levels deep" in api.execute(cyclic)["errors"][0]["message"]
+    assert "errors" not in api.execute("{ proposals { " + "author { proposals { " * 7 + "id" + " } }" * 7 + " } }")
+
+
+def test_entities_one_query_returns_are_bounded(api: SubgraphSchema, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nested collections multiply (first x first x ...): the total a query hands out is capped."""
+    import fluence_dao.subgraph._graphql as graphql_module
+
+    monkeypatch.setattr(graphql_module, "MAX_ENTITIES", 5)
+    reply = api.execute("{ proposals { id votes { id } author { proposals { id } } } }")
+    assert "more than 5 entities" in reply["errors"][0]["message"]
+    assert data(api, "{ proposals(first: 2) { id } }") == {"proposals": [{"id": "1"}, {"id": "2"}]}
