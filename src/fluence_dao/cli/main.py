@@ -85,7 +85,10 @@ def main() -> None:
 
     Typer's standalone mode handles usage errors itself (exit 2); FluenceDaoError and Ctrl-C are mapped
     here so a failed operation is one clean line (or one JSON document) and never a traceback.
+    The umask 077 makes every file this process and its children (ipfs/subgraph serve, the peer daemon, anvil)
+    create readable by this user only: the state dir holds keys, tokens and logs.
     """
+    os.umask(0o077)
     signal.signal(signal.SIGINT, _on_sigint)
     try:
         app(prog_name="fluence-dao")

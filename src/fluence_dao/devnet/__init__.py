@@ -3,7 +3,8 @@
 `Devnet(settings).up()` is idempotent and returns devnet.json (chain id, RPC URL, ENS addresses, names);
 `down()` stops everything with SIGTERM (anvil saves its chain to `--state`), then SIGKILL. More background
 processes join through `COMPONENTS` (see `_devnet.py`). `resolve_endpoint(settings)` gives the RPC URL and
-ENS registry any eth command should use, filling devnet values from devnet.json.
+ENS registry any eth command should use, filling devnet values from devnet.json. `up()` keeps the state dir
+private (umask 077 for what it starts; `secure_state_dir` tightens what an older run left readable).
 """
 
 from fluence_dao.devnet._deploy import (
@@ -28,12 +29,14 @@ from fluence_dao.devnet._devnet import (
     resolve_endpoint,
     rpc_chain_id,
 )
+from fluence_dao.devnet._permissions import STATE_SUBDIRS, secure_state_dir
 from fluence_dao.devnet._state import STATE_VERSION, DevnetPaths, read_info
 
 __all__ = [
     "COMPONENTS",
     "REGISTRY_ARTIFACT",
     "RESOLVER_ARTIFACT",
+    "STATE_SUBDIRS",
     "STATE_VERSION",
     "AnvilComponent",
     "Devnet",
@@ -52,4 +55,5 @@ __all__ = [
     "read_info",
     "resolve_endpoint",
     "rpc_chain_id",
+    "secure_state_dir",
 ]

@@ -31,6 +31,7 @@ from fluence_dao._util.net import LOOPBACK, free_port
 from fluence_dao._util.paths import node_modules
 from fluence_dao._util.process import ManagedProcess, ProcessSpec, ProcessStatus
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, Settings
+from fluence_dao.devnet._permissions import PRIVATE_UMASK, secure_state_dir
 from fluence_dao.devnet._state import DevnetPaths, read_info, write_info
 from fluence_dao.errors import ConfigError, DevnetError, ToolNotFoundError
 
@@ -206,17 +207,47 @@ def ipfs_api_version(api_url: str, timeout_s: float = 0.5) -> str | None:
         return None
 
 
+class _IpfsServerProcess(ManagedProcess):
+    """`ipfs serve` whose `start()` first makes sure of the API token file (created once, then reused)."""
+
+    def __init__(self, spec: ProcessSpec, token_file: Path) -> None:
+        super().__init__(spec)
+        self.token_file = token_file
+
+    def start(self) -> tuple[int, bool]:
+        from fluence_dao.ipfs import ensure_api_token_file
+
+        ensure_api_token_file(self.token_file)
+        return super().start()
+
+
 class IpfsServerComponent:
-    """`fluence-dao ipfs serve`: the embedded store (`<state_dir>/ipfs`) behind Kubo's RPC API on 127.0.0.1."""
+    """`fluence-dao ipfs serve`: the embedded store (`<state_dir>/ipfs`) behind Kubo's RPC API on 127.0.0.1.
+    Writes need the token in `<state_dir>/ipfs/api-token` (0600; the path, never the token, is in its argv)."""
 
     name = "ipfs"
 
     def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+        from fluence_dao.ipfs import api_token_path
+
         previous = info.get("processes", {}).get(self.name, {})
         port = _stable_port(devnet, self.name, 0, previous)
         api_url = f"http://{LOOPBACK}:{port}"
         repo = devnet.settings.state_dir / "ipfs"
-        argv = [sys.executable, "-m", "fluence_dao", "ipfs", "serve", "--port", str(port), "--repo", str(repo)]
+        token_file = api_token_path(devnet.settings.state_dir)
+        argv = [
+            sys.executable,
+            "-m",
+            "fluence_dao",
+            "ipfs",
+            "serve",
+            "--port",
+            str(port),
+            "--repo",
+            str(repo),
+            "--auth-token-file",
+            str(token_file),
+        ]
         spec = ProcessSpec(
             name=self.name,
             argv=argv,
@@ -226,15 +257,18 @@ class IpfsServerComponent:
             startup_timeout_s=devnet.settings.devnet.startup_timeout_s,
             port=port,
         )
-        return ManagedProcess(spec)
+        return _IpfsServerProcess(spec, token_file)
 
     def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+        from fluence_dao.ipfs import api_token_path
+
         port = devnet.process(self.name).spec.port
         return {
             "ipfs": {
                 "api_url": f"http://{LOOPBACK}:{port}",
                 "api_multiaddr": f"/ip4/{LOOPBACK}/tcp/{port}",
                 "repo": str(devnet.settings.state_dir / "ipfs"),
+                "api_token_file": str(api_token_path(devnet.settings.state_dir)),
             }
         }
 
@@ -518,7 +552,19 @@ class Devnet:
         return self._processes[name]
 
     def up(self) -> dict[str, Any]:
-        """Start every component (reusing healthy running ones), deploy ENS if needed; returns devnet.json."""
+        """Start every component (reusing healthy running ones), deploy ENS if needed; returns devnet.json.
+
+        Runs with umask 077 (restored after), so the processes it starts and every file they or it create (logs,
+        anvil's --state, keys, devnet.json) are private; what an earlier run left readable is tightened first.
+        """
+        previous_umask = os.umask(PRIVATE_UMASK)
+        try:
+            secure_state_dir(self.settings.state_dir)
+            return self._up()
+        finally:
+            os.umask(previous_umask)
+
+    def _up(self) -> dict[str, Any]:
         info = self.info() or {}
         processes: dict[str, Any] = dict(info.get("processes", {}))
         for component in self.components:

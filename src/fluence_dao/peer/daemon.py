@@ -566,6 +566,7 @@ def _url_to_multiaddr(url: str) -> str:
 
 def serve(config: DaemonConfig) -> int:
     """Run a daemon in this process until SIGTERM/SIGINT (the process entry point; installs signal handlers)."""
+    os.umask(0o077)  # whatever it writes (daemon.json, keys, the vault) is for this user only
     hardening = harden_process()
     logger.info("process hardening: %s", hardening)
     daemon = PeerDaemon(config).start()
