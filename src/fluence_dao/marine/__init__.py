@@ -5,7 +5,13 @@
 modules by import namespace, as Marine does, and calls the facade (the last module).
 """
 
-from fluence_dao.marine._config import CallParameters, ModuleConfig, ParticleParameters, SecurityTetraplet
+from fluence_dao.marine._config import (
+    CallParameters,
+    HostBinary,
+    ModuleConfig,
+    ParticleParameters,
+    SecurityTetraplet,
+)
 from fluence_dao.marine._sections import (
     Argument,
     FunctionSignature,
@@ -23,6 +29,7 @@ __all__ = [
     "Argument",
     "CallParameters",
     "FunctionSignature",
+    "HostBinary",
     "ImportSignature",
     "MType",
     "MarineModule",

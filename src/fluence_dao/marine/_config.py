@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT_MAX_MEMORY_BYTES = 256 * 2**20
 DEFAULT_MAX_CALL_SECONDS = 10.0
+
+
+class HostBinary(Protocol):
+    """A mounted binary the host implements in Python (e.g. the peer's HTTP effector mounted as `curl`): called
+    with the guest's arguments instead of running a process, it answers as a process would, with
+    {"ret_code": int, "error": str, "stdout": bytes, "stderr": bytes}. An exception it raises is reported to
+    the guest as ret_code 100001 (could not run)."""
+
+    def __call__(self, args: list[str]) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -18,8 +27,9 @@ class ModuleConfig:
       and its logger name (`fluence_dao.marine.guest.<name>`).
     - `envs`: WASI environment variables. `WASM_LOG` is set from the guest logger's level unless given here.
     - `mapped_dirs`: guest path -> host path, the only directories the guest sees (WASI preopens).
-    - `mounted_binaries`: import name -> absolute path of a binary the module may run through the import
-      `host.<name>(Vec<String>) -> MountedBinaryResult`. Nothing else can be run.
+    - `mounted_binaries`: import name -> what the import `host.<name>(Vec<String>) -> MountedBinaryResult`
+      runs: the absolute path of a binary (run as a process with the arguments, no shell), or a HostBinary
+      (called with them). Nothing else can be run.
     - `max_memory_bytes`: ceiling of the guest's linear memory; a grow beyond it fails inside the guest.
     - `max_call_seconds`: wall-clock bound of one call (including nested calls and mounted binaries).
     - `logger_enabled`: guest log lines and stdout/stderr go to the logger; False drops them.
@@ -31,7 +41,7 @@ class ModuleConfig:
     name: str = "module"
     envs: Mapping[str, str] = field(default_factory=dict)
     mapped_dirs: Mapping[str, str] = field(default_factory=dict)
-    mounted_binaries: Mapping[str, str] = field(default_factory=dict)
+    mounted_binaries: Mapping[str, str | HostBinary] = field(default_factory=dict)
     max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
     max_call_seconds: float = DEFAULT_MAX_CALL_SECONDS
     logger_enabled: bool = True

@@ -13,7 +13,9 @@ offers the same names:
   `crates/call-parameters`; its Rust function is named `get_call_raw_parameters`, the wasm import name is
   `get_call_parameters`). Layouts per version are in `CallParameters.for_host_api`.
 - `<name>(args: Vec<String>) -> MountedBinaryResult` for each mounted binary the config allows: raw
-  `(args_ptr: i32, args_count: i32)`, result lowered and handed over with `set_result_ptr`.
+  `(args_ptr: i32, args_count: i32)`, result lowered and handed over with `set_result_ptr`. The config maps
+  the name to an absolute path (a process is run) or to a HostBinary, a Python object the host implements
+  (e.g. the peer's HTTP effector mounted as `curl`): it is called with the arguments instead.
 
 Any other import in these namespaces makes the module fail to load, as in Marine (a link error there).
 A mounted binary the config does not allow fails at load with MountedBinaryError (Marine and nox link
@@ -32,7 +34,7 @@ from typing import Any, Protocol
 
 from fluence_dao.errors import ModuleLoadError, MountedBinaryError
 from fluence_dao.marine._abi import GuestMemory, Lifter, Lowerer, RecordResolver, raw_signature
-from fluence_dao.marine._config import CallParameters, ModuleConfig
+from fluence_dao.marine._config import CallParameters, HostBinary, ModuleConfig
 from fluence_dao.marine._sections import Argument, FunctionSignature, MType, RecordField, RecordType
 
 logger = logging.getLogger(__name__)
@@ -192,18 +194,29 @@ def host_function(host: ImportHost, namespace: str, name: str, params: list[str]
             module=host.name,
             binary=name,
         )
-    path = Path(binary)
-    if not path.is_absolute() or not path.is_file():
-        raise MountedBinaryError(
-            f"module {host.name!r}: mounted binary {name!r} must be an absolute path to a file, got {binary!r}",
-            module=host.name,
-            binary=name,
-            path=binary,
-        )
+    if not isinstance(binary, str):
+        if not callable(binary):
+            raise MountedBinaryError(
+                f"module {host.name!r}: mounted binary {name!r} must be an absolute path or a host-implemented "
+                f"binary (a callable), got {type(binary).__name__}",
+                module=host.name,
+                binary=name,
+            )
+        runner = binary
+    else:
+        path = Path(binary)
+        if not path.is_absolute() or not path.is_file():
+            raise MountedBinaryError(
+                f"module {host.name!r}: mounted binary {name!r} must be an absolute path to a file, got {binary!r}",
+                module=host.name,
+                binary=name,
+                path=binary,
+            )
+        runner = _process_runner(str(path), host.config.max_call_seconds, host.name, name)
     described = host.resolve_import(namespace, name)
     sig = described if described is not None else mounted_binary_signature(name)
     check_import_type(host.name, namespace, name, sig, params, results)
-    return _mounted_binary(host, name, str(path), sig)
+    return _mounted_binary(host, name, runner, sig)
 
 
 def _logger(host: ImportHost) -> Callable[[int, int, int, int], None]:
@@ -232,7 +245,34 @@ def _call_parameters(host: ImportHost, version: int) -> Callable[[], None]:
     return get_call_parameters
 
 
-def _mounted_binary(host: ImportHost, name: str, path: str, sig: FunctionSignature) -> Callable[..., Any]:
+def _process_runner(path: str, timeout_s: float, module: str, name: str) -> HostBinary:
+    def run(args: list[str]) -> dict[str, Any]:
+        return run_mounted_binary(path, args, timeout_s, module, name)
+
+    return run
+
+
+def _run_host_binary(runner: HostBinary, args: Any, module: str, name: str) -> dict[str, Any]:
+    """Call a host-implemented binary; a malformed answer or an exception becomes a nox-style host error."""
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        return {"ret_code": 100004, "error": "mounted binary arguments must be a list of strings", "stdout": b"",
+                "stderr": b""}  # fmt: skip
+    try:
+        result = dict(runner(list(args)))
+        answer = {
+            "ret_code": int(result["ret_code"]),
+            "error": str(result.get("error", "")),
+            "stdout": bytes(result.get("stdout", b"")),
+            "stderr": bytes(result.get("stderr", b"")),
+        }
+    except Exception as err:  # a host binary must not take the call down with it
+        logger.exception("module %s: host binary %s failed", module, name)
+        return {"ret_code": COMMAND_ERROR, "error": f"mounted binary {name!r} failed: {type(err).__name__}: {err}",
+                "stdout": b"", "stderr": b""}  # fmt: skip
+    return answer
+
+
+def _mounted_binary(host: ImportHost, name: str, runner: HostBinary, sig: FunctionSignature) -> Callable[..., Any]:
     def resolve(record: str) -> RecordType:
         if record == "MountedBinaryResult":
             try:
@@ -244,7 +284,7 @@ def _mounted_binary(host: ImportHost, name: str, path: str, sig: FunctionSignatu
     def run_binary(*raw: int) -> Any:
         guest = host.guest()
         (args,) = Lifter(guest, resolve).lift_arguments(sig, raw)
-        result = run_mounted_binary(path, args, host.config.max_call_seconds, host.name, name)
+        result = _run_host_binary(runner, args, host.name, name)
         if sig.output is not None and sig.output.kind == "Record":
             # a module may declare the result as MountedBinaryStringResult: the same layout with String fields
             record = resolve(str(sig.output.record))
