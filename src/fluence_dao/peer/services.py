@@ -9,6 +9,11 @@
 - Permissions (configurable in PeerConfig): removing a service and adding an alias to it is allowed to its
   owner (creator), the host and the management peers; with `restricted=True`, adding modules, blueprints and
   creating services is allowed only to the host and management peers (nox today); default open (2021).
+- Effector services: a service with a module that mounts a binary (curl_adapter, [curl_adapter, ipld], ...)
+  may be called only by its creator, the host (the peer's own scripts and spells) and the management peers,
+  whatever `restricted` says: it acts on the host's behalf (HTTP requests from the peer's address).
+- Mounted binaries (`allowed_binaries`): name -> absolute path, or a host-implemented binary
+  (`fluence_dao.marine.HostBinary`, e.g. peer/http_effector.py's HttpEffector mounted as `curl`).
 """
 
 from __future__ import annotations
@@ -19,15 +24,20 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multiformats import CID, multihash
 
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.peer.builtins._base import BuiltinError
+
+if TYPE_CHECKING:
+    from fluence_dao.marine import HostBinary
+
+    MountedBinary = str | HostBinary
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +93,7 @@ class ServiceRecord:
     aliases: list[str] = field(default_factory=list)
     created_at_ms: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    effector_binaries: tuple[str, ...] = ()  # mounted binaries of its modules: only privileged callers
 
     def to_aqua(self, worker_id: str) -> dict[str, Any]:
         return {
@@ -108,6 +119,17 @@ class PermissionPolicy:
         if self.restricted and not self.is_privileged(peer_id):
             raise BuiltinError("This function is only available to the host or worker spells")
 
+    def guard_effector(self, peer_id: str, record: ServiceRecord, function: str) -> None:
+        """Only the creator, the host and the management peers may call a service that holds an effector."""
+        if not record.effector_binaries or peer_id == record.owner_id or self.is_privileged(peer_id):
+            return
+        names = ", ".join([*record.aliases, f"function {function}"])
+        raise BuiltinError(
+            f"Error: Forbidden. User id '{peer_id}' cannot call service '{record.id}' ({names}): it holds the "
+            f"effector {', '.join(record.effector_binaries)} and only its creator, the host or management peers "
+            "may call it"
+        )
+
     def guard_owner(self, peer_id: str, owner_id: str, function: str, what: str) -> None:
         if peer_id != owner_id and not self.is_privileged(peer_id):
             raise BuiltinError(
@@ -124,7 +146,7 @@ class ServiceHost:
         state_dir: Path,
         policy: PermissionPolicy,
         *,
-        allowed_binaries: dict[str, str] | None = None,
+        allowed_binaries: Mapping[str, MountedBinary] | None = None,
         vault_root: Path | None = None,
         module_memory_bytes: int = DEFAULT_MODULE_MEMORY,
         max_call_seconds: float = 30.0,
@@ -135,7 +157,11 @@ class ServiceHost:
         self.modules_dir.mkdir(parents=True, exist_ok=True)
         self.blueprints_dir.mkdir(parents=True, exist_ok=True)
         self.policy = policy
-        self.allowed_binaries = dict(allowed_binaries or {})
+        self.binaries: dict[str, MountedBinary] = dict(allowed_binaries or {})
+        # what `peer.identify` lists: paths, and a description for a host-implemented binary
+        self.allowed_binaries: dict[str, str] = {
+            name: b if isinstance(b, str) else f"{name} (host: {b!r})" for name, b in self.binaries.items()
+        }
         self.vault_root = vault_root
         self.module_memory_bytes = module_memory_bytes
         self.max_call_seconds = max_call_seconds
@@ -161,9 +187,12 @@ class ServiceHost:
         return cid
 
     def _check_binaries(self, name: str, config: dict[str, Any]) -> None:
+        """A module may mount only configured binaries; its path must name the same file (for a host-implemented
+        binary: any path whose file name is the binary's name, e.g. `curl` or `/usr/bin/curl`)."""
         for binary, path in (config.get("mounted_binaries") or {}).items():
-            allowed = self.allowed_binaries.get(binary)
-            if allowed is None or (path and Path(path).name != Path(allowed).name and path != allowed):
+            allowed = self.binaries.get(binary)
+            expected = binary if allowed is None or not isinstance(allowed, str) else allowed
+            if allowed is None or (path and Path(path).name != Path(expected).name and path != expected):
                 raise BuiltinError(
                     f"Error: Config error: module {name} requested a binary `{binary}` ({path}) which isn't in the "
                     f"configured list of binaries ({', '.join(sorted(self.allowed_binaries)) or 'none'})"
@@ -236,8 +265,11 @@ class ServiceHost:
     def create_service(self, blueprint_id: str, owner_id: str) -> str:
         blueprint = self.get_blueprint(blueprint_id)
         modules = []
+        effectors: set[str] = set()
         for cid in blueprint["dependencies"]:
-            modules.append((self._marine_config(self.module_config(cid)), self.module_bytes(cid)))
+            config = self._marine_config(self.module_config(cid))
+            effectors.update(config.mounted_binaries)
+            modules.append((config, self.module_bytes(cid)))
         try:
             service = LinkedService(modules)
         except FluenceDaoError as err:
@@ -250,6 +282,7 @@ class ServiceHost:
                 owner_id=owner_id,
                 service=service,
                 created_at_ms=int(time.time() * 1000),
+                effector_binaries=tuple(sorted(effectors)),
             )
         logger.info("created service %s from blueprint %s for %s", service_id, blueprint_id, owner_id)
         return service_id
@@ -261,9 +294,7 @@ class ServiceHost:
         if self.vault_root is not None:
             mapped.setdefault("/tmp/vault", str(self.vault_root))
         binaries = {
-            name: self.allowed_binaries[name]
-            for name in (config.get("mounted_binaries") or {})
-            if name in self.allowed_binaries
+            name: self.binaries[name] for name in (config.get("mounted_binaries") or {}) if name in self.binaries
         }
         memory = config.get("max_heap_size")
         return ModuleConfig(
@@ -315,6 +346,10 @@ class ServiceHost:
             record.aliases.append(alias)
 
     def call(self, record: ServiceRecord, function_name: str, args: list[Any], call_parameters: Any) -> Any:
+        """Call a service function; an effector service first checks the caller (the particle's init peer)."""
+        if record.effector_binaries:
+            particle = getattr(call_parameters, "particle", None)
+            self.policy.guard_effector(str(getattr(particle, "init_peer_id", "")), record, function_name)
         started = time.perf_counter()
         ok = False
         try:

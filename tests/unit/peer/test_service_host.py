@@ -94,3 +94,52 @@ def test_ids_that_name_paths_are_not_found_before_any_file_is_read(tmp_path, bad
     for read in (host.get_blueprint, host.module_config, host.module_bytes):
         with pytest.raises(BuiltinError, match="wasn't found"):
             read(bad_id)
+
+
+def test_a_host_implemented_binary_is_mounted_by_name(tmp_path) -> None:
+    from fluence_dao.peer.http_effector import HttpEffector
+
+    effector = HttpEffector({})
+    host = ServiceHost(tmp_path, PermissionPolicy(host_peer_id="HOST"), allowed_binaries={"curl": effector})
+    for path in ("curl", "/usr/bin/curl", ""):  # Aqua deploys name it "curl"; the 2021 configs a path
+        host.add_module(WASM, {"name": f"m{len(path)}", "mounted_binaries": [["curl", path]]})
+    with pytest.raises(BuiltinError, match=r"`curl` \(/usr/bin/wget\) which isn't in the configured list"):
+        host.add_module(WASM, {"name": "bad", "mounted_binaries": [["curl", "/usr/bin/wget"]]})
+    cid = host.add_module(WASM, {"name": "m", "mounted_binaries": [["curl", "curl"]]})
+    assert host._marine_config(host.module_config(cid)).mounted_binaries == {"curl": effector}
+    assert host.allowed_binaries == {"curl": f"curl (host: {effector!r})"}  # what peer.identify lists: text
+
+
+class _RecordingService:
+    """Stands in for a MarineService (no wasm in unit tests): records the calls that reach it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def call(self, function_name: str, args: list, *, call_parameters) -> str:
+        self.calls.append(function_name)
+        return "ran"
+
+
+def _params(caller: str):
+    from fluence_dao.marine import CallParameters, ParticleParameters
+
+    return CallParameters(particle=ParticleParameters(init_peer_id=caller), service_id="s")
+
+
+def test_effector_services_answer_only_creator_host_and_management(host) -> None:
+    service = _RecordingService()
+    record = ServiceRecord(id="s", blueprint_id="b", owner_id="OWNER", service=service, aliases=["curl_adapter"],
+                           effector_binaries=("curl",))  # fmt: skip
+    for caller in ("OWNER", "HOST", "ADMIN"):
+        assert host.call(record, "http_request", [], _params(caller)) == "ran"
+    for caller in ("MALLORY", "", "owner"):
+        with pytest.raises(BuiltinError) as refused:
+            host.call(record, "http_request", [], _params(caller))
+        assert refused.value.result == (
+            f"Error: Forbidden. User id '{caller}' cannot call service 's' (curl_adapter, function http_request): it "
+            "holds the effector curl and only its creator, the host or management peers may call it"
+        )
+    assert service.calls == ["http_request"] * 3
+    plain = ServiceRecord(id="p", blueprint_id="b", owner_id="OWNER", service=service)
+    assert host.call(plain, "anything", [], _params("MALLORY")) == "ran"  # no effector: open as before
