@@ -1,5 +1,5 @@
 //! ipld: the aggregation tree (see interface.toml for the layout). Blocks go through the Kubo RPC API with
-//! curl_adapter's mounted curl; an update re-encodes and writes only the nodes on changed paths.
+//! curl_adapter's http_request; an update re-encodes and writes only the nodes on changed paths.
 const std = @import("std");
 const marine = @import("marine");
 const iface = @import("interface");
@@ -57,18 +57,19 @@ pub fn cid_of(dag_json: []const u8) iface.IpldResult {
 // --- Kubo RPC through curl_adapter ---------------------------------------------------------------------
 
 const boundary = "fluence-dao-ipld-7d3f9a";
-const piece_bytes = 96 * 1024;
+/// curl_adapter's limit of a request body (its curl arguments must fit Linux's ARG_MAX).
 const max_body_bytes = 1536 * 1024;
+const timeout_ms: u32 = 30_000;
 
-fn curl(diag: *Diag, step: []const u8, args: []const []const u8) Error![]const u8 {
-    const r = iface.curl_adapter.curl_request(args);
-    if (r.ret_code != 0) {
-        const body = std.mem.trim(u8, r.stdout, " \r\n");
-        return diag.fail("IPFS {s}: curl exited with {d}: {s}{s}{s}", .{
-            step, r.ret_code, r.@"error", std.mem.trim(u8, r.stderr, " \r\n"), body[0..@min(body.len, 300)],
+fn post(diag: *Diag, step: []const u8, url: []const u8, headers: []const []const u8, body: []const u8) Error![]const u8 {
+    const r = iface.curl_adapter.http_request("POST", url, headers, body, timeout_ms);
+    if (!r.success) {
+        const text = std.mem.trim(u8, r.body, " \r\n");
+        return diag.fail("IPFS {s}: {s}{s}{s}", .{
+            step, r.@"error", if (text.len > 0) ": " else "", text[0..@min(text.len, 300)],
         });
     }
-    return r.stdout;
+    return r.body;
 }
 
 fn apiBase(diag: *Diag, api_url: []const u8) Error![]const u8 {
@@ -86,12 +87,8 @@ fn urlSafe(diag: *Diag, what: []const u8, s: []const u8) Error!void {
 fn dagGet(diag: *Diag, base: []const u8, cid: []const u8) Error!Value {
     try urlSafe(diag, "CID", cid);
     const url = marine.print("{s}/api/v0/dag/get?arg={s}&output-codec=dag-json", .{ base, cid });
-    const args = [_][]const u8{
-        "--silent", "--show-error", "--fail-with-body", "--proto", "=http,https", "--max-time", "30",
-        "--request", "POST", "--url", url,
-    };
     const step = marine.print("dag/get {s}", .{cid});
-    return dag.parse(diag, try curl(diag, step, &args), step);
+    return dag.parse(diag, try post(diag, step, url, &.{}, ""), step);
 }
 
 /// dag/put the DAG-JSON of `value` as dag-cbor; checks Kubo's CID against ours; returns it.
@@ -101,27 +98,17 @@ fn dagPut(diag: *Diag, base: []const u8, value: Value, pin: bool) Error![]const 
     const json = try dag.dagJson(diag, value);
     const body = marine.print("--{s}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"node.json\"\r\n" ++
         "Content-Type: application/octet-stream\r\n\r\n{s}\r\n--{s}--\r\n", .{ boundary, json, boundary });
-    // Linux limits one exec argument to 128 KiB (MAX_ARG_STRLEN) and all of them to ARG_MAX (2 MiB here), so a
-    // large body travels in pieces: curl concatenates repeated `--json` data without a separator (unlike
-    // `--data-binary`, which inserts "&"); a piece must not start with "@" (a file name) nor split a UTF-8 character.
+    // curl_adapter sends a large body in pieces below Linux's 128 KiB per exec argument; all of them together
+    // must stay below ARG_MAX (2 MiB here).
     if (body.len > max_body_bytes)
         return diag.fail("IPFS dag/put {s}: the node's DAG-JSON is {d} bytes, above the {d}-byte limit of curl's arguments (too many items under one protocol)", .{ expected, json.len, max_body_bytes });
     const url = marine.print("{s}/api/v0/dag/put?store-codec=dag-cbor&input-codec=dag-json&pin={}", .{ base, pin });
-    var args: std.ArrayList([]const u8) = .empty;
-    try args.appendSlice(a, &.{
-        "--silent",  "--show-error", "--fail-with-body", "--proto", "=http,https", "--max-time", "30",
-        "--request", "POST",         "--header",         marine.print("Content-Type: multipart/form-data; boundary={s}", .{boundary}),
-        "--header",  "Accept: application/json", "--url", url,
-    });
-    var rest: []const u8 = body;
-    while (rest.len > 0) {
-        var n = @min(rest.len, piece_bytes);
-        while (n > 1 and n < rest.len and ((rest[n] & 0xc0) == 0x80 or rest[n] == '@')) n -= 1;
-        try args.appendSlice(a, &.{ "--json", rest[0..n] });
-        rest = rest[n..];
-    }
+    const headers = [_][]const u8{
+        marine.print("Content-Type: multipart/form-data; boundary={s}", .{boundary}),
+        "Accept: application/json",
+    };
     const step = marine.print("dag/put {s}", .{expected});
-    const answer = try dag.parse(diag, try curl(diag, step, args.items), step);
+    const answer = try dag.parse(diag, try post(diag, step, url, &headers, body), step);
     const got: ?[]const u8 = if (answer == .object) if (answer.object.get("Cid")) |c| dag.linkCid(c) else null else null;
     const cid = got orelse return diag.fail("IPFS {s}: the answer has no Cid", .{step});
     if (!std.mem.eql(u8, cid, expected))

@@ -1,4 +1,4 @@
-//! subgraph_client: one entity from a GraphQL subgraph endpoint, through curl_adapter's mounted curl.
+//! subgraph_client: one entity from a GraphQL subgraph endpoint, through curl_adapter's http_request.
 const std = @import("std");
 const marine = @import("marine");
 const iface = @import("interface");
@@ -59,21 +59,15 @@ pub fn extract(entity: []const u8, id: []const u8, response: []const u8) iface.S
 }
 
 fn post(url: []const u8, request: []const u8, timeout_sec: u32, what: []const u8) Invalid![]const u8 {
-    const args = [_][]const u8{
-        "--silent",   "--show-error",                              "--fail-with-body", "--proto", "=http,https",
-        "--max-time", marine.print("{d}", .{@max(timeout_sec, 1)}), "--request",        "POST",
-        "--header",   "Content-Type: application/json",            "--data-raw",       request,
-        "--url",      url,
-    };
-    const r = iface.curl_adapter.curl_request(&args);
-    if (r.ret_code != 0) {
-        const out = std.mem.trim(u8, r.stdout, " \r\n");
-        return fail("subgraph request for {s} failed: curl exited with {d}{s}: {s}{s}", .{
-            what, r.ret_code, if (r.ret_code == 28) " (timeout)" else "", std.mem.trim(u8, r.stderr, " \r\n"),
-            out[0..@min(out.len, 300)],
+    const seconds = @min(@max(timeout_sec, 1), 3600);
+    const r = iface.curl_adapter.http_request("POST", url, &.{"Content-Type: application/json"}, request, seconds * 1000);
+    if (!r.success) {
+        const out = std.mem.trim(u8, r.body, " \r\n");
+        return fail("subgraph request for {s} failed: {s}{s}{s}", .{
+            what, r.@"error", if (out.len > 0) ": " else "", out[0..@min(out.len, 300)],
         });
     }
-    return r.stdout;
+    return r.body;
 }
 
 fn indexed(url: []const u8, timeout_sec: u32) Invalid![]const u8 {
