@@ -137,6 +137,14 @@ class PeerSettings(BaseModel):
     libp2p_port: int | None = Field(
         default=None, ge=0, le=65535, description="also serve libp2p (js-client) on /ip4/127.0.0.1/tcp/PORT/ws; 0: free"
     )
+    http_allowlist: list[str] = Field(
+        default_factory=list,
+        description="origins (scheme://host[:port]) modules may reach through the mounted curl, besides the "
+        "chain RPC, IPFS API and subgraph endpoints; JSON list in the environment",
+    )
+    http_max_response_bytes: int = Field(
+        default=8 * 2**20, gt=0, description="largest HTTP response a module may receive through the mounted curl"
+    )
 
 
 class IpfsSettings(BaseModel):

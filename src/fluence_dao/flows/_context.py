@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from fluence_dao.ipfs import Ipfs
     from fluence_dao.peer import PeerConfig
     from fluence_dao.peer.builtins.operator import OperatorConfig
+    from fluence_dao.peer.http_effector import OperatorEndpoints
 
 logger = logging.getLogger(__name__)
 
@@ -124,16 +125,38 @@ class FlowContext:
             max_fee_per_gas_cap=self.settings.eth.max_fee_per_gas_wei(),
         )
 
-    def peer_config(self, **overrides: Any) -> PeerConfig:
+    def http_endpoints(self) -> OperatorEndpoints:
+        """What modules on this context's peer may reach through the mounted curl: the chain RPC, this context's
+        IPFS API (with its token), ipfs.api_url, subgraph.endpoint_url, the devnet's IPFS server and subgraph
+        (devnet.json, read now) and peer.http_allowlist."""
+        from fluence_dao.peer.http_effector import ipfs_auth_headers, settings_endpoints
+
+        endpoints = settings_endpoints(self.settings)
+        own = self.ipfs_api_url
+        if own is None:
+            return endpoints
+        configured = self.settings.ipfs.api_token
+        token = configured.get_secret_value() if configured else None
+        headers = {**endpoints.headers, own: ipfs_auth_headers(self.settings.state_dir, own, token)}
+        return replace(endpoints, ipfs_api_urls=(own, *endpoints.ipfs_api_urls), headers=headers)
+
+    def peer_config(self, *, http_origins: Collection[str] = (), **overrides: Any) -> PeerConfig:
         """A config for an in-process peer that can run the flows: the `operator` builtin for this chain,
-        `aqua-ipfs` over this context's IPFS, and the mounted curl allowed (when installed)."""
+        `aqua-ipfs` over this context's IPFS, and `curl` mounted as the HTTP effector, which reaches only
+        `http_endpoints()` and `http_origins` (both read on every request, so a list of origins may grow)."""
         from fluence_dao.peer import PeerConfig
         from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
         from fluence_dao.peer.builtins.operator import OperatorService
+        from fluence_dao.peer.http_effector import operator_http_effector
 
-        curl = shutil.which("curl")
+        effector = operator_http_effector(
+            self.http_endpoints,
+            extra_origins=http_origins,
+            max_response_bytes=self.settings.peer.http_max_response_bytes,
+        )
+        self._closers.append(effector)
         values: dict[str, Any] = {
-            "allowed_binaries": {"curl": curl} if curl else {},
+            "allowed_binaries": {"curl": effector},
             "extra_builtins": {
                 "operator": OperatorService(self.operator_config()),
                 "aqua-ipfs": AquaIpfsService(self.ipfs),

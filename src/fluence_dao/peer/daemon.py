@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import resource
-import shutil
 import signal
 import socket
 import sys
@@ -185,10 +184,18 @@ class PeerDaemon:
         else:
             management = config.management_peer_ids
         self.management_peer_ids = management
-        binaries = config.allowed_binaries
-        if binaries is None:
-            curl = shutil.which("curl")
-            binaries = {"curl": curl} if curl else {}
+        binaries: dict[str, Any] | None = config.allowed_binaries
+        if binaries is None:  # `curl` is the HTTP effector: requests only to the operator's endpoints, no raw curl
+            from fluence_dao.peer.http_effector import daemon_http_effector
+
+            binaries = {
+                "curl": daemon_http_effector(
+                    state_dir,
+                    ipfs_api_url=config.ipfs_api_url,
+                    ipfs_local_api_multiaddr=config.ipfs_local_api_multiaddr,
+                    ipfs_api_token=config.ipfs_api_token,
+                )
+            }
         self._listener = _listen(config.port)
         self.port = int(self._listener.getsockname()[1])
         self.address = f"{LOOPBACK}:{self.port}"
