@@ -59,7 +59,7 @@ pub fn extract(entity: []const u8, id: []const u8, response: []const u8) iface.S
 }
 
 fn post(url: []const u8, request: []const u8, timeout_sec: u32, what: []const u8) Invalid![]const u8 {
-    const seconds = @min(@max(timeout_sec, 1), 3600);
+    const seconds: u32 = @min(@max(timeout_sec, 1), 3600);
     const r = iface.curl_adapter.http_request("POST", url, &.{"Content-Type: application/json"}, request, seconds * 1000);
     if (!r.success) {
         const out = std.mem.trim(u8, r.body, " \r\n");
