@@ -1,11 +1,13 @@
-"""wasm/ipld (with curl_adapter and the system curl) against fluence_dao.ipfs: its DAG-CBOR equals the Python
-codec byte for byte, and tree updates through KuboServer's dag/put and dag/get copy only changed paths."""
+"""wasm/ipld (with curl_adapter) against fluence_dao.ipfs: its DAG-CBOR equals the Python codec byte for byte,
+and tree updates through KuboServer's dag/put and dag/get copy only changed paths — with the peer's HTTP
+effector as curl (the server's API token injected by the host) and with the system curl (as on nox)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,40 +18,66 @@ from hypothesis import strategies as st
 from fluence_dao.build import build_module
 from fluence_dao.ipfs import DAG_CBOR, Cid, KuboServer, LocalIpfs, decode_dag_cbor, encode_dag_cbor
 from fluence_dao.marine import MarineService, ModuleConfig
+from fluence_dao.peer.http_effector import HttpEffector
 
 pytestmark = pytest.mark.integration
 
+TOKEN = "ipld-test-token-0123456789abcdef"
+#: The effector's allowlist (origin -> injected headers), read on every request: `tree` sets it per test.
+ALLOWED: dict[str, dict[str, str]] = {}
 
-@pytest.fixture(scope="module")
-def ipld(tmp_path_factory: pytest.TempPathFactory) -> MarineService:
-    curl = shutil.which("curl")
-    if curl is None:
-        import os
 
-        if os.environ.get("CI"):
-            pytest.fail("curl is required in CI")
-        pytest.skip("curl not installed")
-    out = tmp_path_factory.mktemp("wasm")
-    curl_wasm = build_module("curl_adapter", out).read_bytes()
-    ipld_wasm = build_module("ipld", out).read_bytes()
+def _service(out: Path, curl: Any) -> MarineService:
     return MarineService(
         [
-            (ModuleConfig(name="curl_adapter", mounted_binaries={"curl": curl}), curl_wasm),
-            (ModuleConfig(name="ipld"), ipld_wasm),
+            (
+                ModuleConfig(name="curl_adapter", mounted_binaries={"curl": curl}),
+                build_module("curl_adapter", out).path,
+            ),
+            (ModuleConfig(name="ipld"), build_module("ipld", out).path),
         ]
     )
 
 
-@pytest.fixture()
-def kubo(tmp_path: Path) -> Iterator[tuple[LocalIpfs, str]]:
+@pytest.fixture(scope="module")
+def ipld(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarineService]:
+    effector = HttpEffector(lambda: ALLOWED)
+    yield _service(tmp_path_factory.mktemp("wasm"), effector)
+    effector.close()
+
+
+@pytest.fixture(scope="module")
+def ipld_with_curl(tmp_path_factory: pytest.TempPathFactory, require: Any) -> MarineService:
+    curl = shutil.which("curl")
+    require(curl, "curl is not installed")
+    return _service(tmp_path_factory.mktemp("wasm"), curl)
+
+
+@dataclass
+class Tree:
+    service: MarineService
+    node: LocalIpfs
+    url: str
+
+
+@pytest.fixture(params=["effector", "curl"])
+def tree(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tree]:
+    """ipld on a KuboServer: through the effector (the server wants a token; the host adds it for this origin
+    only) or through the system curl (as on nox: the server allows unauthenticated writes, curl has no token)."""
     node = LocalIpfs(tmp_path / "repo")
-    # the module's dag/put through the mounted curl carries no token (no host injects one here); the token is
-    # tested in tests/security/test_ipfs_auth.py
-    server = KuboServer(node, allow_unauthenticated_writes=True).start()
+    if request.param == "effector":
+        service = request.getfixturevalue("ipld")
+        server = KuboServer(node, auth_token=TOKEN).start()
+        ALLOWED.clear()
+        ALLOWED.update({server.url: {"Authorization": f"Bearer {TOKEN}"}, "http://127.0.0.1:9": {}})
+    else:
+        service = request.getfixturevalue("ipld_with_curl")
+        server = KuboServer(node, allow_unauthenticated_writes=True).start()
     try:
-        yield node, server.url
+        yield Tree(service, node, server.url)
     finally:
         server.stop()
+        ALLOWED.clear()
 
 
 json_values = st.recursive(
@@ -103,8 +131,8 @@ def _items(n: int, start: int = 0, tag: str = "v1") -> list[dict[str, str]]:
     ]
 
 
-def test_update_writes_only_changed_paths(ipld: MarineService, kubo: tuple[LocalIpfs, str]) -> None:
-    node, url = kubo
+def test_update_writes_only_changed_paths(tree: Tree) -> None:
+    ipld, node, url = tree.service, tree.node, tree.url
     first = ipld.call("update", [url, "", "gov", "p1", _items(5)])
     assert first["success"], first["error"]
     assert sorted(first["changed"]) == [str(i) for i in range(5)]
@@ -158,21 +186,39 @@ def test_update_writes_only_changed_paths(ipld: MarineService, kubo: tuple[Local
     assert json.loads(got["value"]) == {"id": "2", "state": "v2", "votes": 6}
 
 
-def test_update_failures_name_the_step(ipld: MarineService, kubo: tuple[LocalIpfs, str]) -> None:
-    _, url = kubo
+def test_update_failures_name_the_step(tree: Tree) -> None:
+    ipld, url = tree.service, tree.url
     bad = ipld.call("update", [url, "", "gov", "p1", [{"id": "1", "content": '{"x": 1.5}'}]])
     assert not bad["success"] and "item 1" in bad["error"] and "float" in bad["error"]
     missing = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
     gone = ipld.call("update", [url, missing, "gov", "p1", _items(1)])
     assert not gone["success"] and f"dag/get {missing}" in gone["error"]
     down = ipld.call("update", ["http://127.0.0.1:9", "", "gov", "p1", _items(1)])
-    assert not down["success"] and "IPFS dag/put" in down["error"] and "curl exited" in down["error"]
+    assert not down["success"] and "IPFS dag/put" in down["error"] and "curl exited with 7" in down["error"]
 
 
-def test_nodes_above_one_curl_argument_travel_in_pieces(ipld: MarineService, kubo: tuple[LocalIpfs, str]) -> None:
+def test_the_host_decides_origins_and_credentials(ipld: MarineService, tmp_path: Path) -> None:
+    """Through the effector: an API outside the allowlist is never dialled; without the host's token the
+    server refuses the write (ipld itself cannot send one)."""
+    node = LocalIpfs(tmp_path / "repo")
+    with KuboServer(node, auth_token=TOKEN) as server:
+        ALLOWED.clear()
+        outside = ipld.call("update", [server.url, "", "gov", "p1", _items(1)])
+        assert not outside["success"] and "not in this peer's HTTP allowlist" in outside["error"]
+        ALLOWED[server.url] = {}
+        no_token = ipld.call("update", [server.url, "", "gov", "p1", _items(1)])
+        assert not no_token["success"] and "curl exited with 22" in no_token["error"]
+        ALLOWED[server.url] = {"Authorization": f"Bearer {TOKEN}"}
+        written = ipld.call("update", [server.url, "", "gov", "p1", _items(1)])
+        assert written["success"], written["error"]
+        assert node.dag_get(f"{written['root']}/templates/gov/protocols/p1/items/0")["id"] == "0"
+    ALLOWED.clear()
+
+
+def test_nodes_above_one_curl_argument_travel_in_pieces(tree: Tree) -> None:
     """A 300 KB item (more than Linux's 128 KiB per exec argument), with multi-byte characters and "@" at
     every position, is stored byte-exact; beyond the total limit the error says so."""
-    node, url = kubo
+    ipld, node, url = tree.service, tree.node, tree.url
     text = "".join("a@é€𝄞"[i % 5] for i in range(150_000))
     got = ipld.call("update", [url, "", "gov", "p1", [{"id": "1", "content": json.dumps({"text": text})}]])
     assert got["success"], got["error"]

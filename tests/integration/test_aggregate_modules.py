@@ -1,5 +1,6 @@
 """wasm/events and wasm/subgraph_client through the real host: eth_getLogs params and log decoding (malformed
-logs refused with the log's index), and GraphQL requests against a server on 127.0.0.1 (errors made clear).
+logs refused with the log's index), and GraphQL requests against a server on 127.0.0.1 (errors made clear),
+through curl_adapter with the peer's HTTP effector and with the system curl.
 Topics are computed here with eth_utils, ids with int(), never by the modules under test."""
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def graphql() -> Iterator[tuple[str, list[Any]]]:
         def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append(request)
+            if self.path.endswith("?status=502"):
+                self.send_response(502)
+                self.send_header("Content-Length", "16")
+                self.end_headers()
+                self.wfile.write(b"bad gateway body")
+                return
             pid = request.get("variables", {}).get("id")
             if "_meta" in request["query"]:
                 answer: Any = {"data": {"_meta": {"block": {"number": 4242}}}}
@@ -112,18 +119,27 @@ def graphql() -> Iterator[tuple[str, list[Any]]]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, require: Any) -> MarineService:
-    curl = shutil.which("curl")
-    require(curl, "curl is not installed")
+@pytest.fixture(scope="module", params=["effector", "curl"])
+def client(
+    request: pytest.FixtureRequest, graphql: tuple[str, list[Any]], tmp_path_factory: pytest.TempPathFactory,
+    require: Any,
+) -> Iterator[MarineService]:  # fmt: skip
+    from fluence_dao.peer.http_effector import HttpEffector
+
+    effector = HttpEffector({graphql[0]: {}, "http://127.0.0.1:9": {}})
+    curl: Any = effector
+    if request.param == "curl":
+        curl = shutil.which("curl")
+        require(curl, "curl is not installed")
     out = tmp_path_factory.mktemp("wasm")
-    return MarineService(
+    yield MarineService(
         [
-            (ModuleConfig(name="curl_adapter", mounted_binaries={"curl": str(curl)}),
+            (ModuleConfig(name="curl_adapter", mounted_binaries={"curl": curl}),
              build_module("curl_adapter", out).read_bytes()),
             (ModuleConfig(name="subgraph_client"), build_module("subgraph_client", out).read_bytes()),
         ]
     )  # fmt: skip
+    effector.close()
 
 
 def test_fetch_entity(client: MarineService, graphql: tuple[str, list[Any]]) -> None:
@@ -163,3 +179,8 @@ def test_indexed_block(client: MarineService, graphql: tuple[str, list[Any]]) ->
     assert got == {"success": True, "error": "", "value": "4242"}
     down = client.call("indexed_block", ["http://127.0.0.1:9/graphql", 2])
     assert not down["success"] and "_meta failed: curl exited with 7" in down["error"]
+
+
+def test_an_http_error_carries_the_status_and_body(client: MarineService, graphql: tuple[str, list[Any]]) -> None:
+    got = client.call("fetch", [graphql[0] + "?status=502", "proposal", "1", "id", 5])
+    assert not got["success"] and "curl exited with 22" in got["error"] and "bad gateway body" in got["error"]
