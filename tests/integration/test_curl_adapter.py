@@ -1,11 +1,13 @@
-"""wasm/curl_adapter through the real host with the system curl mounted, against a JSON-RPC server on
-127.0.0.1 that this test runs (http.server in a thread); and refused when curl is not allowed."""
+"""wasm/curl_adapter through the real host against a JSON-RPC / HTTP server on 127.0.0.1 that this test runs
+(http.server in a thread), with each `curl` a peer may mount: the peer's HTTP effector and the system curl (as
+on nox), so the module's one canonical argument form is proven on both; refused when curl is not allowed."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from fluence_dao.build import build_module
 from fluence_dao.errors import MountedBinaryError
 from fluence_dao.marine import MarineModule, ModuleConfig
+from fluence_dao.peer.http_effector import HttpEffector
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +29,11 @@ pytestmark = pytest.mark.integration
 class RpcServer:
     url: str
     requests: list[tuple[dict[str, str], Any]] = field(default_factory=list)
+    raw: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)  # method, path, headers, body
+
+    @property
+    def origin(self) -> str:
+        return self.url.rsplit("/", 1)[0]
 
 
 def _answer(request: Any) -> Any:
@@ -46,7 +54,24 @@ def rpc_server() -> Iterator[RpcServer]:
     server_state = RpcServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
+        def _plain(self) -> None:
+            """/plain?status=N&sleep=S: echoes method, headers and body as JSON with status N."""
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            server_state.raw.append((self.command, self.path, dict(self.headers), body))
+            query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
+            time.sleep(float(query.get("sleep", "0")))
+            out = json.dumps({"method": self.command, "body": body.decode(), "headers": dict(self.headers)}).encode()
+            self.send_response(int(query.get("status", "200")))
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        do_GET = do_PUT = do_DELETE = do_PATCH = _plain
+
         def do_POST(self) -> None:
+            if self.path.startswith("/plain"):
+                self._plain()
+                return
             body = self.rfile.read(int(self.headers["Content-Length"]))
             request = json.loads(body)
             server_state.requests.append((dict(self.headers), request))
@@ -87,11 +112,12 @@ def system_curl() -> str:
     return curl
 
 
-@pytest.fixture(scope="module")
-def adapter(curl_adapter_wasm: bytes, system_curl: str) -> MarineModule:
-    return MarineModule.load(
-        curl_adapter_wasm, ModuleConfig(name="curl_adapter", mounted_binaries={"curl": system_curl})
-    )
+@pytest.fixture(scope="module", params=["effector", "system curl"])
+def adapter(request: pytest.FixtureRequest, curl_adapter_wasm: bytes, rpc_server: RpcServer) -> Iterator[MarineModule]:
+    effector = HttpEffector({rpc_server.origin: {}, "http://127.0.0.1:1": {}})
+    curl: Any = effector if request.param == "effector" else request.getfixturevalue("system_curl")
+    yield MarineModule.load(curl_adapter_wasm, ModuleConfig(name="curl_adapter", mounted_binaries={"curl": curl}))
+    effector.close()
 
 
 def test_eth_rpc_round_trip(adapter: MarineModule, rpc_server: RpcServer) -> None:
@@ -166,31 +192,88 @@ def test_transport_errors_carry_curl_exit_code(adapter: MarineModule) -> None:
     assert result["error"].startswith("curl exited with 7")
 
 
-def test_only_http_and_https_urls(adapter: MarineModule) -> None:
-    result = adapter.call("eth_rpc", ["file:///etc/passwd", "eth_chainId", "[]"])
-    assert "curl exited with 1" in result["error"]
-    assert "root:" not in result["error"] and result["result"] == ""
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:70/", "ftp://127.0.0.1/", "/etc/passwd"])
+def test_only_http_and_https_urls(adapter: MarineModule, url: str) -> None:
+    result = adapter.call("eth_rpc", [url, "eth_chainId", "[]"])
+    assert f"url must be an http:// or https:// URL, got {url}" == result["error"]
+    assert result["result"] == ""
+    request = adapter.call("http_request", ["GET", url, [], "", 1000])
+    assert not request["success"] and request["ret_code"] == 0 and request["status"] == 0  # curl never ran
+    assert "url must be an http:// or https:// URL" in request["error"] and request["body"] == ""
 
 
-def test_curl_request_runs_the_mounted_binary_with_the_given_arguments(
-    adapter: MarineModule, rpc_server: RpcServer
+def test_http_request_round_trip(adapter: MarineModule, rpc_server: RpcServer) -> None:
+    got = adapter.call("http_request", ["GET", rpc_server.origin + "/plain?x=1", ["X-Trace: abc"], "", 5000])
+    assert got["success"] and got["error"] == "" and got["status"] == 200 and got["ret_code"] == 0
+    echoed = json.loads(got["body"])
+    assert echoed["method"] == "GET" and echoed["headers"]["X-Trace"] == "abc" and echoed["body"] == ""
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        got = adapter.call("http_request", [method, rpc_server.origin + "/plain", [], '{"k":"é"}', 5000])
+        echoed = json.loads(got["body"])
+        assert got["success"] and echoed["method"] == method and echoed["body"] == '{"k":"é"}'
+        assert echoed["headers"]["Content-Type"] == "application/json"
+    typed = adapter.call("http_request", ["POST", rpc_server.origin + "/plain", ["Content-Type: text/plain"], "hi", 0])
+    assert json.loads(typed["body"])["headers"]["Content-Type"] == "text/plain"
+
+
+def test_a_large_body_travels_in_pieces_byte_exact(adapter: MarineModule, rpc_server: RpcServer) -> None:
+    """300 KB (above Linux's 128 KiB per exec argument) with "@" and multi-byte characters at every position."""
+    body = "".join("a@é€𝄞"[i % 5] for i in range(150_000))
+    got = adapter.call("http_request", ["POST", rpc_server.origin + "/plain", [], body, 10_000])
+    assert got["success"], got["error"]
+    assert rpc_server.raw[-1][3].decode() == body
+
+
+def test_http_errors_keep_status_and_body(adapter: MarineModule, rpc_server: RpcServer) -> None:
+    got = adapter.call("http_request", ["GET", rpc_server.origin + "/plain?status=404", [], "", 5000])
+    assert not got["success"] and got["status"] == 404 and got["ret_code"] == 22
+    assert got["error"].startswith("curl exited with 22") and json.loads(got["body"])["method"] == "GET"
+    moved = adapter.call("http_request", ["GET", rpc_server.origin + "/plain?status=302", [], "", 5000])
+    assert moved["success"] and moved["status"] == 302  # redirects are answers, not followed
+
+
+def test_timeouts_are_28(adapter: MarineModule, rpc_server: RpcServer) -> None:
+    started = time.monotonic()
+    got = adapter.call("http_request", ["GET", rpc_server.origin + "/plain?sleep=3", [], "", 500])
+    assert not got["success"] and got["ret_code"] == 28 and "curl exited with 28 (timeout)" in got["error"]
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "body", "message"),
+    [
+        ("HEAD", [], "", "method HEAD is not one of GET, POST, PUT, PATCH, DELETE"),
+        ("get", [], "", "method get is not one of"),
+        ("GET", ["@/etc/passwd"], "", 'header "@/etc/passwd" is not "Name: value"'),
+        ("GET", ["X-A: 1\r\nX-B: 2"], "", "header X-A holds a line break"),
+        ("GET", ["X-Empty:"], "", "header X-Empty has an empty value"),
+        ("GET", ["Bad Name: 1"], "", "header name"),
+        ("POST", [], "@/etc/passwd", 'a body may not start with "@"'),
+        ("POST", [], "x" * 1_700_000, "limit of curl's arguments"),
+    ],
+)
+def test_bad_requests_are_refused_before_curl(
+    adapter: MarineModule, rpc_server: RpcServer, method: str, headers: list[str], body: str, message: str
 ) -> None:
-    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []})
-    result = adapter.call(
-        "curl_request", [["-s", "-X", "POST", "-H", "Content-Type: application/json", "--data", body, rpc_server.url]]
+    before = len(rpc_server.raw)
+    got = adapter.call("http_request", [method, rpc_server.origin + "/plain", headers, body, 1000])
+    assert not got["success"] and message in got["error"] and got["ret_code"] == 0 and got["status"] == 0
+    assert len(rpc_server.raw) == before
+
+
+def test_the_effector_refuses_origins_outside_its_allowlist(curl_adapter_wasm: bytes, rpc_server: RpcServer) -> None:
+    module = MarineModule.load(
+        curl_adapter_wasm, ModuleConfig(name="curl_adapter", mounted_binaries={"curl": HttpEffector({})})
     )
-    assert result["ret_code"] == 0 and result["error"] == ""
-    assert json.loads(result["stdout"]) == {"jsonrpc": "2.0", "id": 7, "result": "0x7a69"}
-    assert result["stderr"] == b""
-
-
-def test_curl_request_reports_curl_failures(adapter: MarineModule) -> None:
-    result = adapter.call("curl_request", [["--no-such-option-for-curl"]])
-    assert result["ret_code"] != 0
-    assert b"no-such-option-for-curl" in result["stderr"]
+    before = len(rpc_server.raw)
+    got = module.call("http_request", ["GET", rpc_server.origin + "/plain", [], "", 1000])
+    assert not got["success"] and got["ret_code"] == 100003 and "not in this peer's HTTP allowlist" in got["error"]
+    rpc = module.call("eth_rpc", [rpc_server.url, "eth_chainId", "[]"])
+    assert "not in this peer's HTTP allowlist" in rpc["error"] and rpc["result"] == ""
+    assert len(rpc_server.raw) == before
 
 
 def test_curl_is_refused_when_not_allowed(curl_adapter_wasm: bytes) -> None:
     with pytest.raises(MountedBinaryError, match="curl"):
         module = MarineModule.load(curl_adapter_wasm, ModuleConfig(name="curl_adapter"))
-        module.call("curl_request", [["--version"]])
+        module.call("http_request", ["GET", "http://127.0.0.1:1/", [], "", 1000])
