@@ -44,7 +44,7 @@ def main() -> None:
         devnet = Devnet(settings)
         devnet.up()
         context = FlowContext(settings, ipfs_repo=root / "ipfs")
-        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config(script_tick_s=0.05))
+        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config())
         session = PeerSession(network)
         try:
             publish(context)

@@ -77,7 +77,7 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
     context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
     # the ipld module's dag/put carries no token here; the token is tested in tests/security/test_ipfs_auth.py
     kubo = KuboServer(context.ipfs, allow_unauthenticated_writes=True).start()  # type: ignore[arg-type]
-    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config(script_tick_s=0.1))
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config())
     session = PeerSession(network, ttl_ms=240_000)
     w3 = Web3(Web3.HTTPProvider(devnet.rpc_url))
     gov, deploy_block = Governance.deploy(w3)

@@ -35,7 +35,7 @@ def compiled() -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory) -> LocalNetwork:
-    return LocalNetwork(3, base_dir=tmp_path_factory.mktemp("net"), config=PeerConfig(script_tick_s=0.05))
+    return LocalNetwork(3, base_dir=tmp_path_factory.mktemp("net"))
 
 
 def fn(compiled, file: str, name: str):
@@ -298,7 +298,7 @@ def test_service_memory(net, network_fns, counter) -> None:
 
 
 def test_background_driver_runs_scripts_while_clients_call(tmp_path, compiled) -> None:
-    local = LocalNetwork(1, base_dir=tmp_path, config=PeerConfig(script_tick_s=0.05))
+    local = LocalNetwork(1, base_dir=tmp_path)
     local.start()
     try:
         owner = local.client()

@@ -39,7 +39,7 @@ class Stack:
         self.devnet = Devnet(settings)
         self.devnet.up()
         self.context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
-        self.network = LocalNetwork(1, base_dir=tmp_path / "net", config=self.context.peer_config(script_tick_s=0.1))
+        self.network = LocalNetwork(1, base_dir=tmp_path / "net", config=self.context.peer_config())
         session = PeerSession(self.network)
         publish(self.context)
         self.signer = deploy_signer(self.context, session)

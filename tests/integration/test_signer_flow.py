@@ -25,7 +25,7 @@ def stack(ens_env, tmp_path, require):
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
     context = FlowContext(ens_env.devnet.settings, ipfs_repo=tmp_path / "ipfs")
-    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config(script_tick_s=0.1))
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config())
     session = PeerSession(network)
     yield context, session, ens_env
     network.stop()
@@ -103,7 +103,7 @@ def test_the_signer_key_never_leaves_the_module(ens_env, tmp_path, require, capl
     caplog.set_level(logging.DEBUG)
     devnet = ens_env.devnet
     context = FlowContext(devnet.settings, ipfs_repo=tmp_path / "ipfs")
-    config = context.peer_config(script_tick_s=0.1, module_random_source=lambda n: (KNOWN_KEY * (n // 32 + 1))[:n])
+    config = context.peer_config(module_random_source=lambda n: (KNOWN_KEY * (n // 32 + 1))[:n])
     network = LocalNetwork(1, base_dir=tmp_path / "net", config=config)
     session = PeerSession(network)
     try:

@@ -102,6 +102,26 @@ def test_init_args_reach_the_script_through_getdatasrv(aqua, net) -> None:
     assert '"timer":[{"timestamp":' in trigger["value"]
 
 
+def test_a_spell_runs_on_its_grid_and_a_tick_while_its_particle_runs_is_skipped(aqua, net) -> None:
+    """Period 1 s, each run 1.5 s: runs at ticks 0, 2, 4 on time, ticks 1 and 3 recorded as skipped (nox would start
+    overlapping particles); spell_runs and spell_info report them."""
+    scripts, api = aqua
+    network, manager = net
+    spell_id = _call(network, manager, api, "install_spell", scripts.function("slow_run").script, 1)
+    network.run_for(4.8)
+    runs = _call(network, manager, api, "spell_runs", spell_id)
+    done = [r for r in runs if r["outcome"] == "ok"]
+    skipped = [r for r in runs if r["outcome"] == "skipped"]
+    assert [r["seq"] for r in done][:2] == [0, 2]
+    assert [(r["seq"], r["skipped"]) for r in skipped][:2] == [(1, 1), (3, 1)]
+    assert all(r["late_ms"] < 100 for r in done), done
+    info = _call(network, manager, api, "spell_info", spell_id)
+    assert info["kind"] == "spell" and info["interval"] == "1" and info["skipped"] >= 2 and info["failed"] == 0
+    assert info["runs"] == len([r for r in runs if r["outcome"] in ("ok", "running")])
+    state = _call(network, manager, api, "spell_state", spell_id)
+    assert state["counter"] == info["runs"]  # a skipped tick starts no particle
+
+
 def test_a_failing_run_stores_its_error_in_the_spell(aqua, net) -> None:
     scripts, api = aqua
     network, manager = net

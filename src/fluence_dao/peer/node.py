@@ -55,7 +55,6 @@ class PeerConfig:
     management_peer_ids: frozenset[str] = frozenset()
     restricted_builtins: bool = False  # True: module/service/script management only for host + management
     allowed_binaries: dict[str, str] = field(default_factory=dict)  # mounted binary name -> absolute path
-    script_tick_s: float = 3.0
     script_ttl_ms: int = DEFAULT_TTL_MS
     external_addresses: list[str] = field(default_factory=list)
     verify_signatures: bool = True
@@ -131,7 +130,7 @@ class Peer:
             max_call_seconds=self.config.service_call_timeout_s,
             random_source=self.config.module_random_source,
         )
-        self.scheduler = ScriptScheduler(tick_s=self.config.script_tick_s)
+        self.scheduler = ScriptScheduler()
         self.builtins: dict[str, BuiltinHandler] = default_builtins()
         self.builtins.update(self.config.extra_builtins)
         self.external_addresses = list(self.config.external_addresses)
@@ -206,11 +205,12 @@ class Peer:
             if state is not None:
                 self._execute(key, state, b"", {call_id: result})
                 worked = True
-        for script in self.scheduler.due(now):
+        # a fresh clock: feeding completions above may have taken a while, and lateness is measured from here
+        for script in self.scheduler.due(time.monotonic() if now_s is None else now):
             particle = Particle.create(script.src, self.key_pair, ttl_ms=self.config.script_ttl_ms)
             run = self.scheduler.start_run(script, particle.id)
             self._script_runs[particle.id] = (script.id, run)
-            self._hooks[particle.id] = self._script_hooks(run)
+            self._hooks[particle.id] = self._script_hooks(run, script.args, script.id)
             self._handle_particle(particle)
             worked = True
         for source in list(self._particle_sources):
@@ -318,10 +318,19 @@ class Peer:
             script_id, run = entry
             self.scheduler.report(script_id, ok, run)
 
-    def _script_hooks(self, run: ScriptRun) -> ParticleHooks:
+    def _script_hooks(self, run: ScriptRun, run_args: dict[str, Any], script_id: str) -> ParticleHooks:
         """A script runs with this peer as its init peer, so this peer answers what a compiled Aqua function asks
-        its caller for: `-relay-` is this peer; `callbackSrv.response` and `errorHandlingSrv.error` are kept as
-        the run's result and error (what `script` history and `fluence-dao status` show)."""
+        its caller for: `-relay-` is this peer, any other `getDataSrv.<name>` the script's own arguments (given
+        to `script.add`); `callbackSrv.response` and `errorHandlingSrv.error` are kept as the run's result and
+        error (what `script` history and `fluence-dao status` show)."""
+
+        def argument(args: list[Any], ctx: CallContext) -> Any:
+            if ctx.function_name not in run_args:
+                raise BuiltinError(
+                    f"Failed to get argument {ctx.function_name} for script {script_id}: not among the arguments "
+                    f"given to script.add ({', '.join(sorted(run_args)) or 'none'})"
+                )
+            return run_args[ctx.function_name]
 
         def result(args: list[Any], ctx: CallContext) -> None:
             run.result = args[0] if len(args) == 1 else args
@@ -336,6 +345,7 @@ class Peer:
         return ParticleHooks(
             handlers={
                 ("getDataSrv", "-relay-"): lambda args, ctx: self.peer_id,
+                ("getDataSrv", "*"): argument,
                 ("callbackSrv", "response"): result,
                 ("errorHandlingSrv", "error"): error,
             },

@@ -8,8 +8,12 @@ the KV u32 `counter` (nox's `Sorcerer::make_spell_particle`).
 
 Clock semantics (nox's `spell-event-bus` `from_user_config`): `start_sec == 0` means no clock trigger (the other
 fields are ignored); a start in the past means now; `period_sec == 0` fires once; `end_sec == 0` never ends;
-`end_sec < start_sec` or an `end_sec` in the past is refused; the period is at most 100 years. Connection-pool
-and blockchain triggers are refused by this peer (it has no event sources for them).
+`end_sec < start_sec` or an `end_sec` in the past is refused; the period is at most 100 years; no run at or after
+the end. Connection-pool and blockchain triggers are refused by this peer (it has no event sources for them).
+The clock fires on the grid start + k * period (nox reschedules at fire time + period, which drifts by the bus's
+own delay), and a tick that comes while the spell's previous particle is still running on this peer is skipped
+and recorded as skipped, as the peer's scripts (fluence_dao.peer.scheduler; nox would start an overlapping
+particle). Each spell keeps its run history (outcome, failing step, tx hash, nonce, block) like a script.
 
 KV write permissions (spell.wasm's `auth`): the spell's own particles may write any key; the host may write keys
 prefixed `h_` or `hw_`; everyone may read. `store_log`, `store_error` and `pop_mailbox` are for the spell's own
@@ -28,6 +32,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from fluence_dao.peer.scheduler import RunBook, ScriptRun
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +128,32 @@ class Spell:
     logs: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_LOGS))
     mailbox: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_MAILBOX))
     errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # particle id -> entries, oldest first
+    init_args: dict[str, Any] = field(default_factory=dict)
     clock: Clock | None = None
-    next_run_s: float | None = None
-    runs: int = 0
+    book: RunBook = field(default_factory=lambda: RunBook(0.0, 0.0, end_s=0.0))  # no clock: no runs
+
+    @property
+    def next_run_s(self) -> float | None:
+        return self.book.next_due_s()
+
+    @property
+    def runs(self) -> int:
+        return self.book.runs
+
+    @property
+    def history(self) -> deque[ScriptRun]:
+        return self.book.history
+
+    def info(self) -> dict[str, Any]:
+        """As Aqua's `IntervalInfo` (aqua/runs.aqua)."""
+        period = self.trigger_config["clock"]["period_sec"]
+        return {
+            "id": self.id,
+            "kind": "spell",
+            "interval": str(period) if self.clock is not None and period else "",
+            "args_json": json.dumps(self.init_args, sort_keys=True),
+            **self.book.info(),
+        }
 
     def counter(self) -> int:
         value = self.kv.get("counter")
@@ -137,7 +166,10 @@ class Spell:
 
     def schedule(self, clock: Clock | None) -> None:
         self.clock = clock
-        self.next_run_s = None if clock is None else clock.start_s
+        if clock is None:
+            self.book.stop()
+        else:
+            self.book.reclock(clock.start_s, clock.period_s, clock.end_s)
 
     def script_cid(self) -> str:
         """CIDv1 (raw codec, sha2-256, base32) of the script text."""
@@ -161,6 +193,7 @@ class SpellStore:
             if alias and alias in self._aliases:
                 raise SpellConfigError(f"alias {alias!r} already names spell {self._aliases[alias]}")
             spell = Spell(id=str(uuid.uuid4()), script=script, trigger_config=normalized, alias=alias or None)
+            spell.init_args = dict(init_data)
             for key, value in init_data.items():
                 spell.kv[str(key)] = json.dumps(value, separators=(",", ":"))
             spell.schedule(clock)
@@ -202,25 +235,21 @@ class SpellStore:
             times = [s.next_run_s for s in self._spells.values() if s.next_run_s is not None]
         return min(times) if times else None
 
-    def due(self, now_s: float) -> list[Spell]:
-        """Spells whose clock fired; their next run is scheduled (or their clock stopped)."""
+    def due(self, now_s: float) -> list[tuple[Spell, int, float]]:
+        """Spells whose clock fired, with the grid index and lateness (s) of the run to start; ticks that cannot
+        run (the previous run still going, or missed while the peer was busy) are recorded as skipped."""
         out = []
         with self._lock:
             for spell in self._spells.values():
-                clock, at = spell.clock, spell.next_run_s
-                if clock is None or at is None or at > now_s:
-                    continue
-                if clock.end_s is not None and now_s > clock.end_s:
-                    spell.next_run_s = None
-                    continue
-                out.append(spell)
-                spell.runs += 1
-                if clock.period_s <= 0:
-                    spell.next_run_s = None
-                else:
-                    # the next tick on the grid start + k * period after now (missed ticks are skipped, not queued)
-                    missed = int((now_s - at) // clock.period_s)
-                    spell.next_run_s = at + (missed + 1) * clock.period_s
-                    if clock.end_s is not None and spell.next_run_s > clock.end_s:
-                        spell.next_run_s = None
+                taken = spell.book.take(now_s)
+                if taken is not None:
+                    out.append((spell, *taken))
         return out
+
+    def start_run(self, spell: Spell, k: int, late_s: float, particle_id: str) -> ScriptRun:
+        with self._lock:
+            return spell.book.start(k, late_s, particle_id)
+
+    def finish_run(self, spell: Spell, run: ScriptRun, avm_ok: bool, now_s: float | None = None) -> None:
+        with self._lock:
+            spell.book.finish(run, avm_ok, now_s)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import random
 
 import msgpack
 import pytest
 
 from fluence_dao.peer.avm import CallResult, decode_call_requests, encode_call_results
 from fluence_dao.peer.builtins import BuiltinError
-from fluence_dao.peer.scheduler import ScriptScheduler
 from fluence_dao.peer.services import (
     content_id,
     decode_blueprint,
@@ -66,20 +63,3 @@ def test_module_config_shapes() -> None:
     assert parse_size("64 MiB") == 64 * 2**20 and parse_size("1GB") == 10**9 and parse_size("100") == 100
     with pytest.raises(BuiltinError, match="invalid memory size"):
         parse_size("lots")
-
-
-def test_scheduler_interval_once_and_failures() -> None:
-    scheduler = ScriptScheduler(tick_s=1.0, rng=random.Random(1))
-    periodic = scheduler.add("(null)", "owner", 10.0, now_s=0.0)
-    once = scheduler.add("(null)", "owner", None, now_s=0.0)
-    first = {s.id for s in scheduler.due(0.0)}
-    assert once in first and once not in {s.id for s in scheduler.scripts()}
-    run_at = scheduler.get(periodic).next_run_s
-    assert 0.0 <= run_at <= 10.0 or periodic in first
-    ran = [t for t in range(1, 40) if periodic in {s.id for s in scheduler.due(float(t))}]
-    assert len(ran) >= 3 and all(b - a == 10 for a, b in itertools.pairwise(ran))
-    assert scheduler.due(ran[-1] + 0.5) == []  # not twice within one tick
-    for _ in range(3):
-        scheduler.report(periodic, ok=False)
-    assert scheduler.get(periodic) is None
-    assert scheduler.remove(periodic) is False

@@ -55,18 +55,40 @@ def test_due_fires_on_the_period_grid_skips_missed_ticks_and_stops_at_the_end() 
     store = SpellStore()
     periodic = store.install("(null)", {}, {"clock": {"start_sec": 1, "period_sec": 2}})
     once = store.install("(null)", {"n": 1}, {"clock": {"start_sec": 1}})
-    assert once.kv == {"n": "1"}
+    assert once.kv == {"n": "1"} and once.init_args == {"n": 1}
     start = periodic.next_run_s
     assert start is not None and once.next_run_s is not None
     assert store.due(start - 0.001) == []
-    assert {s.id for s in store.due(max(start, once.next_run_s))} == {periodic.id, once.id}
+    fired = store.due(max(start, once.next_run_s))
+    assert {spell.id for spell, _, _ in fired} == {periodic.id, once.id}
     assert once.next_run_s is None  # period 0: fired once
+    first = store.start_run(periodic, 0, 0.0, "spell_x_0")
+    store.finish_run(periodic, first, avm_ok=True, now_s=start + 0.5)
     assert store.due(start + 1.9) == []
-    assert store.due(start + 7.0) == [periodic]  # ticks at +2, +4, +6 were missed: one run, not three
+    (again,) = store.due(start + 7.0)  # ticks at +2, +4 were missed: one run (+6), not three
+    assert again[0] is periodic and again[1] == 3 and round(again[2], 6) == 1.0
     assert periodic.next_run_s == start + 8.0
     assert store.next_wakeup_s() == start + 8.0
+    assert [(r.seq, r.skipped) for r in periodic.history] == [(0, 0), (1, 2)]
     assert store.remove(periodic.id) is True and store.remove(periodic.id) is False
     assert store.due(start + 100) == []
+
+
+def test_a_tick_while_the_spells_particle_still_runs_is_skipped() -> None:
+    store = SpellStore()
+    spell = store.install("(null)", {}, {"clock": {"start_sec": 1, "period_sec": 1}})
+    start = spell.next_run_s
+    assert start is not None
+    ((_, k, _),) = store.due(start)
+    run = store.start_run(spell, k, 0.0, "spell_x_0")
+    assert store.due(start + 1.0) == [] and store.due(start + 2.0) == []
+    assert spell.info()["running"] is True and spell.info()["skipped"] == 2
+    run.result = {"success": False, "error": "sign: refused"}
+    store.finish_run(spell, run, avm_ok=True, now_s=start + 2.2)
+    assert run.outcome == "failed" and run.step == "sign"
+    assert [spell_ for spell_, _, _ in store.due(start + 3.0)] == [spell]
+    info = spell.info()
+    assert (info["kind"], info["interval"], info["failed"], info["runs"]) == ("spell", "1", 1, 1)
 
 
 def test_spell_particle_ids() -> None:

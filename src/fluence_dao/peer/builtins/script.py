@@ -1,4 +1,9 @@
-"""`script`: add, remove, list (the 2021 scheduler; see fluence_dao.peer.scheduler for the semantics)."""
+"""`script`: add, remove, list (the 2021 scheduler; see fluence_dao.peer.scheduler for the semantics), and runs.
+
+`add(air, interval?, args?)`: `args` is fluence-dao's addition, an optional record whose fields answer the script's
+`getDataSrv.<field>` calls in every run (a compiled Aqua function's arguments), so each script carries its own
+settings. `runs(script_id)` lists the script's recent runs (also an addition to the 2021 interface).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ import time
 from typing import Any
 
 from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+
+#: getDataSrv names the peer answers itself in a script's particles; an argument cannot take them over
+RESERVED_ARGS = frozenset({"-relay-"})
 
 
 class ScriptService(BuiltinService):
@@ -17,17 +25,21 @@ class ScriptService(BuiltinService):
     def add(self, args: list[Any], ctx: CallContext) -> str:
         air = arg(args, 0, "script", str)
         raw = opt(args, 1, "interval_sec", (str, int, float), "Option<String>")
+        run_args = opt(args, 2, "args", dict, "Option<Map<String, Value>>") or {}
         interval: float | None = None
         if raw is not None and raw != "":
             try:
                 interval = float(raw)
             except ValueError as err:
                 raise BuiltinError(f"Error: interval {raw!r} is not a number of seconds") from err
-            if interval <= 0:
-                raise BuiltinError(f"Error: interval must be positive, got {raw!r}")
+            if not interval > 0 or interval == float("inf"):
+                raise BuiltinError(f"Error: interval must be a positive number of seconds, got {raw!r}")
+        reserved = sorted(RESERVED_ARGS & set(run_args))
+        if reserved:
+            raise BuiltinError(f"Error: script argument {reserved[0]!r} is reserved (the peer answers it)")
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         ctx.peer.check_air(air)
-        return ctx.peer.scheduler.add(air, ctx.init_peer_id, interval, time.monotonic())
+        return ctx.peer.scheduler.add(air, ctx.init_peer_id, interval, time.monotonic(), args=run_args)
 
     def remove(self, args: list[Any], ctx: CallContext) -> bool:
         script_id = arg(args, 0, "uuid", str)
@@ -41,8 +53,9 @@ class ScriptService(BuiltinService):
         return [s.to_aqua() for s in ctx.peer.scheduler.scripts()]
 
     def runs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
-        """The script's recent runs, oldest first (fluence-dao's addition to the 2021 interface)."""
-        script = ctx.peer.scheduler.get(arg(args, 0, "script_id", str))
+        """The script's recent runs and skipped ranges, oldest first."""
+        script_id = arg(args, 0, "script_id", str)
+        script = ctx.peer.scheduler.get(script_id)
         if script is None:
-            raise BuiltinError(f"Error: script {args[0]!r} not found")
+            raise BuiltinError(f"Error: script {script_id!r} not found")
         return [run.to_aqua() for run in list(script.history)]

@@ -7,22 +7,29 @@ worker is the host); `install(script, init_args, config, alias)` stores `init_ar
 inside a spell's particles the service id `spell` (nox's alias) names the spell itself, `getDataSrv` answers
 `spell_id`, `-relay-` (the host) and any KV key (parsed as JSON), `errorHandlingSrv.error` stores the error in the
 spell and `callbackSrv.response` merges an object result into the KV.
+
+fluence-dao's additions to PeerSpell: `runs(spell_id)` (the spell's recent runs and skipped ticks, as the
+`script` builtin's `runs`) and `info(spell_id)` (its clock and run counters), for `fluence-dao status`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.scheduler import ScriptRun
 from fluence_dao.peer.spells import Spell, SpellConfigError, SpellStore, spell_id_of_particle
 
 if TYPE_CHECKING:
     from fluence_dao.peer.node import ParticleHooks, Peer
     from fluence_dao.peer.particle import Particle
 
-PEER_SPELL_FUNCTIONS = ("install", "remove", "list", "update_trigger_config")
+logger = logging.getLogger(__name__)
+
+PEER_SPELL_FUNCTIONS = ("install", "remove", "list", "update_trigger_config", "runs", "info")
 
 
 def _ok(**fields: Any) -> dict[str, Any]:
@@ -46,6 +53,8 @@ class SpellService(BuiltinService):
             "remove": self.remove,
             "list": self.list_spells,
             "update_trigger_config": self.update_trigger_config,
+            "runs": self.runs,
+            "info": self.info,
         }
 
     def call(self, function_name: str, args: list[Any], ctx: CallContext) -> Any:
@@ -101,6 +110,23 @@ class SpellService(BuiltinService):
     def list_spells(self, args: list[Any], ctx: CallContext) -> list[str]:
         return self.store.ids()
 
+    def _spell(self, args: list[Any], function: str) -> Spell:
+        target = arg(args, 0, "spell_id", str)
+        spell = self.store.get(target)
+        if spell is None:
+            raise BuiltinError(
+                f"Failed to get {function} of spell {target}: no spell with this id or alias on this peer"
+            )
+        return spell
+
+    def runs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+        """The spell's recent runs and skipped ticks, oldest first (as `script.runs`)."""
+        return [run.to_aqua() for run in list(self._spell(args, "runs").history)]
+
+    def info(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        """The spell's clock and run counters (Aqua `IntervalInfo`)."""
+        return self._spell(args, "info").info()
+
     def update_trigger_config(self, args: list[Any], ctx: CallContext) -> None:
         target = arg(args, 0, "spell_id", str)
         config = arg(args, 1, "config", dict, "TriggerConfig")
@@ -129,7 +155,7 @@ class SpellService(BuiltinService):
         from fluence_dao.peer.particle import Particle
 
         out = []
-        for spell in self.store.due(now_s):
+        for spell, k, late_s in self.store.due(now_s):
             counter = spell.counter()
             spell.kv["counter"] = counter + 1
             event = {"timer": [{"timestamp": int(time.time())}], "peer": []}
@@ -140,10 +166,13 @@ class SpellService(BuiltinService):
                 ttl_ms=peer.config.script_ttl_ms,
                 particle_id=f"spell_{spell.id}_{counter}",
             )
-            out.append((particle, self._hooks(peer, spell)))
+            run = self.store.start_run(spell, k, late_s, particle.id)
+            out.append((particle, self._hooks(peer, spell, run)))
         return out
 
-    def _hooks(self, peer: Peer, spell: Spell) -> ParticleHooks:
+    def _hooks(self, peer: Peer, spell: Spell, run: ScriptRun) -> ParticleHooks:
+        """What the spell's particle gets from this peer, and how its run record learns the outcome: the
+        response (the run's result), an error, AquaVM failing, going idle here (finished) or its TTL passing."""
         from fluence_dao.peer.node import ParticleHooks
 
         store = self.store
@@ -159,20 +188,28 @@ class SpellService(BuiltinService):
                 raise BuiltinError(f"Failed to parse argument `{key} -> {value}` for spell {spell.id}: {err}") from err
 
         def store_error(args: list[Any], ctx: CallContext) -> None:
+            failure = args[0] if args else {}
+            run.error = str(failure.get("message", failure)) if isinstance(failure, dict) else str(failure)
             result = SpellApi(store, spell).call("store_error", [*args, ctx.particle.timestamp_ms], ctx)
             if not result["success"]:
                 raise BuiltinError(f"Failed to store error {args} for spell {spell.id}: {result['error']}")
 
         def store_response(args: list[Any], ctx: CallContext) -> None:
+            run.result = args[0] if len(args) == 1 else args
             if args and args[0] is not None:
                 result = SpellApi(store, spell).call("set_json_fields", [json.dumps(args[0])], ctx)
                 if not result["success"]:
                     raise BuiltinError(f"Failed to store response for spell {spell.id}: {result['error']}")
 
         def failed(message: str) -> None:
-            import logging
+            logger.warning("spell %s run failed: %s", spell.id, message)
+            run.error = run.error or message
+            store.finish_run(spell, run, avm_ok=False)
 
-            logging.getLogger(__name__).warning("spell %s run failed: %s", spell.id, message)
+        def expired() -> None:
+            if run.ok is None:
+                run.error = run.error or "the run did not finish within its TTL"
+                store.finish_run(spell, run, avm_ok=False)
 
         return ParticleHooks(
             handlers={
@@ -183,6 +220,8 @@ class SpellService(BuiltinService):
                 ("callbackSrv", "response"): store_response,
             },
             on_error=failed,
+            on_idle=lambda: store.finish_run(spell, run, avm_ok=True),
+            on_expired=expired,
         )
 
 
