@@ -83,3 +83,26 @@ def test_mounted_binary_not_allowed_is_refused_at_load() -> None:
         MarineModule.load(WAT / "mounted.wat", _mounts("echo"))
     with pytest.raises(MountedBinaryError, match=r"host\.echo_text.*allowed: \['echo'\]"):
         MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": _binary("echo")}))
+
+
+def test_a_host_implemented_binary_is_called_instead_of_a_process() -> None:
+    """A HostBinary (e.g. the peer's HTTP effector) gets the guest's arguments; its answer, or its failure as
+    ret_code 100001, goes back to the guest."""
+    calls: list[list[str]] = []
+
+    def shout(args: list[str]) -> dict[str, object]:
+        calls.append(args)
+        if args == ["boom"]:
+            raise RuntimeError("host binary broke")
+        return {"ret_code": 3, "error": "", "stdout": " ".join(args).upper().encode(), "stderr": b"warn"}
+
+    module = MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": shout,
+                                                                                               "echo_text": shout}))  # fmt: skip
+    assert module.call("run_echo", [["a", "$HOME;|"]]) == {"ret_code": 3, "error": "", "stdout": b"A $HOME;|",
+                                                           "stderr": b"warn"}  # fmt: skip
+    assert module.call("run_echo_text", [["x"]]) == {"ret_code": 3, "error": "", "stdout": "X", "stderr": "warn"}
+    failed = module.call("run_echo", [["boom"]])
+    assert failed["ret_code"] == 100001 and "host binary broke" in failed["error"]
+    assert calls == [["a", "$HOME;|"], ["x"], ["boom"]]
+    with pytest.raises(MountedBinaryError, match="absolute path or a host-implemented binary"):
+        MarineModule.load(WAT / "mounted.wat", ModuleConfig(name="m", mounted_binaries={"echo": 42, "echo_text": 42}))  # type: ignore[dict-item]

@@ -226,20 +226,25 @@ def test_aqua_ipfs_on_the_daemon_uses_the_devnet_ipfs(daemon: Daemon, tmp_path: 
         assert got["success"] is True and got["contents"] == "via rpc"
 
 
-def test_the_daemon_allows_the_mounted_curl(daemon: Daemon, tmp_path: Path, require: Any) -> None:
+def test_the_daemon_mounts_the_http_effector_as_curl(daemon: Daemon, tmp_path: Path) -> None:
+    """The daemon's `curl` reaches the chain RPC of its devnet (and only allowlisted origins); the service holds
+    an effector, so a stranger's key may not call it."""
     from fluence_dao.aqua import compile_aqua
     from fluence_dao.build import build_modules
+    from fluence_dao.peer.particle import KeyPair as Keys
 
-    curl = shutil.which("curl")
-    require(curl, "curl is not installed")
     wasm = Path(build_modules(["curl_adapter"], tmp_path)[0].path).read_bytes()
     multi = compile_aqua(AQUA / "multimodule.aqua")
     network = connect_from_settings(daemon.settings())
     assert network is not None
     with network:
-        call_function(network, multi.function("deploy_curl"), [list(wasm), curl])
-        result = call_function(network, multi.function("curl_version"), [])
-    assert result["ret_code"] == 0 and b"curl" in bytes(result["stdout"])
+        call_function(network, multi.function("deploy_curl"), [list(wasm), "curl"])
+        result = call_function(network, multi.function("chain_id"), [daemon.status["rpc_url"]])
+        outside = call_function(network, multi.function("curl_get"), ["http://127.0.0.1:1/"])
+    assert result["error"] == "" and int(result["result"], 16) == 31337
+    assert not outside["success"] and "not in this peer's HTTP allowlist" in outside["error"]
+    with RemoteNetwork(daemon.address, Keys.generate()) as stranger, pytest.raises(AquaCallError, match="Forbidden"):
+        call_function(stranger, multi.function("chain_id"), [daemon.status["rpc_url"]])
 
 
 def _write(path: Path, text: str) -> Path:

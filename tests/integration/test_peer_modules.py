@@ -1,9 +1,12 @@
 """The peer hosting the project's Zig modules (built from wasm/ by fluence_dao.build): a two-module blueprint
-linked by import namespace, call parameters reaching the facade, and a mounted binary allowed by the peer."""
+linked by import namespace, call parameters reaching the facade, and a mounted binary allowed by the peer (the
+HTTP effector as curl), whose service only its creator, the host or management peers may call."""
 
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,15 +54,45 @@ def test_two_module_service_with_call_parameters(tmp_path, built, multi) -> None
     assert call_function(net, multi.function("whoami"), []) == service_id  # CallParameters.service_id
 
 
-def test_mounted_binary_only_when_allowed(tmp_path, built, multi, require) -> None:
-    curl = shutil.which("curl")
-    require(curl, "curl is not installed")
-    allowed = LocalNetwork(1, base_dir=tmp_path / "a", config=PeerConfig(allowed_binaries={"curl": curl}))
-    call_function(allowed, multi.function("deploy_curl"), [list(built["curl_adapter"]), curl])
-    result = call_function(allowed, multi.function("curl_version"), [])
-    assert result["ret_code"] == 0 and b"curl" in bytes(result["stdout"])
-    refused = LocalNetwork(1, base_dir=tmp_path / "r")
-    from fluence_dao.errors import AquaCallError
+@pytest.fixture()
+def web() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering every GET with "hello from <path>"."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"hello from {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_mounted_binary_only_when_allowed(tmp_path, built, multi, web) -> None:
+    from fluence_dao.errors import AquaCallError
+    from fluence_dao.peer.http_effector import HttpEffector
+
+    effector = HttpEffector({web: {}})
+    allowed = LocalNetwork(1, base_dir=tmp_path / "a", config=PeerConfig(allowed_binaries={"curl": effector}))
+    owner = allowed.client()
+    call_function(allowed, multi.function("deploy_curl"), [list(built["curl_adapter"]), "curl"], client=owner)
+    result = call_function(allowed, multi.function("curl_get"), [web + "/x"], client=owner)
+    assert result["success"] and result["status"] == 200 and result["body"] == "hello from /x"
+    outside = call_function(allowed, multi.function("curl_get"), ["http://127.0.0.1:1/"], client=owner)
+    assert not outside["success"] and "not in this peer's HTTP allowlist" in outside["error"]
+    # the service holds an effector: a stranger (not its creator, the host or a management peer) is refused
+    with pytest.raises(AquaCallError, match=r"Forbidden\. User id '.*' cannot call service .*effector curl"):
+        call_function(allowed, multi.function("curl_get"), [web + "/y"], client=allowed.client())
+    refused = LocalNetwork(1, base_dir=tmp_path / "r")
     with pytest.raises(AquaCallError, match="isn't in the configured list of binaries"):
-        call_function(refused, multi.function("deploy_curl"), [list(built["curl_adapter"]), curl])
+        call_function(refused, multi.function("deploy_curl"), [list(built["curl_adapter"]), "curl"])
+    effector.close()
