@@ -7,6 +7,7 @@ transactions sent by the signer -> stop-interval stops them."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -84,6 +85,43 @@ def test_publish_deploy_and_interval(stack) -> None:
     assert env.client.rpc("eth_getTransactionCount", [deployed.address, "latest"]) == count
 
 
+def _set_text_key(env, tx_hash: str) -> tuple[str, str]:
+    """The (key, value) a setText transaction wrote, decoded from its input."""
+    from eth_abi import decode
+
+    data = env.client.rpc("eth_getTransactionByHash", [tx_hash])["input"]
+    assert data[:10] == "0x10f13a8c"  # setText(bytes32,string,string)
+    _, key, value = decode(["bytes32", "string", "string"], bytes.fromhex(data[10:]))
+    return key, value
+
+
+def test_two_intervals_on_one_peer_each_write_their_own_key(stack) -> None:
+    """Each interval carries its own record key: starting a second one with another key changes nothing of the first
+    (the peer keeps no shared setting), so each writes its own record, as the transactions on chain show."""
+    context, session, env = stack
+    signer_name = context.settings.ens.signer_name
+    publish(context)
+    deploy_signer(context, session)
+    first = start_interval(context, session, every_s=1)
+    session.network.run_for(0.5)  # another phase on the grid: the two runs rarely race for one nonce
+    second = start_interval(context, session, every_s=1, record_key="spellnote", gas_limit=100_000)
+    assert (first.record_key, second.record_key, second.gas_limit) == ("notice", "spellnote", 100_000)
+    runs = {sid: _wait_for_runs(session, sid, successes=2) for sid in (first.script_id, second.script_id)}
+    for script_id, key in ((first.script_id, "notice"), (second.script_id, "spellnote")):
+        sent = [r.result for r in runs[script_id] if r.ok]
+        assert sent
+        for outcome in sent:
+            assert _set_text_key(env, outcome["tx_hash"]) == (key, outcome["value"])
+        assert env.ens.text(signer_name, key)
+    gas = env.client.rpc("eth_getTransactionByHash", [sent[0]["tx_hash"]])["gas"]
+    assert int(gas, 16) == 100_000  # the second interval's own gas limit
+    scripts = {s["id"]: s for s in session.call("deploy.aqua", "list_scripts")}
+    assert json.loads(scripts[first.script_id]["args_json"])["record_key"] == "notice"
+    assert json.loads(scripts[second.script_id]["args_json"])["record_key"] == "spellnote"
+    for started in (first, second):
+        stop_interval(session, started.script_id)
+
+
 KNOWN_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 
 
@@ -91,7 +129,6 @@ def test_the_signer_key_never_leaves_the_module(ens_env, tmp_path, require, capl
     """With a key the test knows (fed through WASI random_get, the module's only entropy source), nothing the
     whole flow produces holds it: results, status, run history, every log line, every file written by the
     peer, IPFS and the devnet, and everything printed."""
-    import json
     import logging
 
     from eth_account import Account
@@ -201,8 +238,6 @@ def test_an_unauthorised_peer_cannot_sign_and_nothing_is_sent(stack) -> None:
 def test_publish_propose_writes_a_safe_batch_that_does_the_job(stack, tmp_path) -> None:
     """--propose sends nothing; executing the batch's transactions (as the DAO's Safe would) sets every record,
     and publishing again then has nothing left to propose."""
-    import json
-
     context, _session, env = stack
     project = context.settings.ens.project_name
     batch_file = tmp_path / "batch.json"

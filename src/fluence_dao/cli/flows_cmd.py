@@ -127,6 +127,11 @@ def start_interval(
     key: Annotated[
         str, typer.Option("--key", help="The text record of the signer's name each run updates.")
     ] = "notice",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The ENS name whose record the runs update (default: the configured signer name)."),
+    ] = None,
+    gas_limit: Annotated[int, typer.Option("--gas-limit", help="Gas limit of each run's transaction.")] = 120_000,
     as_: Annotated[
         str, typer.Option("--as", help="script: the 2021 script.add; spell: a spell with a clock trigger (nox).")
     ] = "script",
@@ -134,8 +139,10 @@ def start_interval(
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Fetch the interval AIR by the CID in ENS, verify it, and schedule it on the peer. Prints the script id
-    (with --as spell: the spell id; --every is then a whole number of seconds).
+    """Fetch the interval AIR by the CID in ENS, verify it, and schedule it on the peer with its own arguments
+    (--key, --name, --gas-limit: nothing else on the peer changes, so several intervals can write different keys).
+    Runs start every --every seconds on a fixed grid; a run still going when the next is due makes that one skipped.
+    Prints the script id (with --as spell: the spell id; --every is then a whole number of seconds).
 
     Exit codes: 0 scheduled, 1 an error (no daemon, no air.interval record, bytes not matching the CID).
     """
@@ -147,7 +154,7 @@ def start_interval(
         from fluence_dao.flows.interval import start_interval_spell as run
     context = _context(state_dir)
     try:
-        result = run(context, _session(context, relay), every, record_key=key)
+        result = run(context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit)
     finally:
         context.close()
     _output.emit(result.to_dict(), result.script_id)

@@ -1,21 +1,22 @@
 """`operator`: what the peer's operator decides and governance does not (see aqua/operator.aqua).
 
 The governed interval AIR is the same on every network; which RPC endpoint and chain it talks to, the ENS
-registry there, the gas limit and the fee policy come from the peer that runs it. `require` turns a service's
+registry there, the default gas limit and the fee policy come from the peer that runs it. What one interval writes
+(record key, signer name, its gas limit) are that interval's own arguments, never settings here. `require` turns a service's
 `success: false` record into an Aqua error naming the step, so flows read top to bottom with one `catch`.
 
 Who may call what: `config`, `require`, `fees` and `replacement_fees` are pure functions of their arguments and
 the operator's settings, so anyone may call them and nobody can change what the next caller gets. Fees to
 replace a stuck transaction are computed from that transaction's fees as the chain reports them
 (`eth_getTransactionBySenderAndNonce`), never from state kept here. Every fee is capped (`max_fee_cap`): a run
-that would pay more fails with an error naming the cap instead of draining the signer. `set` changes peer-wide
-settings and is allowed only to the host and management peers.
+that would pay more fails with an error naming the cap instead of draining the signer. Nothing here can be
+changed through the peer: the settings come from the operator's configuration only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
@@ -28,7 +29,6 @@ class OperatorConfig:
     ens_registry: str
     project_name: str
     signer_name: str
-    record_key: str = "notice"
     gas_limit: int = 120_000
     fee_multiplier: float = 2.0  # max fee = gas price x this: room for the base fee to rise before inclusion
     replacement_bump: float = 1.25  # a replacement outbids the stuck transaction's fees by this (nodes want >= 1.1)
@@ -47,7 +47,6 @@ class OperatorConfig:
             "ens_registry": self.ens_registry,
             "project_name": self.project_name,
             "signer_name": self.signer_name,
-            "record_key": self.record_key,
             "gas_limit": str(self.gas_limit),
         }
 
@@ -55,18 +54,14 @@ class OperatorConfig:
 class OperatorService(BuiltinService):
     service_id = "operator"
 
-    SETTABLE = ("record_key", "gas_limit")
-
     def __init__(self, config: OperatorConfig | Callable[[], OperatorConfig]) -> None:
         """`config`, or a function returning it: then it is read on every call, so a peer started before its
         chain is configured (or restarted on another port) answers with the current settings."""
         self._config = config
-        self._overrides: dict[str, Any] = {}
 
     @property
     def config(self) -> OperatorConfig:
-        base = self._config() if callable(self._config) else self._config
-        return replace(base, **self._overrides) if self._overrides else base
+        return self._config() if callable(self._config) else self._config
 
     def functions(self) -> dict[str, Function]:
         return {
@@ -74,26 +69,7 @@ class OperatorService(BuiltinService):
             "require": self.require,
             "fees": self.fees,
             "replacement_fees": self.replacement_fees,
-            "set": self.set,
         }
-
-    def set(self, args: list[Any], ctx: CallContext) -> None:
-        """Change `record_key` or `gas_limit` on this peer (who may: the peer's rule for protected builtins)."""
-        name = arg(args, 0, "name", str)
-        value = arg(args, 1, "value", str)
-        ctx.peer.policy.guard_protected(ctx.init_peer_id)  # as script.add: host and management peers on nox
-        if name not in self.SETTABLE:
-            raise BuiltinError(
-                f"Error: operator setting {name!r} cannot be changed (settable: {', '.join(self.SETTABLE)})"
-            )
-        if name == "gas_limit":
-            if not value.isdigit() or int(value) < 21_000:
-                raise BuiltinError(f"Error: gas_limit must be a number >= 21000, got {value!r}")
-            self._overrides[name] = int(value)
-        else:
-            if not value:
-                raise BuiltinError("Error: record_key must not be empty")
-            self._overrides[name] = value
 
     def get_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
         return self.config.to_aqua()
