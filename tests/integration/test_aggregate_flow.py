@@ -46,6 +46,7 @@ class Stack:
     subgraph_url: str
     ipfs_url: str
     config: AggregateConfig
+    origins: list[str]  # what the peer's curl (the HTTP effector) may reach besides the chain; read per request
 
     def tip(self) -> str:
         return str(self.env.ens.text(self.context.settings.ens.signer_name, TIP_KEY))
@@ -77,7 +78,8 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
     context = FlowContext(settings, ipfs_repo=tmp_path / "ipfs")
     # the ipld module's dag/put carries no token here; the token is tested in tests/security/test_ipfs_auth.py
     kubo = KuboServer(context.ipfs, allow_unauthenticated_writes=True).start()  # type: ignore[arg-type]
-    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config())
+    origins = [kubo.url, "http://127.0.0.1:9"]  # :9 is closed: "connection refused" is a fault the flow names
+    network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config(http_origins=origins))
     session = PeerSession(network, ttl_ms=240_000)
     w3 = Web3(Web3.HTTPProvider(devnet.rpc_url))
     gov, deploy_block = Governance.deploy(w3)
@@ -89,12 +91,13 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
         start_blocks={"Governance": deploy_block},
     )
     server = SubgraphServer(indexer, 0, index=False).start()
+    origins.append(server.url)
     publish(context)
     publish_aggregate(context)
     deploy_signer(context, session)
     agg = AggregateConfig(subgraph_url=server.url, contract=gov.address, ipfs_api=kubo.url, timeout_sec=10)
     try:
-        yield Stack(context, session, ens_env, gov, indexer, server.url, kubo.url, agg)
+        yield Stack(context, session, ens_env, gov, indexer, server.url, kubo.url, agg, origins)
     finally:
         server.stop()
         network.stop()
@@ -199,12 +202,20 @@ def test_resume_faults_and_idempotence(stack: Stack) -> None:
         aggregate_once(stack.session, replace(stack.config, ipfs_api="http://127.0.0.1:9"))
     assert set(_services(stack)) == services_before  # removed after a failed run too
     with _slow_server(3.0) as slow, pytest.raises(FluenceDaoError, match="timeout"):
+        stack.origins.append(slow)
         aggregate_once(stack.session, replace(stack.config, subgraph_url=slow, timeout_sec=1))
     with (
         _slow_server(0.0, status=500) as broken,
         pytest.raises(FluenceDaoError, match=r"subgraph.*curl exited with 22"),
     ):
+        stack.origins.append(broken)
         aggregate_once(stack.session, replace(stack.config, subgraph_url=broken))
+    # URLs outside the peer's HTTP allowlist are never dialled: the step fails saying so
+    port = stack.subgraph_url.split(":")[2].split("/")[0]
+    with pytest.raises(FluenceDaoError, match=r"read the subgraph indexed block: .*not in this peer's HTTP allowlist"):
+        aggregate_once(stack.session, replace(stack.config, subgraph_url=f"http://localhost:{port}/subgraphs/x"))
+    with pytest.raises(FluenceDaoError, match=r"update the IPLD tree: .*not in this peer's HTTP allowlist"):
+        aggregate_once(stack.session, replace(stack.config, ipfs_api="http://127.0.0.1:8"))
     assert (stack.tip(), stack.cursor()) == (tip, cursor)
 
     # stopped after the blocks are written, before the ENS write (the signer cannot pay): resumable
