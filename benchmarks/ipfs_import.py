@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import platform
@@ -39,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fluence_dao.ipfs import BlockStore, Cid, ImportOptions, import_file
+from fluence_dao.ipfs import BlockStore, Cid, ImportOptions, import_buffer, import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_SCRIPT = ROOT / "benchmarks" / "js" / "unixfs_import_bench.mjs"
@@ -86,9 +85,9 @@ def lcg_bytes(n: int, seed: int, lanes: int = 1 << 16) -> bytes:
 
 
 def into_memory(data: bytes, options: ImportOptions) -> tuple[float, Cid]:
-    blocks: dict[Cid, bytes] = {}
+    blocks: dict[Cid, bytes | memoryview] = {}
     start = time.perf_counter()
-    root = import_file(io.BytesIO(data), blocks.__setitem__, options)
+    root = import_buffer(data, blocks.__setitem__, options)
     return time.perf_counter() - start, root.cid
 
 
@@ -107,7 +106,7 @@ def into_store(data: bytes, options: ImportOptions, repo: Path, *, fsync: bool) 
     store = BlockStore(repo, fsync=fsync)
     start = time.perf_counter()
     with store.writer() as sink:
-        root = import_file(io.BytesIO(data), sink, options)
+        root = import_buffer(data, sink, options)
     return time.perf_counter() - start, root.cid
 
 

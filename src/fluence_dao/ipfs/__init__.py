@@ -36,7 +36,15 @@ from fluence_dao.ipfs._codecs import (
 )
 from fluence_dao.ipfs._node import LocalIpfs, split_path
 from fluence_dao.ipfs._store import BlockStore
-from fluence_dao.ipfs._unixfs import CHUNK_SIZE, MAX_LINKS, ImportedNode, ImportOptions, import_file, iter_file
+from fluence_dao.ipfs._unixfs import (
+    CHUNK_SIZE,
+    MAX_LINKS,
+    ImportedNode,
+    ImportOptions,
+    import_buffer,
+    import_file,
+    iter_file,
+)
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -71,6 +79,7 @@ __all__ = [
     "encode_dag_cbor",
     "encode_dag_json",
     "ensure_api_token_file",
+    "import_buffer",
     "import_file",
     "iter_file",
     "load_server_token",

@@ -161,7 +161,17 @@ class Cid:
     @classmethod
     def for_data(cls, data: bytes | memoryview, codec: int = RAW, version: int = 1) -> Cid:
         """The sha2-256 CID of `data` under `codec`."""
-        return cls(version, codec, multihash_sha256(data))
+        return cls.trusted(version, codec, multihash_sha256(data))
+
+    @classmethod
+    def trusted(cls, version: int, codec: int, multihash: bytes) -> Cid:
+        """A CID from parts the caller built itself and knows valid (a sha2-256 multihash it just computed):
+        skips the checks of `__init__`, which cost more than hashing a small block."""
+        cid = object.__new__(cls)
+        object.__setattr__(cid, "version", version)
+        object.__setattr__(cid, "codec", codec)
+        object.__setattr__(cid, "multihash", multihash)
+        return cid
 
     # -- views ----------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

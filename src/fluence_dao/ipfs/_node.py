@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import platform
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from fluence_dao.ipfs._car import read_car, write_car
 from fluence_dao.ipfs._cid import DAG_PB, Cid, codec_code
 from fluence_dao.ipfs._codecs import decode_block, encode_block
 from fluence_dao.ipfs._store import BlockStore
-from fluence_dao.ipfs._unixfs import ImportOptions, export_to_path, import_file, import_path, iter_file
+from fluence_dao.ipfs._unixfs import ImportOptions, export_to_path, import_buffer, import_file, import_path, iter_file
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,13 @@ class LocalIpfs:
     def add_bytes(
         self, data: bytes, *, name: str = "", cid_version: int = 0, raw_leaves: bool | None = None, pin: bool = True
     ) -> AddedEntry:
-        return self.add_stream(io.BytesIO(data), name=name, cid_version=cid_version, raw_leaves=raw_leaves, pin=pin)
+        options = ImportOptions(cid_version=cid_version, raw_leaves=raw_leaves)
+        with self.store.writing():
+            with self.store.writer() as sink:
+                root = import_buffer(data, sink, options)  # raw leaves written straight from `data`
+            if pin:
+                self.store.pin_add(root.cid, recursive=True)
+        return AddedEntry(name or str(root.cid), root.cid, root.tsize)
 
     def add_stream(
         self,

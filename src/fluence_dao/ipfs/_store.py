@@ -50,6 +50,7 @@ class BlockStore:
         self._lock_path.touch(exist_ok=True)
         self._fsync = fsync
         self._pins_mutex = threading.Lock()
+        self._shards: set[str] = set()  # shard directories known to exist (saves a mkdir per block)
 
     def __repr__(self) -> str:
         return f"BlockStore({str(self.root)!r})"
@@ -107,30 +108,52 @@ class BlockStore:
         self.put_block(cid, data, verify=False)
         return cid
 
-    def put_block(self, cid: Cid | str, data: bytes, *, verify: bool = True) -> None:
+    def put_block(self, cid: Cid | str, data: bytes | memoryview, *, verify: bool = True) -> None:
         """Store `data` under `cid` (checked unless the caller just computed the CID itself)."""
         cid = Cid.parse(cid)
-        if cid.hash_code == IDENTITY:
-            if cid.digest != data:
-                raise BlockCorruptedError(f"data does not match identity CID {cid}", cid=str(cid))
-            return
-        if verify and not cid.verify(data):
+        if verify and not self._identity_ok(cid, data) and not cid.verify(data):
             raise BlockCorruptedError(f"refusing to store data under {cid}: it does not hash to that CID", cid=str(cid))
-        path = self.path_of(cid)
-        if path.is_file():
-            return
         with self._locked(exclusive=False):
-            self._write_file(path, data)
+            self._put_unlocked(cid, data)
 
-    def _write_file(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    def _identity_ok(self, cid: Cid, data: bytes | memoryview) -> bool:
+        """True for an identity CID holding `data` (nothing to store); raises for one holding other bytes."""
+        if cid.multihash[0] != IDENTITY:
+            return False
+        if cid.digest != data:
+            raise BlockCorruptedError(f"data does not match identity CID {cid}", cid=str(cid))
+        return True
+
+    def _put_unlocked(self, cid: Cid, data: bytes | memoryview) -> None:
+        """Write a block whose CID is checked, under a lock the caller holds: skipped if present."""
+        if self._identity_ok(cid, data):
+            return
+        key = _key(cid)
+        shard = os.path.join(self.blocks_dir, key[-3:-1])
+        path = os.path.join(shard, key + ".data")
+        if os.path.isfile(path):
+            return
+        if shard not in self._shards:
+            os.makedirs(shard, exist_ok=True)
+            self._shards.add(shard)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
+            self._write_file(shard, path, data)
+        except FileNotFoundError:  # the shard directory was removed since: make it again, once
+            os.makedirs(shard, exist_ok=True)
+            self._write_file(shard, path, data)
+
+    def _write_file(self, directory: str, path: str, data: bytes | memoryview) -> None:
+        """Temp file, write, fsync (if asked), rename: readers see the whole block or none."""
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+        try:
+            try:
+                view = memoryview(data)
+                while view:  # os.write may write less than asked
+                    view = view[os.write(fd, view) :]
                 if self._fsync:
-                    os.fsync(out.fileno())
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -321,25 +344,33 @@ class BlockStore:
 
 
 class BlockWriter:
-    """Parallel block writes for imports. fsync releases the GIL, so a few threads overlap the disk
-    flushes with hashing; `close()` waits for every write, raises the first failure, and syncs the shard
-    directories. Use as a context manager: `with store.writer() as sink: import_file(stream, sink)`."""
+    """Parallel block writes for imports. File creation, writes and fsync release the GIL, so a few threads
+    overlap them with hashing; the repo's shared lock is taken once for the writer's life (not per block).
+    `close()` waits for every write, raises the first failure, and syncs the shard directories. Use as a
+    context manager: `with store.writer() as sink: import_file(stream, sink)`. Blocks may be memoryviews
+    (see `import_buffer`); the caller must not change their bytes until `close()`."""
 
     def __init__(self, store: BlockStore, *, workers: int, max_pending: int) -> None:
         self._store = store
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(store.writing())
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="block-writer")
         self._slots = threading.BoundedSemaphore(max_pending)
-        self._futures: list[Future[None]] = []
         self._failed: BaseException | None = None
         self._closed = False
 
-    def __call__(self, cid: Cid, data: bytes) -> None:
+    def __call__(self, cid: Cid, data: bytes | memoryview) -> None:
         if self._failed is not None:
             raise self._failed
+        if self._closed:
+            raise IpfsError(f"the block writer of {self._store.root} is closed; open another with store.writer()")
         self._slots.acquire()
-        future = self._pool.submit(self._store.put_block, cid, data, verify=False)
+        try:
+            future = self._pool.submit(self._store._put_unlocked, cid, data)
+        except BaseException:
+            self._slots.release()
+            raise
         future.add_done_callback(self._done)
-        self._futures.append(future)
 
     def _done(self, future: Future[None]) -> None:
         self._slots.release()
@@ -351,17 +382,23 @@ class BlockWriter:
         if self._closed:
             return
         self._closed = True
-        self._pool.shutdown(wait=True)
-        self._futures.clear()
-        if self._failed is not None:
-            raise self._failed
-        self._store.sync()
+        try:
+            self._pool.shutdown(wait=True)
+            if self._failed is not None:
+                raise self._failed
+            self._store.sync()
+        finally:
+            self._lock.close()
 
     def __enter__(self) -> BlockWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None:
-            self._pool.shutdown(wait=True)
+            self._closed = True
+            try:
+                self._pool.shutdown(wait=True)
+            finally:
+                self._lock.close()
             return
         self.close()

@@ -22,11 +22,12 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from hashlib import sha256
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fluence_dao.errors import IpfsError
-from fluence_dao.ipfs._cid import DAG_PB, RAW, Cid
+from fluence_dao.ipfs._cid import DAG_PB, RAW, Cid, encode_varint
 from fluence_dao.ipfs._dagpb import (
     DIRECTORY,
     FILE,
@@ -49,6 +50,7 @@ HAMT_THRESHOLD = 262144  # Kubo's Import.UnixFSHAMTDirectorySizeThreshold (estim
 log = logging.getLogger(__name__)
 
 BlockSink = Callable[[Cid, bytes], None]
+BufferSink = Callable[[Cid, bytes | memoryview], None]  # import_buffer's: raw leaves are views into the input
 BlockSource = Callable[[Cid], bytes]
 ProgressCallback = Callable[[int], None]
 
@@ -109,6 +111,54 @@ def _read_chunk(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
+def _leaf_frame(size: int) -> tuple[bytes, bytes]:
+    """What goes before and after `size` bytes of chunk in a dag-pb `File` leaf: PBNode{Data: UnixFS{Type:
+    File, Data: chunk, filesize: size}}, i.e. `0a len 08 02 12 size` + chunk + `18 size` (a non-empty chunk)."""
+    size_varint = encode_varint(size)
+    unixfs_len = 3 + len(size_varint) + size + 1 + len(size_varint)
+    return b"\x0a" + encode_varint(unixfs_len) + b"\x08\x02\x12" + size_varint, b"\x18" + size_varint
+
+
+class _FileBuilder:
+    """Leaves in, balanced tree out. Each leaf is hashed once, straight from the chunk (raw leaves, no copy)
+    or from one join of a precomputed frame around it (dag-pb leaves, one copy)."""
+
+    __slots__ = ("_frames", "_leaf_version", "_sink", "leaves", "options", "raw")
+
+    def __init__(self, sink: Callable[[Cid, Any], None], options: ImportOptions) -> None:
+        self._sink = sink
+        self.options = options
+        self.raw = options.use_raw_leaves
+        self._leaf_version = 1 if self.raw else options.cid_version
+        self._frames = {options.chunk_size: _leaf_frame(options.chunk_size)}
+        self.leaves: list[ImportedNode] = []
+
+    def add(self, chunk: bytes | memoryview) -> None:
+        size = len(chunk)
+        if self.raw:
+            block: bytes | memoryview = chunk
+            codec = RAW
+        elif size:
+            frame = self._frames.get(size) or _leaf_frame(size)
+            block = b"".join((frame[0], chunk, frame[1]))
+            codec = DAG_PB
+        else:  # the empty file: a File node without Data
+            block = encode_node(PBNode((), encode_unixfs(UnixFSData(FILE, filesize=0))))
+            codec = DAG_PB
+        cid = Cid.trusted(self._leaf_version, codec, b"\x12\x20" + sha256(block).digest())
+        self._sink(cid, block)
+        self.leaves.append(ImportedNode(cid, len(block), size))
+
+    def finish(self) -> ImportedNode:
+        level = self.leaves
+        step = self.options.max_links
+        while len(level) > 1:
+            level = [
+                _write_file_parent(level[i : i + step], self._sink, self.options) for i in range(0, len(level), step)
+            ]
+        return level[0]
+
+
 def import_file(
     stream: BinaryIO,
     sink: BlockSink,
@@ -117,36 +167,45 @@ def import_file(
 ) -> ImportedNode:
     """Chunk `stream`, write every block through `sink`, return the root. Equals Kubo's `ipfs add`."""
     options = options or ImportOptions()
-    raw_leaves = options.use_raw_leaves
-    leaves: list[ImportedNode] = []
+    builder = _FileBuilder(sink, options)
+    size = options.chunk_size
     while True:
-        chunk = _read_chunk(stream, options.chunk_size)
-        if not chunk and leaves:
+        chunk = _read_chunk(stream, size)
+        if not chunk and builder.leaves:
             break
-        if raw_leaves:
-            cid = Cid.for_data(chunk, RAW, 1)
-            sink(cid, chunk)
-            leaves.append(ImportedNode(cid, len(chunk), len(chunk)))
-        else:
-            unixfs = UnixFSData(FILE, data=chunk or None, filesize=len(chunk))
-            block = encode_node(PBNode((), encode_unixfs(unixfs)))
-            cid = _node_cid(block, options)
-            sink(cid, block)
-            leaves.append(ImportedNode(cid, len(block), len(chunk)))
+        builder.add(chunk)
         if progress is not None:
             progress(len(chunk))
-        if len(chunk) < options.chunk_size:
+        if len(chunk) < size:
             break
-    level = leaves
-    while len(level) > 1:
-        level = [
-            _write_file_parent(level[i : i + options.max_links], sink, options)
-            for i in range(0, len(level), options.max_links)
-        ]
-    return level[0]
+    return builder.finish()
 
 
-def _write_file_parent(children: list[ImportedNode], sink: BlockSink, options: ImportOptions) -> ImportedNode:
+def import_buffer(
+    data: bytes | bytearray | memoryview,
+    sink: BufferSink,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportedNode:
+    """`import_file` for bytes already in memory, without copying them: raw leaves reach `sink` as read-only
+    memoryviews into `data` (so they keep it alive), dag-pb leaves and parents as new bytes. A bytearray or
+    memoryview is copied once first, so later changes to it cannot alter a stored block."""
+    options = options or ImportOptions()
+    view = memoryview(data if isinstance(data, bytes) else bytes(data))
+    builder = _FileBuilder(sink, options)
+    size = options.chunk_size
+    total = len(view)
+    for start in range(0, total or 1, size):
+        chunk = view[start : start + size]
+        builder.add(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return builder.finish()
+
+
+def _write_file_parent(
+    children: list[ImportedNode], sink: Callable[[Cid, Any], None], options: ImportOptions
+) -> ImportedNode:
     filesize = sum(child.filesize for child in children)
     unixfs = UnixFSData(FILE, filesize=filesize, blocksizes=[child.filesize for child in children])
     links = tuple(PBLink(child.cid, "", child.tsize) for child in children)
