@@ -1,15 +1,18 @@
-//! Ethereum-style secp256k1 signing on std's public curve and scalar API.
+//! Ethereum-style secp256k1 signing.
 //!
 //! std's `Ecdsa(Secp256k1, Keccak256)` is not used: it can return high-s signatures, exposes no recovery id and
 //! does not derive its nonce with RFC 6979. Here: deterministic nonce (RFC 6979, HMAC-SHA256, as libsecp256k1
-//! and eth-keys do), R = k*G with the constant-time base point multiplication, recovery id = parity of R.y,
-//! low-s normalisation (s > n/2 -> n - s, flipping the recovery id). No curve arithmetic is written here.
+//! and eth-keys do), R = k*G with the constant-time fixed-base comb (comb.zig over curve.zig and field.zig:
+//! radix-2^26 field arithmetic that wasm32 multiplies natively), recovery id = parity of R.y, low-s
+//! normalisation (s > n/2 -> n - s, flipping the recovery id). Scalars mod n are std's
+//! (`Secp256k1.scalar`, constant time, inversion by divsteps).
 const std = @import("std");
 const Secp256k1 = std.crypto.ecc.Secp256k1;
 const scalar = Secp256k1.scalar;
 const Scalar = scalar.Scalar;
 const HmacSha256 = std.crypto.auth.hmac.sha2.HmacSha256;
 const Keccak256 = std.crypto.hash.sha3.Keccak256;
+const comb = @import("comb.zig");
 
 pub const Signature = struct {
     r: [32]u8,
@@ -31,10 +34,14 @@ pub fn isValidSecretKey(d: [32]u8) bool {
 /// The 20-byte Ethereum address of the secret key `d`: keccak256(X || Y)[12..].
 pub fn address(d: [32]u8) KeyError![20]u8 {
     if (!isValidSecretKey(d)) return error.InvalidSecretKey;
-    const p = Secp256k1.basePoint.mul(d, .big) catch return error.InvalidSecretKey;
-    const sec1 = p.toUncompressedSec1();
+    const p = comb.mulBase(d);
+    if (p.isIdentity()) return error.InvalidSecretKey;
+    const affine = p.toAffine();
+    var xy: [64]u8 = undefined;
+    xy[0..32].* = affine.x.toBytes();
+    xy[32..64].* = affine.y.toBytes();
     var h: [32]u8 = undefined;
-    Keccak256.hash(sec1[1..], &h, .{});
+    Keccak256.hash(&xy, &h, .{});
     var out: [20]u8 = undefined;
     @memcpy(&out, h[12..]);
     return out;
@@ -102,9 +109,10 @@ pub fn sign(d: [32]u8, msg_hash: [32]u8) KeyError!Signature {
     while (true) {
         var k = gen.next();
         defer std.crypto.secureZero(u8, &k);
-        const big_r = Secp256k1.basePoint.mul(k, .big) catch continue;
-        const affine = big_r.affineCoordinates();
-        const rx = affine.x.toBytes(.big);
+        const big_r = comb.mulBase(k);
+        if (big_r.isIdentity()) continue;
+        const affine = big_r.toAffine();
+        const rx = affine.x.toBytes();
         // r = R.x mod n. R.x >= n happens with probability ~2^-128; Ethereum's v cannot express that case, so
         // take the next nonce instead (as if r were invalid).
         if (std.mem.readInt(u256, &rx, .big) >= group_order) continue;
@@ -179,4 +187,8 @@ test "s is always low" {
         const sig = try sign(d, keccak(std.mem.asBytes(&i)));
         try std.testing.expect(std.mem.readInt(u256, &sig.s, .big) <= half_order);
     }
+}
+
+test {
+    _ = comb;
 }
