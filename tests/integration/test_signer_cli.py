@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,13 +76,72 @@ def test_commands_step_by_step(tools, tmp_path) -> None:
         assert len(runs) >= 2, status
         assert status["signer"]["controls_name"] is True and status["signer"]["live_on_peer"] is True
         assert status["peer"]["reachable"] is True
+        (script,) = [s for s in status["scripts"] if s["id"] == script_id]
+        assert script["args"]["record_key"] == "notice" and script["every_s"] == 1
+        for run in runs:  # readable: decimal nonce and block, local time
+            assert isinstance(run["nonce"], int) and isinstance(run["block_number"], int)
+            assert datetime.fromisoformat(run["time"]).tzinfo is not None
+        assert status["check"]["ok"] is True
+        assert _cli(state, "status", "--check").returncode == 0
+
+        _status_while_the_chain_is_down(state, script_id)
+        _cli(state, "devnet", "up", "--json")  # anvil again, from its saved state
 
         assert _json(_cli(state, "stop-interval", script_id, "--json"))["removed"] is True
         missing = _cli(state, "stop-interval", script_id, "--json", check=False)
         assert missing.returncode == 1
         assert json.loads(missing.stdout)["error"]["type"] == "PeerError"
+
+        _status_after_the_daemon_restarted(state)
     finally:
         _cli(state, "devnet", "down", check=False)
+
+
+def _devnet(state: Path) -> Any:
+    from fluence_dao.config import load_settings
+    from fluence_dao.devnet import Devnet
+
+    return Devnet(load_settings({"state_dir": state}, env_file=None))
+
+
+def _status_while_the_chain_is_down(state: Path, script_id: str) -> None:
+    """anvil stopped: status still shows the peer and the interval, counts the runs that fail (each caught in the
+    AIR, so AquaVM finishes them) with their step, and `--check` fails once the last 3 runs failed."""
+    assert _devnet(state).process("anvil").stop()
+    deadline, script = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        shown = _cli(state, "status", "--json")
+        assert shown.returncode == 0  # the chain being down is reported, not an error
+        status = json.loads(shown.stdout)
+        (script,) = [s for s in status["scripts"] if s["id"] == script_id]
+        if script["failed_in_a_row"] >= 3:
+            break
+        time.sleep(1)
+    assert script["failed_in_a_row"] >= 3, script
+    assert status["peer"]["reachable"] is True and status["chain"]["reachable"] is False
+    failed = [r for r in script["runs"] if r["outcome"] == "failed"]
+    assert failed and all(r["step"] and r["error"] and r["ok"] is False for r in failed)
+    assert script["counts"]["failed"] >= 3
+    assert any("chain does not answer" in note for note in status["notes"])
+    checked = _cli(state, "status", "--check", "--json", check=False)
+    assert checked.returncode == 1
+    assert any("last 3 runs" in problem for problem in json.loads(checked.stdout)["check"]["problems"])
+    text = _cli(state, "status").stdout
+    assert f"script    {script_id}" in text and "FAILED at '" in text and "tx None" not in text
+
+
+def _status_after_the_daemon_restarted(state: Path) -> None:
+    """A restarted daemon starts empty: status says the signer's key is gone and which commands restore service."""
+    assert _devnet(state).process("peer").stop()
+    down = _cli(state, "status", "--check", "--json", check=False)
+    assert down.returncode == 1 and json.loads(down.stdout)["peer"]["reachable"] is False
+    _cli(state, "devnet", "up", "--json")
+    checked = _cli(state, "status", "--check", "--json", check=False)
+    assert checked.returncode == 1
+    status = json.loads(checked.stdout)
+    assert status["signer"]["live_on_peer"] is False and status["scripts"] == []
+    assert any("key is gone" in note and "deploy-signer --replace" in note for note in status["notes"])
+    assert any("key is gone" in problem for problem in status["check"]["problems"])
 
 
 def _private_keys_of(address: str, blobs: list[bytes]) -> list[str]:

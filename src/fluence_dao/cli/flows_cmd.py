@@ -182,10 +182,32 @@ def stop_interval(
 
 
 @app.command()
-def status(relay: RelayOption = None, state_dir: StateDirOption = None, json: JsonOption = False) -> None:
-    """The peer, the signer (address, balance, whether it controls its name), scripts and their last runs, and
-    the ENS records. Exit codes: 0 shown (an unreachable peer is reported, not an error), 1 a chain error."""
+def status(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 when the interval is not live (peer unreachable, no interval, the signer's key gone) or the "
+            "last --last runs of an interval all failed: for CI and monitors.",
+        ),
+    ] = False,
+    last: Annotated[
+        int, typer.Option("--last", min=1, max=100, help="How many latest runs must all have failed for --check.")
+    ] = 3,
+    runs: Annotated[int, typer.Option("--runs", min=0, max=100, help="Runs shown per interval.")] = 5,
+    relay: RelayOption = None,
+    state_dir: StateDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The peer and its intervals (scripts and spells: arguments, counters, last runs with the failing step, tx,
+    nonce and block), the chain (ENS records, the signer: address, balance, whether it controls its name and lives
+    on the peer), and notes on what is wrong and which command restores service. A chain or peer that is down is
+    reported, and the other part still shown.
+
+    Exit codes: 0 shown; with --check, 1 when a check failed (the reasons on stderr and in `check` with --json).
+    """
     from fluence_dao.errors import PeerError
+    from fluence_dao.flows.status import problems
     from fluence_dao.flows.status import status as run
 
     context = _context(state_dir)
@@ -194,34 +216,96 @@ def status(relay: RelayOption = None, state_dir: StateDirOption = None, json: Js
     except PeerError:
         session = None
     try:
-        result = run(context, session)
+        result = run(context, session, runs_shown=runs)
     finally:
         context.close()
-    _output.emit(result.to_dict(), _status_text(result.to_dict()))
+    found = problems(result, last=last)
+    document = {**result.to_dict(), "check": {"last": last, "ok": not found, "problems": found}}
+    _output.emit(document, _status_text(document))
+    if check and found:
+        for problem in found:
+            _output.info(f"check failed: {problem}")
+        raise typer.Exit(1)
 
 
 def _status_text(status: dict[str, Any]) -> str:
-    peer, signer = status["peer"], status["signer"]
+    peer, chain, signer = status["peer"], status["chain"], status["signer"]
     lines = [
         f"peer      {peer.get('peer_id', 'not reachable')}"
         + (f"  up {peer['uptime_s']:.0f} s" if "uptime_s" in peer else "")
+        + (f"  ERROR {peer['error']}" if "error" in peer else "")
     ]
+    lines.append(
+        f"chain     {chain.get('rpc_url', '?')}  "
+        + ("ok" if chain["reachable"] else f"NOT REACHABLE: {chain.get('error')}")
+    )
     if signer.get("address"):
         lines.append(
             f"signer    {signer['address']}  balance {signer.get('balance_wei', 0) / 1e18:.4f} ETH  "
             f"controls {signer['name']}: {'yes' if signer.get('controls_name') else 'NO'}"
             + (f"  live on peer: {'yes' if signer.get('live_on_peer') else 'NO'}" if "live_on_peer" in signer else "")
         )
-    else:
+    elif chain["reachable"]:
         lines.append("signer    none recorded in ENS (run deploy-signer)")
-    for script in status["scripts"]:
-        lines.append(f"script    {script['id']}  every {script['interval']} s  failures {script['failures']}")
-        for run in script["runs"]:
-            outcome = f"tx {run['tx_hash']} block {run['block_number']}" if run["ok"] else f"failed: {run['error']}"
-            lines.append(f"  run     {run['started_ms']}  {outcome}")
+    else:
+        lines.append("signer    unknown (the chain does not answer)")
+    for interval in [*status["scripts"], *status["spells"]]:
+        lines.append(_interval_text(interval))
+        lines += [f"  {_run_text(run)}" for run in reversed(interval["runs"])]
     for key, value in status["records"].items():
         lines.append(f"record    {key:<40} {value or '-'}")
+    lines += [f"note      {note}" for note in status["notes"]]
+    check = status.get("check")
+    if check is not None:
+        verdict = "ok" if check["ok"] else "FAILING: " + "; ".join(check["problems"])
+        lines.append(f"check     {verdict} (last {check['last']} runs)")
     return "\n".join(lines)
+
+
+def _interval_text(interval: dict[str, Any]) -> str:
+    if "error" in interval:
+        return f"{interval['kind']:<9} {interval['id']}  ERROR {interval['error']}"
+    counts, args = interval["counts"], interval["args"]
+    every = f"every {interval['every_s']:g} s" if interval["every_s"] else "once"
+    writes = f"  writes {args['signer_name']} {args['record_key']}" if args.get("record_key") else ""
+    return (
+        f"{interval['kind']:<9} {interval['id']}  {every}{writes}  runs {counts['runs']}: ok {counts['ok']}, "
+        f"failed {counts['failed']}, skipped {counts['skipped']}"
+        + (f"  next {interval['next_at'][11:23]}" if interval.get("next_at") else "")
+    )
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    when = (run["time"] or "?")[:23].replace("T", " ")
+    outcome = run["outcome"]
+    if outcome == "skipped":
+        count = run["skipped"]
+        return f"{when}  skipped {count} run{'s' if count != 1 else ''}: {run['error']}"
+    if outcome == "running":
+        return f"{when}  running"
+    if outcome == "failed":
+        step, error = run.get("step"), str(run.get("error") or "")
+        if step and error.startswith(f"{step}: "):
+            error = error[len(step) + 2 :]
+        return f"{when}  FAILED" + (f" at '{step}'" if step else "") + f": {error}"
+    facts = []
+    if run.get("tx_hash"):
+        facts.append(f"tx {run['tx_hash']}")
+    if run.get("nonce") is not None:
+        facts.append(f"nonce {run['nonce']}")
+    if run.get("block_number") is not None:
+        facts.append(f"block {run['block_number']}")
+    elif run.get("tx_hash"):
+        facts.append("not mined yet")
+    if run.get("replaced"):
+        facts.append("replaced a stuck transaction")
+    if run.get("root"):
+        facts.append(f"root {run['root']}")
+    if run.get("cursor"):
+        facts.append(f"cursor {run['cursor']}")
+    if run.get("tx_hashes") and len(run["tx_hashes"]) > 1:
+        facts.append(f"{len(run['tx_hashes'])} transactions")
+    return f"{when}  ok" + (f"  {'  '.join(facts)}" if facts else "")
 
 
 @app.command()
