@@ -132,7 +132,8 @@ def bench_event_to_root(events: int) -> None:
         info = devnet.up()
         context = FlowContext(settings, ipfs_repo=root / "ipfs")
         kubo = KuboServer(context.ipfs, allow_unauthenticated_writes=True).start()  # type: ignore[arg-type]
-        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config())
+        origins = [kubo.url]  # the peer's curl reaches only allowlisted origins: these ad-hoc servers too
+        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config(http_origins=origins))
         session = PeerSession(network, ttl_ms=240_000)
         server = None
         try:
@@ -141,6 +142,7 @@ def bench_event_to_root(events: int) -> None:
             indexer = Indexer(build_subgraph(ROOT / "subgraph"), Store(root / "sg.sqlite"), EthRpc(info["rpc_url"]),
                               addresses={"Governance": gov.address}, start_blocks={"Governance": deploy_block})  # fmt: skip
             server = SubgraphServer(indexer, 0, index=False).start()
+            origins.append(server.url)
             publish(context)
             publish_aggregate(context)
             deploy_signer(context, session)
