@@ -4,12 +4,20 @@
 call results cross the boundary as MessagePack behind the multicodec prefix `81 04` (as avmHelpers.js does):
 requests are `{call_id: {service_id, function_name, arguments: bin(msgpack array), tetraplets: bin(msgpack)}}`,
 results are `{"<call_id>": {ret_code, result: "<JSON text>"}}`; an empty result set is still `81 04 80`.
+
+Memory: the instance has a ceiling (`max_memory_bytes`): an invoke that needs more traps and fails with AvmError
+(that particle only). Wasm memory never shrinks, so after an invoke that left the instance's linear memory above
+`reset_memory_bytes` the instance is replaced by a fresh one and the process gets the memory back. AquaVM keeps
+no state between invokes (the peer passes prev_data), so this is invisible to particles.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +31,8 @@ logger = logging.getLogger(__name__)
 MSGPACK_MULTICODEC = b"\x81\x04"
 KEY_FORMAT_ED25519 = 0
 DEFAULT_SIZE_LIMIT = 4294967296  # what js-client passes for all three size limits
-AVM_MEMORY_BYTES = 1024 * 2**20
+AVM_MEMORY_BYTES = 256 * 2**20
+AVM_RESET_MEMORY_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,29 @@ def decode_call_requests(raw: bytes) -> dict[int, CallRequest]:
     return out
 
 
+def _clear_frames(error: BaseException) -> None:
+    """Drop the locals of the finished frames in `error`'s tracebacks (and its causes'): wasmtime's trap and our
+    frames form reference cycles that would keep the trapped instance's memory until a full GC."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+
+
+def _return_freed_memory() -> None:
+    """Ask glibc to give freed heap memory back to the OS (large transient particle data would otherwise stay in
+    the process's arenas). A no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return
+    trim(0)
+
+
 def _unpack_nested(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return msgpack.unpackb(bytes(value), raw=False, strict_map_key=False)
@@ -118,9 +150,19 @@ def _unpack_nested(value: Any) -> Any:
 class AquaVM:
     """One AquaVM instance (one per peer). The compiled avm.wasm is cached by the Marine host."""
 
-    def __init__(self, wasm_path: Path | None = None, *, max_memory_bytes: int = AVM_MEMORY_BYTES) -> None:
+    def __init__(
+        self,
+        wasm_path: Path | None = None,
+        *,
+        max_memory_bytes: int = AVM_MEMORY_BYTES,
+        reset_memory_bytes: int = AVM_RESET_MEMORY_BYTES,
+    ) -> None:
         from fluence_dao._util import paths
         from fluence_dao.marine import MarineModule, ModuleConfig
+
+        self.max_memory_bytes = max_memory_bytes
+        self.reset_memory_bytes = reset_memory_bytes
+        self.resets = 0  # how often the instance was replaced after growing past reset_memory_bytes
 
         path = wasm_path or paths.avm_wasm_path()
         config = ModuleConfig(
@@ -143,7 +185,10 @@ class AquaVM:
         try:
             raw = self._module.call("invoke", args)
         except FluenceDaoError as err:
+            _clear_frames(err)  # the failed call's frames hold the grown instance: let the reset free it now
+            self._shrink_if_grown()
             raise AvmError(f"AquaVM invoke failed for particle {params.particle_id}: {err.message}") from err
+        self._shrink_if_grown()
         return InterpreterOutcome(
             ret_code=int(raw["ret_code"]),
             error_message=raw["error_message"],
@@ -156,6 +201,22 @@ class AquaVM:
                 bool(raw.get("call_result_size_limit_exceeded")),
             ),
         )
+
+    def memory_bytes(self) -> int:
+        """The instance's linear memory now (it only grows, until the instance is replaced)."""
+        return self._module.memory_bytes()
+
+    def _shrink_if_grown(self) -> None:
+        size = self._module.memory_bytes()
+        if size > self.reset_memory_bytes:
+            logger.info(
+                "AquaVM memory grew to %.1f MiB (over %.1f MiB): starting a fresh instance",
+                size / 2**20,
+                self.reset_memory_bytes / 2**20,
+            )
+            self._module.reset()
+            self.resets += 1
+            _return_freed_memory()
 
     def parse_error(self, air: str) -> str | None:
         """None when AquaVM parses `air`, else its parser's message (avm.wasm's `ast` export)."""
