@@ -40,6 +40,7 @@ class LocalNetwork:
         self.delivered = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by a peer's call worker when a service call finished
         self._thread: threading.Thread | None = None
         for index in range(peers):
             self.add_peer(self._make_peer(f"peer-{index}", is_client=False))
@@ -52,6 +53,7 @@ class LocalNetwork:
     def add_peer(self, peer: Peer) -> Peer:
         with self._lock:
             peer.transport = self
+            peer.add_wake_listener(self._wake.set)
             self._by_id[peer.peer_id] = peer
             (self.clients if peer.is_client else self.peers).append(peer)
         return peer
@@ -93,6 +95,7 @@ class LocalNetwork:
         """Drive all peers until `done()` or the timeout; True if `done()` became true."""
         deadline = time.monotonic() + timeout_s
         while True:
+            self._wake.clear()
             worked = self.step()
             if done():
                 return True
@@ -103,7 +106,7 @@ class LocalNetwork:
                 wakeups = [w for p in [*self.peers, *self.clients] if (w := p.next_wakeup_s()) is not None]
                 wake = min([deadline, now + IDLE_SLEEP_S, *wakeups])
                 if wake > now:
-                    time.sleep(wake - now)
+                    self._wake.wait(wake - now)  # a finished service call ends the wait early
 
     def run_for(self, seconds: float) -> None:
         self.run_until(lambda: False, seconds)

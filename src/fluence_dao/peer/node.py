@@ -9,6 +9,12 @@ incoming data (or empty data plus call results); the new data becomes prev_data 
 call requests go to particle-scoped handlers (the client's getDataSrv/callbackSrv), builtins, then hosted
 services; their results are fed back into the next `invoke` until no call is left. A builtin may answer later
 (`Deferred`, e.g. peer.timeout): the result is queued as a timed event. Particles are dropped at their TTL.
+
+Calls that may block never run on the loop thread: a hosted service's calls run on that instance's worker, a
+blocking builtin's (aqua-ipfs, dist.add_module*, srv.create: I/O or wasm compilation) on that builtin's worker
+(`workers.py`). Each has a deadline (`call_timeout_s`: the particle then gets an error result) and a bounded queue
+(`call_queue_limit`: beyond it the call fails at once). A finished call comes back as a completion that the next
+`step()` feeds to AquaVM, so other particles go on meanwhile; `add_wake_listener` tells a driver to step again.
 """
 
 from __future__ import annotations
@@ -26,17 +32,35 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
-from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOutcome, RunParameters
+from fluence_dao.peer.avm import (
+    AVM_MEMORY_BYTES,
+    AVM_RESET_MEMORY_BYTES,
+    AquaVM,
+    CallRequest,
+    CallResult,
+    InterpreterOutcome,
+    RunParameters,
+)
 from fluence_dao.peer.builtins import JSON_NULL, BuiltinError, BuiltinHandler, CallContext, Deferred, default_builtins
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
 from fluence_dao.peer.scheduler import ScriptRun, ScriptScheduler
 from fluence_dao.peer.services import PermissionPolicy, ServiceHost
 from fluence_dao.peer.vault import ParticleVault
+from fluence_dao.peer.workers import CallJob, CallWorkers
 
 logger = logging.getLogger(__name__)
 
 ParticleKey = tuple[str, bytes]
 LocalHandler = Callable[[list[Any], CallContext], Any]
+
+#: Builtin functions that do I/O or compile wasm, so they run on the builtin's worker, not on the loop thread
+#: ("*": every function of that builtin). Any builtin may also say so itself with a `blocking_functions`
+#: attribute (a set of function names, or containing "*").
+BLOCKING_BUILTINS: dict[str, frozenset[str]] = {
+    "aqua-ipfs": frozenset({"*"}),  # fetches over HTTP, reads and writes the IPFS repo and the vault
+    "dist": frozenset({"add_module", "add_module_from_vault", "add_module_bytes_from_vault", "get_module_interface"}),
+    "srv": frozenset({"create"}),
+}
 
 
 class Transport(Protocol):
@@ -59,7 +83,11 @@ class PeerConfig:
     external_addresses: list[str] = field(default_factory=list)
     verify_signatures: bool = True
     module_memory_bytes: int = 256 * 2**20
-    service_call_timeout_s: float = 30.0
+    service_call_timeout_s: float = 30.0  # a Marine call's own bound (wasm epoch deadline, mounted binaries)
+    call_timeout_s: float = 30.0  # the particle's wait for a call on a worker; then it gets an error result
+    call_queue_limit: int = 16  # calls waiting per service worker; beyond it a call fails at once ("busy")
+    avm_memory_bytes: int = AVM_MEMORY_BYTES  # AquaVM's memory ceiling: an invoke that needs more fails
+    avm_reset_memory_bytes: int = AVM_RESET_MEMORY_BYTES  # AquaVM is re-instantiated when it grew past this
     extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
     # Tests only: replaces WASI random_get in every service module, so a test can know the key the signer
     # creates and check that it never leaks. Settable in-process only; no setting or daemon option reaches it.
@@ -73,6 +101,29 @@ class _ParticleState:
     verified: bool = False
     failed: bool = False
     invokes: int = 0
+    pending_calls: int = 0  # calls on workers and deferred results not yet fed back
+
+    def held_bytes(self) -> int:
+        return len(self.particle.script) + len(self.particle.data) + len(self.prev_data)
+
+
+@dataclass
+class _InFlight:
+    """A call running (or waiting) on a worker; its answer is fed back to particle `key` as `call_id`."""
+
+    key: ParticleKey
+    call_id: int
+    job: CallJob
+    deadline: float  # monotonic
+    service_id: str
+    function: str
+
+
+class _Submitted:
+    """`_call`'s answer for a call handed to a worker: the result comes later as a completion."""
+
+
+_SUBMITTED = _Submitted()
 
 
 @dataclass
@@ -113,7 +164,7 @@ class Peer:
         self.key_pair = key_pair or KeyPair.load_or_create(self.state_dir / "peer.key")
         self.peer_id = self.key_pair.peer_id
         self.is_client = is_client
-        self.avm = avm if avm is not None else AquaVM()
+        self.avm = avm if avm is not None else self._new_avm()
         self.transport = transport
         self.policy = PermissionPolicy(
             host_peer_id=self.peer_id,
@@ -145,12 +196,36 @@ class Peer:
         self._deadlines: list[tuple[int, ParticleKey]] = []  # (deadline_ms, key), a heap
         self._seq = itertools.count()
         self._particle_sources: list[ParticleSource] = []
+        self._workers = CallWorkers(self._post_completion, queue_limit=self.config.call_queue_limit)
+        self._tickets = itertools.count(1)
+        self._in_flight: dict[int, _InFlight] = {}  # ticket -> call on a worker (loop thread only)
+        self._completions: deque[tuple[int, Any]] = deque()  # (ticket, answer) from workers
+        self._completions_lock = threading.Lock()
+        self._wake_listeners: list[Callable[[], None]] = []
+        self._inbox_bytes = 0  # script + data of queued particles (under _inbox_lock)
+        self._state_bytes = 0  # script + data + prev_data of particles held (loop thread)
+        #: Called on the loop thread when a particle fails here (AquaVM error or limit): (particle, reason).
+        self.failure_listener: Callable[[Particle, str], None] | None = None
+
+    def _new_avm(self) -> AquaVM:
+        return AquaVM(
+            max_memory_bytes=self.config.avm_memory_bytes, reset_memory_bytes=self.config.avm_reset_memory_bytes
+        )
 
     # ---- configuration ----------------------------------------------------------------------------------------
 
     def register_builtin(self, service_id: str, handler: BuiltinHandler) -> None:
         """Add (or replace) a builtin service, e.g. `aqua-ipfs`."""
         self.builtins[service_id] = handler
+
+    def add_wake_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` is called (from a worker thread) when a call finished: the driver should `step()`."""
+        if listener not in self._wake_listeners:
+            self._wake_listeners.append(listener)
+
+    def close(self) -> None:
+        """Stop the call workers (a call running now ends on its own; its answer is dropped)."""
+        self._workers.close()
 
     def add_particle_source(self, source: ParticleSource) -> None:
         """Let `source` start particles (with this peer as init peer) from `step()` when it is due."""
@@ -177,6 +252,13 @@ class Peer:
         """Queue a particle for execution (thread-safe; the transport's entry point)."""
         with self._inbox_lock:
             self._inbox.append(particle)
+            self._inbox_bytes += len(particle.script) + len(particle.data)
+
+    @property
+    def held_bytes(self) -> int:
+        """Particle data this peer holds: script + data of queued particles, script + data + prev_data of the
+        particles it keeps state for (until their TTL). Read from any thread (an admission check)."""
+        return self._inbox_bytes + self._state_bytes
 
     def initiate(self, script: str, *, ttl_ms: int = DEFAULT_TTL_MS, hooks: ParticleHooks | None = None) -> Particle:
         """Start a particle with this peer as init peer; it executes on the next `step()`."""
@@ -197,12 +279,16 @@ class Peer:
                 if not self._inbox:
                     break
                 particle = self._inbox.popleft()
+                self._inbox_bytes -= len(particle.script) + len(particle.data)
             self._handle_particle(particle)
             worked = True
+        worked = self._feed_completions() or worked
+        worked = self._expire_calls() or worked
         while self._events and self._events[0][0] <= now:
             _, _, key, call_id, result = heapq.heappop(self._events)
             state = self._states.get(key)
             if state is not None:
+                state.pending_calls -= 1
                 self._execute(key, state, b"", {call_id: result})
                 worked = True
         # a fresh clock: feeding completions above may have taken a while, and lateness is measured from here
@@ -230,14 +316,31 @@ class Peer:
         if self._deadlines:
             nearest_ms = self._deadlines[0][0]
             candidates.append(time.monotonic() + max(0.0, (nearest_ms - now_ms()) / 1000.0))
+        if self._in_flight:
+            candidates.append(min(entry.deadline for entry in list(self._in_flight.values())))
         with self._inbox_lock:
             if self._inbox:
+                return time.monotonic()
+        with self._completions_lock:
+            if self._completions:
                 return time.monotonic()
         return min(candidates) if candidates else None
 
     def has_pending_work(self) -> bool:
+        """Particles queued, or calls running on workers (their answers are still to be fed back)."""
         with self._inbox_lock:
-            return bool(self._inbox)
+            if self._inbox:
+                return True
+        with self._completions_lock:
+            return bool(self._in_flight) or bool(self._completions)
+
+    def knows(self, particle_id: str) -> bool:
+        """Whether this peer still keeps state for the particle (not yet expired or forgotten)."""
+        return any(key[0] == particle_id for key in list(self._states))
+
+    def particles_with_calls_in_flight(self) -> set[str]:
+        """Ids of the particles that wait for a call on a worker (loop thread only)."""
+        return {entry.key[0] for entry in list(self._in_flight.values())}
 
     # ---- execution --------------------------------------------------------------------------------------------
 
@@ -257,6 +360,7 @@ class Peer:
                     return
             state.verified = True
             self._states[key] = state
+            self._state_bytes += state.held_bytes()
             heapq.heappush(self._deadlines, (particle.deadline_ms, key))
         self.particles_processed += 1
         self._execute(key, state, particle.data, {})
@@ -282,27 +386,88 @@ class Peer:
             if outcome.ret_code != 0:
                 self._fail(state, hooks, _avm_error_text(outcome))
                 return
+            self._state_bytes += len(outcome.data) - len(state.prev_data)
             state.prev_data = outcome.data
             for target in outcome.next_peer_pks:
                 self._send(target, particle.with_data(outcome.data))
             results = {}
-            deferred = False
             for call_id, request in outcome.call_requests.items():
-                answer = self._call(particle, call_id, request, hooks)
-                if isinstance(answer, Deferred):
-                    value = CallResult(1, answer.error) if answer.error is not None else _result(answer.value)
-                    due = time.monotonic() + answer.delay_s
-                    heapq.heappush(self._events, (due, next(self._seq), key, call_id, value))
-                    deferred = True
+                answer = self._call(key, particle, call_id, request, hooks)
+                if isinstance(answer, _Submitted):
+                    state.pending_calls += 1
+                elif isinstance(answer, Deferred):
+                    self._defer(key, state, call_id, answer)
                 else:
                     results[call_id] = answer
             if not results:
-                if not deferred and not outcome.call_requests:
-                    self._report_script(particle.id, ok=True)
-                if hooks is not None and hooks.on_idle is not None and not deferred:
-                    hooks.on_idle()
+                if state.pending_calls == 0:
+                    if not outcome.call_requests:
+                        self._report_script(particle.id, ok=True)
+                    if hooks is not None and hooks.on_idle is not None:
+                        hooks.on_idle()
                 return
             data = b""
+
+    def _defer(self, key: ParticleKey, state: _ParticleState, call_id: int, answer: Deferred) -> None:
+        value = CallResult(1, answer.error) if answer.error is not None else _result(answer.value)
+        heapq.heappush(self._events, (time.monotonic() + answer.delay_s, next(self._seq), key, call_id, value))
+        state.pending_calls += 1
+
+    # ---- calls on workers -------------------------------------------------------------------------------------
+
+    def _post_completion(self, ticket: int, answer: Any) -> None:
+        """A worker finished a call (worker thread): queue the answer and wake the driver."""
+        with self._completions_lock:
+            self._completions.append((ticket, answer))
+        for listener in list(self._wake_listeners):
+            listener()
+
+    def _feed_completions(self) -> bool:
+        with self._completions_lock:
+            done = list(self._completions)
+            self._completions.clear()
+        batches: dict[ParticleKey, dict[int, CallResult]] = {}
+        for ticket, answer in done:
+            entry = self._in_flight.pop(ticket, None)
+            state = None if entry is None else self._states.get(entry.key)
+            if entry is None or state is None:
+                continue  # the particle gave up on it (deadline), expired or was forgotten
+            state.pending_calls -= 1
+            if isinstance(answer, Deferred):
+                self._defer(entry.key, state, entry.call_id, answer)
+                continue
+            if not isinstance(answer, CallResult):
+                answer = CallResult(1, f"Error: internal error in {entry.service_id}.{entry.function}: {answer!r}")
+            batches.setdefault(entry.key, {})[entry.call_id] = answer
+        self._feed(batches)
+        return bool(done)
+
+    def _expire_calls(self) -> bool:
+        """Answer the calls whose deadline passed with an error; their workers go on until the call ends."""
+        now = time.monotonic()
+        late = [ticket for ticket, entry in self._in_flight.items() if entry.deadline <= now]
+        batches: dict[ParticleKey, dict[int, CallResult]] = {}
+        for ticket in late:
+            entry = self._in_flight.pop(ticket)
+            self._workers.cancel(entry.job)
+            state = self._states.get(entry.key)
+            if state is None:
+                continue
+            state.pending_calls -= 1
+            message = (
+                f"Error: service {entry.service_id} function {entry.function} did not answer within "
+                f"{self.config.call_timeout_s:g} s (call_timeout_s)"
+            )
+            logger.warning("particle %s on %s: %s", entry.key[0], self.peer_id, message)
+            batches.setdefault(entry.key, {})[entry.call_id] = CallResult(1, message)
+        self._feed(batches)
+        return bool(late)
+
+    def _feed(self, batches: dict[ParticleKey, dict[int, CallResult]]) -> None:
+        for key, results in batches.items():
+            state = self._states.get(key)
+            if state is not None:
+                self._execute(key, state, b"", results)
 
     def _fail(self, state: _ParticleState, hooks: ParticleHooks | None, message: str) -> None:
         particle = state.particle
@@ -311,6 +476,8 @@ class Peer:
         self._report_script(particle.id, ok=False)
         if hooks is not None and hooks.on_error is not None:
             hooks.on_error(message)
+        if self.failure_listener is not None:
+            self.failure_listener(particle, message)
 
     def _report_script(self, particle_id: str, *, ok: bool) -> None:
         entry = self._script_runs.pop(particle_id, None)
@@ -360,26 +527,59 @@ class Peer:
             logger.warning("particle %s: peer %s is not reachable from %s", particle.id, target, self.peer_id)
 
     def _call(
-        self, particle: Particle, call_id: int, request: CallRequest, hooks: ParticleHooks | None
-    ) -> CallResult | Deferred:
+        self, key: ParticleKey, particle: Particle, call_id: int, request: CallRequest, hooks: ParticleHooks | None
+    ) -> CallResult | Deferred | _Submitted:
+        """Answer a call request now, or hand it to a worker (`_SUBMITTED`) when it may block."""
         ctx = CallContext(peer=self, particle=particle, tetraplets=request.tetraplets, call_id=call_id)
         service_id, function = request.service_id, request.function_name
         ctx.function_name = function
+        run: Callable[[], Any]
+        lane: str | None = None
+        local = None
+        if hooks is not None:  # ("service", "*") answers every function of that service
+            local = hooks.handlers.get((service_id, function)) or hooks.handlers.get((service_id, "*"))
+        if local is not None:
+            handler_fn = local
+
+            def run() -> Any:
+                return handler_fn(request.arguments, ctx)
+
+        elif service_id in self.builtins:
+            builtin = self.builtins[service_id]
+
+            def run() -> Any:
+                return builtin.call(function, request.arguments, ctx)
+
+            if _blocks(service_id, function, builtin):
+                lane = f"builtin:{service_id}"
+        else:
+            record = self.services.resolve(service_id)
+            if record is None:
+                return CallResult(1, f"Service with id '{service_id}' not found (function {function})")
+            call_parameters = self._call_parameters(particle, record, request)
+
+            def run() -> Any:
+                return self.services.call(record, function, request.arguments, call_parameters)
+
+            lane = f"service:{record.id}"  # one worker per instance: a Marine instance is single-threaded
+        if lane is None:
+            return self._run_call(run, service_id, function)
+        job = CallJob(next(self._tickets), lambda: self._run_call(run, service_id, function))
+        if not self._workers.submit(lane, job):
+            message = (
+                f"Error: service {service_id} is busy: {self.config.call_queue_limit} calls already wait for it "
+                "(call_queue_limit); try again later"
+            )
+            logger.warning("particle %s on %s: %s (function %s)", particle.id, self.peer_id, message, function)
+            return CallResult(1, message)
+        deadline = time.monotonic() + self.config.call_timeout_s
+        self._in_flight[job.ticket] = _InFlight(key, call_id, job, deadline, service_id, function)
+        return _SUBMITTED
+
+    def _run_call(self, run: Callable[[], Any], service_id: str, function: str) -> CallResult | Deferred:
+        """Run one call (on the loop thread or a worker) and turn its value or error into a call result."""
         try:
-            local = None
-            if hooks is not None:  # ("service", "*") answers every function of that service
-                local = hooks.handlers.get((service_id, function)) or hooks.handlers.get((service_id, "*"))
-            if local is not None:
-                value = local(request.arguments, ctx)
-            elif service_id in self.builtins:
-                value = self.builtins[service_id].call(function, request.arguments, ctx)
-            else:
-                record = self.services.resolve(service_id)
-                if record is None:
-                    raise BuiltinError(f"Service with id '{service_id}' not found (function {function})")
-                value = self.services.call(
-                    record, function, request.arguments, self._call_parameters(particle, record, request)
-                )
+            value = run()
         except BuiltinError as err:
             logger.debug("call %s.%s failed on %s: %s", service_id, function, self.peer_id, err.result)
             return CallResult(1, err.result)
@@ -430,8 +630,10 @@ class Peer:
         now = now_ms()
         while self._deadlines and self._deadlines[0][0] <= now:
             _, key = heapq.heappop(self._deadlines)
-            if self._states.pop(key, None) is None:
+            state = self._states.pop(key, None)
+            if state is None:
                 continue  # forgotten earlier
+            self._drop_state(key, state)
             entry = self._script_runs.pop(key[0], None)
             if entry is not None and entry[1].ok is None:
                 entry[1].error = entry[1].error or "the run did not finish within its TTL"
@@ -446,14 +648,27 @@ class Peer:
     def forget(self, particle_id: str) -> None:
         """Drop a finished particle's state early (the client does this once it has its answer)."""
         for key in [k for k in self._states if k[0] == particle_id]:
-            del self._states[key]
+            self._drop_state(key, self._states.pop(key))
         self._hooks.pop(particle_id, None)
         self.vault.cleanup(particle_id)
         self._events = [e for e in self._events if e[2][0] != particle_id]
         heapq.heapify(self._events)
 
+    def _drop_state(self, key: ParticleKey, state: _ParticleState) -> None:
+        """Forget what a dropped particle held: its bytes and the worker calls it still waits for."""
+        self._state_bytes -= state.held_bytes()
+        for ticket in [t for t, entry in self._in_flight.items() if entry.key == key]:
+            self._workers.cancel(self._in_flight.pop(ticket).job)
+
     def __repr__(self) -> str:
         return f"Peer({self.peer_id})"
+
+
+def _blocks(service_id: str, function: str, handler: BuiltinHandler) -> bool:
+    """Whether a builtin call may block (I/O, wasm compilation) and so runs on a worker."""
+    declared = getattr(handler, "blocking_functions", None)
+    names = frozenset(declared) if declared is not None else BLOCKING_BUILTINS.get(service_id, frozenset())
+    return "*" in names or function in names
 
 
 def _avm_error_text(outcome: InterpreterOutcome) -> str:
