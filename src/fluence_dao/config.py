@@ -131,6 +131,20 @@ class PeerSettings(BaseModel):
     port: int = Field(default=0, ge=0, le=65535, description="0: a free port on 127.0.0.1")
     key_file: Path | None = Field(default=None, description="None: <state_dir>/peer/key")
     particle_ttl_ms: int = 120_000
+    # the daemon's limits (fluence_dao.peer.limits.DaemonLimits has the same defaults)
+    max_particle_ttl_ms: int = Field(
+        default=300_000, gt=0, description="longer particle TTLs are refused; particle_ttl_ms must not exceed it"
+    )
+    max_inflight_bytes: int = Field(
+        default=256 * 2**20, gt=0, description="particle data (script, data, prev_data) held at once; then refused"
+    )
+    avm_memory_bytes: int = Field(default=256 * 2**20, gt=0, description="AquaVM's memory ceiling per invoke")
+    call_timeout_s: float = Field(default=30.0, gt=0, description="a particle's wait for one service call")
+    call_queue_limit: int = Field(default=16, gt=0, description="calls waiting per service; then 'busy' at once")
+    idle_timeout_s: float = Field(default=60.0, gt=0, description="connections silent this long are closed")
+    max_connections: int = Field(default=64, gt=0, description="the daemon's general connection pool")
+    max_connections_per_address: int = Field(default=16, gt=0, description="general connections from one address")
+    reserved_connections: int = Field(default=8, ge=0, description="more connections kept for management keys")
     management_peer_ids: list[str] = Field(
         default_factory=list, description="peer ids that may manage services and scripts; empty: the CLI key"
     )

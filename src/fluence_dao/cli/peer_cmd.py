@@ -68,11 +68,11 @@ def serve(
 def info(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Show the running daemon: address, peer id, pid, management peers, counters."""
     from fluence_dao.errors import PeerError
-    from fluence_dao.peer.remote import daemon_address, ping
+    from fluence_dao.peer.remote import client_key_if_present, daemon_address, ping
 
     settings = _settings(state_dir)
     address = daemon_address(settings)
-    facts = ping(address, 2.0) if address else None
+    facts = ping(address, 2.0, key_pair=client_key_if_present(settings)) if address else None
     if facts is None:
         where = f" at {address}" if address else ""
         raise PeerError(

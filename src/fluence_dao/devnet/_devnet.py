@@ -280,7 +280,7 @@ class PeerComponent:
     name = "peer"
 
     def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
-        from fluence_dao.peer.remote import ping
+        from fluence_dao.peer.remote import client_key_if_present, ping
 
         processes = info.get("processes", {})
         port = _stable_port(devnet, self.name, devnet.settings.peer.port, processes.get(self.name, {}))
@@ -303,18 +303,20 @@ class PeerComponent:
             argv=argv,
             log_path=devnet.paths.log_file(self.name),
             pid_path=devnet.paths.pid_file(self.name),
-            health=lambda: ping(address, 0.5) is not None,
+            # signed with the CLI's key (once the daemon created it): answered even when others hold every
+            # general connection of the daemon
+            health=lambda: ping(address, 0.5, key_pair=client_key_if_present(devnet.settings)) is not None,
             startup_timeout_s=devnet.settings.devnet.startup_timeout_s,
             port=port,
         )
         return ManagedProcess(spec)
 
     def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
-        from fluence_dao.peer.remote import ping
+        from fluence_dao.peer.remote import client_key_if_present, ping
 
         port = devnet.process(self.name).spec.port
         address = f"{LOOPBACK}:{port}"
-        facts = ping(address, 2.0) or {}
+        facts = ping(address, 2.0, key_pair=client_key_if_present(devnet.settings)) or {}
         return {
             "peer": {
                 "address": address,

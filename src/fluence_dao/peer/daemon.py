@@ -13,7 +13,16 @@ has executed every particle received before it on that connection (so a client k
 result has run; deferred timers such as `Peer.timeout` may still fire later).
 
 Threads: an accept thread, one reader thread per connection, and the loop thread that alone drives
-`peer.step()` (sleeping until `next_wakeup_s()` or new input). Stop: SIGTERM/SIGINT.
+`peer.step()` (sleeping until `next_wakeup_s()`, new input or a finished service call); service calls that may
+block run on the peer's call workers (node.py). Stop: SIGTERM/SIGINT.
+
+Limits (`limits.DaemonLimits`, settings `peer.*`): connections idle for `idle_timeout_s` are closed (one with a
+particle still alive on the peer is not idle); the general pool holds `max_connections`, at most
+`max_connections_per_address` from one address; `reserved_connections` more are kept for connections that prove
+a management or host key (a signed Ping or a verified particle) within a few seconds. Every particle from
+outside, over TCP or libp2p, passes `_admit`: TTL cap, timestamp, signature, in-flight bytes. A particle from a
+connected client that is refused gets `Refused` {id, reason}; one that later fails on the peer (AquaVM error, its
+memory ceiling, a result too big to send) gets `Failed` {id, reason}, so the client does not wait for its TTL.
 
 Security (docs/security.md): the process makes itself undumpable (prctl PR_SET_DUMPABLE 0, RLIMIT_CORE 0), so
 non-root processes cannot ptrace it or read its memory and no core file is written. Services (and the signer
@@ -30,6 +39,7 @@ import json
 import logging
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -42,16 +52,34 @@ from typing import Any
 
 from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, FluenceDaoError, ParticleError, PeerError
+from fluence_dao.peer.limits import (
+    GENERAL,
+    PROBATION,
+    ConnectionPools,
+    DaemonLimits,
+    ReplayGuard,
+    particle_admission_error,
+    setting_name,
+)
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, is_peer_id, now_ms
-from fluence_dao.peer.wire import FrameReader, decode_message, decode_particle, encode_control, encode_particle, frame
+from fluence_dao.peer.wire import (
+    PING_WINDOW_MS,
+    FrameReader,
+    decode_message,
+    decode_particle,
+    encode_control,
+    encode_particle,
+    frame,
+    ping_signer,
+)
 
 logger = logging.getLogger("fluence_dao.peer.daemon" if __name__ == "__main__" else __name__)
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
-MAX_CONNECTIONS = 64
-SOCKET_TIMEOUT_S = 5.0
+SOCKET_TIMEOUT_S = 5.0  # a send that cannot go on for this long closes the connection
+MAX_READ_WAIT_S = 0.5  # a reader thread checks its connection's idle and probation deadlines this often
 MAX_IDLE_WAIT_S = 1.0
 ROUTE_PRUNE_THRESHOLD = 1024
 
@@ -113,6 +141,7 @@ class DaemonConfig:
     allowed_binaries: dict[str, str] | None = None  # None: curl when installed
     extra_builtins: dict[str, Any] = field(default_factory=dict)
     libp2p_port: int | None = None  # None: no libp2p; 0: a free port for /ip4/127.0.0.1/tcp/PORT/ws (js-client)
+    limits: DaemonLimits = field(default_factory=DaemonLimits)
 
     def __post_init__(self) -> None:
         for peer_id in sorted(self.management_peer_ids or ()):
@@ -120,6 +149,14 @@ class DaemonConfig:
                 raise ConfigError(
                     f"management peer id {peer_id!r} is not an ed25519 libp2p peer id (12D3KooW...)", peer_id=peer_id
                 )
+        if self.particle_ttl_ms > self.limits.max_particle_ttl_ms:
+            raise ConfigError(
+                f"{setting_name('particle_ttl_ms')} = {self.particle_ttl_ms} exceeds "
+                f"{setting_name('max_particle_ttl_ms')} = {self.limits.max_particle_ttl_ms}: the peer's own scripts "
+                "would be refused; lower the first or raise the second",
+                particle_ttl_ms=self.particle_ttl_ms,
+                max_particle_ttl_ms=self.limits.max_particle_ttl_ms,
+            )
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DaemonConfig:
@@ -132,6 +169,7 @@ class DaemonConfig:
             "particle_ttl_ms": settings.peer.particle_ttl_ms,
             "management_peer_ids": frozenset(settings.peer.management_peer_ids) or None,
             "libp2p_port": settings.peer.libp2p_port,
+            "limits": DaemonLimits.from_settings(settings.peer),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -148,6 +186,10 @@ class _Connection:
         self.peer_ids: set[str] = set()
         self._write_lock = threading.Lock()
         self.closed = False
+        self.pool = GENERAL  # limits.GENERAL, PROBATION (must prove a management key) or RESERVED
+        self.why_reserved = ""  # why a probation connection is not in the general pool
+        self.opened_at = time.monotonic()
+        self.last_received = self.opened_at
 
     def send(self, message: bytes) -> bool:
         with self._write_lock:
@@ -209,9 +251,17 @@ class PeerDaemon:
             script_ttl_ms=config.particle_ttl_ms,
             external_addresses=[self.multiaddr],
             extra_builtins=builtins,
+            call_timeout_s=config.limits.call_timeout_s,
+            call_queue_limit=config.limits.call_queue_limit,
+            avm_memory_bytes=config.limits.avm_memory_bytes,
+            avm_reset_memory_bytes=config.limits.avm_reset_memory_bytes,
         )
         self.peer = Peer(peer_config, key_pair=self.key_pair, transport=self)
         self.peer_id = self.peer.peer_id
+        self.limits = config.limits
+        self._pools = ConnectionPools(config.limits)
+        self._replays = ReplayGuard()
+        self.peer.failure_listener = self._on_particle_failed
         self.started_at = time.time()
         self.particles_received = 0
         self.particles_refused = 0
@@ -223,6 +273,7 @@ class PeerDaemon:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.peer.add_wake_listener(self._wake.set)  # a service call finished on a worker
         self._threads: list[threading.Thread] = []
         self._numbers = 0
         self.libp2p: Any = None  # fluence_dao.peer.libp2p.Libp2pEndpoint when config.libp2p_port is set
@@ -306,6 +357,7 @@ class PeerDaemon:
             self.libp2p.stop(timeout_s)
         for thread in self._threads:
             thread.join(timeout_s)
+        self.peer.close()
         with contextlib.suppress(FileNotFoundError):
             daemon_file(self.config.state_dir).unlink()
         logger.info("peer %s stopped: its services are gone", self.peer_id)
@@ -323,6 +375,7 @@ class PeerDaemon:
         """Facts for `Pong`, `peer info` and `devnet status` (no secrets)."""
         with self._lock:
             connections = len(self._connections)
+            reserved = len(self._connections) - self._pools.count(GENERAL)
         return {
             "peer_id": self.peer_id,
             "address": self.address,
@@ -331,6 +384,8 @@ class PeerDaemon:
             "pid": os.getpid(),
             "management_peer_ids": sorted(self.management_peer_ids),
             "connections": connections,
+            "reserved_connections": reserved,
+            "held_bytes": self.peer.held_bytes,
             "particles_received": self.particles_received,
             "particles_refused": self.particles_refused,
             "particles_sent": self.particles_sent,
@@ -367,6 +422,7 @@ class PeerDaemon:
             message = encode_particle(particle)
         except ParticleError as err:
             logger.warning("particle %s for %s not sent: %s", particle.id, target_peer_id, err.message)
+            conn.send(encode_control("Failed", id=particle.id, reason=f"not sent to {target_peer_id}: {err.message}"))
             return False
         if conn.send(message):
             self.particles_sent += 1
@@ -398,12 +454,14 @@ class PeerDaemon:
         """Called from the libp2p thread: nox's rules (bad, expired or unsigned particles are dropped silently)."""
         try:
             particle = decode_particle(message)
-            if particle.is_expired():
-                raise ParticleError(f"particle {particle.id} expired (timestamp + ttl has passed)")
-            particle.verify()
         except ParticleError as err:
             self.particles_refused += 1
             logger.warning("libp2p: particle from %s dropped: %s", remote_peer_id, err.message)
+            return
+        reason = self._admit(particle)
+        if reason is not None:
+            self.particles_refused += 1
+            logger.warning("libp2p: particle from %s dropped: %s", remote_peer_id, reason)
             return
         self.particles_received += 1
         self.peer.receive(particle)
@@ -423,8 +481,16 @@ class PeerDaemon:
                 self.peer.step()
             except Exception:  # one bad particle must not end the daemon
                 logger.exception("peer loop: step failed")
-            for conn, token in syncs:  # every particle received before these Syncs has been executed
-                conn.send(encode_control("Synced", token=token))
+            busy = self.peer.particles_with_calls_in_flight()
+            waiting = []
+            for conn, token in syncs:  # every particle received before these Syncs has been executed...
+                if busy and self._waits_for_calls(conn, busy):
+                    waiting.append((conn, token))  # ...except service calls still running on a worker
+                else:
+                    conn.send(encode_control("Synced", token=token))
+            if waiting:
+                with self._lock:
+                    self._syncs = waiting + self._syncs
             wake = self.peer.next_wakeup_s()
             timeout = MAX_IDLE_WAIT_S if wake is None else min(MAX_IDLE_WAIT_S, max(0.0, wake - time.monotonic()))
             self._wake.wait(timeout)
@@ -442,30 +508,51 @@ class PeerDaemon:
                 time.sleep(0.1)
                 continue
             with self._lock:
-                too_many = len(self._connections) >= MAX_CONNECTIONS
                 self._numbers += 1
                 conn = _Connection(sock, address, self._numbers)
-                if not too_many:
+                placement = self._pools.place(address)
+                if placement.pool is not None:
+                    conn.pool, conn.why_reserved = placement.pool, placement.reason
                     self._connections.add(conn)
-            if too_many:
-                logger.warning("refusing %s: %d connections already", conn, MAX_CONNECTIONS)
-                conn.send(encode_control("Refused", id=None, reason=f"too many connections ({MAX_CONNECTIONS})"))
+                    self._pools.add(conn)
+                if placement.evict is not None:
+                    self._pools.remove(placement.evict)  # its slot is this connection's now
+            sock.settimeout(SOCKET_TIMEOUT_S)
+            if placement.evict is not None:
+                assert isinstance(placement.evict, _Connection)
+                self._hang_up(placement.evict, placement.evict.why_reserved + self._PROOF_HINT)
+            if placement.pool is None:
+                logger.warning("refusing %s: %s", conn, placement.reason)
+                conn.send(encode_control("Refused", id=None, reason=placement.reason))
                 conn.close()
                 continue
-            sock.settimeout(SOCKET_TIMEOUT_S)
+            if placement.pool == PROBATION:
+                logger.info("%s on probation (%s)", conn, placement.reason)
             thread = threading.Thread(
                 target=self._serve, args=(conn,), name=f"peer-daemon-conn-{conn.number}", daemon=True
             )
             thread.start()
 
+    _PROOF_HINT = "; the reserved connections are for management keys: send a signed Ping or a particle signed by one"
+
     def _serve(self, conn: _Connection) -> None:
         logger.debug("%s opened", conn)
         reader = FrameReader()
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
         try:
             while not self._stop.is_set() and not conn.closed:
                 try:
+                    ready = poller.poll(MAX_READ_WAIT_S * 1000)
+                except OSError:
+                    break
+                if self._deadline_passed(conn):
+                    break
+                if not ready:
+                    continue
+                try:
                     data = conn.sock.recv(65536)
-                except TimeoutError:
+                except (TimeoutError, BlockingIOError):
                     continue
                 except OSError:
                     break
@@ -477,12 +564,17 @@ class PeerDaemon:
                     logger.warning("%s: %s: closing it", conn, err.message)
                     conn.send(encode_control("Refused", id=None, reason=err.message))
                     break
+                if messages:
+                    conn.last_received = time.monotonic()  # bytes that never complete a message keep nothing alive
                 for message in messages:
+                    if conn.closed:
+                        break
                     self._on_message(conn, message)
         finally:
             conn.close()
             with self._lock:
                 self._connections.discard(conn)
+                self._pools.remove(conn)
                 for peer_id in conn.peer_ids:
                     if self._routes.get(peer_id) is conn:
                         del self._routes[peer_id]
@@ -494,11 +586,16 @@ class PeerDaemon:
         try:
             decoded = decode_message(message)
         except ParticleError as err:
-            self._refuse(conn, None, err.message)
+            if conn.pool == PROBATION:
+                self._hang_up(conn, f"{err.message}; {conn.why_reserved}{self._PROOF_HINT}")
+            else:
+                self._refuse(conn, None, err.message)
             return
         if isinstance(decoded, dict):
             if decoded.get("action") == "Ping":
-                conn.send(encode_control("Pong", **self.info()))
+                self._on_ping(conn, decoded)
+            elif conn.pool == PROBATION:
+                self._hang_up(conn, conn.why_reserved + self._PROOF_HINT)
             elif decoded.get("action") == "Sync":
                 with self._lock:
                     self._syncs.append((conn, decoded.get("token")))
@@ -507,14 +604,17 @@ class PeerDaemon:
                 self._refuse(conn, None, f"unexpected control message {decoded.get('action')!r}")
             return
         particle = decoded
-        if particle.is_expired():
-            self._refuse(conn, particle.id, f"particle {particle.id} expired (timestamp + ttl has passed)")
+        reason = self._admit(particle)
+        if reason is not None:
+            self._refuse(conn, particle.id, reason)
+            if conn.pool == PROBATION:
+                self._hang_up(conn, conn.why_reserved + self._PROOF_HINT)
             return
-        try:
-            particle.verify()
-        except ParticleError as err:
-            self._refuse(conn, particle.id, err.message)
-            return
+        if conn.pool == PROBATION:
+            if not self.peer.policy.is_privileged(particle.init_peer_id):
+                self._hang_up(conn, conn.why_reserved + self._PROOF_HINT)
+                return
+            self._promote(conn, particle.init_peer_id)
         self._learn_route(conn, particle)
         self.particles_received += 1
         self.peer.receive(particle)
@@ -543,6 +643,78 @@ class PeerDaemon:
         logger.warning("%s: refused particle %s: %s", conn, particle_id, reason)
         conn.send(encode_control("Refused", id=particle_id, reason=reason))
 
+    # ---- limits -----------------------------------------------------------------------------------------------
+
+    def _admit(self, particle: Particle) -> str | None:
+        """None when a particle from outside (TCP or libp2p) may run here, else why not."""
+        return particle_admission_error(particle, self.limits, self.peer.held_bytes)
+
+    def _on_ping(self, conn: _Connection, body: dict[str, Any]) -> None:
+        """Answer a Ping; a signed one from a management or host key keeps a probation connection's slot."""
+        reason = None
+        try:
+            signer = ping_signer(body)
+        except ParticleError as err:
+            signer, reason = None, err.message
+        if signer is not None and not self._replays.first_use(body["signature"], now_ms() + 2 * PING_WINDOW_MS):
+            reason = f"signed Ping from {signer} replayed (each signed Ping is accepted once)"
+        if reason is not None:
+            if conn.pool == PROBATION:
+                self._hang_up(conn, reason)
+            else:
+                self._refuse(conn, None, reason)
+            return
+        if conn.pool == PROBATION:
+            if signer is None or not self.peer.policy.is_privileged(signer):
+                self._hang_up(conn, conn.why_reserved + self._PROOF_HINT)
+                return
+            self._promote(conn, signer)
+        conn.send(encode_control("Pong", **self.info(), pool=conn.pool))
+
+    def _promote(self, conn: _Connection, peer_id: str) -> None:
+        with self._lock:
+            promoted = self._pools.promote(conn)
+        if promoted:
+            logger.info("%s proved management key %s: it keeps a reserved slot", conn, peer_id)
+
+    def _hang_up(self, conn: _Connection, reason: str) -> None:
+        """Refuse the connection itself (a Refused with id None) and close it."""
+        logger.warning("%s: closing it: %s", conn, reason)
+        conn.send(encode_control("Refused", id=None, reason=reason))
+        conn.close()
+
+    def _deadline_passed(self, conn: _Connection) -> bool:
+        """Close a probation connection that did not prove a management key in time, and an idle one. A
+        connection whose particle is still alive on the peer is not idle (its client waits for the answer)."""
+        now = time.monotonic()
+        if conn.pool == PROBATION and now - conn.opened_at > self.limits.proof_timeout_s:
+            self._hang_up(conn, conn.why_reserved + self._PROOF_HINT)
+            return True
+        if now - conn.last_received <= self.limits.idle_timeout_s:
+            return False
+        with self._lock:
+            alive = now_ms()
+            waiting = any(c is conn and deadline > alive for c, deadline in self._particle_routes.values())
+        if waiting:
+            return False
+        logger.info(
+            "%s idle for %.0f s (%s): closing it", conn, now - conn.last_received, setting_name("idle_timeout_s")
+        )
+        conn.close()
+        return True
+
+    def _waits_for_calls(self, conn: _Connection, busy: set[str]) -> bool:
+        """Whether a particle that came over `conn` waits for a service call on a worker."""
+        with self._lock:
+            return any(self._particle_routes.get(pid, (None, 0))[0] is conn for pid in busy)
+
+    def _on_particle_failed(self, particle: Particle, reason: str) -> None:
+        """The peer gave up on a particle (loop thread): tell the client it came from at once."""
+        with self._lock:
+            entry = self._particle_routes.get(particle.id)
+        if entry is not None and not entry[0].closed:
+            entry[0].send(encode_control("Failed", id=particle.id, reason=reason))
+
 
 def _listen(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -554,7 +726,7 @@ def _listen(port: int) -> socket.socket:
         raise PeerError(
             f"the peer daemon cannot listen on {LOOPBACK}:{port}: {err.strerror or err}", port=port
         ) from err
-    sock.listen(16)
+    sock.listen(128)  # a burst of connections waits for the accept thread instead of retrying SYNs
     sock.settimeout(MAX_IDLE_WAIT_S)  # the accept thread checks for stop at least this often
     return sock
 

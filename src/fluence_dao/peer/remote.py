@@ -6,9 +6,15 @@
 A RemoteNetwork holds one TCP connection to the daemon and one local client `Peer` (its own AquaVM, the given
 identity) whose transport is that connection: the client executes its part of the AIR locally (getDataSrv,
 callbackSrv) and exchanges particles with the daemon, which is the relay. `run_until` drives the client and
-reads the socket. A particle the daemon refuses (bad signature, expired) raises ParticleError at once.
+reads the socket. A particle the daemon refuses (bad signature, expired, over a limit) or that fails there (AquaVM
+error, memory ceiling) raises ParticleError at once instead of waiting for its TTL.
 `connect_from_settings(settings)` finds a running daemon (devnet or `peer serve`) or returns None.
 Only 127.0.0.1 addresses are accepted.
+
+The Ping a RemoteNetwork sends is signed with its key: when the key is a management key, the connection keeps a
+slot of the daemon's reserved capacity even while other clients hold every general one. The daemon closes
+connections idle for its `idle_timeout_s`; a RemoteNetwork whose connection was closed that way reconnects
+before it sends its next particle.
 """
 
 from __future__ import annotations
@@ -28,7 +34,14 @@ from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
-from fluence_dao.peer.wire import FrameReader, decode_message, encode_control, encode_particle, frame
+from fluence_dao.peer.wire import (
+    FrameReader,
+    decode_message,
+    encode_control,
+    encode_particle,
+    encode_signed_ping,
+    frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +115,9 @@ class _Link:
         readable, _, _ = select.select([self.sock], [], [], timeout_s)
         return bool(readable)
 
+    def ping_message(self, key_pair: KeyPair | None) -> bytes:
+        return encode_control("Ping") if key_pair is None else encode_signed_ping(key_pair)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
@@ -128,14 +144,18 @@ class _DaemonPeer:
         return f"DaemonPeer({self.peer_id})"
 
 
-def ping(address: str | tuple[str, int], timeout_s: float = 1.0) -> dict[str, Any] | None:
-    """The daemon's `Pong` facts, or None when nothing (or something else) answers: the health check."""
+def ping(
+    address: str | tuple[str, int], timeout_s: float = 1.0, *, key_pair: KeyPair | None = None
+) -> dict[str, Any] | None:
+    """The daemon's `Pong` facts, or None when nothing (or something else) answers: the health check. With
+    `key_pair` the Ping is signed, so a management key is answered even when the daemon's general capacity is
+    taken."""
     try:
         link = _Link(parse_address(address), timeout_s)
     except (PeerError, ConfigError):
         return None
     try:
-        link.send(encode_control("Ping"))
+        link.send(link.ping_message(key_pair))
         deadline = time.monotonic() + timeout_s
         while (remaining := deadline - time.monotonic()) > 0:
             message = link.receive(remaining)
@@ -177,9 +197,12 @@ class RemoteNetwork:
     def __init__(
         self, address: str | tuple[str, int], client_key_pair: KeyPair, *, connect_timeout_s: float = 5.0
     ) -> None:
-        self._link = _Link(parse_address(address), connect_timeout_s)
+        self._address = parse_address(address)
+        self._connect_timeout_s = connect_timeout_s
+        self._link = _Link(self._address, connect_timeout_s)
         self.key_pair = client_key_pair
         self.refused: list[dict[str, Any]] = []
+        self.failed: list[dict[str, Any]] = []  # Failed messages of particles this client no longer waits for
         self.peers: list[_DaemonPeer] = [_DaemonPeer(self)]  # the daemon's peer, seen through the connection
         self.clients: list[Peer] = []
         self._client: Peer | None = None
@@ -201,8 +224,9 @@ class RemoteNetwork:
         return self._client
 
     def ping(self, timeout_s: float = 5.0) -> dict[str, Any]:
-        """The daemon's facts (peer id, counters); particles that arrive meanwhile go to the client."""
-        self._link.send(encode_control("Ping"))
+        """The daemon's facts (peer id, counters); particles that arrive meanwhile go to the client. The Ping is
+        signed with this network's key (a management key keeps the daemon's reserved capacity)."""
+        self._link.send(self._link.ping_message(self.key_pair))
         deadline = time.monotonic() + timeout_s
         while (remaining := deadline - time.monotonic()) > 0:
             message = self._link.receive(remaining)
@@ -243,8 +267,24 @@ class RemoteNetwork:
     def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool:
         if target_peer_id != self._relay.peer_id:
             return False  # everything goes through the relay; compiled Aqua routes other peers via it
-        self._link.send(encode_particle(particle))
+        message = encode_particle(particle)
+        self._reconnect_if_closed()
+        self._link.send(message)
         return True
+
+    def _reconnect_if_closed(self) -> None:
+        """The daemon closes idle connections: read what is buffered and, if it hung up, connect again (nothing
+        is lost: a connection with a particle still alive on the daemon is never idle)."""
+        try:
+            self._read(0.0)
+        except PeerError as err:
+            if isinstance(err, ParticleError):
+                raise
+            logger.debug("reconnecting to the peer daemon: %s", err.message)
+            self._link.close()
+            self._link = _Link(self._address, self._connect_timeout_s)
+            self._sync_waiting = None
+            self.daemon_info = self.ping(self._connect_timeout_s)
 
     def contact(self, peer_id: str) -> list[str] | None:
         return [f"/ip4/{LOOPBACK}/tcp/{self._link.address[1]}"] if peer_id == self._relay.peer_id else None
@@ -280,6 +320,15 @@ class RemoteNetwork:
             raise ParticleError(
                 f"the peer daemon refused particle {message.get('id')}: {message.get('reason')}",
                 particle_id=message.get("id"),
+            )
+        if message.get("action") == "Failed":
+            particle_id = message.get("id")
+            if self._client is None or not self._client.knows(str(particle_id)):
+                logger.debug("particle %s (finished here) failed on the daemon: %s", particle_id, message.get("reason"))
+                self.failed.append(message)
+                return
+            raise ParticleError(
+                f"particle {particle_id} failed on the peer daemon: {message.get('reason')}", particle_id=particle_id
             )
         logger.debug("unexpected control message from the daemon: %s", message.get("action"))
 
@@ -317,9 +366,21 @@ def client_key_pair(settings: Any) -> KeyPair:
     return KeyPair.load_or_create(client_key_path(settings.state_dir))
 
 
+def client_key_if_present(settings: Any) -> KeyPair | None:
+    """The CLI client's key when its file exists (never created here: a health check must not race the daemon,
+    which creates it at its first start), else None."""
+    from fluence_dao.peer.daemon import client_key_path
+
+    path = client_key_path(settings.state_dir)
+    try:
+        return KeyPair.from_base64(path.read_text())
+    except (OSError, ConfigError):
+        return None
+
+
 def connect_from_settings(settings: Any, *, timeout_s: float = 2.0) -> RemoteNetwork | None:
     """A RemoteNetwork to the running daemon (with the CLI client's key), or None when none answers."""
     address = daemon_address(settings)
-    if address is None or ping(address, timeout_s) is None:
+    if address is None or ping(address, timeout_s, key_pair=client_key_if_present(settings)) is None:
         return None
     return RemoteNetwork(address, client_key_pair(settings), connect_timeout_s=timeout_s)

@@ -8,25 +8,33 @@ arrays of numbers); arrays of numbers are accepted on decode (js-client itself s
 
 Control messages (the loopback endpoint of `fluence_dao.peer.daemon` only, never sent to other peers) use the
 same framing and prefix with another `action`: `Ping` -> `Pong` {peer_id, ...facts}, `Sync` {token} ->
-`Synced` {token} (everything received before has been executed), and `Refused` {id, reason} for a particle the
-daemon dropped (bad signature, expired, malformed).
+`Synced` {token} (everything received before has been executed), `Refused` {id, reason} for a particle the
+daemon dropped (bad signature, expired, malformed, over a limit; id None: the connection itself is refused) and
+`Failed` {id, reason} for a particle that failed on the daemon (AquaVM error, memory ceiling, too big to send).
+A Ping may be signed: {peer_id, timestamp (ms), nonce, signature} with the signature over `ping_signed_bytes` (a
+domain tag, the peer id, the timestamp and the nonce), accepted once within PING_WINDOW_MS of the daemon's clock;
+a signed Ping from a management key keeps the connection in the daemon's reserved capacity.
 The libp2p transport reuses `encode_particle` / `decode_particle` / `frame` / `FrameReader` as they are.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from typing import Any
 
 import msgpack
 
 from fluence_dao._util.varint import encode_uvarint
 from fluence_dao.errors import ParticleError
-from fluence_dao.peer.particle import Particle
+from fluence_dao.peer.particle import KeyPair, Particle, now_ms, verify_signature
 
 MSGPACK_PREFIX = b"\x81\x04"
 MAX_MESSAGE_BYTES = 4 * 2**20  # js-client refuses larger messages
 PARTICLE_ACTION = "Particle"
-CONTROL_ACTIONS = frozenset({"Ping", "Pong", "Refused", "Sync", "Synced"})
+CONTROL_ACTIONS = frozenset({"Failed", "Ping", "Pong", "Refused", "Sync", "Synced"})
+PING_DOMAIN = b"fluence-dao/daemon-ping/v1"
+PING_WINDOW_MS = 30_000
 _MAX_VARINT_BYTES = 10  # a u64 as an unsigned varint
 
 
@@ -75,6 +83,49 @@ def encode_control(action: str, **fields: Any) -> bytes:
     message: bytes = MSGPACK_PREFIX + msgpack.packb({"action": action, **fields}, use_bin_type=True)
     _check_size(len(message))
     return message
+
+
+def ping_signed_bytes(peer_id: str, timestamp_ms: int, nonce: bytes) -> bytes:
+    """What a signed Ping signs: domain tag, 0, peer id, 0, timestamp (u64 LE), nonce. The tag keeps a Ping
+    signature from ever being valid as a particle signature (those start with a particle id); the nonce makes two
+    Pings in the same millisecond differ (the daemon accepts each signature once)."""
+    return PING_DOMAIN + b"\0" + peer_id.encode() + b"\0" + struct.pack("<Q", timestamp_ms) + nonce
+
+
+def encode_signed_ping(key_pair: KeyPair, timestamp_ms: int | None = None) -> bytes:
+    """A Ping that proves `key_pair`'s peer id (the daemon reserves capacity for its management keys)."""
+    timestamp = now_ms() if timestamp_ms is None else timestamp_ms
+    nonce = os.urandom(16)
+    signature = key_pair.sign(ping_signed_bytes(key_pair.peer_id, timestamp, nonce))
+    return encode_control("Ping", peer_id=key_pair.peer_id, timestamp=timestamp, nonce=nonce, signature=signature)
+
+
+def ping_signer(body: dict[str, Any], at_ms: int | None = None) -> str | None:
+    """The peer id a Ping proves, None for an unsigned Ping; ParticleError for a bad signature or a timestamp
+    outside PING_WINDOW_MS (replays within the window are the receiver's to refuse)."""
+    if body.get("signature") is None and body.get("peer_id") is None:
+        return None
+    peer_id, timestamp, signature = body.get("peer_id"), body.get("timestamp"), body.get("signature")
+    nonce = body.get("nonce", b"")
+    if (
+        not isinstance(peer_id, str)
+        or not isinstance(timestamp, int)
+        or not isinstance(signature, bytes)
+        or not isinstance(nonce, bytes)
+        or len(nonce) > 64
+    ):
+        raise ParticleError("signed Ping needs peer_id (str), timestamp (int ms), nonce and signature (bytes)")
+    now = now_ms() if at_ms is None else at_ms
+    if abs(now - timestamp) > PING_WINDOW_MS:
+        raise ParticleError(
+            f"signed Ping from {peer_id}: timestamp {timestamp} is {now - timestamp} ms away from the daemon's "
+            f"clock (window {PING_WINDOW_MS} ms)",
+            peer_id=peer_id,
+        )
+    signed = ping_signed_bytes(peer_id, timestamp, nonce) if 0 <= timestamp < 2**64 else b""
+    if not signed or not verify_signature(peer_id, signed, signature):
+        raise ParticleError(f"signed Ping: bad signature for peer {peer_id}", peer_id=peer_id)
+    return peer_id
 
 
 def frame(message: bytes) -> bytes:
