@@ -1,23 +1,33 @@
-"""The interval loop's timing: start jitter, and one iteration split into its steps.
+"""The interval loop as `start-interval` runs it: achieved period and start lateness on the peer daemon.
 
-    python -m benchmarks.interval [--runs 60] [--every 1] [--iterations 20]
+    python -m benchmarks.interval [--runs 300] [--every 1] [--iterations 20]
 
-1. Jitter: the governed interval AIR runs `--runs` times every `--every` s on the local peer (a real anvil with ENS,
-   the real modules); p50/p99 of how late each run started against its scheduled time. The scheduler's tick is
-   0.05 s here (nox's was 3 s), so a run can be up to one tick late by design.
+1. Timing: the same stack the CLI uses (`devnet up`: anvil with ENS, the IPFS server and the peer daemon; then
+   publish, deploy-signer and start-interval through the flows, on the daemon over its loopback endpoint). The
+   governed interval AIR runs `--runs` times every `--every` s; the run history is read from the peer
+   (`script.runs`) as `status` reads it. Reported: the achieved period (mean time between run starts per grid step),
+   start lateness against the grid start + k * every (p50/p99/max), skipped and failed runs. Goal for `--every 1`
+   over >= 300 runs: mean period within 1 ms of the requested one, p99 lateness < 20 ms.
 2. Split: ENS read (the signer's service id through curl_adapter + ens), signing (prepare setText + sign_tx),
-   sending (eth_sendRawTransaction) and the receipt, each run on the peer as its own particle, next to the same
+   sending (eth_sendRawTransaction) and the receipt, each run on the daemon as its own particle, next to the same
    step done directly from Python (web3 / eth-account) in the same run: the ratio is what the peer costs.
+   `--iterations 0` leaves it out.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+GOAL_PERIOD_MS = 1.0
+GOAL_P99_LATE_MS = 20.0
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -27,68 +37,113 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=60, help="runs to measure (>= 300 for the goal; 60 for a look)")
     parser.add_argument("--every", type=float, default=1.0)
-    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--iterations", type=int, default=20, help="iterations of the step split (0: none)")
     args = parser.parse_args()
 
-    from fluence_dao.aqua import compile_aqua
     from fluence_dao.config import load_settings
     from fluence_dao.devnet import Devnet
-    from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval, stop_interval
-    from fluence_dao.peer import LocalNetwork, call_function
+    from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish
+    from fluence_dao.peer.remote import connect_from_settings
 
     with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as tmp:
-        root = Path(tmp)
-        settings = load_settings({"state_dir": root / "state"}, env_file=None)
+        settings = load_settings({"state_dir": Path(tmp) / "state", "devnet": {"subgraph": False}}, env_file=None)
         devnet = Devnet(settings)
         devnet.up()
-        context = FlowContext(settings, ipfs_repo=root / "ipfs")
-        network = LocalNetwork(1, base_dir=root / "net", config=context.peer_config())
-        session = PeerSession(network)
+        context = FlowContext(settings)
         try:
+            network = connect_from_settings(settings)
+            if network is None:
+                raise SystemExit("the peer daemon did not answer after devnet up")
+            session = PeerSession(network)
             publish(context)
             signer = deploy_signer(context, session)
             print(f"machine: {_machine()}")
-            _jitter(context, session, network, args.runs, args.every, start_interval, stop_interval)
-            steps = compile_aqua(Path(__file__).parent / "aqua" / "interval_steps.aqua")
-
-            def on_peer(name: str, *call_args: Any) -> Any:
-                return call_function(network, steps.function(name), list(call_args), client=session.client)
-
-            _split(context, signer.service_id, signer.address, on_peer, args.iterations)
+            print(f"versions: {_versions(settings)}")
+            _timing(context, session, args.runs, args.every)
+            if args.iterations > 0:
+                _split(context, session, signer.service_id, signer.address, args.iterations)
+            print(f"load after: {os.getloadavg()[0]:.2f}")
         finally:
-            network.stop()
             context.close()
             devnet.down()
 
 
-def _jitter(context: Any, session: Any, network: Any, runs: int, every: float, start: Any, stop: Any) -> None:
-    started = start(context, session, every)
-    network.start()
-    deadline = time.monotonic() + runs * every * 3 + 30
-    script = network.relay.scheduler.get(started.script_id)
-    while time.monotonic() < deadline and sum(r.ok is not None for r in script.history) < min(runs, 20):
-        time.sleep(0.2)
-    late: list[float] = []
-    seen: set[str] = set()
-    while time.monotonic() < deadline and len(late) < runs:
-        for run in list(script.history):
-            if run.particle_id not in seen:
-                seen.add(run.particle_id)
-                late.append(run.late_ms)
-        time.sleep(0.2)
-    network.stop()
-    stop(session, started.script_id)
-    ok = sum(1 for r in script.history if r.ok and isinstance(r.result, dict) and r.result.get("success"))
-    print(f"\ninterval start jitter over {len(late)} runs every {every:g} s (scheduler tick 0.05 s; "
-          f"{ok}/{len(script.history)} of the last runs sent a confirmed update)")  # fmt: skip
-    print(f"  late by  p50 {_percentile(late, 0.5):7.1f} ms   p99 {_percentile(late, 0.99):7.1f} ms   "
-          f"max {max(late):7.1f} ms")  # fmt: skip
+def _timing(context: Any, session: Any, runs: int, every: float) -> None:
+    """Start the interval as `start-interval` does and collect its first `runs` grid points from the peer."""
+    from fluence_dao.flows import start_interval, stop_interval
+    from fluence_dao.peer.scheduler import HISTORY
+
+    started = start_interval(context, session, every)
+    records: dict[int, dict[str, Any]] = {}  # grid index -> run (or the first index of a skipped range)
+    poll_s = max(0.5, min(20.0, every * HISTORY / 4))  # well before the peer's history wraps
+    deadline = time.monotonic() + runs * every * 1.5 + 60
+    covered = 0
+    while time.monotonic() < deadline:
+        time.sleep(min(poll_s, max(0.5, (runs - covered) * every)))
+        for run in session.call("deploy.aqua", "script_runs", [started.script_id]):
+            if run["outcome"] != "running":
+                records[int(run["seq"])] = run
+        covered = sum(int(r["skipped"]) or 1 for r in records.values() if int(r["seq"]) < runs)
+        if covered >= runs:
+            break
+    stop_interval(session, started.script_id)
+
+    ran = sorted(
+        (r for r in records.values() if not int(r["skipped"]) and int(r["seq"]) < runs), key=lambda r: r["seq"]
+    )
+    skipped = sum(int(r["skipped"]) for r in records.values() if int(r["skipped"]) and int(r["seq"]) < runs)
+    failed = [r for r in ran if r["outcome"] == "failed"]
+    if len(ran) < 2:
+        raise SystemExit(f"only {len(ran)} runs finished; last records: {list(records.values())[-3:]}")
+    late = [float(r["late_ms"]) for r in ran]
+    first, last = ran[0], ran[-1]
+    grid_steps = int(last["seq"]) - int(first["seq"])
+    period_ms = (int(last["started_ms"]) - int(first["started_ms"])) / grid_steps
+    between_ms = (int(last["started_ms"]) - int(first["started_ms"])) / (len(ran) - 1)
+    requested_ms = every * 1000
+    durations = [int(r["finished_ms"]) - int(r["started_ms"]) for r in ran if int(r["finished_ms"])]
+    print(f"\ninterval every {every:g} s on the peer daemon (start-interval), grid points 0..{runs - 1}:")
+    print(f"  runs {len(ran)}, skipped {skipped}, failed {len(failed)}"
+          + (f" (first failure at step {failed[0]['step'] or '?'}: {failed[0]['error'][:120]})" if failed else ""))  # fmt: skip
+    print(f"  achieved period: mean {period_ms:.3f} ms per grid step (requested {requested_ms:g} ms, "
+          f"off by {period_ms - requested_ms:+.3f} ms); mean between run starts {between_ms:.3f} ms")  # fmt: skip
+    print(f"  start lateness vs the grid: p50 {_percentile(late, 0.5):.2f} ms   p99 {_percentile(late, 0.99):.2f} ms"
+          f"   max {max(late):.2f} ms")  # fmt: skip
+    worst = sorted(ran, key=lambda r: -float(r["late_ms"]))[:3]
+    print("  latest starts: " + ", ".join(f"run {r['seq']} {float(r['late_ms']):.1f} ms" for r in worst))
+    slope = _slope([(int(r["seq"]), int(r["started_ms"])) for r in ran])
+    print(f"  least-squares period over all starts: {slope:.3f} ms")
+    if durations:
+        print(f"  run length: median {statistics.median(durations)} ms, max {max(durations)} ms")
+    period_ok = abs(period_ms - requested_ms) <= GOAL_PERIOD_MS
+    late_ok = _percentile(late, 0.99) < GOAL_P99_LATE_MS
+    print(f"  goal (mean period within {GOAL_PERIOD_MS:g} ms, p99 lateness < {GOAL_P99_LATE_MS:g} ms): "
+          f"{'met' if period_ok and late_ok else 'NOT met'}" + ("" if runs >= 300 else " (fewer than 300 runs)"))  # fmt: skip
 
 
-def _split(context: Any, service_id: str, address: str, on_peer: Any, iterations: int) -> None:
+def _slope(points: list[tuple[int, int]]) -> float:
+    """The least-squares slope of (grid index, start ms): the period every start fits best."""
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    num = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    den = sum((x - mean_x) ** 2 for x, _ in points)
+    return num / den
+
+
+def _split(context: Any, session: Any, service_id: str, address: str, iterations: int) -> None:
     from eth_account import Account
+
+    from fluence_dao.aqua import compile_aqua
+    from fluence_dao.peer import call_function
+
+    steps = compile_aqua(Path(__file__).parent / "aqua" / "interval_steps.aqua")
+
+    def on_peer(name: str, *call_args: Any) -> Any:
+        if session.client is None:
+            session.client = session.network.client()
+        return call_function(session.network, steps.function(name), list(call_args), client=session.client)
 
     ens, eth, chain_id = context.ens, context.eth, context.chain_id
     project, signer_name = context.settings.ens.project_name, context.settings.ens.signer_name
@@ -118,8 +173,9 @@ def _split(context: Any, service_id: str, address: str, on_peer: Any, iterations
         direct["receipt"].append(_timed(eth.rpc, "eth_getTransactionReceipt", [ref_hash])[1])
 
     print(
-        f"\none iteration, median of {iterations} (peer: each step is a particle through AquaVM and the modules; "
-        "direct: web3/eth-account from Python; the reference setText reverts on chain, which costs the same to send)"
+        f"\none iteration, median of {iterations} (peer: each step is a particle through the daemon, AquaVM and the "
+        "modules; direct: web3/eth-account from Python; the reference setText reverts on chain, which costs the same "
+        "to send)"
     )
     print(f"  {'step':<10} {'peer ms':>9} {'direct ms':>10} {'peer/direct':>12}")
     total_peer = total_direct = 0.0
@@ -147,10 +203,27 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
 
 
 def _machine() -> str:
-    import os
-    import platform
+    return (
+        f"{platform.machine()} {platform.processor() or ''}".strip()
+        + f", {os.cpu_count()} cores, {platform.system()} {platform.release()}, load {os.getloadavg()[0]:.2f}"
+    )
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}"
+
+def _versions(settings: Any) -> str:
+    import json
+    from importlib.metadata import version
+
+    from fluence_dao import __version__
+    from fluence_dao._util import paths
+    from fluence_dao.devnet import anvil_binary
+
+    anvil = subprocess.run([str(anvil_binary(settings)), "--version"], capture_output=True, text=True, check=False)
+    anvil_version = anvil.stdout.strip().splitlines()[0] if anvil.stdout.strip() else "anvil ?"
+    avm = json.loads((paths.node_modules() / "@fluencelabs" / "avm" / "package.json").read_text())["version"]
+    return (
+        f"fluence-dao {__version__}, Python {platform.python_version()}, wasmtime {version('wasmtime')}, "
+        f"AquaVM {avm}, {anvil_version}"
+    )
 
 
 if __name__ == "__main__":

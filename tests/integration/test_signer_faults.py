@@ -1,9 +1,13 @@
 """Faults in the interval loop: with anvil stopped for several intervals the runs fail and are recorded, the loop
-keeps running, and once anvil is back (same chain, from its saved state) updates resume with no nonce gap."""
+keeps running, and once anvil is back (same chain, from its saved state) updates resume with no nonce gap. The soak
+does the same on the peer daemon (as `start-interval` runs it) through two restarts of anvil and a 10 s freeze."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
+import signal
 import time
 
 import pytest
@@ -121,3 +125,117 @@ def test_a_stuck_transaction_is_replaced_with_higher_fees(stack) -> None:
     latest = int(stack.rpc("eth_getTransactionCount", [stack.signer.address, "latest"]), 16)
     confirmed = [int(r.result["nonce"], 16) for r in stack.successes() if r.result["block_number"]]
     assert latest == max(confirmed) + 1
+
+
+# ---- soak: the interval on the peer daemon through anvil outages ------------------------------------------------
+
+#: Grid points the soak covers (1 s each). CI keeps the default (the test then takes about a minute); a real soak:
+#: FLUENCE_DAO_TEST_SOAK_RUNS=300 (read here, at import, before the isolated_env fixture clears FLUENCE_DAO_*).
+SOAK_RUNS = int(os.environ.get("FLUENCE_DAO_TEST_SOAK_RUNS", "40"))
+
+
+class DaemonStack:
+    """`devnet up` (anvil, the IPFS server, the peer daemon), then publish, deploy-signer and start-interval
+    --every 1 through the flows the CLI uses; the run history is read from the daemon as `status` reads it."""
+
+    def __init__(self, tmp_path) -> None:
+        from fluence_dao.peer.remote import connect_from_settings
+
+        overrides = {"state_dir": tmp_path / "state", "devnet": {"state_interval_s": 0, "subgraph": False}}
+        self.devnet = Devnet(load_settings(overrides, env_file=None))
+        self.devnet.up()
+        self.context = FlowContext(self.devnet.settings)
+        network = connect_from_settings(self.devnet.settings)
+        assert network is not None, "the peer daemon does not answer after devnet up"
+        self.session = PeerSession(network)
+        publish(self.context)
+        self.signer = deploy_signer(self.context, self.session)
+        self.started_s = time.monotonic()
+        self.script_id = start_interval(self.context, self.session, every_s=1).script_id
+        self.records: dict[int, dict] = {}  # grid index -> finished run, or the first index of a skipped range
+
+    def poll(self) -> None:
+        for run in self.session.call("deploy.aqua", "script_runs", [self.script_id]):
+            if run["outcome"] != "running":
+                self.records[int(run["seq"])] = run
+
+    def wait_until(self, grid_index: int) -> None:
+        """Sleep until grid point `grid_index` is due, reading the history every few seconds (it keeps 100)."""
+        while (left := self.started_s + grid_index - time.monotonic()) > 0:
+            time.sleep(min(left, 5.0))
+            self.poll()
+
+    def rpc(self, method: str, params: list):
+        return self.context.eth.rpc(method, params)
+
+    def close(self) -> None:
+        self.context.close()
+        self.devnet.down()
+
+
+@pytest.fixture
+def daemon_stack(tmp_path, require, isolated_env):
+    require(shutil.which("node"), "node is not installed")
+    require(shutil.which("curl"), "curl is not installed")
+    stack = DaemonStack(tmp_path)
+    yield stack
+    stack.close()
+
+
+def test_soak_every_second_through_anvil_restarts_and_a_freeze(daemon_stack) -> None:
+    """`--every 1` on the daemon while anvil is stopped and restarted twice and SIGSTOPped for 10 s: every grid point
+    is accounted for once (run or skipped, never run twice or late in a pile), runs never overlap, every failed run
+    names its step, the chain shows no nonce gap or duplicate, and the loop is alive and sending at the end."""
+    stack = daemon_stack
+    runs = max(SOAK_RUNS, 36)
+    anvil = stack.devnet.process("anvil")
+    for fraction in (0.12, 0.35):  # anvil stopped (SIGTERM: it saves its chain) for ~4 s, then started again
+        stack.wait_until(int(runs * fraction))
+        assert anvil.stop()
+        time.sleep(4)
+        stack.devnet.up()
+    stack.wait_until(int(runs * 0.6))
+    pid = anvil.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # frozen: connections hang instead of failing
+    try:
+        time.sleep(10)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    stack.wait_until(runs + 2)
+    stack.poll()
+
+    records = [stack.records[k] for k in sorted(stack.records) if k < runs]
+    covered = [k for r in records for k in range(int(r["seq"]), int(r["seq"]) + (int(r["skipped"]) or 1))]
+    assert sorted(covered) == list(range(runs)), "every grid point is run or skipped, exactly once"
+    done = [r for r in records if not int(r["skipped"])]
+    for before, after in itertools.pairwise(done):
+        assert int(after["started_ms"]) >= int(before["finished_ms"]) - 1, (before, after)  # no overlap
+    failed = [r for r in done if r["outcome"] == "failed"]
+    assert len(failed) >= 2, "the outages made runs fail"
+    assert all(r["step"] and r["error"] for r in failed), [r for r in failed if not r["step"]]
+    assert sum(int(r["skipped"]) for r in records) >= 1, "the frozen anvil held a run past the next tick"
+    lateness = sorted(float(r["late_ms"]) for r in done)
+    assert lateness[len(lateness) // 2] < 50, lateness  # on the grid: woken for each run
+
+    # the chain: the signer's transactions have nonces 0..n-1, each once, and every confirmed run is among them
+    address = stack.signer.address
+    count = int(stack.rpc("eth_getTransactionCount", [address, "latest"]), 16)
+    head = int(stack.rpc("eth_blockNumber", []), 16)
+    mined: dict[int, str] = {}
+    for number in range(head + 1):
+        block = stack.rpc("eth_getBlockByNumber", [hex(number), True])
+        for tx in block["transactions"]:
+            if tx["from"].lower() == address.lower():
+                nonce = int(tx["nonce"], 16)
+                assert nonce not in mined, f"nonce {nonce} mined twice"
+                mined[nonce] = tx["hash"]
+    assert sorted(mined) == list(range(count)), "no nonce gap"
+    confirmed = [r for r in done if r["outcome"] == "ok" and r["block_number"]]
+    assert len(confirmed) >= runs // 3
+    assert all(mined.get(int(r["nonce"], 16)) == r["tx_hash"] for r in confirmed)
+
+    # alive: still scheduled, and sending again after the last fault
+    assert stack.script_id in {s["id"] for s in stack.session.call("deploy.aqua", "list_scripts")}
+    last = [r for r in done if int(r["seq"]) >= runs - 4]
+    assert last and all(r["outcome"] == "ok" for r in last), last
