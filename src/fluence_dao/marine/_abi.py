@@ -53,6 +53,45 @@ _WASM_TYPE: dict[str, str] = {
 
 RecordResolver = Callable[[str], RecordType]
 
+_SCALAR, _INT, _STRING, _BYTES, _RECORD, _SEQUENCE = range(6)
+
+
+class _RecordPlan:
+    """A record's layout, worked out once: one struct for all its fields and how to treat each."""
+
+    __slots__ = ("fields", "record", "struct")
+
+    def __init__(self, record: RecordType) -> None:
+        self.record = record
+        fmt = "<"
+        fields: list[tuple[str, int, MType, tuple[int, int] | None]] = []
+        for fld in record.fields:
+            ty = fld.ty
+            if ty.is_scalar:
+                fmt += _FORMATS[ty.kind]
+                int_range = _INT_RANGES.get(ty.kind)
+                fields.append((fld.name, _INT if int_range else _SCALAR, ty, int_range))
+            elif ty.kind == "Record":
+                fmt += "I"
+                fields.append((fld.name, _RECORD, ty, None))
+            else:
+                fmt += "II"
+                code = _STRING if ty.is_string else _BYTES if ty.is_bytes else _SEQUENCE
+                fields.append((fld.name, code, ty, None))
+        self.struct = struct.Struct(fmt)
+        self.fields = tuple(fields)
+
+
+_plans: dict[int, _RecordPlan] = {}
+
+
+def _plan(record: RecordType) -> _RecordPlan:
+    """The plan of `record` (cached by identity; the plan keeps the record alive, so ids are not reused)."""
+    plan = _plans.get(id(record))
+    if plan is None or plan.record is not record:
+        plan = _plans[id(record)] = _RecordPlan(record)
+    return plan
+
 
 class GuestMemory(Protocol):
     """What lowering and lifting need from a guest: its linear memory and its allocator."""
@@ -147,24 +186,36 @@ class Lowerer:
     def __init__(self, memory: GuestMemory, records: RecordResolver) -> None:
         self.memory = memory
         self.records = records
+        # allocate + write in one call, when the memory offers it (the module's instance does)
+        self._put: Callable[[bytes, int, int], int] | None = getattr(memory, "put", None)
 
-    def _alloc_write(self, data: bytes, count: int, tag: int, where: str) -> int:
+    def _alloc_write(self, data: bytes, count: int, tag: int, where: str, suffix: str = "") -> int:
         if not data:
             return 0
-        ptr = self.memory.allocate(count, tag)
+        put = self._put
+        if put is not None:
+            ptr = put(data, count, tag)
+        else:
+            ptr = self.memory.allocate(count, tag)
+            if ptr != 0:
+                self.memory.write(ptr, data)
         if ptr == 0:
+            where += suffix
             raise AbiError(
                 f"{where}: the guest could not allocate {len(data)} bytes (allocate returned 0: out of memory)",
                 where=where,
             )
-        self.memory.write(ptr, data)
         return ptr
 
     def lower_arguments(self, sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any]) -> list[int | float]:
         values = normalise_arguments(sig, args)
         raw: list[int | float] = []
         for arg, value in zip(sig.arguments, values, strict=True):
-            raw.extend(self.lower(arg.ty, value, f"argument {arg.name!r} of {sig.name}"))
+            ty = arg.ty
+            if ty.is_string and type(value) is str:  # the common case, without building `where`
+                raw.extend(self._lower_str(value, f"argument {arg.name!r} of {sig.name}", ""))
+            else:
+                raw.extend(self.lower(ty, value, f"argument {arg.name!r} of {sig.name}"))
         return raw
 
     def lower(self, ty: MType, value: Any, where: str) -> list[int | float]:
@@ -176,16 +227,20 @@ class Lowerer:
         ptr, length = self.lower_sequence(ty, value, where)
         return [ptr, length]
 
+    def _lower_str(self, value: str, where: str, suffix: str) -> tuple[int, int]:
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            where += suffix
+            raise AbiError(f"{where}: the string cannot be encoded as UTF-8 ({err.reason})", where=where) from err
+        return self._alloc_write(data, len(data), BYTE_TAG, where, suffix), len(data)
+
     def lower_sequence(self, ty: MType, value: Any, where: str) -> tuple[int, int]:
         """A string or vector -> (ptr, len)."""
         if ty.is_string:
             if not isinstance(value, str):
                 raise AbiError(f"{where}: expected str, got {type(value).__name__}", where=where)
-            try:
-                data = value.encode("utf-8")
-            except UnicodeEncodeError as err:
-                raise AbiError(f"{where}: the string cannot be encoded as UTF-8 ({err.reason})", where=where) from err
-            return self._alloc_write(data, len(data), BYTE_TAG, where), len(data)
+            return self._lower_str(value, where, "")
         assert ty.element is not None
         element = ty.element
         if ty.is_bytes:
@@ -212,20 +267,28 @@ class Lowerer:
         return self._alloc_write(struct.pack(f"<{2 * count}I", *pairs), 2 * count, POINTER_TAG, where), count
 
     def lower_record(self, record: RecordType, value: Any, where: str) -> int:
-        """A record -> pointer to its packed fields (0 for a record without fields)."""
+        """A record -> pointer to its packed fields (0 for a record without fields).
+
+        Fields are lowered in declaration order (nested buffers before the record's own), the same
+        allocation order as a field-by-field walk; `where` of a field is only built for an error.
+        """
         values = record_values(record, value, where)
-        out = bytearray()
-        for fld, v in zip(record.fields, values, strict=True):
-            fwhere = f"{where}.{fld.name}"
-            ty = fld.ty
-            if ty.is_scalar:
-                checked = check_scalar(ty, v, fwhere)
-                out += struct.pack("<" + _FORMATS[ty.kind], int(checked) if ty.kind == "Boolean" else checked)
-            elif ty.kind == "Record":
-                out += struct.pack("<I", self.lower_record(self.records(str(ty.record)), v, fwhere))
+        plan = _plan(record)
+        parts: list[Any] = []
+        for (name, code, ty, int_range), v in zip(plan.fields, values, strict=True):
+            if code == _STRING and type(v) is str:
+                parts.extend(self._lower_str(v, where, "." + name))
+            elif code == _INT and type(v) is int and int_range is not None and int_range[0] <= v <= int_range[1]:
+                parts.append(v)
+            elif code in (_INT, _SCALAR):
+                checked = check_scalar(ty, v, f"{where}.{name}")
+                parts.append(int(checked) if ty.kind == "Boolean" else checked)
+            elif code == _RECORD:
+                parts.append(self.lower_record(self.records(str(ty.record)), v, f"{where}.{name}"))
             else:
-                out += struct.pack("<II", *self.lower_sequence(ty, v, fwhere))
-        return self._alloc_write(bytes(out), len(out), BYTE_TAG, where)
+                parts.extend(self.lower_sequence(ty, v, f"{where}.{name}"))
+        out = plan.struct.pack(*parts)
+        return self._alloc_write(out, len(out), BYTE_TAG, where)
 
 
 def as_bytes(value: Any, where: str) -> bytes:
@@ -319,22 +382,22 @@ class Lifter:
         return [self.lift_sequence(element, pairs[2 * i], pairs[2 * i + 1]) for i in range(length)]
 
     def lift_record(self, record: RecordType, ptr: int) -> dict[str, Any]:
-        size = record.size
-        raw = self.memory.read(ptr, size) if size else b""
+        plan = _plan(record)
+        size = plan.struct.size
+        raw = plan.struct.unpack(self.memory.read(ptr, size) if size else b"")
         out: dict[str, Any] = {}
-        offset = 0
-        for fld in record.fields:
-            ty = fld.ty
-            if ty.is_scalar:
-                (value,) = struct.unpack_from("<" + _FORMATS[ty.kind], raw, offset)
-                out[fld.name] = value != 0 if ty.kind == "Boolean" else value
-            elif ty.kind == "Record":
-                (inner,) = struct.unpack_from("<I", raw, offset)
-                out[fld.name] = self.lift_record(self.records(str(ty.record)), inner)
+        pos = 0
+        for name, code, ty, _ in plan.fields:
+            if code in (_INT, _SCALAR):
+                value = raw[pos]
+                out[name] = value != 0 if ty.kind == "Boolean" else value
+                pos += 1
+            elif code == _RECORD:
+                out[name] = self.lift_record(self.records(str(ty.record)), raw[pos])
+                pos += 1
             else:
-                fptr, flen = struct.unpack_from("<II", raw, offset)
-                out[fld.name] = self.lift_sequence(ty, fptr, flen)
-            offset += ty.serialized_size
+                out[name] = self.lift_sequence(ty, raw[pos], raw[pos + 1])
+                pos += 2
         return out
 
     def lift_raw(self, ty: MType, raw: Sequence[Any]) -> Any:

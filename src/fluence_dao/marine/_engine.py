@@ -154,10 +154,11 @@ class _EpochTicker:
     def begin(self) -> None:
         with self._cond:
             self._active += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="marine-epoch", daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            if self._active == 1:  # the thread waits only while no call is active
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="marine-epoch", daemon=True)
+                    self._thread.start()
+                self._cond.notify()
 
     def end(self) -> None:
         with self._cond:

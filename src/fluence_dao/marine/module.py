@@ -34,7 +34,7 @@ from fluence_dao.errors import (
 from fluence_dao.marine import _engine
 from fluence_dao.marine._abi import Lifter, Lowerer, normalise_arguments, raw_signature, scalar_from_wasm
 from fluence_dao.marine._config import CallParameters, ModuleConfig
-from fluence_dao.marine._fastcall import CoreFunc
+from fluence_dao.marine._fastcall import CoreFunc, MemoryView
 from fluence_dao.marine._sections import FunctionSignature, ModuleInterface, RecordType, parse_interface
 from fluence_dao.marine._wasi import wasi_config
 from fluence_dao.marine.host_imports import HOST_NAMESPACES, check_import_type, host_function, return_to_guest
@@ -78,8 +78,10 @@ class _Instance:
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
+        self.view = MemoryView(self.store, memory)
         self._exports = exports
         self._funcs: dict[str, CoreFunc] = {}  # filled on first use: modules may export many functions
+        self._allocate = self.func("allocate")
         owner._instance = self  # host imports called from _initialize (log, random_get) reach this instance
         init = self.func("_initialize")
         if init is not None:
@@ -107,22 +109,29 @@ class _Instance:
 
     # GuestMemory
     def read(self, ptr: int, size: int) -> bytes:
-        end = ptr + size
-        if ptr < 0 or end > self.memory.data_len(self.store):
+        data = self.view.read(ptr, size)
+        if data is None:
             raise AbiError(
-                f"module {self.owner.name!r} points outside its memory: [{ptr}, {end}) of "
-                f"{self.memory.data_len(self.store)} bytes",
+                f"module {self.owner.name!r} points outside its memory: [{ptr}, {ptr + size}) of "
+                f"{self.view.size()} bytes",
                 module=self.owner.name,
             )
-        return bytes(self.memory.read(self.store, ptr, end))
+        return data
 
     def write(self, ptr: int, data: bytes) -> None:
-        if ptr + len(data) > self.memory.data_len(self.store):
+        if not self.view.write(ptr, data):
             raise AbiError(f"module {self.owner.name!r}: allocate returned {ptr}, outside its memory")
-        self.memory.write(self.store, data, ptr)
 
     def allocate(self, count: int, type_tag: int) -> int:
         return int(self.abi("allocate")(count, type_tag)) & _U32
+
+    def put(self, data: bytes, count: int, type_tag: int) -> int:
+        """`allocate(count, type_tag)`, then `data` written there; 0 (nothing written) when allocate fails."""
+        allocate = self._allocate or self.abi("allocate")
+        ptr = int(allocate(count, type_tag)) & _U32
+        if ptr != 0 and not self.view.write(ptr, data):
+            raise AbiError(f"module {self.owner.name!r}: allocate returned {ptr}, outside its memory")
+        return ptr
 
     def set_result(self, ptr: int, size: int | None) -> None:
         self.abi("set_result_ptr")(_signed32(ptr))
@@ -139,7 +148,7 @@ class _Instance:
         self.abi("release_objects")()
 
     def memory_bytes(self) -> int:
-        return int(self.memory.data_len(self.store))
+        return self.view.size()
 
 
 def _wat_to_wasm(text: bytes, path: Path) -> bytes:
@@ -403,12 +412,14 @@ class MarineModule:
     def _call(self, sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any], cp: CallParameters) -> Any:
         values = normalise_arguments(sig, args)
         Lowerer(_DryMemory(), self.interface.record).lower_arguments(sig, values)  # validate: AbiError
-        with self._lock, self._deadline():
+        with self._lock:
+            _engine.ticker.begin()  # inline `self._deadline()`: a generator context costs more than the rest
             self._call_parameters.append(cp)
             try:
                 return self._invoke(sig, values)
             finally:
                 self._call_parameters.pop()
+                _engine.ticker.end()
 
     def _invoke(self, sig: FunctionSignature, values: list[Any]) -> Any:
         guest = self._guest()
