@@ -56,3 +56,75 @@ def append_custom_section(data: bytes, name: str, payload: bytes) -> bytes:
     encoded_name = name.encode("utf-8")
     body = encode_uvarint(len(encoded_name)) + encoded_name + payload
     return data + bytes([_CUSTOM]) + encode_uvarint(len(body)) + body
+
+
+def keep_exports(data: bytes, names: set[str]) -> bytes:
+    """The module with only the exports named in `names` (the others stay in the module, unexported)."""
+    out = bytearray(data[:8])
+    for section_id, body, end in iter_sections(data):
+        payload = data[body:end]
+        if section_id == _EXPORT:
+            count, at = decode_uvarint(data, body)
+            kept = []
+            for _ in range(count):
+                entry = at
+                length, at = decode_uvarint(data, at)
+                name = data[at : at + length].decode("utf-8")
+                _, at = decode_uvarint(data, at + length + 1)
+                if at > end:
+                    raise ValueError("truncated wasm: the export section runs past its end")
+                if name in names:
+                    kept.append(data[entry:at])
+            payload = encode_uvarint(len(kept)) + b"".join(kept)
+        out += bytes([section_id]) + encode_uvarint(len(payload)) + payload
+    return bytes(out)
+
+
+_DATA = 11
+_I32_CONST, _GLOBAL_GET, _END = 0x41, 0x23, 0x0B
+
+
+def static_data_end(data: bytes) -> int:
+    """The first address after every active data segment of memory 0 placed at a constant offset (0 if none).
+
+    Segments placed by `global.get` (an imported base) are skipped. ValueError on other offset expressions."""
+    end = 0
+    for section_id, body, _end in iter_sections(data):
+        if section_id != _DATA:
+            continue
+        count, at = decode_uvarint(data, body)
+        for _ in range(count):
+            flags, at = decode_uvarint(data, at)
+            offset: int | None = None
+            memory_index = 0
+            if flags in (0, 2):
+                if flags == 2:
+                    memory_index, at = decode_uvarint(data, at)
+                opcode = data[at]
+                if opcode == _I32_CONST:
+                    offset, at = _decode_sleb32(data, at + 1)
+                elif opcode == _GLOBAL_GET:
+                    _global, at = decode_uvarint(data, at + 1)
+                else:
+                    raise ValueError(f"unsupported data segment offset expression (opcode {opcode:#x})")
+                if data[at] != _END:
+                    raise ValueError("malformed data segment offset expression")
+                at += 1
+            length, at = decode_uvarint(data, at)
+            if offset is not None and memory_index == 0:
+                end = max(end, (offset & 0xFFFFFFFF) + length)
+            at += length
+    return end
+
+
+def _decode_sleb32(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            if byte & 0x40:
+                result -= 1 << shift
+            return result, pos
