@@ -1,11 +1,13 @@
 """ABI type strings: parse `uint256`, `bytes32[]`, `(address,uint256)[2]` into a small tree, canonical event
 signatures from graph-cli manifests (`Transfer(indexed address,indexed address,uint256)`), and call signatures
-(`getX(uint256):(address,bool)`)."""
+(`getX(uint256):(address,bool)`), and ABI values as graph-ts `ethereum.Value`s (kind, value)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from fluence_dao.subgraph import _asc as A
 
 
 @dataclass(frozen=True)
@@ -133,3 +135,127 @@ def parse_call_signature(signature: str) -> tuple[str, list[AbiType], list[AbiTy
         [parse_type(t) for t in split_top_level(inputs)],
         [parse_type(t) for t in split_top_level(outs)] if outs else [],
     )
+
+
+def eth_value_from_python(t: AbiType, value: Any) -> A.EthValue:
+    """An eth_abi-decoded value as a graph-ts ethereum.Value."""
+    if t.is_array:
+        kind = A.EV_FIXED_ARRAY if t.array_len is not None else A.EV_ARRAY
+        return kind, [eth_value_from_python(t.inner[0], v) for v in value]
+    if t.base == "tuple":
+        return A.EV_TUPLE, [eth_value_from_python(s, v) for s, v in zip(t.inner, value, strict=True)]
+    if t.base == "address":
+        if isinstance(value, str):
+            return A.EV_ADDRESS, bytes.fromhex(value[2:] if value.startswith("0x") else value)
+        return A.EV_ADDRESS, bytes(value)
+    if t.base == "bytes":
+        return A.EV_BYTES, bytes(value)
+    if t.base.startswith("bytes"):
+        return A.EV_FIXED_BYTES, bytes(value)
+    if t.base.startswith("uint"):
+        return A.EV_UINT, int(value)
+    if t.base.startswith("int"):
+        return A.EV_INT, int(value)
+    if t.base == "bool":
+        return A.EV_BOOL, bool(value)
+    if t.base == "string":
+        return A.EV_STRING, str(value)
+    raise ValueError(f"unsupported ABI type {t.canonical()}")
+
+
+def eth_value_to_python(value: A.EthValue) -> Any:
+    kind, v = value
+    if kind in (A.EV_FIXED_ARRAY, A.EV_ARRAY):
+        return [eth_value_to_python(x) for x in v]
+    if kind == A.EV_TUPLE:
+        return tuple(eth_value_to_python(x) for x in v)
+    return v
+
+
+def eth_value_type(value: A.EthValue) -> str:
+    """The ABI type a graph-ts ethereum.Value encodes as (ethereum.encode)."""
+    kind, v = value
+    if kind == A.EV_ADDRESS:
+        return "address"
+    if kind == A.EV_FIXED_BYTES:
+        return f"bytes{len(v)}"
+    if kind == A.EV_BYTES:
+        return "bytes"
+    if kind == A.EV_INT:
+        return "int256"
+    if kind == A.EV_UINT:
+        return "uint256"
+    if kind == A.EV_BOOL:
+        return "bool"
+    if kind == A.EV_STRING:
+        return "string"
+    if kind == A.EV_TUPLE:
+        return "(" + ",".join(eth_value_type(x) for x in v) + ")"
+    inner = eth_value_type(v[0]) if v else "uint256"
+    return f"{inner}[{len(v)}]" if kind == A.EV_FIXED_ARRAY else f"{inner}[]"
+
+
+_ZEROS = bytes(32)
+
+
+def decode_elementary(types: list[AbiType], data: bytes) -> list[Any] | None:
+    """`eth_abi.decode` (strict) for elementary types (uintN, intN, address, bool, bytesN, bytes, string), or None
+    when this cannot decide: another type, or data eth_abi would reject (then eth_abi decodes, and raises).
+
+    Decoding every log through eth_abi's generic decoders cost more than running many mappings' handlers;
+    values are the same (addresses as lowercase 0x-hex strings, as eth_abi returns them).
+    """
+    head = 32 * len(types)
+    size = len(data)
+    if size < head:
+        return None
+    out: list[Any] = []
+    for i, t in enumerate(types):
+        if t.is_array:
+            return None
+        base = t.base
+        word = data[32 * i : 32 * i + 32]
+        if base in ("string", "bytes"):
+            offset = int.from_bytes(word, "big")
+            if offset < head or offset + 32 > size:
+                return None
+            length = int.from_bytes(data[offset : offset + 32], "big")
+            start = offset + 32
+            padded = (length + 31) // 32 * 32
+            if start + padded > size or data[start + length : start + padded] != _ZEROS[: padded - length]:
+                return None
+            raw = data[start : start + length]
+            if base == "bytes":
+                out.append(raw)
+                continue
+            try:
+                out.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                return None
+        elif base == "address":
+            if word[:12] != _ZEROS[:12]:
+                return None
+            out.append("0x" + word[12:].hex())
+        elif base == "bool":
+            if word[:31] != _ZEROS[:31] or word[31] > 1:
+                return None
+            out.append(word[31] == 1)
+        elif base.startswith("uint") and base[4:].isdigit():
+            value = int.from_bytes(word, "big")
+            if value >> int(base[4:]):
+                return None
+            out.append(value)
+        elif base.startswith("int") and base[3:].isdigit():
+            value = int.from_bytes(word, "big", signed=True)
+            bound = 1 << (int(base[3:]) - 1)
+            if not -bound <= value < bound:
+                return None
+            out.append(value)
+        elif base.startswith("bytes") and base[5:].isdigit():
+            n = int(base[5:])
+            if word[n:] != _ZEROS[: 32 - n]:
+                return None
+            out.append(word[:n])
+        else:
+            return None
+    return out

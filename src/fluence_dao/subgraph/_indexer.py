@@ -22,10 +22,12 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from fluence_dao.errors import SubgraphError
+from fluence_dao.marine.core import StoreLimits
 from fluence_dao.subgraph import _asc as A
+from fluence_dao.subgraph._abi_types import AbiType, decode_elementary, eth_value_from_python
 from fluence_dao.subgraph._manifest import EventHandler, Manifest, Mapping, load_manifest, load_schema
-from fluence_dao.subgraph._runtime import BlockState, HandlerError, MappingRuntime, Trigger, eth_value_from_python
-from fluence_dao.subgraph._store import BlockPtr, DynamicDataSource, Store, _encode_value
+from fluence_dao.subgraph._runtime import BlockState, HandlerError, MappingRuntime, Trigger
+from fluence_dao.subgraph._store import BlockPtr, DynamicDataSource, Store, encode_value
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class IndexerConfig:
     reorg_depth: int = 64
     range_size: int = 2000
     poll_interval_s: float = 0.5
-    handler_timeout_s: int = 60  # a handler running longer is interrupted (graph-node has a timeout too)
+    handler_timeout_s: float = 60  # a handler running longer is interrupted (graph-node has a timeout too)
+    max_memory_bytes: int = 256 * 2**20  # a mapping instance's linear memory ceiling (marine's default)
 
 
 @dataclass
@@ -77,7 +80,7 @@ def _manifest_context(raw: dict[str, Any] | None) -> dict[str, Any] | None:
             value = BigDecimal.parse(str(data))
         elif kind == A.SV_BYTES:
             value = bytes.fromhex(str(data).removeprefix("0x"))
-        out[key] = _encode_value((kind, value))
+        out[key] = encode_value((kind, value))
     return out
 
 
@@ -91,8 +94,6 @@ class Indexer:
         start_blocks: dict[str, int] | None = None,
         config: IndexerConfig | None = None,
     ) -> None:
-        import wasmtime
-
         self.manifest: Manifest = load_manifest(build_dir)
         self.schema = load_schema(self.manifest.schema_path)
         self.store = store
@@ -130,24 +131,12 @@ class Indexer:
                 "use a new database file for a changed subgraph or changed addresses",
                 path=store.path,
             )
-        engine_config = wasmtime.Config()
-        engine_config.epoch_interruption = True
-        self._engine = wasmtime.Engine(engine_config)
-        self._closed = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="subgraph-epoch", daemon=True)
-        self._ticker.start()
-        self._modules: dict[str, Any] = {}
+        self._limits = StoreLimits(self.config.max_memory_bytes, self.config.handler_timeout_s)
         self._runtimes: dict[str, MappingRuntime] = {}
         self.head: int | None = None
 
-    def _tick(self) -> None:
-        """One wasmtime epoch per second: a handler's deadline is `handler_timeout_s` epochs."""
-        while not self._closed.wait(1.0):
-            self._engine.increment_epoch()
-
     def close(self) -> None:
-        """Stop the epoch ticker and close the store (the indexer cannot be used afterwards)."""
-        self._closed.set()
+        """Close the store (the indexer cannot be used afterwards)."""
         self.store.close()
 
     # -- data sources ---------------------------------------------------------------------------------------
@@ -160,9 +149,7 @@ class Indexer:
                 self.store,
                 self.rpc,
                 self.manifest.templates,
-                self._engine,
-                self._modules,
-                timeout_epochs=self.config.handler_timeout_s + 1,
+                self._limits,
             )
         return self._runtimes[key]
 
@@ -372,7 +359,7 @@ class Indexer:
         plain = [p for p in params if not p.indexed]
         try:
             data = bytes.fromhex(entry["data"][2:])
-            decoded = list(eth_abi.decode([p.type.canonical() for p in plain], data)) if plain else []
+            decoded = _decode_values([p.type for p in plain], data, eth_abi) if plain else []
         except Exception:
             log.warning("log %s does not match %s (data)", entry.get("transactionHash"), handler.event.canonical)
             return None
@@ -385,7 +372,7 @@ class Indexer:
                 if p.type.is_dynamic or p.type.base == "tuple" or p.type.is_array:
                     out.append((p.name, (A.EV_FIXED_BYTES, topic)))
                 else:
-                    out.append((p.name, eth_value_from_python(p.type, eth_abi.decode([p.type.canonical()], topic)[0])))
+                    out.append((p.name, eth_value_from_python(p.type, _decode_values([p.type], topic, eth_abi)[0])))
             else:
                 out.append((p.name, eth_value_from_python(p.type, next(data_iter))))
         return out
@@ -405,6 +392,14 @@ class Indexer:
                 else:
                     raise
             stop.wait(self.config.poll_interval_s)
+
+
+def _decode_values(types: list[AbiType], data: bytes, eth_abi: Any) -> list[Any]:
+    """ABI-decode `data` as `types`: elementary types directly, anything else (or invalid data) by eth_abi."""
+    fast = decode_elementary(types, data)
+    if fast is not None:
+        return fast
+    return list(eth_abi.decode([t.canonical() for t in types], data))
 
 
 def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.05) -> bool:

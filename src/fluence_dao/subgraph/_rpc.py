@@ -8,6 +8,20 @@ from typing import Any
 from fluence_dao.errors import RpcUnavailableError, SubgraphError
 
 
+def hex_bytes(value: str | None) -> bytes:
+    """JSON-RPC DATA ("0x..."; None or "" is empty) as bytes."""
+    if not value:
+        return b""
+    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+
+
+def hex_int(value: Any) -> int:
+    """JSON-RPC QUANTITY ("0x1f"; None is 0; an int passes) as an int."""
+    if value is None:
+        return 0
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 class RpcError(SubgraphError):
     """The node answered a JSON-RPC call with an error object."""
 

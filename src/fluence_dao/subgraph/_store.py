@@ -5,6 +5,9 @@ block closes the open version of every changed entity at that block and inserts 
 block deletes versions that started after the fork and reopens the ones closed after it. The cursor (last
 processed block), recent block hashes (for reorg detection), dynamic data sources and the indexing error live in
 the same database, written in the same transaction as the block's entities, so a restart resumes exactly.
+
+The latest version of recently read or written entities is also kept decoded in memory (`get` without a block,
+what mappings read): committed blocks update it, a revert drops it. Returned entities are shared: never mutate one.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def _encode_value(value: StoreValue) -> Any:
+def encode_value(value: StoreValue) -> Any:
     kind, v = value
     if kind == SV_BIGINT:
         return [kind, str(v)]
@@ -53,11 +56,11 @@ def _encode_value(value: StoreValue) -> Any:
     if kind == SV_BYTES:
         return [kind, "0x" + v.hex()]
     if kind == SV_ARRAY:
-        return [kind, [_encode_value(x) for x in v]]
+        return [kind, [encode_value(x) for x in v]]
     return [kind, v]
 
 
-def _decode_value(raw: Any) -> StoreValue:
+def decode_value(raw: Any) -> StoreValue:
     kind, v = raw
     if kind == SV_BIGINT:
         return kind, int(v)
@@ -66,16 +69,16 @@ def _decode_value(raw: Any) -> StoreValue:
     if kind == SV_BYTES:
         return kind, bytes.fromhex(v[2:])
     if kind == SV_ARRAY:
-        return kind, [_decode_value(x) for x in v]
+        return kind, [decode_value(x) for x in v]
     return kind, v
 
 
 def encode_entity(data: Entity) -> str:
-    return json.dumps({k: _encode_value(v) for k, v in data.items()}, separators=(",", ":"))
+    return json.dumps({k: encode_value(v) for k, v in data.items()}, separators=(",", ":"))
 
 
 def decode_entity(text: str) -> Entity:
-    return {k: _decode_value(v) for k, v in json.loads(text).items()}
+    return {k: decode_value(v) for k, v in json.loads(text).items()}
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,12 @@ class BlockPtr:
 class Store:
     """One subgraph's entities and indexing state. Thread-safe (one connection behind a lock)."""
 
+    #: How many latest entity versions (or known absences) stay decoded in memory.
+    LATEST_CACHE_ENTRIES = 50_000
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        self._latest: dict[tuple[str, str], Entity | None] = {}
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -147,11 +154,20 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------------------
     def get(self, entity: str, entity_id: str, block: int | None = None) -> Entity | None:
+        """The version visible at `block` (None: the latest), or None. Do not mutate the result."""
         with self._lock:
             if block is None:
+                key = (entity, entity_id)
+                try:
+                    return self._latest[key]
+                except KeyError:
+                    pass
                 row = self._db.execute(
                     "SELECT data FROM entities WHERE entity = ? AND id = ? AND block_end IS NULL", (entity, entity_id)
                 ).fetchone()
+                found = decode_entity(row[0]) if row else None
+                self._remember(key, found)
+                return found
             else:
                 row = self._db.execute(
                     "SELECT data FROM entities WHERE entity = ? AND id = ? AND block_start <= ? "
@@ -208,22 +224,21 @@ class Store:
             db = self._db
             db.execute("BEGIN")
             try:
-                for (entity, entity_id), data in changes.items():
-                    # A version written earlier in the same block (same-block data source reprocessing) is
-                    # replaced in place; an older open version is closed at this block.
-                    db.execute(
-                        "DELETE FROM entities WHERE entity = ? AND id = ? AND block_start = ?",
-                        (entity, entity_id, block.number),
-                    )
-                    db.execute(
-                        "UPDATE entities SET block_end = ? WHERE entity = ? AND id = ? AND block_end IS NULL",
-                        (block.number, entity, entity_id),
-                    )
-                    if data is not None:
-                        db.execute(
-                            "INSERT INTO entities (entity, id, block_start, block_end, data) VALUES (?, ?, ?, NULL, ?)",
-                            (entity, entity_id, block.number, encode_entity(data)),
-                        )
+                # A version written earlier in the same block (same-block data source reprocessing) is replaced
+                # in place; an older open version is closed at this block. Each key appears once in `changes`.
+                number = block.number
+                db.executemany(
+                    "DELETE FROM entities WHERE entity = ? AND id = ? AND block_start = ?",
+                    [(entity, entity_id, number) for entity, entity_id in changes],
+                )
+                db.executemany(
+                    "UPDATE entities SET block_end = ? WHERE entity = ? AND id = ? AND block_end IS NULL",
+                    [(number, entity, entity_id) for entity, entity_id in changes],
+                )
+                db.executemany(
+                    "INSERT INTO entities (entity, id, block_start, block_end, data) VALUES (?, ?, ?, NULL, ?)",
+                    [(e, i, number, encode_entity(data)) for (e, i), data in changes.items() if data is not None],
+                )
                 for ds in new_data_sources:
                     db.execute(
                         "INSERT INTO data_sources (template, address, context, creation_block) VALUES (?, ?, ?, ?)",
@@ -234,6 +249,13 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            for key, data in changes.items():
+                self._remember(key, data)
+
+    def _remember(self, key: tuple[str, str], data: Entity | None) -> None:
+        if len(self._latest) >= self.LATEST_CACHE_ENTRIES:
+            self._latest.clear()
+        self._latest[key] = data
 
     def advance(self, block: BlockPtr, keep_blocks: int = 256) -> None:
         """Move the cursor to a block without entity changes."""
@@ -260,6 +282,7 @@ class Store:
     def revert_to(self, block: BlockPtr) -> None:
         """Undo every block after `block` (a reorg): entity versions, data sources, hashes; cursor = block."""
         with self._lock:
+            self._latest.clear()
             db = self._db
             db.execute("BEGIN")
             try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 import pytest
 
@@ -25,10 +24,10 @@ BUMP = """
 def heap() -> A.AscHeap:
     import wasmtime
 
-    store = wasmtime.Store()
-    instance = wasmtime.Instance(store, wasmtime.Module(store.engine, BUMP), [])
-    exports: Any = instance.exports(store)
-    return A.AscHeap(store, exports["memory"], exports["allocate"], lambda index: 1000 + index)
+    from fluence_dao.marine.core import CoreModule
+
+    instance = CoreModule(bytes(wasmtime.wat2wasm(BUMP)), "bump", lambda *_: None).instantiate()
+    return A.AscHeap(instance.memory, lambda size: int(instance.call("allocate", size)), lambda index: 1000 + index)
 
 
 def test_header_layout(heap: A.AscHeap) -> None:
@@ -78,3 +77,57 @@ def test_null_and_bounds(heap: A.AscHeap) -> None:
         heap.read_string(0)
     with pytest.raises(ValueError, match="out of bounds"):
         heap.read(65530, 100)
+
+
+def _fresh_heap() -> A.AscHeap:
+    import wasmtime
+
+    from fluence_dao.marine.core import CoreModule
+
+    instance = CoreModule(bytes(wasmtime.wat2wasm(BUMP)), "bump", lambda *_: None).instantiate()
+    return A.AscHeap(instance.memory, lambda size: int(instance.call("allocate", size)), lambda index: 1000 + index)
+
+
+def test_entity_objects_have_headers(heap: A.AscHeap) -> None:
+    """Every object of an entity (entries, store values, their payloads) carries its rtId and a padded size."""
+    entity = {
+        "s": (A.SV_STRING, "ünï"),
+        "b": (A.SV_BIGINT, -(2**70)),
+        "x": (A.SV_BYTES, b"\x01" * 17),
+        "i": (A.SV_INT, -1),
+        "t": (A.SV_BOOL, False),
+        "n": (A.SV_NULL, None),
+        "l": (A.SV_ARRAY, [(A.SV_INT8, 2**40)]),
+    }
+
+    def check(ptr: int, index: int) -> None:
+        assert heap.u32(ptr - 8) == 1000 + index
+        assert (heap.u32(ptr - 20) + 4) % 16 == 0 and ptr % 16 == 0
+
+    map_ptr = heap.new_entity(entity)
+    check(map_ptr, A.IDX_TYPED_MAP_STRING_STORE_VALUE)
+    for entry in heap.read_array_ptrs(heap.u32(map_ptr)):
+        check(entry, A.IDX_TYPED_MAP_ENTRY_STRING_STORE_VALUE)
+        key_ptr, value_ptr = struct.unpack("<II", heap.read(entry, 8))
+        check(value_ptr, A.IDX_STORE_VALUE)
+        kind, payload = heap.read_enum(value_ptr)
+        if kind in (A.SV_BIGINT, A.SV_BYTES):
+            check(payload, A.IDX_UINT8_ARRAY)
+            check(heap.u32(payload), A.IDX_ARRAY_BUFFER)
+        elif kind == A.SV_STRING:
+            check(payload, A.IDX_STRING)
+    assert heap.read_entity(map_ptr) == entity
+
+
+def test_cached_objects_are_replayed_only_at_the_same_address() -> None:
+    cache: dict[Any, tuple[int, bytes, int]] = {}
+    first = _fresh_heap()
+    ptr = first.cached(cache, "k", lambda: first.new_bytes(b"block"))
+    assert first.read_bytes(ptr) == b"block" and "k" in cache
+    second = _fresh_heap()  # allocates exactly as the first did: the bytes are copied, not built
+    assert second.cached(cache, "k", lambda: pytest.fail("built again")) == ptr
+    assert second.read_bytes(ptr) == b"block"
+    third = _fresh_heap()
+    third.new_bytes(b"x" * 5000)  # something else first: another address, so it is built there
+    moved = third.cached(cache, "k", lambda: third.new_bytes(b"block"))
+    assert moved != ptr and third.read_bytes(moved) == b"block"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fluence_dao.subgraph import _asc as A
-from fluence_dao.subgraph._manifest import EntitySchema
+from fluence_dao.subgraph._host import HostContext, HostFailure, bind, host_functions
+from fluence_dao.subgraph._manifest import EntitySchema, Mapping
 from fluence_dao.subgraph._numbers import BigDecimal
-from fluence_dao.subgraph._runtime import BlockState, MappingRuntime, _HostFailure
+from fluence_dao.subgraph._store import Store
 
 BUMP = """
 (module
@@ -24,21 +26,19 @@ BUMP = """
 
 
 @pytest.fixture
-def host() -> tuple[dict[str, Any], A.AscHeap, MappingRuntime]:
+def host() -> tuple[dict[str, Any], A.AscHeap, HostContext]:
+    """Host functions over a real instance's memory (a bump allocator: no mapping wasm needed)."""
     import wasmtime
 
-    store = wasmtime.Store()
-    exports: Any = wasmtime.Instance(store, wasmtime.Module(store.engine, BUMP), []).exports(store)
-    heap = A.AscHeap(store, exports["memory"], exports["allocate"], lambda index: index)
-    runtime = MappingRuntime.__new__(MappingRuntime)  # no mapping wasm needed to call host functions
-    runtime.schema = EntitySchema({}, {}, "")
-    runtime._heap = heap
-    runtime._state = BlockState()
-    runtime._address = b"\x22" * 20
-    runtime._context = None
-    runtime._block_number = 1
-    runtime.templates = {}
-    return runtime._host_table(), heap, runtime
+    from fluence_dao.marine.core import CoreModule
+
+    instance = CoreModule(bytes(wasmtime.wat2wasm(BUMP)), "bump", lambda *_: None).instantiate()
+    heap = A.AscHeap(instance.memory, lambda size: int(instance.call("allocate", size)), lambda index: index)
+    mapping = Mapping("ethereum", "test", "anvil", "", (0, 0, 9), Path("test.wasm"), {}, [])
+    ctx = HostContext(mapping, EntitySchema({}, {}, ""), Store(":memory:"), None, {}, heap=heap)
+    ctx.address = b"\x22" * 20
+    ctx.block_number = 1
+    return host_functions(ctx), heap, ctx
 
 
 def test_bigint_semantics_follow_rust(host: Any) -> None:
@@ -125,31 +125,24 @@ def test_json_and_data_source(host: Any) -> None:
 
 
 def test_unsupported_and_critical(host: Any) -> None:
-    import wasmtime
-
-    table, heap, runtime = host
+    table, heap, ctx = host
     assert "ipfs.cat" not in table
-    runtime._host = table
-    wrapped = runtime._wrap("ipfs.cat", wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()]))
-    with pytest.raises(_HostFailure, match=r"unsupported host function ipfs\.cat"):
+    wrapped = bind(ctx, table, "ipfs.cat", True)
+    with pytest.raises(HostFailure, match=r"unsupported host function ipfs\.cat"):
         wrapped(0)
-    runtime.mapping = type("M", (), {"name": "test"})()
-    with pytest.raises(_HostFailure, match="Critical error logged in mapping with log message: boom"):
+    with pytest.raises(HostFailure, match="Critical error logged in mapping with log message: boom"):
         table["log.log"](0, heap.new_string("boom"))
 
 
 def test_rpc_outage_in_ethereum_call_is_not_a_mapping_failure(host: Any) -> None:
     """A dead endpoint (a real closed port) surfaces as RpcUnavailableError, so the block is retried later
     instead of failing the subgraph."""
-    import wasmtime
-
     from fluence_dao._util.net import free_port
     from fluence_dao.errors import RpcUnavailableError
     from fluence_dao.subgraph import EthRpc
 
-    table, heap, runtime = host
-    runtime.rpc = EthRpc(f"http://127.0.0.1:{free_port()}", timeout_s=2)
-    runtime._host = table
+    table, heap, ctx = host
+    ctx.rpc = EthRpc(f"http://127.0.0.1:{free_port()}", timeout_s=2)
     call = struct.pack(
         "<5I",
         heap.new_string("Vault"),
@@ -159,6 +152,6 @@ def test_rpc_outage_in_ethereum_call_is_not_a_mapping_failure(host: Any) -> None
         heap.new_array_ptrs(A.IDX_ARRAY_ETHEREUM_VALUE, []),
     )
     ptr = heap.new(22, call)  # SmartContractCall
-    wrapped = runtime._wrap("ethereum.call", wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()]))
+    wrapped = bind(ctx, table, "ethereum.call", True)
     with pytest.raises(RpcUnavailableError):
         wrapped(ptr)

@@ -1,0 +1,54 @@
+"""What every host function sees: the mapping, the entity store and the chain, and the trigger being run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluence_dao.subgraph._asc import AscHeap
+from fluence_dao.subgraph._manifest import EntitySchema, Mapping
+from fluence_dao.subgraph._store import Entity, Store
+
+#: A host function: called by wasmtime with the guest's numbers, returns a number or None.
+HostFunction = Callable[..., Any]
+
+
+class HostFailure(Exception):
+    """Raised inside a host function; carries the host function's name out through wasmtime."""
+
+    def __init__(self, function: str, message: str) -> None:
+        super().__init__(message)
+        self.function = function
+        self.message = message
+
+
+@dataclass
+class BlockState:
+    """Entity changes and created data sources of the block being processed."""
+
+    changes: dict[tuple[str, str], Entity | None] = field(default_factory=dict)
+    created: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
+
+
+@dataclass
+class HostContext:
+    """One mapping's host state. `heap` and the trigger fields are set for each trigger by the runtime."""
+
+    mapping: Mapping
+    schema: EntitySchema
+    store: Store
+    rpc: Any
+    templates: dict[str, Mapping]
+    heap: AscHeap | None = None
+    state: BlockState = field(default_factory=BlockState)
+    address: bytes = b""
+    context: dict[str, Any] | None = None
+    block_number: int = 0
+
+    @property
+    def h(self) -> AscHeap:
+        """The running instance's heap (host functions run only inside a trigger)."""
+        if self.heap is None:
+            raise RuntimeError("no mapping instance is running")
+        return self.heap
