@@ -25,12 +25,15 @@ def build(
 ) -> None:
     """Build wasm/<module>/ (interface.toml + main.zig) with Zig into <out>/<module>.wasm.
 
+    Without MODULES, also the host's native libraries (native/ -> target/native/, x86-64 Linux only).
     Prints module, path, size and sha256 of each; progress goes to stderr.
     """
-    from fluence_dao.build import build_modules
+    from fluence_dao.build import build_modules, build_native
 
     built = build_modules(modules or None, out, progress=_output.info)
+    native = [] if modules else build_native(progress=_output.info)
     rows = [m.to_dict() for m in built]
-    width = max((len(m.name) for m in built), default=0)
-    text = "\n".join(f"{m.name:<{width}}  {m.size:>8}  {m.sha256}  {m.path}" for m in built)
-    _output.emit({"modules": rows}, text)
+    listed = [(m.name, m.size, m.sha256, m.path) for m in built] + [(n.name, n.size, n.sha256, n.path) for n in native]
+    width = max((len(name) for name, *_ in listed), default=0)
+    lines = [f"{name:<{width}}  {size:>8}  {sha256}  {path}" for name, size, sha256, path in listed]
+    _output.emit({"modules": rows, "native": [n.to_dict() for n in native]}, "\n".join(lines))

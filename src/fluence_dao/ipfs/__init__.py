@@ -35,6 +35,7 @@ from fluence_dao.ipfs._codecs import (
     encode_dag_json,
 )
 from fluence_dao.ipfs._node import LocalIpfs, split_path
+from fluence_dao.ipfs._sha256 import backend as hash_backend
 from fluence_dao.ipfs._store import BlockStore
 from fluence_dao.ipfs._unixfs import (
     CHUNK_SIZE,
@@ -79,6 +80,7 @@ __all__ = [
     "encode_dag_cbor",
     "encode_dag_json",
     "ensure_api_token_file",
+    "hash_backend",
     "import_buffer",
     "import_file",
     "iter_file",
