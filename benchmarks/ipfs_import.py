@@ -1,28 +1,28 @@
 """UnixFS import throughput of fluence-dao next to the JS importer, on the same bytes in the same run.
 
-    python -m benchmarks.ipfs_import [--mib 64] [--repeats 5] [--warmup 3]
+    python -m benchmarks.ipfs_import [--mib 64] [--repeats 7] [--warmup 3]
 
 The baseline is ipfs-unixfs-importer run as its README runs it (benchmarks/js/unixfs_import_bench.mjs):
 one warm node process, the input read once into one Buffer, the importer's default options for CIDv1
 (raw leaves) and `{cidVersion: 0, rawLeaves: false}` for CIDv0 (Kubo's `ipfs add`), a fresh store per
-run, warm-up runs not timed. Stores: blockstore-core's MemoryBlockstore and blockstore-fs's FsBlockstore
-(temp file + rename, no fsync). The script prints its configuration, and this one prints ours.
+run. Stores: blockstore-core's MemoryBlockstore and blockstore-fs's FsBlockstore (temp file + rename, no
+fsync). That script prints its configuration (versions, options, stores, machine, load), and this one ours.
 
-Ours, from the same bytes held in memory as one `bytes` object:
-- into a dict (like MemoryBlockstore),
-- into the on-disk BlockStore without fsync (like FsBlockstore: temp file + rename),
-- into the BlockStore with fsync per block (what `fluence-dao ipfs add` does; no JS counterpart),
-- and, for reference, into a dict streamed from the file on disk.
-Every figure is the median of `--repeats` timed runs after `--warmup` untimed ones (min in brackets). The
-baseline process runs twice, before and after ours, and the faster of its two medians counts (a shared
-machine's load only ever slows a run, so this favours the baseline).
-Both sides must read the same bytes (sha256) and print the same root CIDs, else this exits 1. Where a
-ratio is beyond 2x either way, the line after it says why.
+Ours, from the same bytes held in memory as one `bytes` object (`import_buffer`):
+- into a dict (next to MemoryBlockstore), and the same with hashlib only (without the native library),
+- into the on-disk BlockStore without fsync (next to FsBlockstore: both write a temp file and rename it),
+- into the BlockStore with fsync per block (what `fluence-dao ipfs add` does; FsBlockstore has no fsync),
+- and, for reference, into a dict streamed from the file on disk (`import_file`).
+The machine is shared, so the two sides take turns run by run (the node process waits for each request),
+`--warmup` untimed turns first; a figure is the median of `--repeats` timed runs (min in brackets). Both
+sides must read the same bytes (sha256) and give the same root CIDs, else this exits 1. Where a ratio is
+beyond 2x either way, the line after it says why.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fluence_dao.ipfs import BlockStore, Cid, ImportOptions, import_buffer, import_file
+from fluence_dao.ipfs import BlockStore, Cid, ImportOptions, _sha256, hash_backend, import_buffer, import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_SCRIPT = ROOT / "benchmarks" / "js" / "unixfs_import_bench.mjs"
@@ -47,17 +47,35 @@ LAYOUTS = {
     "v0": ("CIDv0, dag-pb leaves (Kubo's `ipfs add` default)", ImportOptions(cid_version=0)),
     "v1": ("CIDv1, raw leaves (the JS importer's default)", ImportOptions(cid_version=1, raw_leaves=True)),
 }
-# Why a ratio may leave [0.5, 2]: measured causes, printed next to such a ratio.
-WHY = {
-    ("v0", "memory"): "",
-    ("v1", "memory"): "",
-    ("v0", "no-fsync"): "",
-    ("v1", "no-fsync"): "",
-    ("v0", "fsync"): "fsync per block waits for the disk; FsBlockstore never calls fsync, so this row has "
-    "no like-for-like baseline and is shown against FsBlockstore only for scale",
-    ("v1", "fsync"): "fsync per block waits for the disk; FsBlockstore never calls fsync, so this row has "
-    "no like-for-like baseline and is shown against FsBlockstore only for scale",
+NO_FSYNC_BASELINE = (
+    "fsync per block waits for the disk; FsBlockstore never calls fsync, so this row has no like-for-like "
+    "baseline and is shown next to FsBlockstore only for scale"
+)
+HASHING = (
+    "ours hashes 4 leaves at once on one core with the native SHA-NI library (about 1.7x one OpenSSL stream), "
+    "the JS importer one leaf at a time through node's crypto (OpenSSL)"
+)
+# Why a ratio may leave [0.5, 2]: causes measured on this machine, printed under such a ratio.
+WHY: dict[tuple[str, str], str] = {
+    ("v0", "memory"): f"{HASHING}; ours copies each chunk once (a precomputed dag-pb frame joined around it), "
+    "the JS importer twice (UnixFS marshal, then dag-pb encode)",
+    ("v1", "memory"): f"{HASHING}; raw leaves are views of the input on both sides (no copy), so hashing is "
+    "nearly all the work",
+    ("v0", "hashlib"): "one OpenSSL sha256 stream on both sides; the difference is the copies: ours one per "
+    "leaf, the JS importer two",
+    ("v1", "hashlib"): "one OpenSSL sha256 stream and no copies on both sides: the difference is per-run "
+    "overhead and load",
+    ("v0", "no-fsync"): "both write a temp file and rename it per block, so the file system's metadata "
+    "operations (about 0.1-1 ms each here, depending on other processes' disk load) set the pace: ours "
+    "overlaps them on 4 writer threads holding the repo lock once, FsBlockstore runs node's fs promises on "
+    "libuv's 4 threads with a mkdir -p per block",
+    ("v0", "fsync"): NO_FSYNC_BASELINE,
+    ("v1", "fsync"): NO_FSYNC_BASELINE,
+    ("v0", "stream"): "reading the file puts every chunk in freshly allocated memory, and first touches of "
+    "new pages cost about 0.5 ms per MiB on this VM; the baseline reads one Buffer that is already in memory",
 }
+WHY[("v1", "no-fsync")] = WHY[("v0", "no-fsync")]
+WHY[("v1", "stream")] = WHY[("v0", "stream")]
 
 
 def lcg_bytes(n: int, seed: int, lanes: int = 1 << 16) -> bytes:
@@ -84,53 +102,117 @@ def lcg_bytes(n: int, seed: int, lanes: int = 1 << 16) -> bytes:
     return b"".join(parts)[:n]
 
 
-def into_memory(data: bytes, options: ImportOptions) -> tuple[float, Cid]:
+def into_memory(data: bytes, options: ImportOptions) -> tuple[float, str]:
     blocks: dict[Cid, bytes | memoryview] = {}
     start = time.perf_counter()
     root = import_buffer(data, blocks.__setitem__, options)
-    return time.perf_counter() - start, root.cid
+    return time.perf_counter() - start, str(root.cid)
 
 
-def streamed_into_memory(path: Path, options: ImportOptions) -> tuple[float, Cid]:
+def into_memory_hashlib(data: bytes, options: ImportOptions) -> tuple[float, str]:
+    """into_memory with the native hashing switched off: what the compiled library adds."""
+    _sha256.force_hashlib(True)
+    try:
+        return into_memory(data, options)
+    finally:
+        _sha256.force_hashlib(False)
+
+
+def streamed_into_memory(path: Path, options: ImportOptions) -> tuple[float, str]:
     blocks: dict[Cid, bytes] = {}
     start = time.perf_counter()
     with path.open("rb") as stream:
         root = import_file(stream, blocks.__setitem__, options)
-    return time.perf_counter() - start, root.cid
+    return time.perf_counter() - start, str(root.cid)
 
 
-def into_store(data: bytes, options: ImportOptions, repo: Path, *, fsync: bool) -> tuple[float, Cid]:
-    """A fresh BlockStore through its parallel writer (as `LocalIpfs.add_*` does), timed until every
-    block is on disk (and, with fsync, synced)."""
+def into_store(data: bytes, options: ImportOptions, repo: Path, *, fsync: bool) -> tuple[float, str]:
+    """A fresh BlockStore (emptied untimed, as the JS side empties its directory) through its parallel
+    writer, as `LocalIpfs.add_bytes` does, timed until every block is on disk (and, with fsync, synced)."""
     shutil.rmtree(repo, ignore_errors=True)
     store = BlockStore(repo, fsync=fsync)
     start = time.perf_counter()
     with store.writer() as sink:
         root = import_buffer(data, sink, options)
-    return time.perf_counter() - start, root.cid
+    return time.perf_counter() - start, str(root.cid)
 
 
-def measure(run: Callable[[], tuple[float, Cid]], warmup: int, repeats: int) -> tuple[list[float], set[str]]:
-    for _ in range(warmup):
-        run()
-    runs = [run() for _ in range(repeats)]
-    return [seconds for seconds, _ in runs], {str(cid) for _, cid in runs}
+class JsImporter:
+    """The baseline's node process in --serve mode: one run per request, so runs interleave with ours."""
+
+    def __init__(self, path: Path, fs_dir: Path) -> None:
+        args = ["node", "--expose-gc", str(JS_SCRIPT), "--input", str(path), "--fs-dir", str(fs_dir), "--serve"]
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.config: dict[str, Any] = json.loads(self._line())["config"]
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the JS importer exited ({self.proc.wait()})")
+        return line
+
+    def run(self, layout: str, store: str) -> tuple[float, str]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"layout": layout, "store": store}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self._line())
+        return float(reply["seconds"]), str(reply["cid"])
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
-def run_js(path: Path, fs_dir: Path, warmup: int, repeats: int) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
-    args = ["node", "--expose-gc", str(JS_SCRIPT), "--input", str(path), "--fs-dir", str(fs_dir)]
-    args += ["--repeats", str(repeats), "--warmup", str(warmup)]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, check=True, timeout=1800)
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    config = next(line["config"] for line in lines if "config" in line)
-    results = {(line["layout"], line["store"]): line for line in lines if "layout" in line}
-    return config, results
+Run = Callable[[], tuple[float, str]]
 
 
-def faster(before: dict[tuple[str, str], Any], after: dict[tuple[str, str], Any], key: tuple[str, str]) -> Any:
-    """The baseline run (one before ours, one after) with the lower median: load from others only slows it."""
-    runs = [r[key] for r in (before, after) if key in r]
-    return min(runs, key=lambda r: statistics.median(r["seconds"])) if runs else None
+def take_turns(ours: Run, theirs: Run | None, warmup: int, repeats: int) -> tuple[list[float], list[float], set[str]]:
+    """Warm-up turns, then timed turns; who goes first alternates. Returns our and their seconds, and CIDs."""
+    mine: list[float] = []
+    other: list[float] = []
+    cids: set[str] = set()
+    for turn in range(warmup + repeats):
+        order = [(ours, mine), (theirs, other)] if turn % 2 == 0 else [(theirs, other), (ours, mine)]
+        for run, into in order:
+            if run is None:
+                continue
+            seconds, cid = run()
+            cids.add(cid)
+            if turn >= warmup:
+                into.append(seconds)
+    return mine, other, cids
+
+
+Row = tuple[str, str, list[float], str, list[float], set[str]]  # key, name, ours, JS store, JS's, CIDs
+
+
+def measure_layout(
+    js: JsImporter,
+    layout: str,
+    options: ImportOptions,
+    data: bytes,
+    tmp: Path,
+    data_path: Path,
+    has_fs: bool,
+    warmup: int,
+    repeats: int,
+) -> list[Row]:
+    plan: list[tuple[str, str, Run, str | None]] = [
+        ("memory", "fluence-dao -> dict", lambda: into_memory(data, options), "memory"),
+        ("hashlib", "fluence-dao -> dict, hashlib only", lambda: into_memory_hashlib(data, options), None),
+        ("no-fsync", "fluence-dao -> BlockStore, no fsync",
+         lambda: into_store(data, options, tmp / "repo", fsync=False), "fs" if has_fs else None),
+        ("fsync", "fluence-dao -> BlockStore, fsync", lambda: into_store(data, options, tmp / "repo", fsync=True), None),
+        ("stream", "fluence-dao -> dict, from the file", lambda: streamed_into_memory(data_path, options), None),
+    ]  # fmt: skip
+    rows: list[Row] = []
+    for key, name, ours, store in plan:
+        theirs = None if store is None else functools.partial(js.run, layout, store)
+        mine, other, cids = take_turns(ours, theirs, warmup, repeats)
+        rows.append((key, name, mine, store or "", other, cids))
+    return rows
 
 
 def rate(size: int, seconds: list[float]) -> tuple[float, float]:
@@ -140,7 +222,7 @@ def rate(size: int, seconds: list[float]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mib", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("node") is None or not (ROOT / "node_modules" / "ipfs-unixfs-importer").is_dir():
@@ -150,60 +232,45 @@ def main() -> int:
     data = lcg_bytes(size, 64)
     digest = hashlib.sha256(data).hexdigest()
     print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
-    print(f"ours: python {platform.python_version()}, fluence-dao importer")
-    print(f"input: {args.mib} MiB of lcg bytes (seed 64), sha256 {digest[:16]}..., held in memory on both sides")
-    print(f"runs: {args.warmup} warm-up (not timed) + {args.repeats} timed per row; MiB/s median [min]")
+    print(f"ours: python {platform.python_version()}, import_buffer / BlockStore.writer(), sha256: {hash_backend()}")
+    print(f"input: {args.mib} MiB of lcg bytes (seed 64), sha256 {digest[:16]}..., in memory on both sides")
+    print(f"turns: {args.warmup} warm-up + {args.repeats} timed per row, alternating sides; MiB/s median [min]")
     failed = False
     with tempfile.TemporaryDirectory(prefix="ipfs-bench-") as tmp_name:
         tmp = Path(tmp_name)
         data_path = tmp / "data.bin"
         data_path.write_bytes(data)
-        js_config, js_before = run_js(data_path, tmp / "js-fs", args.warmup, args.repeats)
-        print(f"baseline: {json.dumps(js_config)}")
-        if js_config["input"]["sha256"] != digest:
-            print(f"the JS side read different bytes (sha256 {js_config['input']['sha256']})")
+        js = JsImporter(data_path, tmp / "js-fs")
+        print(f"baseline: {json.dumps(js.config)}")
+        if js.config["input"]["sha256"] != digest:
+            print(f"the JS side read different bytes (sha256 {js.config['input']['sha256']})")
             failed = True
-        ours: dict[str, list[tuple[str, str, list[float], set[str]]]] = {}
-        for layout, (_label, options) in LAYOUTS.items():
-            rows = ours[layout] = []
-            for key, name, run in (
-                ("memory", "fluence-dao -> dict", lambda o=options: into_memory(data, o)),
-                ("no-fsync", "fluence-dao -> BlockStore, no fsync",
-                 lambda o=options: into_store(data, o, tmp / "repo", fsync=False)),
-                ("fsync", "fluence-dao -> BlockStore, fsync", lambda o=options: into_store(data, o, tmp / "repo", fsync=True)),
-                ("stream", "fluence-dao -> dict, from the file", lambda o=options: streamed_into_memory(data_path, o)),
-            ):  # fmt: skip
-                seconds, cids = measure(run, args.warmup, args.repeats)
-                rows.append((key, name, seconds, cids))
-        js_after = run_js(data_path, tmp / "js-fs", args.warmup, args.repeats)[1]
-        for layout, (label, _options) in LAYOUTS.items():
-            rows = ours[layout]
-            js_memory, js_fs = (
-                faster(js_before, js_after, (layout, "memory")),
-                faster(js_before, js_after, (layout, "fs")),
-            )
-            cids = set().union(*(c for *_, c in rows)) | {js_memory["cid"]} | ({js_fs["cid"]} if js_fs else set())
-            same = len(cids) == 1
-            failed |= not same
-            print(f"\n{label}: root {' / '.join(sorted(cids))} ({'same on both sides' if same else 'DIFFERENT'})")
-            baselines = {"memory": ("JS importer -> MemoryBlockstore", js_memory)}
-            if js_fs:
-                baselines["fs"] = ("JS importer -> FsBlockstore (no fsync)", js_fs)
-            for _key, (name, line) in baselines.items():
-                median, best = rate(size, line["seconds"])
-                print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s")
-            for key, name, seconds, _cids in rows:
-                median, best = rate(size, seconds)
-                base_key = "memory" if key in ("memory", "stream") else "fs"
-                if base_key not in baselines:
-                    print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s")
-                    continue
-                base_name, base_line = baselines[base_key]
-                ratio = median / rate(size, base_line["seconds"])[0]
-                print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s  {ratio:5.2f}x {base_name.split(' -> ')[1]}")
-                if not 0.5 <= ratio <= 2.0:
-                    why = WHY.get((layout, key)) or "not explained: profile both sides before trusting this ratio"
-                    print(f"    why beyond 2x: {why}")
+        has_fs = "FsBlockstore (no fsync)" in js.config["stores"]
+        try:
+            for layout, (label, options) in LAYOUTS.items():
+                rows = measure_layout(js, layout, options, data, tmp, data_path, has_fs, args.warmup, args.repeats)
+                cids = set().union(*(row[5] for row in rows))
+                same = len(cids) == 1
+                failed |= not same
+                print(f"\n{label}: root {' / '.join(sorted(cids))} ({'same on both sides' if same else 'DIFFERENT'})")
+                measured = {store: other for _, _, _, store, other, _ in rows if store}
+                names = {"memory": "MemoryBlockstore", "fs": "FsBlockstore (no fsync)"}
+                for store, other in measured.items():
+                    median, best = rate(size, other)
+                    print(f"  {'JS importer -> ' + names[store]:<40} {median:8.1f} [{best:7.1f}] MiB/s")
+                for key, name, mine, _store, _other, _cids in rows:
+                    median, best = rate(size, mine)
+                    base = "memory" if key in ("memory", "hashlib", "stream") else "fs"
+                    if base not in measured:
+                        print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s")
+                        continue
+                    ratio = median / rate(size, measured[base])[0]
+                    print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s  {ratio:5.2f}x {names[base]}")
+                    if not 0.5 <= ratio <= 2.0:
+                        why = WHY.get((layout, key)) or "not explained: profile both sides before trusting this ratio"
+                        print(f"    why beyond 2x: {why}")
+        finally:
+            js.close()
     print(f"\nload after: {os.getloadavg()[0]:.2f}")
     return 1 if failed else 0
 

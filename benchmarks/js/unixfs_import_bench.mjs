@@ -1,6 +1,7 @@
 // The JS importer, run the way its README runs it, as the baseline of benchmarks/ipfs_import.py.
 //
 //   node --expose-gc benchmarks/js/unixfs_import_bench.mjs --input PATH [--repeats 5] [--warmup 3] [--fs-dir DIR]
+//   node --expose-gc benchmarks/js/unixfs_import_bench.mjs --input PATH --serve [--fs-dir DIR]
 //
 // One warm process: PATH is read once into one Buffer (not timed), then for each layout and store the
 // importer runs `--warmup` times untimed (JIT, allocator) and `--repeats` times timed. Each run gets a fresh
@@ -10,7 +11,9 @@
 // A run is timed from the call of `importer` to its last entry, when every block has been put.
 //
 // Prints JSON lines: one {"config": ...} (versions, options, stores, machine and load), then one
-// {"layout", "store", "cid", "seconds": [...]} per layout and store.
+// {"layout", "store", "cid", "seconds": [...]} per layout and store. With --serve it runs what stdin asks
+// instead, one JSON line {"layout", "store"} per run, and answers each with {"cid", "seconds"}: the caller
+// interleaves these runs with its own, so load from other processes falls on both sides alike.
 import { createHash } from 'node:crypto'
 import { readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, platform, arch } from 'node:os'
@@ -19,12 +22,13 @@ import { importer } from 'ipfs-unixfs-importer'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 
 const args = process.argv.slice(2)
-const opt = { input: null, repeats: 5, warmup: 3, fsDir: null }
+const opt = { input: null, repeats: 5, warmup: 3, fsDir: null, serve: false }
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--input') opt.input = args[++i]
   else if (args[i] === '--repeats') opt.repeats = Number(args[++i])
   else if (args[i] === '--warmup') opt.warmup = Number(args[++i])
   else if (args[i] === '--fs-dir') opt.fsDir = args[++i]
+  else if (args[i] === '--serve') opt.serve = true
   else {
     console.error(`unknown argument ${args[i]}`)
     process.exit(2)
@@ -77,8 +81,8 @@ console.log(JSON.stringify({
     stores: Object.keys(stores).map(s => s === 'memory' ? 'MemoryBlockstore' : 'FsBlockstore (no fsync)'),
     options: LAYOUTS,
     input: { bytes: content.length, sha256: createHash('sha256').update(content).digest('hex'), from: 'one Buffer' },
-    warmup: opt.warmup,
-    repeats: opt.repeats,
+    warmup: opt.serve ? 'chosen by the caller' : opt.warmup,
+    repeats: opt.serve ? 'chosen by the caller' : opt.repeats,
     gcBetweenRuns: typeof globalThis.gc === 'function',
     machine: { platform: platform(), arch: arch(), cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }
   }
@@ -94,17 +98,27 @@ async function once (options, makeStore) {
   return { seconds, cid: last.cid.toString() }
 }
 
-for (const [layout, options] of Object.entries(LAYOUTS)) {
-  for (const [store, makeStore] of Object.entries(stores)) {
-    for (let i = 0; i < opt.warmup; i++) await once(options, makeStore)
-    const seconds = []
-    let cid = null
-    for (let i = 0; i < opt.repeats; i++) {
-      const run = await once(options, makeStore)
-      seconds.push(run.seconds)
-      cid = run.cid
+if (opt.serve) {
+  const { createInterface } = await import('node:readline')
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue
+    const { layout, store } = JSON.parse(line)
+    const run = await once(LAYOUTS[layout], stores[store])
+    console.log(JSON.stringify({ layout, store, ...run, loadavg: loadavg()[0] }))
+  }
+} else {
+  for (const [layout, options] of Object.entries(LAYOUTS)) {
+    for (const [store, makeStore] of Object.entries(stores)) {
+      for (let i = 0; i < opt.warmup; i++) await once(options, makeStore)
+      const seconds = []
+      let cid = null
+      for (let i = 0; i < opt.repeats; i++) {
+        const run = await once(options, makeStore)
+        seconds.push(run.seconds)
+        cid = run.cid
+      }
+      console.log(JSON.stringify({ layout, store, cid, seconds, loadavg: loadavg()[0] }))
     }
-    console.log(JSON.stringify({ layout, store, cid, seconds, loadavg: loadavg()[0] }))
   }
 }
 if (opt.fsDir !== null) rmSync(opt.fsDir, { recursive: true, force: true })

@@ -22,7 +22,6 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from hashlib import sha256
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,12 +41,18 @@ from fluence_dao.ipfs._dagpb import (
     encode_node,
     encode_unixfs,
 )
+from fluence_dao.ipfs._sha256 import sha256_many
 
 CHUNK_SIZE = 262144
 MAX_LINKS = 174
 HAMT_THRESHOLD = 262144  # Kubo's Import.UnixFSHAMTDirectorySizeThreshold (estimated link bytes)
 
 log = logging.getLogger(__name__)
+
+# Leaves hashed per batch: a few to let the native library run its 4 lanes; streams keep it at 2 so an import
+# holds only a few chunks in memory (tests/unit/ipfs checks the peak).
+_BUFFER_BATCH = 16
+_STREAM_BATCH = 2
 
 BlockSink = Callable[[Cid, bytes], None]
 BufferSink = Callable[[Cid, bytes | memoryview], None]  # import_buffer's: raw leaves are views into the input
@@ -120,36 +125,48 @@ def _leaf_frame(size: int) -> tuple[bytes, bytes]:
 
 
 class _FileBuilder:
-    """Leaves in, balanced tree out. Each leaf is hashed once, straight from the chunk (raw leaves, no copy)
-    or from one join of a precomputed frame around it (dag-pb leaves, one copy)."""
+    """Leaves in, balanced tree out. A leaf is the chunk itself (raw leaves: no copy) or one join of a
+    precomputed frame around it (dag-pb: one copy). Leaves are hashed once, `batch` at a time, so the
+    native library (see _sha256) can hash several in lockstep; then they reach the sink in order."""
 
-    __slots__ = ("_frames", "_leaf_version", "_sink", "leaves", "options", "raw")
+    __slots__ = ("_batch", "_codec", "_frames", "_pending", "_sink", "_version", "leaves", "options", "raw")
 
-    def __init__(self, sink: Callable[[Cid, Any], None], options: ImportOptions) -> None:
+    def __init__(self, sink: Callable[[Cid, Any], None], options: ImportOptions, batch: int) -> None:
         self._sink = sink
         self.options = options
         self.raw = options.use_raw_leaves
-        self._leaf_version = 1 if self.raw else options.cid_version
+        self._version = 1 if self.raw else options.cid_version
+        self._codec = RAW if self.raw else DAG_PB
         self._frames = {options.chunk_size: _leaf_frame(options.chunk_size)}
+        self._batch = batch
+        self._pending: list[tuple[bytes | memoryview, int]] = []
         self.leaves: list[ImportedNode] = []
 
     def add(self, chunk: bytes | memoryview) -> None:
         size = len(chunk)
+        block: bytes | memoryview
         if self.raw:
-            block: bytes | memoryview = chunk
-            codec = RAW
+            block = chunk
         elif size:
-            frame = self._frames.get(size) or _leaf_frame(size)
-            block = b"".join((frame[0], chunk, frame[1]))
-            codec = DAG_PB
+            prefix, suffix = self._frames.get(size) or _leaf_frame(size)
+            block = b"".join((prefix, chunk, suffix))
         else:  # the empty file: a File node without Data
             block = encode_node(PBNode((), encode_unixfs(UnixFSData(FILE, filesize=0))))
-            codec = DAG_PB
-        cid = Cid.trusted(self._leaf_version, codec, b"\x12\x20" + sha256(block).digest())
-        self._sink(cid, block)
-        self.leaves.append(ImportedNode(cid, len(block), size))
+        self._pending.append((block, size))
+        if len(self._pending) >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending = self._pending
+        digests = sha256_many([block for block, _ in pending])
+        for (block, size), digest in zip(pending, digests, strict=True):
+            cid = Cid.trusted(self._version, self._codec, b"\x12\x20" + digest)
+            self._sink(cid, block)
+            self.leaves.append(ImportedNode(cid, len(block), size))
+        pending.clear()
 
     def finish(self) -> ImportedNode:
+        self._flush()
         level = self.leaves
         step = self.options.max_links
         while len(level) > 1:
@@ -167,12 +184,14 @@ def import_file(
 ) -> ImportedNode:
     """Chunk `stream`, write every block through `sink`, return the root. Equals Kubo's `ipfs add`."""
     options = options or ImportOptions()
-    builder = _FileBuilder(sink, options)
+    builder = _FileBuilder(sink, options, _STREAM_BATCH)
     size = options.chunk_size
+    first = True
     while True:
         chunk = _read_chunk(stream, size)
-        if not chunk and builder.leaves:
+        if not chunk and not first:
             break
+        first = False
         builder.add(chunk)
         if progress is not None:
             progress(len(chunk))
@@ -192,7 +211,7 @@ def import_buffer(
     memoryview is copied once first, so later changes to it cannot alter a stored block."""
     options = options or ImportOptions()
     view = memoryview(data if isinstance(data, bytes) else bytes(data))
-    builder = _FileBuilder(sink, options)
+    builder = _FileBuilder(sink, options, _BUFFER_BATCH)
     size = options.chunk_size
     total = len(view)
     for start in range(0, total or 1, size):
