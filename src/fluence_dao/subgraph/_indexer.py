@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,43 @@ def _manifest_context(raw: dict[str, Any] | None) -> dict[str, Any] | None:
             value = bytes.fromhex(str(data).removeprefix("0x"))
         out[key] = encode_value((kind, value))
     return out
+
+
+class _BlockPrefetch:
+    """Full blocks (with transactions) fetched one thread ahead of the block being processed, so the node
+    serialises the next block while the mappings run on this one. Errors surface where the block is used."""
+
+    AHEAD = 2
+
+    def __init__(self, rpc: Any, numbers: list[int]) -> None:
+        self._rpc = rpc
+        self._waiting = iter(numbers)
+        self._futures: dict[int, Future[dict[str, Any] | None]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        if len(numbers) > 1:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="subgraph-blocks")
+            for _ in range(self.AHEAD):
+                self._submit()
+
+    def _submit(self) -> None:
+        number = next(self._waiting, None)
+        if number is not None and self._pool is not None:
+            self._futures[number] = self._pool.submit(self._rpc.block, number, True)
+
+    def get(self, number: int) -> dict[str, Any] | None:
+        future = self._futures.pop(number, None)
+        self._submit()
+        if future is None:
+            result: dict[str, Any] | None = self._rpc.block(number, True)
+            return result
+        return future.result()
+
+    def __enter__(self) -> _BlockPrefetch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Indexer:
@@ -247,21 +285,25 @@ class Indexer:
                 for number in range(max(start, source.start_block), end + 1):
                     if handler.applies(number, source.start_block):
                         by_block.setdefault(number, [])
-        for number in sorted(by_block):
-            entries = sorted(by_block[number], key=lambda e: int(e["logIndex"], 16))
-            created = self._process_block(number, entries, sources)
-            if self.store.error() is not None:
-                return end + 1
-            if created:
-                return number + 1
+        numbers = sorted(by_block)
+        with _BlockPrefetch(self.rpc, numbers) as blocks:
+            for number in numbers:
+                entries = sorted(by_block[number], key=lambda e: int(e["logIndex"], 16))
+                created = self._process_block(number, entries, sources, blocks.get(number))
+                if self.store.error() is not None:
+                    return end + 1
+                if created:
+                    return number + 1
         block = self.rpc.block(end)
         if block is None or block["hash"] != end_block["hash"]:
             raise _ChainMoved()
         self.store.advance(BlockPtr(end, block["hash"], int(block["timestamp"], 16)), self.config.reorg_depth)
         return end + 1
 
-    def _process_block(self, number: int, entries: list[dict[str, Any]], sources: list[_Source]) -> bool:
-        block = self.rpc.block(number, True)
+    def _process_block(
+        self, number: int, entries: list[dict[str, Any]], sources: list[_Source], block: dict[str, Any] | None
+    ) -> bool:
+        """Run one block's triggers and commit its changes; `block` is the full block (with transactions)."""
         if block is None or any(e["blockHash"] != block["hash"] for e in entries):
             raise _ChainMoved()
         txs = {tx["hash"]: tx for tx in block.get("transactions", []) if isinstance(tx, dict)}

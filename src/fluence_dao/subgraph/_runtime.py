@@ -64,7 +64,9 @@ class MappingRuntime:
             self._module = CoreModule(
                 wasm,
                 mapping.name,
-                lambda _namespace, name, _params, results: bind(self.ctx, self.host, name, bool(results)),
+                lambda _namespace, name, _params, results: bind(
+                    self.ctx, self.host, name, results[0] if results else None
+                ),
                 keep_exports={*RUNTIME_EXPORTS, *handlers},
                 limits=limits,
             )

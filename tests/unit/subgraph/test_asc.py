@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,8 @@ def test_entity_objects_have_headers(heap: A.AscHeap) -> None:
     for entry in heap.read_array_ptrs(heap.u32(map_ptr)):
         check(entry, A.IDX_TYPED_MAP_ENTRY_STRING_STORE_VALUE)
         key_ptr, value_ptr = struct.unpack("<II", heap.read(entry, 8))
+        check(key_ptr, A.IDX_STRING)
+        assert heap.read_string(key_ptr) in entity
         check(value_ptr, A.IDX_STORE_VALUE)
         kind, payload = heap.read_enum(value_ptr)
         if kind in (A.SV_BIGINT, A.SV_BYTES):

@@ -12,6 +12,10 @@ fault: the block is retried later).
 
 from __future__ import annotations
 
+from typing import Any
+
+import wasmtime
+
 from fluence_dao.errors import RpcUnavailableError
 from fluence_dao.subgraph._host import (
     big_decimal,
@@ -40,8 +44,8 @@ def host_functions(ctx: HostContext) -> dict[str, HostFunction]:
     return table
 
 
-def bind(ctx: HostContext, table: dict[str, HostFunction], name: str, has_result: bool) -> HostFunction:
-    """The function the mapping's import `name` calls."""
+def bind(ctx: HostContext, table: dict[str, HostFunction], name: str, result: str | None) -> HostFunction:
+    """The function the mapping's import `name` calls; `result` is its wasm result type ("i32", ...) or None."""
     impl = table.get(name)
 
     if impl is None:
@@ -51,7 +55,7 @@ def bind(ctx: HostContext, table: dict[str, HostFunction], name: str, has_result
 
         return unsupported
 
-    def call(*args: int | float) -> object:
+    def call(*args: int | float) -> Any:
         heap = ctx.heap
         if heap is not None:
             heap.sync()  # the guest may have grown its memory since the host last looked
@@ -62,7 +66,13 @@ def bind(ctx: HostContext, table: dict[str, HostFunction], name: str, has_result
         except Exception as err:  # a host function failed: name it
             raise HostFailure(name, f"host function {name} failed: {err}") from err
 
-    if has_result:
+    if result == "i32":
+
+        def call_i32(*args: int | float) -> wasmtime.Val:
+            return wasmtime.Val.i32(call(*args))  # wasmtime-py converts a Val back faster than a bare int
+
+        return call_i32
+    if result is not None:
         return call
 
     def call_no_result(*args: int | float) -> None:
