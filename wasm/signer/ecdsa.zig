@@ -5,7 +5,7 @@
 //! and eth-keys do), R = k*G with the constant-time fixed-base comb (comb.zig over curve.zig and field.zig:
 //! radix-2^26 field arithmetic that wasm32 multiplies natively), recovery id = parity of R.y, low-s
 //! normalisation (s > n/2 -> n - s, flipping the recovery id). Scalars mod n are std's
-//! (`Secp256k1.scalar`, constant time, inversion by divsteps).
+//! (`Secp256k1.scalar`, constant time) except the nonce's inverse (modinv.zig, constant-time batched safegcd).
 const std = @import("std");
 const Secp256k1 = std.crypto.ecc.Secp256k1;
 const scalar = Secp256k1.scalar;
@@ -13,6 +13,7 @@ const Scalar = scalar.Scalar;
 const HmacSha256 = std.crypto.auth.hmac.sha2.HmacSha256;
 const Keccak256 = std.crypto.hash.sha3.Keccak256;
 const comb = @import("comb.zig");
+const modinv = @import("modinv.zig");
 
 pub const Signature = struct {
     r: [32]u8,
@@ -58,6 +59,8 @@ fn reduceModN(x: [32]u8) [32]u8 {
 const Rfc6979 = struct {
     k: [32]u8,
     v: [32]u8,
+    /// A candidate was drawn from V: the next draw first updates K and V (step h.3).
+    used: bool = false,
 
     fn init(d: [32]u8, h1: [32]u8) Rfc6979 {
         const h_reduced = reduceModN(h1); // bits2octets(h1)
@@ -77,15 +80,17 @@ const Rfc6979 = struct {
     /// The next candidate k in [1, n-1].
     fn next(g: *Rfc6979) [32]u8 {
         while (true) {
+            if (g.used) {
+                // step h.3 for the previous candidate (rejected here or by the caller): K, V move on
+                var mac = HmacSha256.init(&g.k);
+                mac.update(&g.v);
+                mac.update(&[_]u8{0x00});
+                mac.final(&g.k);
+                HmacSha256.create(&g.v, &g.v, &g.k);
+            }
             HmacSha256.create(&g.v, &g.v, &g.k);
-            const candidate = g.v;
-            // Prepare for a possible next call (step h.3), whether or not this candidate is used.
-            var mac = HmacSha256.init(&g.k);
-            mac.update(&g.v);
-            mac.update(&[_]u8{0x00});
-            mac.final(&g.k);
-            HmacSha256.create(&g.v, &g.v, &g.k);
-            if (isValidSecretKey(candidate)) return candidate;
+            g.used = true;
+            if (isValidSecretKey(g.v)) return g.v;
         }
     }
 
@@ -118,8 +123,11 @@ pub fn sign(d: [32]u8, msg_hash: [32]u8) KeyError!Signature {
         if (std.mem.readInt(u256, &rx, .big) >= group_order) continue;
         const r = Scalar.fromBytes(rx, .big) catch continue;
         if (r.isZero()) continue;
-        const k_scalar = Scalar.fromBytes(k, .big) catch continue;
-        const s = k_scalar.invert().mul(z.add(r.mul(d_scalar)));
+        var k_inv_bytes: [32]u8 = undefined;
+        std.mem.writeInt(u256, &k_inv_bytes, modinv.modN.invert(std.mem.readInt(u256, &k, .big)), .big);
+        defer std.crypto.secureZero(u8, &k_inv_bytes);
+        const k_inv = Scalar.fromBytes(k_inv_bytes, .big) catch continue;
+        const s = k_inv.mul(z.add(r.mul(d_scalar)));
         if (s.isZero()) continue;
         var recid: u1 = @intFromBool(affine.y.isOdd());
         var s_bytes = s.toBytes(.big);
@@ -191,4 +199,5 @@ test "s is always low" {
 
 test {
     _ = comb;
+    _ = modinv;
 }

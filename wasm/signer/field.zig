@@ -13,9 +13,10 @@
 //! limb growth. `normalize` gives the canonical value in [0, p) for encoding and comparisons.
 //!
 //! Constant time: no branch and no memory index depends on a limb value; `cMov` selects with masks;
-//! `invert` is a fixed addition chain for p - 2 (Fermat).
+//! `invert` is modinv.zig's fixed-length safegcd.
 const std = @import("std");
 const builtin = @import("builtin");
+const modinv = @import("modinv.zig");
 
 /// Overflow checks only in tests: the limb bounds above rule overflow out, and the tests (built with safety
 /// and asserting the bounds of every multiplication input) check them; in the module the checks cost ~5x.
@@ -207,30 +208,9 @@ pub const Fe = struct {
         return reduce(c);
     }
 
-    fn sqn(a: Fe, n: usize) Fe {
-        var r = a;
-        for (0..n) |_| r = r.sq();
-        return r;
-    }
-
-    /// a^(p-2) = 1/a (0 for 0). p - 2 in binary: 223 ones, 0, 22 ones, 0000 1 0 11 0 1.
+    /// 1/a (0 for 0): constant-time safegcd (modinv.zig), ~2x faster here than a Fermat power chain.
     pub fn invert(a: Fe) Fe {
-        const x2 = a.sq().mul(a);
-        const x3 = x2.sq().mul(a);
-        const x6 = x3.sqn(3).mul(x3);
-        const x9 = x6.sqn(3).mul(x3);
-        const x11 = x9.sqn(2).mul(x2);
-        const x22 = x11.sqn(11).mul(x11);
-        const x44 = x22.sqn(22).mul(x22);
-        const x88 = x44.sqn(44).mul(x44);
-        const x176 = x88.sqn(88).mul(x88);
-        const x220 = x176.sqn(44).mul(x44);
-        const x223 = x220.sqn(3).mul(x3);
-        var r = x223.sqn(1 + 22).mul(x22);
-        r = r.sqn(5).mul(a);
-        r = r.sqn(3).mul(x2);
-        r = r.sqn(2).mul(a);
-        return r;
+        return fromInt(modinv.modP.invert(a.toInt()));
     }
 
     /// The canonical form: limbs of the value in [0, p).
