@@ -59,10 +59,11 @@ _SCALAR, _INT, _STRING, _BYTES, _RECORD, _SEQUENCE = range(6)
 class _RecordPlan:
     """A record's layout, worked out once: one struct for all its fields and how to treat each."""
 
-    __slots__ = ("fields", "record", "struct")
+    __slots__ = ("fields", "names", "record", "struct")
 
     def __init__(self, record: RecordType) -> None:
         self.record = record
+        self.names = tuple(f.name for f in record.fields)
         fmt = "<"
         fields: list[tuple[str, int, MType, tuple[int, int] | None]] = []
         for fld in record.fields:
@@ -272,8 +273,10 @@ class Lowerer:
         Fields are lowered in declaration order (nested buffers before the record's own), the same
         allocation order as a field-by-field walk; `where` of a field is only built for an error.
         """
-        values = record_values(record, value, where)
         plan = _plan(record)
+        values = _field_values(plan, value)
+        if values is None:
+            values = record_values(record, value, where)  # the slow path names what is wrong
         parts: list[Any] = []
         for (name, code, ty, int_range), v in zip(plan.fields, values, strict=True):
             if code == _STRING and type(v) is str:
@@ -304,6 +307,8 @@ def as_bytes(value: Any, where: str) -> bytes:
 
 def normalise_arguments(sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
     """Arguments given as a list (positional) or a dict (by name) -> a list in signature order."""
+    if type(args) in (list, tuple) and len(args) == len(sig.arguments):  # the common case, no ABC checks
+        return list(args)
     names = [a.name for a in sig.arguments]
     if isinstance(args, Mapping):
         missing = [n for n in names if n not in args]
@@ -323,6 +328,16 @@ def normalise_arguments(sig: FunctionSignature, args: Sequence[Any] | Mapping[st
             f"{sig.name} takes {len(names)} argument(s), got {len(args)}: {sig.describe()}", function=sig.name
         )
     return list(args)
+
+
+def _field_values(plan: _RecordPlan, value: Any) -> list[Any] | None:
+    """Field values of a dict with exactly the record's fields, in declaration order; None otherwise."""
+    if type(value) is not dict or len(value) != len(plan.names):
+        return None
+    try:
+        return [value[n] for n in plan.names]
+    except KeyError:
+        return None
 
 
 def record_values(record: RecordType, value: Any, where: str) -> list[Any]:

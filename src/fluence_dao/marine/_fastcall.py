@@ -9,8 +9,9 @@ It keeps wasmtime-py's trap and host-exception semantics (`enter_wasm`: a Python
 function wins over the trap it caused).
 
 `MemoryView` reads and writes linear memory with one `string_at`/`memmove` after asking wasmtime for the
-current base and length (memory can grow, and move, during any call into the guest), instead of
-`Memory.read`/`write`, which build a ctypes array type per access.
+current length (memory can grow during any call into the guest; it can move only when it grows, so the
+base address is asked for again only when the length changed), instead of `Memory.read`/`write`, which
+build a ctypes array type per access.
 
 Both rely on wasmtime-py internals of the pinned version (wasmtime==50.0.1); if they are missing, they fall
 back to the public API.
@@ -156,6 +157,16 @@ class MemoryView:
         if _FAST:
             self._ctx = store._context()
             self._mem_ref = byref(memory._memory)
+            self._size = -1
+            self._base = 0
+
+    def _bounds(self) -> tuple[int, int]:
+        """(base address, size). Memory moves only when it grows, so the base is re-read only then."""
+        size = int(_memory_size(self._ctx, self._mem_ref))
+        if size != self._size:
+            self._base = int(_memory_base(self._ctx, self._mem_ref) or 0)
+            self._size = size
+        return self._base, size
 
     def size(self) -> int:
         if _FAST:
@@ -168,11 +179,12 @@ class MemoryView:
             if ptr < 0 or ptr + size > self.memory.data_len(self.store):
                 return None
             return bytes(self.memory.read(self.store, ptr, ptr + size))
-        if ptr < 0 or ptr + size > _memory_size(self._ctx, self._mem_ref):
+        base, length = self._bounds()
+        if ptr < 0 or ptr + size > length:
             return None
         if size == 0:
             return b""
-        return ctypes.string_at(_memory_base(self._ctx, self._mem_ref) + ptr, size)
+        return ctypes.string_at(base + ptr, size)
 
     def write(self, ptr: int, data: bytes) -> bool:
         """Copy `data` to `ptr`; False (nothing written) when it does not fit."""
@@ -181,9 +193,9 @@ class MemoryView:
                 return False
             self.memory.write(self.store, data, ptr)
             return True
-        if ptr < 0 or ptr + len(data) > _memory_size(self._ctx, self._mem_ref):
+        base, length = self._bounds()
+        if ptr < 0 or ptr + len(data) > length:
             return False
-        if not data:
-            return True
-        ctypes.memmove(_memory_base(self._ctx, self._mem_ref) + ptr, data, len(data))
+        if data:
+            ctypes.memmove(base + ptr, data, len(data))
         return True
