@@ -132,10 +132,23 @@ def run_air(
 
 def deploy_sleeper(net: RemoteNetwork, daemon: PeerDaemon, alias: str) -> str:
     """A service from tests/fixtures/wat/mounted.wat whose `run_echo(args)` runs `sleep args`, deployed through
-    dist.add_module and srv.create (which run on the builtins' workers)."""
+    dist.add_module and srv.create (which run on the builtins' workers). It holds an effector (the mounted binary),
+    so only its creator, the host and management peers may call it."""
+    sleep = shutil.which("sleep")
+    config = {"name": "mounted", "mounted_binaries": [["echo", sleep], ["echo_text", sleep]]}
+    return deploy_wat(net, daemon, alias, "mounted.wat", config)
+
+
+def deploy_spinner(net: RemoteNetwork, daemon: PeerDaemon, alias: str) -> str:
+    """A service from tests/fixtures/wat/abi.wat: `spin()` loops until the call's deadline stops it (a slow call
+    anyone may make: no effector), `echo_string(v)` answers at once."""
+    return deploy_wat(net, daemon, alias, "abi.wat", {"name": "abi"})
+
+
+def deploy_wat(net: RemoteNetwork, daemon: PeerDaemon, alias: str, wat: str, config: dict[str, Any]) -> str:
     import wasmtime
 
-    wasm = bytes(wasmtime.wat2wasm((WAT / "mounted.wat").read_text()))
+    wasm = bytes(wasmtime.wat2wasm((WAT / wat).read_text()))
     relay = daemon.peer_id
     air = reply(
         '(call %init_peer_id% ("getDataSrv" "wasm") [] wasm)',
@@ -148,8 +161,6 @@ def deploy_sleeper(net: RemoteNetwork, daemon: PeerDaemon, alias: str) -> str:
         f'(call "{relay}" ("srv" "add_alias") ["{alias}" sid])',
         result="sid",
     )
-    sleep = shutil.which("sleep")
-    config = {"name": "mounted", "mounted_binaries": [["echo", sleep], ["echo_text", sleep]]}
     return str(run_air(net, air, {"wasm": base64.b64encode(wasm).decode(), "config": config}))
 
 
@@ -278,24 +289,71 @@ def test_a_blocking_builtin_runs_off_the_loop(
 
 
 def test_a_busy_service_refuses_calls_beyond_its_queue_at_once(
-    start_daemon: Callable[..., PeerDaemon], manager: KeyPair
+    start_daemon: Callable[..., PeerDaemon], manager: KeyPair, attacker_key: KeyPair
 ) -> None:
-    daemon = start_daemon(call_queue_limit=2, call_timeout_s=20.0)
-    with RemoteNetwork(daemon.address, manager) as operator:
-        deploy_sleeper(operator, daemon, "slow")
-        running = start_air(operator, *call_air(daemon, "slow", "run_echo", ["6"]))
-        operator.run_until(lambda: bool(daemon.peer.particles_with_calls_in_flight()), 5.0)
+    """A stranger fills a shared service's queue with slow calls: their next call is refused at once, and the
+    operator's call still gets in, right after the running one, before the stranger's waiting calls."""
+    daemon = start_daemon(call_queue_limit=2, call_timeout_s=2.0)
+    with RemoteNetwork(daemon.address, manager) as operator, RemoteNetwork(daemon.address, attacker_key) as stranger:
+        deploy_spinner(operator, daemon, "shared")
+        running = start_air(stranger, *call_air(daemon, "shared", "spin"))
+        stranger.run_until(lambda: bool(daemon.peer.particles_with_calls_in_flight()), 5.0)
         time.sleep(0.3)  # the worker has taken the first call: the next two wait in its queue
-        waiting = [start_air(operator, *call_air(daemon, "slow", "run_echo", ["0"])) for _ in range(2)]
+        waiting = [start_air(stranger, *call_air(daemon, "shared", "spin")) for _ in range(2)]
+        stranger.run_until(lambda: len(daemon.peer.particles_with_calls_in_flight()) >= 3, 5.0)
         started = time.monotonic()
-        refused = start_air(operator, *call_air(daemon, "slow", "run_echo", ["0"]))
-        assert operator.run_until(lambda: answered(refused), 5.0)
-        assert time.monotonic() - started < 2.0
-        assert "service slow is busy: 2 calls already wait for it" in refused["err"]
-        assert not answered(running) and not any(answered(box) for box in waiting)
-        # the queue drains in order once the running call ends
-        assert operator.run_until(lambda: all(answered(box) for box in [running, *waiting]), 20.0)
-        assert all("ok" in box for box in [running, *waiting])
+        refused = start_air(stranger, *call_air(daemon, "shared", "spin"))
+        assert stranger.run_until(lambda: answered(refused), 5.0)
+        assert time.monotonic() - started < 1.5
+        assert "service shared is busy: 2 calls already wait for it" in refused["err"]
+        mine = start_air(operator, *call_air(daemon, "shared", "echo_string", "mine"))
+        assert operator.run_until(lambda: answered(mine), 10.0) and mine.get("ok") == "mine"
+        assert time.monotonic() - started < 3.5  # behind the one running call only, not the waiting ones
+        assert not all(answered(box) for box in waiting)
+        assert stranger.run_until(lambda: all(answered(box) for box in [running, *waiting]), 20.0)
+        assert all("err" in box for box in [running, *waiting])  # each spin was stopped at the call's deadline
+
+
+def fold_bomb(daemon: PeerDaemon, width: int = 200) -> str:
+    """A small AIR script with a tight loop: three nested folds over `width` numbers (8 million iterations at 200),
+    seconds of AquaVM time on the daemon's loop thread unless something stops it."""
+    numbers = " ".join(str(i) for i in range(width))
+    inner = "(fold arr k (seq (null) (next k)))"
+    loops = f"(fold arr i (seq (fold arr j (seq {inner} (next j))) (next i)))"
+    return f'(seq (call "{daemon.peer_id}" ("op" "array") [{numbers}] arr) {loops})'
+
+
+def test_a_strangers_tight_loops_and_floods_do_not_delay_the_operator(
+    start_daemon: Callable[..., PeerDaemon], manager: KeyPair, attacker_key: KeyPair
+) -> None:
+    """AquaVM runs on the daemon's loop thread. A stranger's invoke is stopped after a short time bound (a tight
+    AIR loop fails that particle with a clear reason), and strangers' backlog is worked off in slices after the
+    host's and management peers' particles: the operator waits for at most one stranger's invoke."""
+    daemon = start_daemon()
+    timed_identify(daemon, manager)  # warm: the client's AquaVM and the daemon's
+    with RemoteNetwork(daemon.address, attacker_key) as net:
+        bomb = start_air(net, reply(fold_bomb(daemon), result="arr"))
+        started = time.monotonic()
+        with pytest.raises(ParticleError, match=r"time bound of 0\.05 s"):
+            net.run_until(lambda: answered(bomb), 30.0)
+        assert time.monotonic() - started < 1.0
+    raw = Raw(daemon)
+    try:
+        started = time.monotonic()
+        for _ in range(40):
+            raw.send(encode_particle(signed(fold_bomb(daemon), attacker_key, ttl_ms=20_000)))
+        raw.send(encode_control("Sync", token=1))
+        operator_s = timed_identify(daemon, manager)
+        failed = 0
+        while (message := raw.receive(60.0)) != {"action": "Synced", "token": 1}:
+            assert message is not None and message["action"] == "Failed", message
+            failed += 1
+        flood_s = time.monotonic() - started
+    finally:
+        raw.close()
+    assert failed == 40  # each bomb stopped at the time bound, none left to run in the background
+    assert flood_s > 0.5, f"the flood took only {flood_s:.2f} s: too light to show anything"
+    assert operator_s < min(0.3, flood_s / 2), f"the operator waited {operator_s:.2f} s behind a {flood_s:.2f} s flood"
 
 
 # ---- finding 4: idle connections lock the operator out --------------------------------------------------------
@@ -439,12 +497,35 @@ def _rss_mib() -> float:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
-def test_a_string_doubling_script_fails_with_an_error_and_the_memory_comes_back(
+def test_a_strangers_doubling_script_stops_at_the_size_limits(
     start_daemon: Callable[..., PeerDaemon], attacker_key: KeyPair
 ) -> None:
-    """Was: a 1 MiB AIR script that doubles a string took the daemon from 79 MiB to 1.1 GiB, for good, and its
-    client waited for the TTL. Now AquaVM's memory ceiling fails that particle, the client gets `Failed` at once,
-    and the AquaVM instance that grew is replaced so the memory comes back."""
+    """Was: a 1 MiB AIR script that doubles a string took the daemon from 79 MiB to 1.1 GiB. A stranger's particle
+    now runs under AquaVM's hard size limits: a script over 1 MiB fails before it runs, and a smaller one fails as
+    soon as one call result passes 2 MiB; the client gets `Failed` at once and the daemon barely grows."""
+    daemon = start_daemon()
+    relay = daemon.peer_id
+    doublings = [f'(call "{relay}" ("op" "concat_strings") [s{i} s{i}] s{i + 1})' for i in range(12)]
+    with RemoteNetwork(daemon.address, attacker_key) as warmup:
+        run_air(warmup, identify_air(daemon))
+    before = _rss_mib()
+    for literal, limit in ((3 * MiB // 2, "air size"), (MiB // 2, "call result size")):
+        air = reply('(ap "' + "x" * literal + '" s0)', *doublings, result="s12")
+        with RemoteNetwork(daemon.address, attacker_key) as net:
+            box = start_air(net, air, ttl_ms=120_000)
+            with pytest.raises(ParticleError, match=f"(?i)failed on the peer daemon: .*{limit}"):
+                net.run_until(lambda box=box: answered(box), 30.0)
+    assert _rss_mib() < before + 64
+    with RemoteNetwork(daemon.address, attacker_key) as net:  # the daemon goes on serving
+        assert run_air(net, identify_air(daemon))
+
+
+def test_a_doubling_script_fails_with_an_error_and_the_memory_comes_back(
+    start_daemon: Callable[..., PeerDaemon], manager: KeyPair
+) -> None:
+    """Without size limits (the operator's own particles), AquaVM's memory ceiling fails the particle, the client
+    gets `Failed` at once, and the AquaVM instance that grew is replaced so the memory comes back."""
+    attacker_key = manager
     daemon = start_daemon()
     limits = daemon.limits
     with RemoteNetwork(daemon.address, attacker_key) as warmup:  # AquaVM and the client at their resting size
@@ -483,21 +564,26 @@ def test_a_string_doubling_script_fails_with_an_error_and_the_memory_comes_back(
 
 
 def test_particle_data_held_in_flight_is_bounded(
-    start_daemon: Callable[..., PeerDaemon], attacker_key: KeyPair
+    start_daemon: Callable[..., PeerDaemon], attacker_key: KeyPair, manager: KeyPair
 ) -> None:
+    """Strangers' particle data is bounded; a stranger who fills it does not lock the operator out."""
     daemon = start_daemon(max_inflight_bytes=5 * MiB)
     raw = Raw(daemon)
     try:
-        big = '(ap "' + "x" * (3 * MiB // 2) + '" x)'  # runs on the daemon, then its state is held for the TTL
-        for _ in range(3):
+        big = '(ap "' + "x" * (9 * MiB // 10) + '" x)'  # runs on the daemon, then its state is held for the TTL
+        for _ in range(5):
             raw.send(encode_particle(signed(big, attacker_key)))
         raw.send(encode_control("Sync", token=1))
         assert raw.receive() == {"action": "Synced", "token": 1}
-        assert daemon.peer.held_bytes >= 3 * (3 * MiB // 2)
+        assert daemon.peer.held_bytes >= 5 * (9 * MiB // 10)
         one_more = signed(big, attacker_key)
         raw.send(encode_particle(one_more))
         refused = raw.receive()
         assert refused["action"] == "Refused" and refused["id"] == one_more.id
         assert "the limit is 5242880 (peer.max_inflight_bytes" in refused["reason"]
+        operators = signed(big, manager)
+        raw.send(encode_particle(operators))
+        raw.send(encode_control("Sync", token=2))
+        assert raw.receive() == {"action": "Synced", "token": 2}  # run, not refused
     finally:
         raw.close()

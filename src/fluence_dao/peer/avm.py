@@ -9,6 +9,10 @@ Memory: the instance has a ceiling (`max_memory_bytes`): an invoke that needs mo
 (that particle only). Wasm memory never shrinks, so after an invoke that left the instance's linear memory above
 `reset_memory_bytes` the instance is replaced by a fresh one and the process gets the memory back. AquaVM keeps
 no state between invokes (the peer passes prev_data), so this is invisible to particles.
+
+Time: an invoke is bounded by `max_call_seconds`; an invoke with `guest=True` (a stranger's particle, which runs on
+the peer's loop thread like everyone's) by the much shorter `guest_call_seconds`, on a second instance with that
+bound: a tight AIR loop (nested folds) fails that particle instead of holding the loop.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import logging
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,8 @@ KEY_FORMAT_ED25519 = 0
 DEFAULT_SIZE_LIMIT = 4294967296  # what js-client passes for all three size limits
 AVM_MEMORY_BYTES = 256 * 2**20
 AVM_RESET_MEMORY_BYTES = 64 * 2**20
+AVM_CALL_SECONDS = 60.0
+AVM_GUEST_CALL_SECONDS = 0.05  # ~20x a busy client invoke here; a due interval run waits at most this long
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,7 @@ class AquaVM:
         *,
         max_memory_bytes: int = AVM_MEMORY_BYTES,
         reset_memory_bytes: int = AVM_RESET_MEMORY_BYTES,
+        guest_call_seconds: float = AVM_GUEST_CALL_SECONDS,
     ) -> None:
         from fluence_dao._util import paths
         from fluence_dao.marine import MarineModule, ModuleConfig
@@ -168,10 +175,16 @@ class AquaVM:
         config = ModuleConfig(
             name="avm",
             max_memory_bytes=max_memory_bytes,
-            max_call_seconds=60.0,
+            max_call_seconds=AVM_CALL_SECONDS,
             logger_enabled=logger.isEnabledFor(logging.DEBUG),
+            # a trap (memory ceiling, time bound) can leave AquaVM's own heap half-updated, and it keeps no state
+            # between invokes anyway: the next invoke gets a fresh instance
+            fresh_instance_after_trap=True,
         )
         self._module = MarineModule.load(path, config)
+        self._guest_config = replace(config, max_call_seconds=guest_call_seconds)
+        self._guest_module: Any = None  # created on the first stranger's invoke
+        self._path = path
 
     def invoke(
         self,
@@ -180,15 +193,18 @@ class AquaVM:
         data: bytes,
         params: RunParameters,
         call_results: dict[int, CallResult] | None = None,
+        *,
+        guest: bool = False,
     ) -> InterpreterOutcome:
         args = [air, prev_data, data, params.to_record(), encode_call_results(call_results or {})]
+        module = self._guest() if guest else self._module
         try:
-            raw = self._module.call("invoke", args)
+            raw = module.call("invoke", args)
         except FluenceDaoError as err:
             _clear_frames(err)  # the failed call's frames hold the grown instance: let the reset free it now
-            self._shrink_if_grown()
+            self._shrink_if_grown(module)
             raise AvmError(f"AquaVM invoke failed for particle {params.particle_id}: {err.message}") from err
-        self._shrink_if_grown()
+        self._shrink_if_grown(module)
         return InterpreterOutcome(
             ret_code=int(raw["ret_code"]),
             error_message=raw["error_message"],
@@ -203,18 +219,25 @@ class AquaVM:
         )
 
     def memory_bytes(self) -> int:
-        """The instance's linear memory now (it only grows, until the instance is replaced)."""
-        return self._module.memory_bytes()
+        """The instances' linear memory now (it only grows, until an instance is replaced)."""
+        return self._module.memory_bytes() + (0 if self._guest_module is None else self._guest_module.memory_bytes())
 
-    def _shrink_if_grown(self) -> None:
-        size = self._module.memory_bytes()
+    def _guest(self) -> Any:
+        if self._guest_module is None:
+            from fluence_dao.marine import MarineModule
+
+            self._guest_module = MarineModule.load(self._path, self._guest_config)
+        return self._guest_module
+
+    def _shrink_if_grown(self, module: Any) -> None:
+        size = module.memory_bytes()
         if size > self.reset_memory_bytes:
             logger.info(
                 "AquaVM memory grew to %.1f MiB (over %.1f MiB): starting a fresh instance",
                 size / 2**20,
                 self.reset_memory_bytes / 2**20,
             )
-            self._module.reset()
+            module.reset()
             self.resets += 1
             _return_freed_memory()
 

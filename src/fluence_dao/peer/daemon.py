@@ -252,6 +252,7 @@ class PeerDaemon:
             external_addresses=[self.multiaddr],
             extra_builtins=builtins,
             call_timeout_s=config.limits.call_timeout_s,
+            service_call_timeout_s=config.limits.call_timeout_s,  # a call given up on stops burning CPU too
             call_queue_limit=config.limits.call_queue_limit,
             avm_memory_bytes=config.limits.avm_memory_bytes,
             avm_reset_memory_bytes=config.limits.avm_reset_memory_bytes,
@@ -481,11 +482,11 @@ class PeerDaemon:
                 self.peer.step()
             except Exception:  # one bad particle must not end the daemon
                 logger.exception("peer loop: step failed")
-            busy = self.peer.particles_with_calls_in_flight()
+            busy = self.peer.particles_with_calls_in_flight() | self.peer.queued_particle_ids()
             waiting = []
             for conn, token in syncs:  # every particle received before these Syncs has been executed...
                 if busy and self._waits_for_calls(conn, busy):
-                    waiting.append((conn, token))  # ...except service calls still running on a worker
+                    waiting.append((conn, token))  # ...except those still queued or waiting for a worker
                 else:
                     conn.send(encode_control("Synced", token=token))
             if waiting:
@@ -647,7 +648,8 @@ class PeerDaemon:
 
     def _admit(self, particle: Particle) -> str | None:
         """None when a particle from outside (TCP or libp2p) may run here, else why not."""
-        return particle_admission_error(particle, self.limits, self.peer.held_bytes)
+        privileged = self.peer.policy.is_privileged(particle.init_peer_id)
+        return particle_admission_error(particle, self.limits, self.peer.held_bytes, privileged=privileged)
 
     def _on_ping(self, conn: _Connection, body: dict[str, Any]) -> None:
         """Answer a Ping; a signed one from a management or host key keeps a probation connection's slot."""
@@ -704,7 +706,7 @@ class PeerDaemon:
         return True
 
     def _waits_for_calls(self, conn: _Connection, busy: set[str]) -> bool:
-        """Whether a particle that came over `conn` waits for a service call on a worker."""
+        """Whether a particle that came over `conn` is still queued or waits for a service call on a worker."""
         with self._lock:
             return any(self._particle_routes.get(pid, (None, 0))[0] is conn for pid in busy)
 

@@ -131,8 +131,12 @@ class ConnectionPools:
         return False
 
 
-def particle_admission_error(particle: Particle, limits: DaemonLimits, held_bytes: int) -> str | None:
-    """None when `particle` may be held by the peer, else why it is refused (checked in this order)."""
+def particle_admission_error(
+    particle: Particle, limits: DaemonLimits, held_bytes: int, *, privileged: bool = False
+) -> str | None:
+    """None when `particle` may be held by the peer, else why it is refused (checked in this order). The host's and
+    management peers' particles (`privileged`) are not held to `max_inflight_bytes`: strangers who fill it cannot
+    lock the operator out."""
     now = now_ms()
     if particle.is_expired(now):
         return f"particle {particle.id} expired (timestamp + ttl has passed)"
@@ -151,7 +155,7 @@ def particle_admission_error(particle: Particle, limits: DaemonLimits, held_byte
     except ParticleError as err:
         return err.message
     size = len(particle.script) + len(particle.data)
-    if held_bytes + size > limits.max_inflight_bytes:
+    if not privileged and held_bytes + size > limits.max_inflight_bytes:
         return (
             f"particle {particle.id} ({size} bytes) refused: the peer already holds {held_bytes} bytes of particle "
             f"data, the limit is {limits.max_inflight_bytes} ({setting_name('max_inflight_bytes')}); "

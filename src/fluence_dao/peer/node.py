@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
 from fluence_dao.peer.avm import (
+    AVM_GUEST_CALL_SECONDS,
     AVM_MEMORY_BYTES,
     AVM_RESET_MEMORY_BYTES,
     AquaVM,
@@ -51,6 +52,11 @@ from fluence_dao.peer.workers import CallJob, CallWorkers
 logger = logging.getLogger(__name__)
 
 ParticleKey = tuple[str, bytes]
+
+GUEST_STEP_BUDGET_S = 0.02  # strangers' particles run at most this long per step (at least one invoke)
+GUEST_AIR_SIZE_LIMIT = 1 * 2**20  # a stranger's AIR script
+GUEST_PARTICLE_SIZE_LIMIT = 8 * 2**20  # a stranger's particle data, as AquaVM sees it
+GUEST_CALL_RESULT_SIZE_LIMIT = 2 * 2**20  # one call result in a stranger's particle
 LocalHandler = Callable[[list[Any], CallContext], Any]
 
 #: Builtin functions that do I/O or compile wasm, so they run on the builtin's worker, not on the loop thread
@@ -78,7 +84,7 @@ class PeerConfig:
     state_dir: Path | None = None  # None: a temporary directory (key and modules are lost at exit)
     management_peer_ids: frozenset[str] = frozenset()
     restricted_builtins: bool = False  # True: module/service/script management only for host + management
-    allowed_binaries: dict[str, str] = field(default_factory=dict)  # mounted binary name -> absolute path
+    allowed_binaries: dict[str, Any] = field(default_factory=dict)  # mounted binary -> absolute path or HostBinary
     script_ttl_ms: int = DEFAULT_TTL_MS
     external_addresses: list[str] = field(default_factory=list)
     verify_signatures: bool = True
@@ -88,6 +94,12 @@ class PeerConfig:
     call_queue_limit: int = 16  # calls waiting per service worker; beyond it a call fails at once ("busy")
     avm_memory_bytes: int = AVM_MEMORY_BYTES  # AquaVM's memory ceiling: an invoke that needs more fails
     avm_reset_memory_bytes: int = AVM_RESET_MEMORY_BYTES  # AquaVM is re-instantiated when it grew past this
+    # What one invoke of a stranger's particle may handle (AquaVM's own hard limits; the host and management
+    # peers are not limited): bounded input keeps every invoke short, so strangers cannot hold the loop.
+    guest_air_size_limit: int = GUEST_AIR_SIZE_LIMIT
+    guest_particle_size_limit: int = GUEST_PARTICLE_SIZE_LIMIT
+    guest_call_result_size_limit: int = GUEST_CALL_RESULT_SIZE_LIMIT
+    guest_invoke_seconds: float = AVM_GUEST_CALL_SECONDS  # and how long one of its invokes may run
     extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
     # Tests only: replaces WASI random_get in every service module, so a test can know the key the signer
     # creates and check that it never leaks. Settable in-process only; no setting or daemon option reaches it.
@@ -187,7 +199,8 @@ class Peer:
         self.external_addresses = list(self.config.external_addresses)
         self.console: deque[Any] = deque(maxlen=1000)
         self.particles_processed = 0
-        self._inbox: deque[Particle] = deque()
+        self._inbox: deque[Particle] = deque()  # strangers' particles
+        self._inbox_priority: deque[Particle] = deque()  # the host's and management peers' particles
         self._inbox_lock = threading.Lock()
         self._states: dict[ParticleKey, _ParticleState] = {}
         self._hooks: dict[str, ParticleHooks] = {}
@@ -209,7 +222,9 @@ class Peer:
 
     def _new_avm(self) -> AquaVM:
         return AquaVM(
-            max_memory_bytes=self.config.avm_memory_bytes, reset_memory_bytes=self.config.avm_reset_memory_bytes
+            max_memory_bytes=self.config.avm_memory_bytes,
+            reset_memory_bytes=self.config.avm_reset_memory_bytes,
+            guest_call_seconds=self.config.guest_invoke_seconds,
         )
 
     # ---- configuration ----------------------------------------------------------------------------------------
@@ -249,9 +264,11 @@ class Peer:
     # ---- particles in -----------------------------------------------------------------------------------------
 
     def receive(self, particle: Particle) -> None:
-        """Queue a particle for execution (thread-safe; the transport's entry point)."""
+        """Queue a particle for execution (thread-safe; the transport's entry point). The host's and management
+        peers' particles queue apart and run first: a stranger's flood cannot delay them."""
+        inbox = self._inbox_priority if self.policy.is_privileged(particle.init_peer_id) else self._inbox
         with self._inbox_lock:
-            self._inbox.append(particle)
+            inbox.append(particle)
             self._inbox_bytes += len(particle.script) + len(particle.data)
 
     @property
@@ -271,17 +288,12 @@ class Peer:
     # ---- the loop ---------------------------------------------------------------------------------------------
 
     def step(self, now_s: float | None = None) -> bool:
-        """Run everything that is due: queued particles, deferred call results, scripts. True if work was done."""
+        """Run everything that is due: scripts and spells first, then the host's and management peers' particles,
+        call results, and strangers' particles last, within `GUEST_STEP_BUDGET_S` (the rest waits for the next
+        step, so a due run never waits behind more than one stranger's invoke). True if work was done."""
         now = time.monotonic() if now_s is None else now_s
-        worked = False
-        while True:
-            with self._inbox_lock:
-                if not self._inbox:
-                    break
-                particle = self._inbox.popleft()
-                self._inbox_bytes -= len(particle.script) + len(particle.data)
-            self._handle_particle(particle)
-            worked = True
+        worked = self._start_due(now_s, now)
+        worked = self._drain_inbox(self._inbox_priority, None) or worked
         worked = self._feed_completions() or worked
         worked = self._expire_calls() or worked
         while self._events and self._events[0][0] <= now:
@@ -291,7 +303,14 @@ class Peer:
                 state.pending_calls -= 1
                 self._execute(key, state, b"", {call_id: result})
                 worked = True
-        # a fresh clock: feeding completions above may have taken a while, and lateness is measured from here
+        worked = self._start_due(now_s, now) or worked  # the work above may have taken a while
+        worked = self._drain_inbox(self._inbox, time.monotonic() + GUEST_STEP_BUDGET_S) or worked
+        self._expire()
+        return worked
+
+    def _start_due(self, now_s: float | None, now: float) -> bool:
+        """Start the scripts and spells that are due (a fresh clock: lateness is measured from here)."""
+        worked = False
         for script in self.scheduler.due(time.monotonic() if now_s is None else now):
             particle = Particle.create(script.src, self.key_pair, ttl_ms=self.config.script_ttl_ms)
             run = self.scheduler.start_run(script, particle.id)
@@ -304,8 +323,28 @@ class Peer:
                 self._hooks[particle.id] = particle_hooks
                 self._handle_particle(particle)
                 worked = True
-        self._expire()
         return worked
+
+    def _drain_inbox(self, inbox: deque[Particle], budget_end: float | None) -> bool:
+        """Run the particles queued in `inbox`; with a budget, stop once it is spent, a run is due or the host's and
+        management peers' particles wait."""
+        worked = False
+        while True:
+            with self._inbox_lock:
+                if not inbox or (budget_end is not None and self._inbox_priority):
+                    break
+                particle = inbox.popleft()
+                self._inbox_bytes -= len(particle.script) + len(particle.data)
+            self._handle_particle(particle)
+            worked = True
+            if budget_end is not None and (time.monotonic() >= budget_end or self._run_due()):
+                break
+        return worked
+
+    def _run_due(self) -> bool:
+        now = time.monotonic()
+        wakeups = [self.scheduler.next_wakeup_s(), *(source.next_wakeup_s() for source in self._particle_sources)]
+        return any(w is not None and w <= now for w in wakeups)
 
     def next_wakeup_s(self) -> float | None:
         """When `step()` next has something to do (monotonic seconds), None if only new particles can wake it."""
@@ -319,7 +358,7 @@ class Peer:
         if self._in_flight:
             candidates.append(min(entry.deadline for entry in list(self._in_flight.values())))
         with self._inbox_lock:
-            if self._inbox:
+            if self._inbox or self._inbox_priority:
                 return time.monotonic()
         with self._completions_lock:
             if self._completions:
@@ -329,7 +368,7 @@ class Peer:
     def has_pending_work(self) -> bool:
         """Particles queued, or calls running on workers (their answers are still to be fed back)."""
         with self._inbox_lock:
-            if self._inbox:
+            if self._inbox or self._inbox_priority:
                 return True
         with self._completions_lock:
             return bool(self._in_flight) or bool(self._completions)
@@ -337,6 +376,11 @@ class Peer:
     def knows(self, particle_id: str) -> bool:
         """Whether this peer still keeps state for the particle (not yet expired or forgotten)."""
         return any(key[0] == particle_id for key in list(self._states))
+
+    def queued_particle_ids(self) -> set[str]:
+        """Ids of the particles received but not yet run (strangers' wait while a step's budget is spent)."""
+        with self._inbox_lock:
+            return {p.id for p in self._inbox} | {p.id for p in self._inbox_priority}
 
     def particles_with_calls_in_flight(self) -> set[str]:
         """Ids of the particles that wait for a call on a worker (loop thread only)."""
@@ -376,9 +420,12 @@ class Peer:
                 ttl_ms=particle.ttl_ms,
                 particle_id=particle.id,
                 secret_key_bytes=self.key_pair.secret_seed(),
+                **self._size_limits(particle.init_peer_id),
             )
             try:
-                outcome = self.avm.invoke(particle.script, state.prev_data, data, params, results)
+                outcome = self.avm.invoke(
+                    particle.script, state.prev_data, data, params, results, guest=self._is_guest(particle)
+                )
             except AvmError as err:
                 self._fail(state, hooks, err.message)
                 return
@@ -468,6 +515,22 @@ class Peer:
             state = self._states.get(key)
             if state is not None:
                 self._execute(key, state, b"", results)
+
+    def _is_guest(self, particle: Particle) -> bool:
+        """A stranger's particle on a restricted peer: its invokes run under size and time limits."""
+        return self.policy.restricted and not self.policy.is_privileged(particle.init_peer_id)
+
+    def _size_limits(self, init_peer_id: str) -> dict[str, Any]:
+        """AquaVM's hard size limits for a stranger's particle on a restricted peer (none for the host and
+        management peers, none on an open test peer)."""
+        if self.policy.is_privileged(init_peer_id) or not self.policy.restricted:
+            return {}
+        return {
+            "air_size_limit": self.config.guest_air_size_limit,
+            "particle_size_limit": self.config.guest_particle_size_limit,
+            "call_result_size_limit": self.config.guest_call_result_size_limit,
+            "hard_limit_enabled": True,
+        }
 
     def _fail(self, state: _ParticleState, hooks: ParticleHooks | None, message: str) -> None:
         particle = state.particle
@@ -565,7 +628,7 @@ class Peer:
         if lane is None:
             return self._run_call(run, service_id, function)
         job = CallJob(next(self._tickets), lambda: self._run_call(run, service_id, function))
-        if not self._workers.submit(lane, job):
+        if not self._workers.submit(lane, job, priority=self.policy.is_privileged(particle.init_peer_id)):
             message = (
                 f"Error: service {service_id} is busy: {self.config.call_queue_limit} calls already wait for it "
                 "(call_queue_limit); try again later"

@@ -1,8 +1,11 @@
 """Call workers: service calls that may block run off the peer's loop thread.
 
 One lane per hosted service instance (a Marine instance is single-threaded, so its calls stay in order on one
-thread) and per blocking builtin service (aqua-ipfs, dist, srv). A lane is a worker thread and a bounded queue of
-waiting calls; a call beyond the bound is refused at once (`submit` returns False). A finished call reports
+thread) and per blocking builtin service (aqua-ipfs, dist, srv). A lane is a worker thread and two bounded queues
+of waiting calls: the host's and management peers' calls (`priority`) start before any stranger's, and the bound
+on strangers' calls (`queue_limit`) leaves them room, so a stranger who fills a shared service's queue (the
+interval's `ens`, say) delays the interval by at most the one call running. A call beyond its bound is refused
+at once (`submit` returns False). A finished call reports
 through `on_done(ticket, answer)` from the worker thread: the peer queues it and wakes its loop.
 
 A call the peer gave up on (its deadline passed) is `cancel`led: skipped if it has not started; if it runs, the
@@ -22,6 +25,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 IDLE_EXIT_S = 5.0
+PRIORITY_QUEUE_FACTOR = 4  # the host's and management peers' calls may queue this many times queue_limit
 
 
 @dataclass
@@ -35,6 +39,7 @@ class CallJob:
 class _Lane:
     name: str
     waiting: deque[CallJob] = field(default_factory=deque)
+    urgent: deque[CallJob] = field(default_factory=deque)  # the host's and management peers' calls
     running: CallJob | None = None
     thread: threading.Thread | None = None
     wakeup: threading.Condition | None = None
@@ -53,17 +58,23 @@ class CallWorkers:
         self._lanes: dict[str, _Lane] = {}
         self._closed = False
 
-    def submit(self, lane_name: str, job: CallJob) -> bool:
-        """Queue `job` on its lane; False when `queue_limit` calls already wait there (the lane is busy)."""
+    def submit(self, lane_name: str, job: CallJob, *, priority: bool = False) -> bool:
+        """Queue `job` on its lane; False when its queue is full (`queue_limit` strangers' calls, or
+        PRIORITY_QUEUE_FACTOR times that for `priority` calls)."""
         with self._lock:
             if self._closed:
                 return False
             lane = self._lanes.get(lane_name)
             if lane is None:
                 lane = self._lanes[lane_name] = _Lane(lane_name, wakeup=threading.Condition(self._lock))
-            if len(lane.waiting) >= self.queue_limit:
+            queue, limit = (
+                (lane.urgent, self.queue_limit * PRIORITY_QUEUE_FACTOR)
+                if priority
+                else (lane.waiting, self.queue_limit)
+            )
+            if len(queue) >= limit:
                 return False
-            lane.waiting.append(job)
+            queue.append(job)
             if lane.thread is None:
                 lane.thread = threading.Thread(
                     target=self._work, args=(lane,), name=f"peer-call-{lane_name}"[:60], daemon=True
@@ -82,9 +93,9 @@ class CallWorkers:
         """Lane -> calls running or waiting (for `info`)."""
         with self._lock:
             return {
-                name: len(lane.waiting) + (lane.running is not None)
+                name: len(lane.waiting) + len(lane.urgent) + (lane.running is not None)
                 for name, lane in self._lanes.items()
-                if lane.waiting or lane.running is not None
+                if lane.waiting or lane.urgent or lane.running is not None
             }
 
     def close(self) -> None:
@@ -92,9 +103,10 @@ class CallWorkers:
         with self._lock:
             self._closed = True
             for lane in self._lanes.values():
-                for job in lane.waiting:
+                for job in (*lane.waiting, *lane.urgent):
                     job.cancelled = True
                 lane.waiting.clear()
+                lane.urgent.clear()
                 assert lane.wakeup is not None
                 lane.wakeup.notify_all()
 
@@ -102,15 +114,15 @@ class CallWorkers:
         assert lane.wakeup is not None
         while True:
             with self._lock:
-                while not lane.waiting and not self._closed:
-                    if not lane.wakeup.wait(self.idle_exit_s) and not lane.waiting:
+                while not lane.waiting and not lane.urgent and not self._closed:
+                    if not lane.wakeup.wait(self.idle_exit_s) and not lane.waiting and not lane.urgent:
                         break  # idle: end this thread; submit starts a new one
-                if not lane.waiting:
+                if not lane.waiting and not lane.urgent:
                     lane.thread = None
                     if self._lanes.get(lane.name) is lane:
                         del self._lanes[lane.name]
                     return
-                job = lane.waiting.popleft()
+                job = lane.urgent.popleft() if lane.urgent else lane.waiting.popleft()
                 if job.cancelled:
                     continue
                 lane.running = job
