@@ -115,15 +115,14 @@ def bench_tree(sizes: list[int], updates: int) -> None:
 
 
 def bench_event_to_root(events: int) -> None:
-    from web3 import Web3
-
     from fluence_dao.config import load_settings
     from fluence_dao.devnet import Devnet
+    from fluence_dao.eth import GovernanceContract
     from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish
     from fluence_dao.flows.aggregate import TIP_KEY, AggregateConfig, aggregate_once, publish_aggregate
     from fluence_dao.ipfs import KuboServer
     from fluence_dao.peer import LocalNetwork
-    from fluence_dao.subgraph import EthRpc, Governance, Indexer, Store, SubgraphServer, build_subgraph
+    from fluence_dao.subgraph import EthRpc, Indexer, Store, SubgraphServer, build_subgraph
 
     with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as tmp:
         root = Path(tmp)
@@ -137,8 +136,7 @@ def bench_event_to_root(events: int) -> None:
         session = PeerSession(network, ttl_ms=240_000)
         server = None
         try:
-            w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
-            gov, deploy_block = Governance.deploy(w3)
+            gov, deploy_block = GovernanceContract.deploy(context.governance)
             indexer = Indexer(build_subgraph(ROOT / "subgraph"), Store(root / "sg.sqlite"), EthRpc(info["rpc_url"]),
                               addresses={"Governance": gov.address}, start_blocks={"Governance": deploy_block})  # fmt: skip
             server = SubgraphServer(indexer, 0, index=False).start()

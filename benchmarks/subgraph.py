@@ -64,7 +64,7 @@ def _create_activity(url: str, proposals: int, voters: int) -> tuple[str, int]:
     import httpx
     from eth_hash.auto import keccak
 
-    from fluence_dao.subgraph import governance_artifact
+    from fluence_dao.eth import governance_artifact
 
     art = governance_artifact()
     client = httpx.Client()

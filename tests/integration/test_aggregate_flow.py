@@ -68,10 +68,9 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
     require((ROOT / "node_modules" / ".bin" / "graph").exists(), "graph-cli is not installed (npm ci)")
-    from web3 import Web3
-
+    from fluence_dao.eth import EthClient, GovernanceContract, TxSender
     from fluence_dao.ipfs import KuboServer
-    from fluence_dao.subgraph import EthRpc, Governance, Indexer, Store, SubgraphServer, build_subgraph
+    from fluence_dao.subgraph import EthRpc, Indexer, Store, SubgraphServer, build_subgraph
 
     devnet = ens_env.devnet
     settings = devnet.settings
@@ -81,8 +80,8 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
     origins = [kubo.url, "http://127.0.0.1:9"]  # :9 is closed: "connection refused" is a fault the flow names
     network = LocalNetwork(1, base_dir=tmp_path / "net", config=context.peer_config(http_origins=origins))
     session = PeerSession(network, ttl_ms=240_000)
-    w3 = Web3(Web3.HTTPProvider(devnet.rpc_url))
-    gov, deploy_block = Governance.deploy(w3)
+    client = EthClient(devnet.rpc_url)
+    gov, deploy_block = GovernanceContract.deploy(TxSender.unlocked(client, client.w3.eth.accounts[0]))
     indexer = Indexer(
         build_subgraph(ROOT / "subgraph"),
         Store(tmp_path / "subgraph.sqlite"),
@@ -106,11 +105,15 @@ def stack(ens_env: Any, tmp_path: Path, require: Any) -> Iterator[Stack]:
 
 
 def _activity(stack: Stack, count: int, offset: int) -> list[int]:
-    accounts = stack.gov.w3.eth.accounts
-    ids = [stack.gov.propose(f"Proposal {offset + i}: do thing {i}", 100, accounts[1 + i % 3]) for i in range(count)]
+    from fluence_dao.eth import TxSender
+
+    accounts = [TxSender.unlocked(stack.gov.client, a) for a in stack.gov.client.w3.eth.accounts[:5]]
+    ids = [
+        stack.gov.propose(f"Proposal {offset + i}: do thing {i}", 100, sender=accounts[1 + i % 3]) for i in range(count)
+    ]
     for n, pid in enumerate(ids):
         for k, voter in enumerate(accounts[2:5]):
-            stack.gov.vote(pid, (n + k) % 2 == 0, (k + 1) * 10**18 + n, voter)
+            stack.gov.vote(pid, (n + k) % 2 == 0, (k + 1) * 10**18 + n, sender=voter)
     stack.gov.close(ids[0])
     stack.indexer.sync()
     return ids

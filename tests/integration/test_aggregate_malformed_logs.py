@@ -23,15 +23,15 @@ stack = flow.stack  # the fixture: anvil + ENS + Governance + subgraph + peer wi
 
 
 def test_malformed_logs_fail_the_decode_step_and_leave_ens_untouched(stack: flow.Stack) -> None:
-    from fluence_dao.subgraph._contracts import compile_contracts, deploy
+    from fluence_dao.eth import compile_contracts, deploy_contract
 
-    w3 = stack.gov.w3
+    w3 = stack.gov.client.w3
     artifact = compile_contracts(SOURCE)["MalformedEvents"]
     [abi_event] = [e for e in artifact["abi"] if e.get("type") == "event"]
     signature = f"{abi_event['name']}({','.join(i['type'] for i in abi_event['inputs'])})"
     assert signature == GOVERNANCE_EVENTS[0]  # the same event signature as Governance's, so the same topic0
-    bad = deploy(w3, artifact)
-    contract = w3.eth.contract(address=bad.address, abi=bad.abi)
+    bad = deploy_contract(stack.gov.sender, artifact, what="deploy MalformedEvents")
+    contract = w3.eth.contract(address=bad.contract_address, abi=artifact["abi"])
     receipt = w3.eth.wait_for_transaction_receipt(contract.functions.emitMalformed(7, "malformed").transact())
     [log] = receipt["logs"]
     assert ["0x" + t.hex().removeprefix("0x") for t in log["topics"]] == [event_topics()[0]]  # no topics[1]
@@ -39,7 +39,7 @@ def test_malformed_logs_fail_the_decode_step_and_leave_ens_untouched(stack: flow
 
     tip, cursor, nonce = stack.tip(), stack.cursor(), flow._nonce(stack)
     with pytest.raises(FluenceDaoError, match=r"decode events: log 0 has no indexed id \(topics\[1\]\)"):
-        aggregate_once(stack.session, replace(stack.config, contract=bad.address))
+        aggregate_once(stack.session, replace(stack.config, contract=bad.contract_address))
     assert (stack.tip(), stack.cursor()) == (tip, cursor)
     assert flow._nonce(stack) == nonce  # the signer sent no transaction
 

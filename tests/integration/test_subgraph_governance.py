@@ -61,24 +61,32 @@ def _snapshot(w3: Any) -> Iterator[None]:
         assert w3.provider.make_request("evm_revert", [snap])["result"] is True
 
 
+def _senders(w3: Any) -> list[Any]:
+    """TxSenders for anvil's dev accounts (the node signs for them)."""
+    from fluence_dao.eth import EthClient, TxSender
+
+    client = EthClient(w3.provider.endpoint_uri)
+    return [TxSender.unlocked(client, a) for a in w3.eth.accounts]
+
+
 @pytest.fixture(scope="module")
 def activity(w3: Any, demo_build: Path) -> Iterator[dict[str, Any]]:
     """Governance deployed, 5 proposals (one non-ASCII), weighted votes (some above 2**64), closes."""
-    from fluence_dao.subgraph import Governance
+    from fluence_dao.eth import GovernanceContract
 
     with _snapshot(w3):
-        accounts = w3.eth.accounts
-        gov, deploy_block = Governance.deploy(w3)
+        accounts = _senders(w3)
+        gov, deploy_block = GovernanceContract.deploy(accounts[0])
         descriptions = ["Raise the fee", NON_ASCII, "Fund the IPFS pinning", "Rotate the signer", "Sunset v1"]
-        ids = [gov.propose(d, 200, accounts[1 + i % 3]) for i, d in enumerate(descriptions)]
+        ids = [gov.propose(d, 200, sender=accounts[1 + i % 3]) for i, d in enumerate(descriptions)]
         weights = [2**64 + 1, 7, 3 * 2**70, 10**18, 2**200 + 12345, 1]
         for n, pid in enumerate(ids[:3]):
             for k, voter in enumerate(accounts[2:8]):
-                gov.vote(pid, (n + k) % 3 != 0, weights[k] * (n + 1), voter)
+                gov.vote(pid, (n + k) % 3 != 0, weights[k] * (n + 1), sender=voter)
         mid_block = w3.eth.block_number
         for k, voter in enumerate(accounts[2:6]):
-            gov.vote(ids[3], k % 2 == 0, weights[(k + 2) % len(weights)], voter)
-        gov.vote(ids[4], False, 2**96, accounts[9])
+            gov.vote(ids[3], k % 2 == 0, weights[(k + 2) % len(weights)], sender=voter)
+        gov.vote(ids[4], False, 2**96, sender=accounts[9])
         gov.close(ids[0])
         gov.close(ids[3])
         yield {
@@ -267,20 +275,20 @@ def test_reorg_is_followed(
     from fluence_dao.subgraph import SubgraphServer
 
     gov = activity["gov"]
-    accounts = w3.eth.accounts
+    accounts = _senders(w3)  # fresh nonce managers: this test reverts the chain
     indexer = _indexer(demo_build, tmp_path / "reorg.sqlite", devnet, activity)
     with _snapshot(w3):
         base = w3.eth.block_number
         snap = w3.provider.make_request("evm_snapshot", [])["result"]
-        orphan_id = gov.propose("orphaned by the reorg", 50, accounts[1])
-        gov.vote(orphan_id, True, 2**80, accounts[2])
+        orphan_id = gov.propose("orphaned by the reorg", 50, sender=accounts[1])
+        gov.vote(orphan_id, True, 2**80, sender=accounts[2])
         orphan_head = w3.eth.block_number
         assert indexer.sync().number == orphan_head
         assert indexer.store.get("Proposal", str(orphan_id)) is not None
 
         assert w3.provider.make_request("evm_revert", [snap])["result"] is True
-        new_id = gov.propose("the canonical proposal", 50, accounts[3])
-        gov.vote(new_id, False, 5, accounts[4])
+        new_id = gov.propose("the canonical proposal", 50, sender=accounts[3])
+        gov.vote(new_id, False, 5, sender=accounts[4])
         for _ in range(3):  # the new branch is longer than the orphaned one
             w3.provider.make_request("evm_mine", [])
         head = w3.eth.block_number
@@ -301,7 +309,7 @@ def test_committed_abi_matches_solc() -> None:
     import json
 
     _require_node()
-    from fluence_dao.subgraph import governance_artifact
+    from fluence_dao.eth import governance_artifact
 
     committed = json.loads((ROOT / "subgraph" / "abis" / "Governance.json").read_text())
     assert committed == governance_artifact()["abi"]

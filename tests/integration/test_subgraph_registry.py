@@ -33,7 +33,7 @@ def _skip_or_fail(reason: str) -> None:
 def artifacts() -> dict[str, Any]:
     if shutil.which("node") is None or not (ROOT / "node_modules" / ".bin" / "graph").exists():
         _skip_or_fail("node and node_modules/.bin/graph (npm ci) are needed")
-    from fluence_dao.subgraph import compile_contracts
+    from fluence_dao.eth import compile_contracts
 
     return compile_contracts(REGISTRY / "contracts" / "Registry.sol")
 
@@ -67,10 +67,11 @@ def _snapshot(w3: Any) -> Iterator[None]:
 
 
 def _deploy_registry(w3: Any, artifacts: dict[str, Any]) -> tuple[Any, int]:
-    from fluence_dao.subgraph._contracts import deploy
+    from fluence_dao.eth import EthClient, TxSender, deploy_contract
 
-    deployed = deploy(w3, artifacts["Registry"])
-    return w3.eth.contract(address=deployed.address, abi=deployed.abi), deployed.block_number
+    sender = TxSender.unlocked(EthClient(w3.provider.endpoint_uri), w3.eth.accounts[0])
+    receipt = deploy_contract(sender, artifacts["Registry"], what="deploy Registry")
+    return w3.eth.contract(address=receipt.contract_address, abi=artifacts["Registry"]["abi"]), receipt.block_number
 
 
 def _send(w3: Any, call: Any, sender: str) -> Any:

@@ -46,7 +46,7 @@ def _config(context: Any, subgraph_url: str, contract: str | None, ipfs_api: str
     from fluence_dao.flows.aggregate import AggregateConfig
 
     if contract is None:
-        from fluence_dao.subgraph import read_deployment
+        from fluence_dao.eth import read_deployment
 
         deployment = read_deployment(context.settings.state_dir)
         if deployment is None:

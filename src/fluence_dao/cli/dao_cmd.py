@@ -40,7 +40,7 @@ class _Ctx:
         if explicit:
             return explicit
         from fluence_dao.errors import ConfigError
-        from fluence_dao.subgraph._contracts import deployment_file, read_deployment
+        from fluence_dao.eth import deployment_file, read_deployment
 
         deployment = read_deployment(self.settings.state_dir)
         if deployment is None:
@@ -51,7 +51,7 @@ class _Ctx:
         return deployment.address
 
     def send(self, address: str | None, action: str, *args: Any) -> dict[str, Any]:
-        from fluence_dao.subgraph._contracts import governance_calldata
+        from fluence_dao.eth import governance_calldata
 
         receipt = self.sender.send_and_wait(
             self.address(address), governance_calldata(action, *args), what=f"dao {action}"
@@ -62,7 +62,7 @@ class _Ctx:
 @app.command()
 def deploy(rpc_url: RpcUrlOption = None, json: JsonOption = False) -> None:
     """Compile Governance.sol with solc and deploy it; prints the address."""
-    from fluence_dao.subgraph._contracts import deploy_governance
+    from fluence_dao.eth import deploy_governance
 
     ctx = _Ctx(rpc_url)
     with _output.status("compiling and deploying Governance"):

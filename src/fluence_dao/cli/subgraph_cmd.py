@@ -60,8 +60,8 @@ def _indexer(
     directory: Path, db: Path | None, rpc_url: str | None, address: Any, start_block: Any, reorg_depth: int
 ) -> Any:
     from fluence_dao.config import load_settings
+    from fluence_dao.eth import read_deployment
     from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store
-    from fluence_dao.subgraph._contracts import read_deployment
     from fluence_dao.subgraph._manifest import load_manifest
 
     addresses = _pairs(address, "--address")

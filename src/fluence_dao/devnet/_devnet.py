@@ -370,8 +370,8 @@ class _SubgraphProcess(ManagedProcess):
 
     def start(self) -> tuple[int, bool]:
         from fluence_dao._util.paths import cache_dir
-        from fluence_dao.eth import EthClient, TxSender
-        from fluence_dao.subgraph import build_subgraph, deploy_governance, read_deployment
+        from fluence_dao.eth import EthClient, TxSender, deploy_governance, read_deployment
+        from fluence_dao.subgraph import build_subgraph
         from fluence_dao.subgraph._build import graph_cli
 
         settings = self._devnet.settings

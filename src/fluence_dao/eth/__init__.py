@@ -1,4 +1,5 @@
-"""Ethereum through web3.py and eth-account: ENS names and text records, transactions and nonces.
+"""Ethereum through web3.py and eth-account: ENS names and text records, transactions and nonces, and the
+project's contracts (compiled with solc from npm; the Governance contract the demo subgraph indexes).
 
 Works against any EVM JSON-RPC endpoint with an ENS registry. web3 and requests errors never escape this
 package: they become `RpcUnavailableError` (endpoint down), `TransactionFailedError` (reverted, underpriced,
@@ -16,21 +17,41 @@ from fluence_dao.eth._ens import (
     normalize_name,
     split_name,
 )
+from fluence_dao.eth._governance import (
+    GovernanceContract,
+    GovernanceDeployment,
+    deploy_contract,
+    deploy_governance,
+    deployment_file,
+    governance_artifact,
+    governance_calldata,
+    read_deployment,
+)
+from fluence_dao.eth._solc import compile_contracts
 from fluence_dao.eth._tx import NonceManager, SignFunction, TxSender, transaction_json
 
 __all__ = [
     "ZERO_ADDRESS",
     "EnsClient",
     "EthClient",
+    "GovernanceContract",
+    "GovernanceDeployment",
     "NonceManager",
     "SignFunction",
     "TxReceipt",
     "TxRequest",
     "TxSender",
     "classify_failure",
+    "compile_contracts",
+    "deploy_contract",
+    "deploy_governance",
+    "deployment_file",
+    "governance_artifact",
+    "governance_calldata",
     "labelhash",
     "namehash",
     "normalize_name",
+    "read_deployment",
     "split_name",
     "to_checksum",
     "transaction_json",

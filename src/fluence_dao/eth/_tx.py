@@ -142,6 +142,27 @@ class TxSender:
         sender.tx_timeout_s = tx_timeout_s
         return sender
 
+    @classmethod
+    def unlocked(cls, client: EthClient, address: str, *, tx_timeout_s: float = 120.0) -> TxSender:
+        """A sender for an account the node holds unlocked (anvil's dev accounts): the node signs each
+        transaction (`eth_signTransaction`), and the signature is checked like any external signer's."""
+        checksum = to_checksum(address)
+
+        def node_sign(tx: dict[str, Any]) -> bytes:
+            request: dict[str, Any] = {"from": checksum}
+            for key, value in tx.items():
+                if isinstance(value, bytes | bytearray):
+                    request[key] = "0x" + bytes(value).hex()
+                else:
+                    request[key] = hex(value) if isinstance(value, int) else value
+            signed = client.rpc("eth_signTransaction", [request])
+            raw = signed.get("raw") if isinstance(signed, dict) else signed  # geth: {raw, tx}; anvil: the raw hex
+            if not isinstance(raw, str):
+                raise EthError(f"eth_signTransaction for {checksum} returned no raw transaction: {signed!r}")
+            return bytes.fromhex(raw.removeprefix("0x"))
+
+        return cls.external(client, checksum, node_sign, tx_timeout_s=tx_timeout_s)
+
     def _setup(self, client: EthClient, address: str, sign: SignFunction) -> None:
         self.client = client
         self.address: str = address

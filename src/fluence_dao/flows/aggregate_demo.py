@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluence_dao.config import Settings
 from fluence_dao.errors import FluenceDaoError
@@ -29,6 +29,9 @@ from fluence_dao.flows.aggregate import (
 )
 from fluence_dao.flows.deploy_signer import deploy_signer
 from fluence_dao.flows.publish import publish
+
+if TYPE_CHECKING:
+    from fluence_dao.eth import GovernanceContract
 
 Progress = Callable[[str], None]
 
@@ -69,12 +72,15 @@ def _wait_until_indexed(status_url: str, block: int, timeout_s: float = 120.0) -
     raise FluenceDaoError(f"the subgraph at {status_url} did not index block {block} in {timeout_s:g} s (at {synced})")
 
 
-def _proposals(gov: Any, count: int, offset: int) -> list[int]:
-    accounts = gov.w3.eth.accounts
-    ids = [gov.propose(f"Demo proposal {offset + i}", 100, accounts[1 + i % 3]) for i in range(count)]
+def _proposals(gov: GovernanceContract, count: int, offset: int) -> list[int]:
+    """Proposals from anvil's dev accounts 1-3 and votes from accounts 2-4 (the node signs for them)."""
+    from fluence_dao.eth import TxSender
+
+    senders = [TxSender.unlocked(gov.client, a) for a in gov.client.w3.eth.accounts[:5]]
+    ids = [gov.propose(f"Demo proposal {offset + i}", 100, sender=senders[1 + i % 3]) for i in range(count)]
     for n, pid in enumerate(ids):
-        for k, voter in enumerate(accounts[2:5]):
-            gov.vote(pid, (n + k) % 2 == 0, (k + 1) * 10**18, voter)
+        for k, voter in enumerate(senders[2:5]):
+            gov.vote(pid, (n + k) % 2 == 0, (k + 1) * 10**18, sender=voter)
     return ids
 
 
@@ -82,11 +88,10 @@ def run_aggregate_demo(
     settings: Settings, *, keep: bool = False, progress: Progress = lambda m: None
 ) -> AggregateDemoResult:
     import httpx
-    from web3 import Web3
 
     from fluence_dao.devnet import Devnet
+    from fluence_dao.eth import GovernanceContract
     from fluence_dao.peer.remote import connect_from_settings
-    from fluence_dao.subgraph import Governance
 
     devnet = Devnet(settings)
     progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon, the demo subgraph")
@@ -104,8 +109,7 @@ def run_aggregate_demo(
         publish(context, progress=progress)
         publish_aggregate(context, progress=progress)
         deploy_signer(context, session, progress=progress)
-        w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
-        gov = Governance(w3, subgraph["governance"])
+        gov = GovernanceContract(context.governance, subgraph["governance"])
         progress(f"Governance at {gov.address}, indexed by the devnet's subgraph at {subgraph['url']}")
         ipfs_api = context.ipfs_api_url
         if not ipfs_api:
@@ -115,7 +119,7 @@ def run_aggregate_demo(
         all_ids: list[int] = []
         for count in (5, 2):
             all_ids += _proposals(gov, count, len(all_ids))
-            _wait_until_indexed(subgraph["status_url"], w3.eth.block_number)
+            _wait_until_indexed(subgraph["status_url"], gov.client.block_number())
             progress(f"{count} proposals with votes; aggregating on peer {session.peer_id}")
             run = aggregate_once(session, config)
             result.runs.append(run)

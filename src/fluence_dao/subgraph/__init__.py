@@ -3,18 +3,12 @@
 build_subgraph(dir)                        `graph codegen && graph build` (offline) -> dir/build
 Indexer(build_dir, Store(db), EthRpc(url)) eth_getLogs -> handlers -> versioned entities; .sync()
 SubgraphServer(indexer, port)              The Graph's GraphQL conventions from the subgraph's schema
-Governance                                 the demo contract: deploy, propose, vote, close
+
+Mappings run on the marine substrate (marine.core) with graph-node's host functions (subgraph._host, one module
+per namespace). The demo Governance contract's client is `fluence_dao.eth.GovernanceContract`.
 """
 
 from fluence_dao.subgraph._build import build_subgraph
-from fluence_dao.subgraph._contracts import (
-    Governance,
-    GovernanceDeployment,
-    compile_contracts,
-    deploy_governance,
-    governance_artifact,
-    read_deployment,
-)
 from fluence_dao.subgraph._indexer import Indexer, IndexerConfig
 from fluence_dao.subgraph._rpc import EthRpc
 from fluence_dao.subgraph._runtime import HandlerError, UnsupportedHostFunctionError
@@ -24,8 +18,6 @@ from fluence_dao.subgraph._store import BlockPtr, Store
 __all__ = [
     "BlockPtr",
     "EthRpc",
-    "Governance",
-    "GovernanceDeployment",
     "HandlerError",
     "Indexer",
     "IndexerConfig",
@@ -33,8 +25,4 @@ __all__ = [
     "SubgraphServer",
     "UnsupportedHostFunctionError",
     "build_subgraph",
-    "compile_contracts",
-    "deploy_governance",
-    "governance_artifact",
-    "read_deployment",
 ]
