@@ -187,11 +187,11 @@ func local_api() -> IpfsMultiaddrResult:
         r <- Ipfs.get_local_api_multiaddr()
     <- r
 
-func put_text(text: string) -> string:
+func put_text(text: string) -> IpfsPutResult:
     on HOST_PEER_ID:
         path <- Vault.put(text)
         put <- Ipfs.put(path)
-    <- put.hash
+    <- put
 
 func cat_from(cid: string, api: string) -> IpfsCatResult:
     on HOST_PEER_ID:
@@ -201,7 +201,8 @@ func cat_from(cid: string, api: string) -> IpfsCatResult:
 
 
 def test_aqua_ipfs_on_the_daemon_uses_the_devnet_ipfs(daemon: Daemon, tmp_path: Path) -> None:
-    """The daemon's aqua-ipfs announces the devnet's IPFS server, shares its repo, and fetches from it."""
+    """The daemon's aqua-ipfs announces the devnet's IPFS server, shares its repo, and fetches from it; storing
+    and fetching from another node are the operator's (a stranger may read and is refused the rest)."""
     import urllib.request
 
     from fluence_dao.aqua import compile_aqua
@@ -210,11 +211,16 @@ def test_aqua_ipfs_on_the_daemon_uses_the_devnet_ipfs(daemon: Daemon, tmp_path: 
     source.write_text(IPFS_AQUA.replace('import "ipfs.aqua"', f'import "{AQUA.parents[1] / "aqua" / "ipfs.aqua"}"'))
     compiled = compile_aqua(source)
     api_url, api_multiaddr = daemon.status["ipfs"]["api_url"], daemon.status["ipfs"]["api_multiaddr"]
-    with RemoteNetwork(daemon.address, KeyPair.generate()) as net:
-        announced = call_function(net, compiled.function("local_api"), [])
+    with RemoteNetwork(daemon.address, KeyPair.generate()) as stranger:
+        announced = call_function(stranger, compiled.function("local_api"), [])
         assert announced["success"] is True and announced["multiaddr"] == api_multiaddr
+        refused = call_function(stranger, compiled.function("put_text"), ["a stranger's text"])
+        assert refused["success"] is False and "Forbidden" in refused["error"]
+    with RemoteNetwork(daemon.address, KeyPair.load_or_create(client_key_path(daemon.state_dir))) as net:
         text = f"put on the daemon {time.time()}"
-        cid = call_function(net, compiled.function("put_text"), [text])
+        put = call_function(net, compiled.function("put_text"), [text])
+        assert put["success"] is True, put
+        cid = put["hash"]
         # the IPFS RPC server (another process) serves the block the daemon stored in the shared repo
         request = urllib.request.Request(f"{api_url}/api/v0/cat?arg={cid}", data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
