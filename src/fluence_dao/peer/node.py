@@ -319,7 +319,7 @@ class Peer:
             self._handle_particle(particle)
             worked = True
         for source in list(self._particle_sources):
-            for particle, particle_hooks in source.due_particles(self, now):
+            for particle, particle_hooks in source.due_particles(self, time.monotonic() if now_s is None else now):
                 self._hooks[particle.id] = particle_hooks
                 self._handle_particle(particle)
                 worked = True
