@@ -1,15 +1,20 @@
 """Subgraph runner throughput and query latency, with baselines measured in the same run.
 
-    python -m benchmarks.subgraph [--proposals 1000] [--voters 9] [--queries 30]
+    python -m benchmarks.subgraph [--proposals 1000] [--voters 9] [--per-block 500] [--queries 200]
 
 Starts its own anvil on 127.0.0.1, deploys Governance and creates `proposals * (1 + voters)` events (10,000 by
-default: 1,000 ProposalCreated + 9,000 VoteCast), mined in large blocks. Then:
-- indexing: the demo subgraph (built by graph-cli if needed) indexed from block 0 by the runner, in events per
-  second; baseline: the same eth_getLogs ranges fetched and ABI-decoded in Python with no mapping (the floor
-  set by the RPC and decoding alone), so the ratio is the cost of running the wasm mappings and the store;
-- query: median latency of a 100-entity collection query over HTTP (`proposals(first: 100, orderBy: ...,
-  where: ...)` with scalar fields); baseline: the median of `{ _meta { block { number } } }` over the same
-  server (HTTP + GraphQL parse/validate with no entity reads).
+default: 1,000 ProposalCreated + 9,000 VoteCast), `--per-block` transactions per block. Then:
+- indexing: the demo subgraph (built by graph-cli if needed) indexed from block 0 by the runner: events per
+  second of wall-clock time (and of this process's CPU time), each event one fresh wasm instance running its
+  handler as graph-node would. Goal: >= 1,000 events/s.
+  Baseline: graph-node itself cannot run here (it needs PostgreSQL, IPFS and its own binary), so the figure is
+  set against the floor of the same work without mappings: the same eth_getLogs ranges fetched and
+  ABI-decoded by eth_abi in Python (the RPC and decoding alone); the ratio is what running the mappings and
+  writing the versioned store cost on top.
+- query: p50 and p99 latency of a 100-entity collection query over HTTP (`proposals(first: 100, orderBy: ...,
+  where: ...)` with scalar fields), after indexing; baseline: p50/p99 of `{ _meta { block { number } } }` on the
+  same server (HTTP + GraphQL parse/validate, no entity reads).
+Prints the machine, its load before and after, and the versions of everything measured.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
+import sqlite3
 import subprocess
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +65,7 @@ def _batch(client: Any, url: str, calls: list[tuple[str, list[Any]]]) -> list[An
     return [r["result"] for r in replies]
 
 
-def _create_activity(url: str, proposals: int, voters: int) -> tuple[str, int]:
+def _create_activity(url: str, proposals: int, voters: int, per_block: int = 500) -> tuple[str, int]:
     import eth_abi
     import httpx
     from eth_hash.auto import keccak
@@ -74,7 +80,7 @@ def _create_activity(url: str, proposals: int, voters: int) -> tuple[str, int]:
     address = _batch(client, url, [("eth_getTransactionReceipt", [tx])])[0]["contractAddress"]
     propose = keccak(b"propose(string,uint256)")[:4]
     vote = keccak(b"vote(uint256,bool,uint256)")[:4]
-    chunk = 500
+    chunk = per_block
     nonces = {
         a: int(n, 16)
         for a, n in zip(
@@ -148,71 +154,132 @@ def _baseline_decode(url: str, address: str, head: int) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cpus, {platform.system()} {platform.release()}"
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+def _versions() -> str:
+    import json
+
+    parts = [f"python {platform.python_version()}", f"sqlite {sqlite3.sqlite_version}"]
+    for name in ("wasmtime", "eth-abi", "httpx", "graphql-core"):
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    cli = node_package_file("@graphprotocol/graph-cli", "package.json")
+    if cli.is_file():
+        parts.append(f"graph-cli {json.loads(cli.read_text())['version']}")
+    anvil = node_package_file("@foundry-rs/anvil-linux-amd64", "bin/anvil")
+    try:
+        out = subprocess.run([str(anvil), "--version"], capture_output=True, text=True, timeout=10).stdout
+        parts.append(out.splitlines()[0].strip() if out else "anvil ?")
+    except (OSError, subprocess.TimeoutExpired):
+        parts.append("anvil ?")
+    return ", ".join(parts)
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _index(build: Path, url: str, address: str, start_block: int, db: Path) -> tuple[Any, float, float]:
+    """Index everything; returns the indexer, wall-clock and CPU seconds."""
+    from fluence_dao.subgraph import EthRpc, Indexer, Store
+
+    indexer = Indexer(
+        build, Store(db), EthRpc(url), addresses={"Governance": address}, start_blocks={"Governance": start_block}
+    )
+    wall, cpu = time.perf_counter(), time.process_time()
+    indexer.sync()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if indexer.store.error():
+        raise SystemExit(f"indexing failed: {indexer.store.error()}")
+    return indexer, wall, cpu
+
+
+def _queries(indexer: Any, proposals: int, count: int) -> None:
+    import httpx
+
+    from fluence_dao.subgraph import SubgraphServer
+
+    query = """{ proposals(first: 100, orderBy: forVotes, orderDirection: desc, where: {voteCount_gt: 0})
+                  { id number description forVotes againstVotes voteCount closed endBlock } }"""
+    trivial = "{ _meta { block { number } } }"
+    with SubgraphServer(indexer, 0, index=False) as server, httpx.Client() as client:
+
+        def timed(q: str) -> float:
+            t = time.perf_counter()
+            reply = client.post(server.url, json={"query": q}).json()
+            assert "errors" not in reply, reply
+            return time.perf_counter() - t
+
+        returned = len(client.post(server.url, json={"query": query}).json()["data"]["proposals"])
+        for _ in range(3):  # warm: schema, caches, connection
+            timed(query), timed(trivial)
+        collection = [timed(query) for _ in range(count)]
+        meta = [timed(trivial) for _ in range(count)]
+    p50, p99 = _percentile(collection, 0.5), _percentile(collection, 0.99)
+    b50, b99 = _percentile(meta, 0.5), _percentile(meta, 0.99)
+    print(f"query: 100-entity collection ({returned} returned of {proposals}), {count} queries: "
+          f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")  # fmt: skip
+    print(f"  baseline `_meta` query on the same server: p50 {b50 * 1000:.1f} ms, p99 {b99 * 1000:.1f} ms")
+    print(f"  ratio collection/baseline: p50 {p50 / b50:.1f}, p99 {p99 / b99:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--proposals", type=int, default=1000)
     parser.add_argument("--voters", type=int, default=9, help="at most 9 (anvil's accounts 1..9)")
-    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--per-block", type=int, default=500, help="transactions mined per block")
+    parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    import httpx
+    from fluence_dao.subgraph import EthRpc, build_subgraph
 
-    from fluence_dao.subgraph import EthRpc, Indexer, Store, SubgraphServer, build_subgraph
-
+    voters = min(args.voters, 9)
+    events = args.proposals * (1 + voters)
     build = project_root() / "subgraph" / "build"
     if not (build / "subgraph.yaml").exists():
         build_subgraph(project_root() / "subgraph")
+    print(f"machine: {_machine()}")
+    print(f"versions: {_versions()}")
+    print(f"load before: {_load()}")
     anvil, url = _start_anvil()
     try:
         t0 = time.perf_counter()
-        address, start_block = _create_activity(url, args.proposals, min(args.voters, 9))
+        address, start_block = _create_activity(url, args.proposals, voters, args.per_block)
         head = EthRpc(url).block_number()
-        print(
-            f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} python={platform.python_version()}"
-        )
-        print(
-            f"activity: {args.proposals * (1 + min(args.voters, 9))} events in {head} blocks, created in {time.perf_counter() - t0:.1f} s"
-        )
-
+        print(f"activity: {events} events in {head} blocks, created in {time.perf_counter() - t0:.1f} s")
+        if events < 10_000:
+            print("  (fewer than 10,000 events: the goal is stated for 10,000 or more)")
         base_events, base_s = _baseline_decode(url, address, head)
         with tempfile.TemporaryDirectory() as tmp:
-            indexer = Indexer(
-                build,
-                Store(Path(tmp) / "bench.sqlite"),
-                EthRpc(url),
-                addresses={"Governance": address},
-                start_blocks={"Governance": start_block},
-            )
-            t1 = time.perf_counter()
-            indexer.sync()
-            index_s = time.perf_counter() - t1
-            if indexer.store.error():
-                raise SystemExit(f"indexing failed: {indexer.store.error()}")
-            runner_rate = base_events / index_s
-            base_rate = base_events / base_s
-            print(f"indexing: {runner_rate:,.0f} events/s ({base_events} events in {index_s:.1f} s)")
-            print(f"  baseline (eth_getLogs + eth_abi decode, no mappings): {base_rate:,.0f} events/s")
-            print(f"  ratio runner/baseline: {runner_rate / base_rate:.3f}")
-
-            query = """{ proposals(first: 100, orderBy: forVotes, orderDirection: desc, where: {voteCount_gt: 0})
-                          { id number description forVotes againstVotes voteCount closed endBlock } }"""
-            trivial = "{ _meta { block { number } } }"
-            with SubgraphServer(indexer, 0, index=False) as server, httpx.Client() as client:
-
-                def timed(q: str) -> float:
-                    t = time.perf_counter()
-                    reply = client.post(server.url, json={"query": q}).json()
-                    assert "errors" not in reply, reply
-                    return time.perf_counter() - t
-
-                n = len(client.post(server.url, json={"query": query}).json()["data"]["proposals"])
-                coll = statistics.median(timed(query) for _ in range(args.queries))
-                meta = statistics.median(timed(trivial) for _ in range(args.queries))
-            print(f"query: 100-entity collection ({n} returned of {args.proposals}): median {coll * 1000:.1f} ms")
-            print(f"  baseline `_meta` query on the same server: median {meta * 1000:.1f} ms")
-            print(f"  ratio collection/baseline: {coll / meta:.1f}")
+            indexer, wall, cpu = _index(build, url, address, start_block, Path(tmp) / "bench.sqlite")
+            rate, base_rate = base_events / wall, base_events / base_s
+            print(f"indexing: {rate:,.0f} events/s ({base_events} events in {wall:.2f} s; "
+                  f"{base_events / cpu:,.0f} events per CPU-second of this process) - goal >= 1,000 events/s")  # fmt: skip
+            print(f"  baseline, the floor without mappings (eth_getLogs + eth_abi decode): {base_rate:,.0f} events/s")
+            print(f"  ratio runner/floor: {rate / base_rate:.3f} (graph-node itself cannot run here)")
+            _queries(indexer, args.proposals, args.queries)
+            indexer.close()
     finally:
         anvil.terminate()
         anvil.wait(timeout=10)
+    print(f"load after: {_load()}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ processed block), recent block hashes (for reorg detection), dynamic data source
 the same database, written in the same transaction as the block's entities, so a restart resumes exactly.
 
 The latest version of recently read or written entities is also kept decoded in memory (`get` without a block,
-what mappings read): committed blocks update it, a revert drops it. Returned entities are shared: never mutate one.
+what mappings read): committed blocks update it, a revert drops it. So are the last few `all(entity, block)` lists
+(what GraphQL collections read) until the next write. Returned entities are shared: never mutate one.
 """
 
 from __future__ import annotations
@@ -101,10 +102,14 @@ class Store:
 
     #: How many latest entity versions (or known absences) stay decoded in memory.
     LATEST_CACHE_ENTRIES = 50_000
+    #: How many `all(entity, block)` results stay decoded until the next write.
+    ALL_CACHE_ENTRIES = 8
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._latest: dict[tuple[str, str], Entity | None] = {}
+        self._all: dict[tuple[str, int | None], list[Entity]] = {}
+        self._generation = 0  # entity writes so far: a decoded `all` result is kept only if none came meanwhile
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -177,7 +182,13 @@ class Store:
         return decode_entity(row[0]) if row else None
 
     def all(self, entity: str, block: int | None = None) -> list[Entity]:
+        """Every version visible at `block` (None: the latest). The list is the caller's; the entities are shared."""
+        key = (entity, block)
         with self._lock:
+            cached = self._all.get(key)
+            if cached is not None:
+                return list(cached)
+            generation = self._generation
             if block is None:
                 rows = self._db.execute(
                     "SELECT data FROM entities WHERE entity = ? AND block_end IS NULL", (entity,)
@@ -188,7 +199,18 @@ class Store:
                     "AND (block_end IS NULL OR block_end > ?)",
                     (entity, block, block),
                 ).fetchall()
-        return [decode_entity(r[0]) for r in rows]
+        found = [decode_entity(r[0]) for r in rows]
+        with self._lock:
+            if generation == self._generation:
+                if len(self._all) >= self.ALL_CACHE_ENTRIES:
+                    self._all.clear()
+                self._all[key] = found
+        return list(found)
+
+    def _written(self) -> None:
+        """Entities changed (called with the lock held): cached `all` results are stale."""
+        self._generation += 1
+        self._all.clear()
 
     def referencing(self, entity: str, field: str, target_id: str, block: int | None = None) -> list[Entity]:
         """Entities of type `entity` whose `field` (a reference or a list of references) holds `target_id`."""
@@ -251,6 +273,7 @@ class Store:
                 raise
             for key, data in changes.items():
                 self._remember(key, data)
+            self._written()
 
     def _remember(self, key: tuple[str, str], data: Entity | None) -> None:
         if len(self._latest) >= self.LATEST_CACHE_ENTRIES:
@@ -283,6 +306,7 @@ class Store:
         """Undo every block after `block` (a reorg): entity versions, data sources, hashes; cursor = block."""
         with self._lock:
             self._latest.clear()
+            self._written()
             db = self._db
             db.execute("BEGIN")
             try:

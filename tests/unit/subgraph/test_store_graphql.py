@@ -119,6 +119,25 @@ def test_revert_undoes_later_blocks(store: Store) -> None:
     assert store.cursor().number == 10
 
 
+def test_decoded_entities_follow_writes(store: Store, tmp_path: Path) -> None:
+    """The in-memory copies (latest versions, `all` lists) never show what the database no longer holds."""
+    assert store.get("Proposal", "4") is None  # an absence is remembered too ...
+    latest = store.all("Proposal")
+    latest.clear()  # the caller's list: the next answer is whole
+    assert sorted(p["id"][1] for p in store.all("Proposal")) == ["1", "2", "3"]
+    assert len(store.all("Proposal", 11)) == 2
+    store.commit_block(BlockPtr(13, "0x13", 1), {("Proposal", "4"): proposal("4", "New", 1, "0xbb", [])})
+    assert store.get("Proposal", "4") is not None  # ... until a block writes it
+    assert sorted(p["id"][1] for p in store.all("Proposal")) == ["1", "2", "3", "4"]
+    store.revert_to(BlockPtr(11, "0x" + "11" * 32, 1012))
+    assert store.get("Proposal", "4") is None and store.get("Proposal", "3") is None
+    assert sorted(p["id"][1] for p in store.all("Proposal")) == ["1", "2"]
+    reopened = Store(tmp_path / "x.sqlite")
+    reopened.commit_block(BlockPtr(1, "0x01", 1), {("Proposal", "9"): proposal("9", "Disk", 1, "0xbb", [])})
+    reopened.close()
+    assert Store(tmp_path / "x.sqlite").get("Proposal", "9")["title"] == s("Disk")  # what was committed is on disk
+
+
 def test_collections_filters_and_order(api: SubgraphSchema) -> None:
     d = data(
         api,
