@@ -14,9 +14,16 @@ Ours, from the same bytes held in memory as one `bytes` object (`import_buffer`)
 - into the BlockStore with fsync per block (what `fluence-dao ipfs add` does; FsBlockstore has no fsync),
 - and, for reference, into a dict streamed from the file on disk (`import_file`).
 The machine is shared, so the two sides take turns run by run (the node process waits for each request),
-`--warmup` untimed turns first; a figure is the median of `--repeats` timed runs (min in brackets). Both
+`--warmup` untimed turns first; a figure is the median of `--repeats` timed runs (min in brackets); a
+ratio is the median of the turns' ratios where both sides ran the row, else of the two medians. Both
 sides must read the same bytes (sha256) and give the same root CIDs, else this exits 1. Where a ratio is
 beyond 2x either way, the line after it says why.
+
+On disk, every run (either side) writes into a new directory, and a row's directories are removed after
+the row, not before each run: this machine's ext4 runs without a journal, and such an ext4 skips inodes
+deleted in the last seconds (minutes, while their inode table is dirty) when it creates a file, so
+deleting 64 MiB of blocks before each run makes every later file creation scan past more of them (kernel
+time grew 4x over 16 runs here, more for whoever creates files from more threads at once).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -127,9 +135,8 @@ def streamed_into_memory(path: Path, options: ImportOptions) -> tuple[float, str
 
 
 def into_store(data: bytes, options: ImportOptions, repo: Path, *, fsync: bool) -> tuple[float, str]:
-    """A fresh BlockStore (emptied untimed, as the JS side empties its directory) through its parallel
-    writer, as `LocalIpfs.add_bytes` does, timed until every block is on disk (and, with fsync, synced)."""
-    shutil.rmtree(repo, ignore_errors=True)
+    """A new BlockStore in `repo` through its parallel writer, as `LocalIpfs.add_bytes` does, timed until
+    every block is on disk (and, with fsync, synced)."""
     store = BlockStore(repo, fsync=fsync)
     start = time.perf_counter()
     with store.writer() as sink:
@@ -152,9 +159,10 @@ class JsImporter:
             raise RuntimeError(f"the JS importer exited ({self.proc.wait()})")
         return line
 
-    def run(self, layout: str, store: str) -> tuple[float, str]:
+    def run(self, layout: str, store: str, directory: Path | None = None) -> tuple[float, str]:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"layout": layout, "store": store}) + "\n")
+        request = {"layout": layout, "store": store} | ({"dir": str(directory)} if directory else {})
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self._line())
         return float(reply["seconds"]), str(reply["cid"])
@@ -199,19 +207,29 @@ def measure_layout(
     warmup: int,
     repeats: int,
 ) -> list[Row]:
-    plan: list[tuple[str, str, Run, str | None]] = [
-        ("memory", "fluence-dao -> dict", lambda: into_memory(data, options), "memory"),
+    row_dir = tmp / "stores"
+    turn = itertools.count()
+
+    def new_dir(side: str) -> Path:
+        return row_dir / f"{side}-{next(turn)}"
+
+    def js_into_fs() -> tuple[float, str]:
+        return js.run(layout, "fs", new_dir("js"))
+
+    plan: list[tuple[str, str, Run, Run | None]] = [
+        ("memory", "fluence-dao -> dict", lambda: into_memory(data, options), functools.partial(js.run, layout, "memory")),
         ("hashlib", "fluence-dao -> dict, hashlib only", lambda: into_memory_hashlib(data, options), None),
         ("no-fsync", "fluence-dao -> BlockStore, no fsync",
-         lambda: into_store(data, options, tmp / "repo", fsync=False), "fs" if has_fs else None),
-        ("fsync", "fluence-dao -> BlockStore, fsync", lambda: into_store(data, options, tmp / "repo", fsync=True), None),
+         lambda: into_store(data, options, new_dir("ours"), fsync=False), js_into_fs if has_fs else None),
+        ("fsync", "fluence-dao -> BlockStore, fsync", lambda: into_store(data, options, new_dir("ours"), fsync=True), None),
         ("stream", "fluence-dao -> dict, from the file", lambda: streamed_into_memory(data_path, options), None),
     ]  # fmt: skip
     rows: list[Row] = []
-    for key, name, ours, store in plan:
-        theirs = None if store is None else functools.partial(js.run, layout, store)
+    for key, name, ours, theirs in plan:
         mine, other, cids = take_turns(ours, theirs, warmup, repeats)
-        rows.append((key, name, mine, store or "", other, cids))
+        shutil.rmtree(row_dir, ignore_errors=True)  # not between runs: see the module docstring
+        store = "" if theirs is None else ("memory" if key == "memory" else "fs")
+        rows.append((key, name, mine, store, other, cids))
     return rows
 
 
@@ -258,14 +276,19 @@ def main() -> int:
                 for store, other in measured.items():
                     median, best = rate(size, other)
                     print(f"  {'JS importer -> ' + names[store]:<40} {median:8.1f} [{best:7.1f}] MiB/s")
-                for key, name, mine, _store, _other, _cids in rows:
+                for key, name, mine, store, other, _cids in rows:
                     median, best = rate(size, mine)
                     base = "memory" if key in ("memory", "hashlib", "stream") else "fs"
                     if base not in measured:
                         print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s")
                         continue
-                    ratio = median / rate(size, measured[base])[0]
-                    print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s  {ratio:5.2f}x {names[base]}")
+                    if store:  # taken turn by turn: the median of each turn's ratio, robust to load drifting
+                        ratio = statistics.median(theirs / ours for ours, theirs in zip(mine, other, strict=True))
+                        how = "per turn"
+                    else:
+                        ratio = median / rate(size, measured[base])[0]
+                        how = "medians"
+                    print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s  {ratio:5.2f}x {names[base]} ({how})")
                     if not 0.5 <= ratio <= 2.0:
                         why = WHY.get((layout, key)) or "not explained: profile both sides before trusting this ratio"
                         print(f"    why beyond 2x: {why}")

@@ -12,8 +12,10 @@
 //
 // Prints JSON lines: one {"config": ...} (versions, options, stores, machine and load), then one
 // {"layout", "store", "cid", "seconds": [...]} per layout and store. With --serve it runs what stdin asks
-// instead, one JSON line {"layout", "store"} per run, and answers each with {"cid", "seconds"}: the caller
-// interleaves these runs with its own, so load from other processes falls on both sides alike.
+// instead, one JSON line {"layout", "store", "dir"?} per run, and answers each with {"cid", "seconds", "cpu"}:
+// the caller interleaves these runs with its own, so load from other processes falls on both sides alike.
+// With "dir", the FsBlockstore goes there (a new directory the caller removes when it likes) instead of
+// the emptied --fs-dir.
 import { createHash } from 'node:crypto'
 import { readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, platform, arch } from 'node:os'
@@ -61,9 +63,9 @@ const stores = {
   memory: async () => new MemoryBlockstore()
 }
 if (FsBlockstore !== null && opt.fsDir !== null) {
-  stores.fs = async () => {
-    rmSync(opt.fsDir, { recursive: true, force: true })
-    const store = new FsBlockstore(opt.fsDir)
+  stores.fs = async (dir) => {
+    if (dir == null) rmSync(opt.fsDir, { recursive: true, force: true })
+    const store = new FsBlockstore(dir ?? opt.fsDir)
     await store.open()
     return store
   }
@@ -88,22 +90,24 @@ console.log(JSON.stringify({
   }
 }))
 
-async function once (options, makeStore) {
-  const blockstore = await makeStore()
+async function once (options, makeStore, dir) {
+  const blockstore = await makeStore(dir)
   globalThis.gc?.()
+  const cpu = process.cpuUsage()
   const started = process.hrtime.bigint()
   let last = null
   for await (const entry of importer([{ path: 'data.bin', content }], blockstore, options)) last = entry
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  return { seconds, cid: last.cid.toString() }
+  const used = process.cpuUsage(cpu) // microseconds, every thread of the process (libuv's included)
+  return { seconds, cid: last.cid.toString(), cpu: { user: used.user / 1e6, system: used.system / 1e6 } }
 }
 
 if (opt.serve) {
   const { createInterface } = await import('node:readline')
   for await (const line of createInterface({ input: process.stdin })) {
     if (!line.trim()) continue
-    const { layout, store } = JSON.parse(line)
-    const run = await once(LAYOUTS[layout], stores[store])
+    const { layout, store, dir } = JSON.parse(line)
+    const run = await once(LAYOUTS[layout], stores[store], dir)
     console.log(JSON.stringify({ layout, store, ...run, loadavg: loadavg()[0] }))
   }
 } else {

@@ -330,11 +330,12 @@ class BlockStore:
                     with contextlib.suppress(OSError):
                         entry.unlink()
 
-    def writer(self, *, workers: int = 8, max_pending: int = 16) -> BlockWriter:
+    def writer(self, *, workers: int = 4, max_pending: int = 8) -> BlockWriter:
         """A sink for many new blocks (an import): written on `workers` threads, each block still
         fsynced before its rename (when the store fsyncs); at most `max_pending` blocks wait in memory.
-        The threads mostly wait on the file system (file creation, rename, fsync), so more of them than
-        cores pays: 8 beat 4 and 16 on a loaded 2-core machine (benchmarks/ipfs_import.py)."""
+        The threads mostly wait on the file system, so more of them than cores pays, up to a point: where
+        creating files is slow (an ext4 without journal skipping recently deleted inodes, say), 8 threads
+        creating files at once spend more kernel time than 4 (benchmarks/ipfs_import.py)."""
         return BlockWriter(self, workers=workers, max_pending=max_pending)
 
     def put_many(self, blocks: Iterable[tuple[Cid, bytes]], *, verify: bool = True) -> int:
