@@ -105,8 +105,8 @@ def functions(ctx: HostContext) -> dict[str, HostFunction]:
 
     def validate(entity: str, eid: str, data: Entity) -> None:
         fields = schema.entity(entity).fields
-        unknown = sorted(k for k in data if k not in fields)
-        if unknown:
+        if not fields.keys() >= data.keys():
+            unknown = sorted(k for k in data if k not in fields)
             raise ValueError(
                 f"Attempted to set undefined fields [{', '.join(unknown)}] for the entity type `{entity}`. "
                 "Make sure those fields are defined in the schema."
