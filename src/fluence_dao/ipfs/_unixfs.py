@@ -13,7 +13,9 @@ being the child's cumulative size. Kubo switches to HAMT-sharded directories abo
 (thousands of entries); those are not written here (a warning is logged) and not read. Hidden entries (names starting with '.') are skipped unless asked for,
 as in `ipfs add -r`.
 
-The importer streams: it holds one chunk at a time plus a (cid, tsize, filesize) triple per leaf.
+`import_file` streams: it holds two chunks at a time plus a (cid, tsize, filesize) triple per leaf.
+`import_buffer` imports bytes already in memory without copying them (raw leaves are views of the input).
+Leaves are hashed in batches through `_sha256`, the native 4-lane SHA-NI library when built, else hashlib.
 """
 
 from __future__ import annotations
