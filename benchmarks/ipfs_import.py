@@ -14,8 +14,9 @@ Ours, from the same bytes held in memory as one `bytes` object (`import_buffer`)
 - into the BlockStore with fsync per block (what `fluence-dao ipfs add` does; FsBlockstore has no fsync),
 - and, for reference, into a dict streamed from the file on disk (`import_file`).
 The machine is shared, so the two sides take turns run by run (the node process waits for each request),
-`--warmup` untimed turns first; a figure is the median of `--repeats` timed runs (min in brackets); a
-ratio is the median of the turns' ratios where both sides ran the row, else of the two medians. Both
+`--warmup` untimed turns first; every row of ours has its own JS turns (MemoryBlockstore next to the
+in-memory rows, FsBlockstore next to the disk rows); a figure is the median of `--repeats` timed runs (min
+in brackets) and a ratio the median of the turns' ratios (JS time / ours). Both
 sides must read the same bytes (sha256) and give the same root CIDs, else this exits 1. Where a ratio is
 beyond 2x either way, the line after it says why.
 
@@ -216,20 +217,20 @@ def measure_layout(
     def js_into_fs() -> tuple[float, str]:
         return js.run(layout, "fs", new_dir("js"))
 
-    plan: list[tuple[str, str, Run, Run | None]] = [
-        ("memory", "fluence-dao -> dict", lambda: into_memory(data, options), functools.partial(js.run, layout, "memory")),
-        ("hashlib", "fluence-dao -> dict, hashlib only", lambda: into_memory_hashlib(data, options), None),
-        ("no-fsync", "fluence-dao -> BlockStore, no fsync",
-         lambda: into_store(data, options, new_dir("ours"), fsync=False), js_into_fs if has_fs else None),
-        ("fsync", "fluence-dao -> BlockStore, fsync", lambda: into_store(data, options, new_dir("ours"), fsync=True), None),
-        ("stream", "fluence-dao -> dict, from the file", lambda: streamed_into_memory(data_path, options), None),
+    js_memory = functools.partial(js.run, layout, "memory")
+    js_fs = js_into_fs if has_fs else None
+    plan: list[tuple[str, str, Run, Run | None, str]] = [
+        ("memory", "dict", lambda: into_memory(data, options), js_memory, "memory"),
+        ("hashlib", "dict, hashlib only", lambda: into_memory_hashlib(data, options), js_memory, "memory"),
+        ("no-fsync", "BlockStore, no fsync", lambda: into_store(data, options, new_dir("ours"), fsync=False), js_fs, "fs"),
+        ("fsync", "BlockStore, fsync", lambda: into_store(data, options, new_dir("ours"), fsync=True), js_fs, "fs"),
+        ("stream", "dict, from the file", lambda: streamed_into_memory(data_path, options), js_memory, "memory"),
     ]  # fmt: skip
     rows: list[Row] = []
-    for key, name, ours, theirs in plan:
+    for key, name, ours, theirs, store in plan:
         mine, other, cids = take_turns(ours, theirs, warmup, repeats)
         shutil.rmtree(row_dir, ignore_errors=True)  # not between runs: see the module docstring
-        store = "" if theirs is None else ("memory" if key == "memory" else "fs")
-        rows.append((key, name, mine, store, other, cids))
+        rows.append((key, name, mine, store if theirs else "", other, cids))
     return rows
 
 
@@ -271,24 +272,18 @@ def main() -> int:
                 same = len(cids) == 1
                 failed |= not same
                 print(f"\n{label}: root {' / '.join(sorted(cids))} ({'same on both sides' if same else 'DIFFERENT'})")
-                measured = {store: other for _, _, _, store, other, _ in rows if store}
-                names = {"memory": "MemoryBlockstore", "fs": "FsBlockstore (no fsync)"}
-                for store, other in measured.items():
-                    median, best = rate(size, other)
-                    print(f"  {'JS importer -> ' + names[store]:<40} {median:8.1f} [{best:7.1f}] MiB/s")
+                names = {"memory": "MemoryBlockstore", "fs": "FsBlockstore"}
+                print(f"  {'fluence-dao ->':<24} {'MiB/s':>17}   {'JS importer -> (same turns)':<38} ratio")
                 for key, name, mine, store, other, _cids in rows:
                     median, best = rate(size, mine)
-                    base = "memory" if key in ("memory", "hashlib", "stream") else "fs"
-                    if base not in measured:
-                        print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s")
+                    line = f"  {name:<24} {median:7.1f} [{best:7.1f}]"
+                    if not store:
+                        print(line)
                         continue
-                    if store:  # taken turn by turn: the median of each turn's ratio, robust to load drifting
-                        ratio = statistics.median(theirs / ours for ours, theirs in zip(mine, other, strict=True))
-                        how = "per turn"
-                    else:
-                        ratio = median / rate(size, measured[base])[0]
-                        how = "medians"
-                    print(f"  {name:<40} {median:8.1f} [{best:7.1f}] MiB/s  {ratio:5.2f}x {names[base]} ({how})")
+                    # the median of each turn's ratio: robust to load that drifts during a row
+                    ratio = statistics.median(theirs / ours for ours, theirs in zip(mine, other, strict=True))
+                    js_median, js_best = rate(size, other)
+                    print(f"{line}   {names[store]:<16} {js_median:7.1f} [{js_best:7.1f}]  {ratio:5.2f}x")
                     if not 0.5 <= ratio <= 2.0:
                         why = WHY.get((layout, key)) or "not explained: profile both sides before trusting this ratio"
                         print(f"    why beyond 2x: {why}")
