@@ -356,6 +356,22 @@ def test_a_strangers_tight_loops_and_floods_do_not_delay_the_operator(
     assert operator_s < min(0.3, flood_s / 2), f"the operator waited {operator_s:.2f} s behind a {flood_s:.2f} s flood"
 
 
+def test_a_strangers_service_call_arguments_are_bounded(
+    start_daemon: Callable[..., PeerDaemon], manager: KeyPair, attacker_key: KeyPair
+) -> None:
+    """A hosted call's time grows with its input, and services are shared (the interval's `ens`): a stranger's
+    arguments are bounded, so they cannot hold the instance long; the operator's are not."""
+    daemon = start_daemon()
+    big = "x" * (100 * 1024)
+    with RemoteNetwork(daemon.address, manager) as operator, RemoteNetwork(daemon.address, attacker_key) as stranger:
+        deploy_spinner(operator, daemon, "shared")
+        box = start_air(stranger, *call_air(daemon, "shared", "echo_string", big))
+        assert stranger.run_until(lambda: answered(box), 30.0)
+        assert "may send at most 65536" in box["err"] and "shared.echo_string" in box["err"]
+        assert run_air(stranger, *call_air(daemon, "shared", "echo_string", "small")) == "small"
+        assert run_air(operator, *call_air(daemon, "shared", "echo_string", big)) == big
+
+
 # ---- finding 4: idle connections lock the operator out --------------------------------------------------------
 
 

@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 ParticleKey = tuple[str, bytes]
 
 GUEST_STEP_BUDGET_S = 0.02  # strangers' particles run at most this long per step (at least one invoke)
+GUEST_SHARE_WHILE_BUSY = 0.1  # the loop's share strangers get while the host's or management's particles run
+GUEST_CREDIT_MAX_S = 0.05
+GUEST_RETRY_S = 0.005  # how soon the loop looks again at strangers' work it held back
+GUEST_CALL_ARGS_BYTES = 64 * 1024
 GUEST_AIR_SIZE_LIMIT = 1 * 2**20  # a stranger's AIR script
 GUEST_PARTICLE_SIZE_LIMIT = 8 * 2**20  # a stranger's particle data, as AquaVM sees it
 GUEST_CALL_RESULT_SIZE_LIMIT = 2 * 2**20  # one call result in a stranger's particle
@@ -100,6 +104,9 @@ class PeerConfig:
     guest_particle_size_limit: int = GUEST_PARTICLE_SIZE_LIMIT
     guest_call_result_size_limit: int = GUEST_CALL_RESULT_SIZE_LIMIT
     guest_invoke_seconds: float = AVM_GUEST_CALL_SECONDS  # and how long one of its invokes may run
+    # The arguments of one service call a stranger makes: services are shared with the interval (`ens`), and
+    # a hosted call's time grows with its input, so a bounded input bounds how long a stranger holds the instance.
+    guest_call_args_bytes: int = GUEST_CALL_ARGS_BYTES
     extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
     # Tests only: replaces WASI random_get in every service module, so a test can know the key the signer
     # creates and check that it never leaks. Settable in-process only; no setting or daemon option reaches it.
@@ -201,6 +208,9 @@ class Peer:
         self.particles_processed = 0
         self._inbox: deque[Particle] = deque()  # strangers' particles
         self._inbox_priority: deque[Particle] = deque()  # the host's and management peers' particles
+        self._guest_feeds: deque[tuple[ParticleKey, dict[int, CallResult]]] = deque()  # strangers' call results
+        self._guest_credit_s = GUEST_CREDIT_MAX_S
+        self._guest_clock = time.monotonic()
         self._inbox_lock = threading.Lock()
         self._states: dict[ParticleKey, _ParticleState] = {}
         self._hooks: dict[str, ParticleHooks] = {}
@@ -304,9 +314,49 @@ class Peer:
                 self._execute(key, state, b"", {call_id: result})
                 worked = True
         worked = self._start_due(now_s, now) or worked  # the work above may have taken a while
-        worked = self._drain_inbox(self._inbox, time.monotonic() + GUEST_STEP_BUDGET_S) or worked
+        worked = self._run_guests(time.monotonic() + GUEST_STEP_BUDGET_S) or worked
         self._expire()
         return worked
+
+    def _run_guests(self, budget_end: float) -> bool:
+        """Strangers' work: call results for their particles, then their queued particles, while the guest policy
+        lets them (`_guest_may_run`), each invoke's time taken from their credit."""
+        worked = False
+        while self._guest_may_run(budget_end):
+            started = time.monotonic()
+            if self._guest_feeds:
+                key, results = self._guest_feeds.popleft()
+                self._feed({key: results})
+            elif not self._drain_inbox(self._inbox, started):  # one particle: the budget ends at once
+                break
+            worked = True
+            self._guest_credit_s -= time.monotonic() - started
+        return worked
+
+    def _guest_may_run(self, budget_end: float) -> bool:
+        """Whether a stranger's invoke may start now: within the step's budget, never when a run is due before it
+        could end, and while the host's or management's particles are running only on a small share of the
+        loop (credit refilled at GUEST_SHARE_WHILE_BUSY of the time), so they are not slowed invoke by invoke."""
+        now = time.monotonic()
+        if now >= budget_end or self._inbox_priority:
+            return False
+        if self._run_due(within_s=self.config.guest_invoke_seconds + 0.02):
+            return False
+        busy = self._privileged_running()
+        rate = GUEST_SHARE_WHILE_BUSY if busy else 1.0
+        self._guest_credit_s = min(GUEST_CREDIT_MAX_S, self._guest_credit_s + (now - self._guest_clock) * rate)
+        self._guest_clock = now
+        return self._guest_credit_s > 0 or not busy
+
+    def _privileged_running(self) -> bool:
+        """A particle of the host or a management peer waits for a call on a worker or a deferred result."""
+        for entry in list(self._in_flight.values()):
+            state = self._states.get(entry.key)
+            if state is not None and not self._is_guest(state.particle):
+                return True
+        return any(
+            not self._is_guest(state.particle) for _, _, key, _, _ in self._events if (state := self._states.get(key))
+        )
 
     def _start_due(self, now_s: float | None, now: float) -> bool:
         """Start the scripts and spells that are due (a fresh clock: lateness is measured from here)."""
@@ -341,10 +391,11 @@ class Peer:
                 break
         return worked
 
-    def _run_due(self) -> bool:
-        now = time.monotonic()
+    def _run_due(self, within_s: float = 0.0) -> bool:
+        """A script or spell is due now (or within `within_s`)."""
+        soon = time.monotonic() + within_s
         wakeups = [self.scheduler.next_wakeup_s(), *(source.next_wakeup_s() for source in self._particle_sources)]
-        return any(w is not None and w <= now for w in wakeups)
+        return any(w is not None and w <= soon for w in wakeups)
 
     def next_wakeup_s(self) -> float | None:
         """When `step()` next has something to do (monotonic seconds), None if only new particles can wake it."""
@@ -358,15 +409,21 @@ class Peer:
         if self._in_flight:
             candidates.append(min(entry.deadline for entry in list(self._in_flight.values())))
         with self._inbox_lock:
-            if self._inbox or self._inbox_priority:
+            if self._inbox_priority:
                 return time.monotonic()
+            guests_waiting = bool(self._inbox) or bool(self._guest_feeds)
         with self._completions_lock:
             if self._completions:
                 return time.monotonic()
+        if guests_waiting:  # now, or a little later while the guest policy holds them back (no busy loop)
+            held_back = not self._guest_may_run(float("inf"))
+            candidates.append(time.monotonic() + (GUEST_RETRY_S if held_back else 0.0))
         return min(candidates) if candidates else None
 
     def has_pending_work(self) -> bool:
         """Particles queued, or calls running on workers (their answers are still to be fed back)."""
+        if self._guest_feeds:
+            return True
         with self._inbox_lock:
             if self._inbox or self._inbox_priority:
                 return True
@@ -379,8 +436,9 @@ class Peer:
 
     def queued_particle_ids(self) -> set[str]:
         """Ids of the particles received but not yet run (strangers' wait while a step's budget is spent)."""
+        fed = {key[0] for key, _ in list(self._guest_feeds)}
         with self._inbox_lock:
-            return {p.id for p in self._inbox} | {p.id for p in self._inbox_priority}
+            return fed | {p.id for p in self._inbox} | {p.id for p in self._inbox_priority}
 
     def particles_with_calls_in_flight(self) -> set[str]:
         """Ids of the particles that wait for a call on a worker (loop thread only)."""
@@ -486,7 +544,7 @@ class Peer:
             if not isinstance(answer, CallResult):
                 answer = CallResult(1, f"Error: internal error in {entry.service_id}.{entry.function}: {answer!r}")
             batches.setdefault(entry.key, {})[entry.call_id] = answer
-        self._feed(batches)
+        self._feed(batches, guests_wait=True)
         return bool(done)
 
     def _expire_calls(self) -> bool:
@@ -507,13 +565,18 @@ class Peer:
             )
             logger.warning("particle %s on %s: %s", entry.key[0], self.peer_id, message)
             batches.setdefault(entry.key, {})[entry.call_id] = CallResult(1, message)
-        self._feed(batches)
+        self._feed(batches, guests_wait=True)
         return bool(late)
 
-    def _feed(self, batches: dict[ParticleKey, dict[int, CallResult]]) -> None:
+    def _feed(self, batches: dict[ParticleKey, dict[int, CallResult]], *, guests_wait: bool = False) -> None:
+        """Feed call results back; with `guests_wait`, strangers' results queue for `_run_guests` instead."""
         for key, results in batches.items():
             state = self._states.get(key)
-            if state is not None:
+            if state is None:
+                continue
+            if guests_wait and self._is_guest(state.particle):
+                self._guest_feeds.append((key, results))
+            else:
                 self._execute(key, state, b"", results)
 
     def _is_guest(self, particle: Particle) -> bool:
@@ -619,6 +682,13 @@ class Peer:
             record = self.services.resolve(service_id)
             if record is None:
                 return CallResult(1, f"Service with id '{service_id}' not found (function {function})")
+            if self._is_guest(particle) and (size := _size(request.arguments)) > self.config.guest_call_args_bytes:
+                return CallResult(
+                    1,
+                    f"Error: the arguments of {service_id}.{function} are {size} bytes; a peer that is neither the host nor "
+                    f"a management peer may send at most {self.config.guest_call_args_bytes} "
+                    "per service call",
+                )
             call_parameters = self._call_parameters(particle, record, request)
 
             def run() -> Any:
@@ -732,6 +802,17 @@ def _blocks(service_id: str, function: str, handler: BuiltinHandler) -> bool:
     declared = getattr(handler, "blocking_functions", None)
     names = frozenset(declared) if declared is not None else BLOCKING_BUILTINS.get(service_id, frozenset())
     return "*" in names or function in names
+
+
+def _size(value: Any) -> int:
+    """About how many bytes `value` takes as JSON (strings and byte arrays by length), without encoding it."""
+    if isinstance(value, str | bytes | bytearray):
+        return len(value) + 2
+    if isinstance(value, list | tuple):
+        return 2 + sum(_size(v) + 1 for v in value)
+    if isinstance(value, dict):
+        return 2 + sum(len(str(k)) + 4 + _size(v) for k, v in value.items())
+    return 8
 
 
 def _avm_error_text(outcome: InterpreterOutcome) -> str:
