@@ -113,6 +113,7 @@ class CoreInstance:
         self._memory = memory if isinstance(memory, wasmtime.Memory) else None
         self._view_size = -1
         self._view: memoryview | None = None
+        self._depth = 0  # calls into the guest in progress (host functions may call back in)
 
     def has(self, name: str) -> bool:
         return isinstance(self._exports.get(name), wasmtime.Func)
@@ -120,6 +121,7 @@ class CoreInstance:
     def call(self, name: str, *args: int | float) -> Any:
         """Call an exported function with numbers; returns its result (None without one).
 
+        The outermost call gets `max_call_seconds`; a call made from inside a host function shares it.
         Raises ModuleTrapError for a missing export or a trap (details: module, function, trap: the trap's
         message line, interrupted: the time bound was hit, frames: wasm function names, innermost first).
         A host function's exception propagates unchanged.
@@ -129,8 +131,11 @@ class CoreInstance:
             raise ModuleTrapError(
                 f"module {self.module.name!r} exports no function {name!r}", module=self.module.name, function=name
             )
-        self._store.set_epoch_deadline(self._deadline)
-        _engine.ticker.begin()
+        outermost = self._depth == 0
+        if outermost:  # a call from inside a host function runs within its caller's time bound
+            self._store.set_epoch_deadline(self._deadline)
+            _engine.ticker.begin()
+        self._depth += 1
         try:
             return func(self._store, *args)
         except wasmtime.Trap as err:
@@ -148,7 +153,9 @@ class CoreInstance:
                 frames=[],
             ) from None
         finally:
-            _engine.ticker.end()
+            self._depth -= 1
+            if outermost:
+                _engine.ticker.end()
 
     def _trap(self, name: str, err: wasmtime.Trap) -> ModuleTrapError:
         frames = [f.func_name for f in (err.frames or []) if f.func_name]

@@ -96,3 +96,28 @@ def test_missing_import_and_bad_limits() -> None:
         CoreModule(bytes(wasmtime.wat2wasm(WAT)), "test", lambda *_: None)
     with pytest.raises(ModuleLoadError, match="must be positive"):
         _module(StoreLimits(max_memory_bytes=0))
+
+
+def test_calls_from_host_functions_share_the_outer_time_bound() -> None:
+    """A host function calling back into the guest does not restart the clock of the call it runs in."""
+    wat = """
+    (module
+      (import "host" "tick" (func $tick))
+      (func (export "noop"))
+      (func (export "spin_with_host") (loop $l (call $tick) (br $l))))
+    """
+    holder: dict[str, object] = {}
+    started = time.monotonic()
+
+    def tick() -> None:
+        if time.monotonic() - started > 5:
+            raise HostBoom("still running after 5 s: the nested calls restarted the clock")
+        holder["instance"].call("noop")  # type: ignore[attr-defined]
+
+    module = CoreModule(
+        bytes(wasmtime.wat2wasm(wat)), "nested", lambda *_: tick, limits=StoreLimits(max_call_seconds=0.3)
+    )
+    instance = holder["instance"] = module.instantiate()
+    with pytest.raises(ModuleTrapError) as err:
+        instance.call("spin_with_host")
+    assert err.value.details["interrupted"] is True
