@@ -29,8 +29,26 @@ from fluence_dao.marine._config import DEFAULT_MAX_CALL_SECONDS, DEFAULT_MAX_MEM
 logger = logging.getLogger(__name__)
 
 #: (namespace, name, param types, result types) -> the Python function the import calls, or None if the host
-#: has no such function (the module then fails to load, naming the import).
+#: has no such function (the module then fails to load, naming the import). The function is called with numbers
+#: and returns a number for its one result; what it returns is ignored when the import has no result.
 ImportResolver = Callable[[str, str, list[str], list[str]], "Callable[..., Any] | None"]
+
+
+def _adapt(func: Callable[..., Any], results: list[str]) -> Callable[..., Any]:
+    """`func` as wasmtime-py wants it: None for no result, and an i32 as a Val (converted back faster than an int)."""
+    if not results:
+
+        def no_result(*args: Any) -> None:
+            func(*args)
+
+        return no_result
+    if results == ["i32"]:
+
+        def i32_result(*args: Any) -> wasmtime.Val:
+            return wasmtime.Val.i32(func(*args))
+
+        return i32_result
+    return func
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ class CoreModule:
             except ValueError as err:
                 raise ModuleLoadError(f"module {name!r} is not valid wasm: {err}", module=name) from err
         self._compiled = _engine.compile_module(wasm, name)
-        self.exports = {e.name: e.type for e in self._compiled.exports}
+        self.exports = frozenset(e.name for e in self._compiled.exports)
         linker = wasmtime.Linker(_engine.engine())
         for imp in self._compiled.imports:
             ty = imp.type
@@ -81,7 +99,7 @@ class CoreModule:
                     module=name,
                     import_name=f"{imp.module}.{imp.name}",
                 )
-            linker.define_func(imp.module, imp.name or "", ty, func)
+            linker.define_func(imp.module, imp.name or "", ty, _adapt(func, results))
         self._pre = linker.instantiate_pre(self._compiled)
 
     @property

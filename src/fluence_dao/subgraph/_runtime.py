@@ -64,9 +64,7 @@ class MappingRuntime:
             self._module = CoreModule(
                 wasm,
                 mapping.name,
-                lambda _namespace, name, _params, results: bind(
-                    self.ctx, self.host, name, results[0] if results else None
-                ),
+                lambda _namespace, name, _params, _results: bind(self.ctx, self.host, name),
                 keep_exports={*RUNTIME_EXPORTS, *handlers},
                 limits=limits,
             )

@@ -127,7 +127,7 @@ def test_json_and_data_source(host: Any) -> None:
 def test_unsupported_and_critical(host: Any) -> None:
     table, heap, ctx = host
     assert "ipfs.cat" not in table
-    wrapped = bind(ctx, table, "ipfs.cat", "i32")
+    wrapped = bind(ctx, table, "ipfs.cat")
     with pytest.raises(HostFailure, match=r"unsupported host function ipfs\.cat"):
         wrapped(0)
     with pytest.raises(HostFailure, match="Critical error logged in mapping with log message: boom"):
@@ -152,6 +152,6 @@ def test_rpc_outage_in_ethereum_call_is_not_a_mapping_failure(host: Any) -> None
         heap.new_array_ptrs(A.IDX_ARRAY_ETHEREUM_VALUE, []),
     )
     ptr = heap.new(22, call)  # SmartContractCall
-    wrapped = bind(ctx, table, "ethereum.call", "i32")
+    wrapped = bind(ctx, table, "ethereum.call")
     with pytest.raises(RpcUnavailableError):
         wrapped(ptr)

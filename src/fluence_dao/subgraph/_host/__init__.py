@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import wasmtime
-
 from fluence_dao.errors import RpcUnavailableError
 from fluence_dao.subgraph._host import (
     big_decimal,
@@ -44,8 +42,8 @@ def host_functions(ctx: HostContext) -> dict[str, HostFunction]:
     return table
 
 
-def bind(ctx: HostContext, table: dict[str, HostFunction], name: str, result: str | None) -> HostFunction:
-    """The function the mapping's import `name` calls; `result` is its wasm result type ("i32", ...) or None."""
+def bind(ctx: HostContext, table: dict[str, HostFunction], name: str) -> HostFunction:
+    """The function the mapping's import `name` calls."""
     impl = table.get(name)
 
     if impl is None:
@@ -66,16 +64,4 @@ def bind(ctx: HostContext, table: dict[str, HostFunction], name: str, result: st
         except Exception as err:  # a host function failed: name it
             raise HostFailure(name, f"host function {name} failed: {err}") from err
 
-    if result == "i32":
-
-        def call_i32(*args: int | float) -> wasmtime.Val:
-            return wasmtime.Val.i32(call(*args))  # wasmtime-py converts a Val back faster than a bare int
-
-        return call_i32
-    if result is not None:
-        return call
-
-    def call_no_result(*args: int | float) -> None:
-        call(*args)
-
-    return call_no_result
+    return call
