@@ -20,7 +20,6 @@ Prints the machine, its load before and after, and the versions of everything me
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sqlite3
 import subprocess
@@ -30,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.signer import load, machine
 from fluence_dao._util.net import LOOPBACK, free_port
 from fluence_dao._util.paths import node_package_file, project_root
 
@@ -154,23 +154,6 @@ def _baseline_decode(url: str, address: str, head: int) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cpus, {platform.system()} {platform.release()}"
-
-
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (1 min) {five:.2f} (5 min)"
-
-
 def _versions() -> str:
     import json
 
@@ -255,9 +238,9 @@ def main() -> None:
     build = project_root() / "subgraph" / "build"
     if not (build / "subgraph.yaml").exists():
         build_subgraph(project_root() / "subgraph")
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine()}")
     print(f"versions: {_versions()}")
-    print(f"load before: {_load()}")
+    print(f"load before: {load()}")
     anvil, url = _start_anvil()
     try:
         t0 = time.perf_counter()
@@ -279,7 +262,7 @@ def main() -> None:
     finally:
         anvil.terminate()
         anvil.wait(timeout=10)
-    print(f"load after: {_load()}")
+    print(f"load after: {load()}")
 
 
 if __name__ == "__main__":

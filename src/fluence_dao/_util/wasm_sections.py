@@ -118,13 +118,7 @@ def static_data_end(data: bytes) -> int:
 
 
 def _decode_sleb32(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
+    """A signed LEB128 (wasm's i32.const operand): the unsigned value of its bits, sign-extended."""
+    value, end = decode_uvarint(data, pos)
+    bits = 7 * (end - pos)
+    return (value - (1 << bits) if value >> (bits - 1) & 1 else value), end

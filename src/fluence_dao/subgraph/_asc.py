@@ -286,18 +286,11 @@ class AscHeap:
         first = HEADER_SIZE + size + pad
         ptr = self.raw_new(first + _TYPED_ARRAY_OBJECT.size)
         mem = self.mem
-        rt_ids = self._rt_ids
-        buffer_id = rt_ids.get(IDX_ARRAY_BUFFER)
-        if buffer_id is None:
-            buffer_id = self._rt_id(IDX_ARRAY_BUFFER)
-        array_id = rt_ids.get(IDX_UINT8_ARRAY)
-        if array_id is None:
-            array_id = self._rt_id(IDX_UINT8_ARRAY)
-        _HEADER.pack_into(mem, ptr, 16 + size + pad, 0, 0, buffer_id, size)
+        _HEADER.pack_into(mem, ptr, 16 + size + pad, 0, 0, self._rt_id(IDX_ARRAY_BUFFER), size)
         buffer = ptr + HEADER_SIZE
         mem[buffer : buffer + size] = value
         ptr += first
-        _TYPED_ARRAY_OBJECT.pack_into(mem, ptr, 28, 0, 0, array_id, 12, buffer, buffer, size)
+        _TYPED_ARRAY_OBJECT.pack_into(mem, ptr, 28, 0, 0, self._rt_id(IDX_UINT8_ARRAY), 12, buffer, buffer, size)
         return ptr + HEADER_SIZE
 
     def read_bigint(self, ptr: int) -> int:
@@ -410,13 +403,8 @@ class AscHeap:
         """TypedMapEntry{key, StoreValue}; scalars, strings, bytes and BigInts in one write (the hot path of
         `store.get`), the rest through `new_store_value`."""
         kind, v = value
-        rt_ids = self._rt_ids
-        value_id = rt_ids.get(IDX_STORE_VALUE)
-        if value_id is None:
-            value_id = self._rt_id(IDX_STORE_VALUE)
-        entry_id = rt_ids.get(IDX_TYPED_MAP_ENTRY_STRING_STORE_VALUE)
-        if entry_id is None:
-            entry_id = self._rt_id(IDX_TYPED_MAP_ENTRY_STRING_STORE_VALUE)
+        value_id = self._rt_id(IDX_STORE_VALUE)
+        entry_id = self._rt_id(IDX_TYPED_MAP_ENTRY_STRING_STORE_VALUE)
         if kind in (SV_STRING, SV_BIGINT, SV_BYTES):
             buffer = kind != SV_STRING
             raw = bigint_to_le(v) if kind == SV_BIGINT else (v if buffer else v.encode("utf-16-le"))

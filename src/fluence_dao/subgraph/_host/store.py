@@ -99,66 +99,70 @@ def related(ctx: HostContext, entity: str, eid: str, field_name: str) -> list[En
     return out
 
 
+def validate(schema: EntitySchema, rules: dict[str, list[_FieldRule]], entity: str, eid: str, data: Entity) -> None:
+    """Check a merged entity against its type (graph-node's messages); `rules` caches each type's checks."""
+    fields = schema.entity(entity).fields
+    if not fields.keys() >= data.keys():
+        unknown = sorted(k for k in data if k not in fields)
+        raise ValueError(
+            f"Attempted to set undefined fields [{', '.join(unknown)}] for the entity type `{entity}`. "
+            "Make sure those fields are defined in the schema."
+        )
+    checks = rules.get(entity)
+    if checks is None:
+        checks = rules[entity] = _rules(schema, entity)
+    for rule in checks:
+        name = rule.name
+        value = data.get(name)
+        if rule.derived:
+            if value is not None and value[0] != A.SV_NULL:
+                raise ValueError(f"entity {entity}[{eid}]: derived field `{name}` cannot be set")
+            continue
+        if value is None or value[0] == A.SV_NULL:
+            if rule.non_null:
+                raise ValueError(f"Entity {entity}[{eid}]: missing value for non-nullable field `{name}`")
+            continue
+        if rule.is_list:
+            if value[0] != A.SV_ARRAY:
+                raise ValueError(f"Entity {entity}[{eid}]: field `{name}` must be a list")
+            items = value[1]
+        else:
+            items = [value]
+        for item in items:
+            if item[0] not in rule.allowed:
+                raise ValueError(
+                    f"Entity {entity}[{eid}]: the value of field `{name}` has kind {item[0]}, "
+                    f"which does not match the schema type {rule.base}"
+                )
+
+
+def set_entity(ctx: HostContext, rules: dict[str, list[_FieldRule]], entity: str, eid: str, data: Entity) -> None:
+    """store.set: merge `data` over the entity as this block sees it, validate, record the change."""
+    if "id" in data and data["id"][1] != eid and data["id"][1] != hex_bytes(eid):
+        raise ValueError(
+            f"Value of {entity} attribute 'id' conflicts with ID passed to `store.set()`: {data['id'][1]!r} != {eid!r}"
+        )
+    etype = ctx.schema.entity(entity)
+    existing = load(ctx, entity, eid)
+    changes = ctx.state.changes
+    if etype.immutable and existing is not None and (entity, eid) not in changes:
+        raise ValueError(f"immutable entity {entity}[{eid}] already exists and cannot be updated")
+    merged: Entity = dict(existing or {})
+    for key, value in data.items():
+        if value[0] == A.SV_NULL:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if "id" not in merged:
+        id_kind = A.SV_BYTES if etype.fields["id"].base == "Bytes" else A.SV_STRING
+        merged["id"] = (id_kind, hex_bytes(eid) if id_kind == A.SV_BYTES else eid)
+    validate(ctx.schema, rules, entity, eid, merged)
+    changes[(entity, eid)] = merged
+
+
 def functions(ctx: HostContext) -> dict[str, HostFunction]:
     schema = ctx.schema
     rules: dict[str, list[_FieldRule]] = {}
-
-    def validate(entity: str, eid: str, data: Entity) -> None:
-        fields = schema.entity(entity).fields
-        if not fields.keys() >= data.keys():
-            unknown = sorted(k for k in data if k not in fields)
-            raise ValueError(
-                f"Attempted to set undefined fields [{', '.join(unknown)}] for the entity type `{entity}`. "
-                "Make sure those fields are defined in the schema."
-            )
-        checks = rules.get(entity)
-        if checks is None:
-            checks = rules[entity] = _rules(schema, entity)
-        for rule in checks:
-            name = rule.name
-            value = data.get(name)
-            if rule.derived:
-                if value is not None and value[0] != A.SV_NULL:
-                    raise ValueError(f"entity {entity}[{eid}]: derived field `{name}` cannot be set")
-                continue
-            if value is None or value[0] == A.SV_NULL:
-                if rule.non_null:
-                    raise ValueError(f"Entity {entity}[{eid}]: missing value for non-nullable field `{name}`")
-                continue
-            if rule.is_list:
-                if value[0] != A.SV_ARRAY:
-                    raise ValueError(f"Entity {entity}[{eid}]: field `{name}` must be a list")
-                items = value[1]
-            else:
-                items = [value]
-            for item in items:
-                if item[0] not in rule.allowed:
-                    raise ValueError(
-                        f"Entity {entity}[{eid}]: the value of field `{name}` has kind {item[0]}, "
-                        f"which does not match the schema type {rule.base}"
-                    )
-
-    def set_entity(entity: str, eid: str, data: Entity) -> None:
-        if "id" in data and data["id"][1] != eid and data["id"][1] != hex_bytes(eid):
-            raise ValueError(
-                f"Value of {entity} attribute 'id' conflicts with ID passed to `store.set()`: {data['id'][1]!r} != {eid!r}"
-            )
-        etype = schema.entity(entity)
-        existing = load(ctx, entity, eid)
-        changes = ctx.state.changes
-        if etype.immutable and existing is not None and (entity, eid) not in changes:
-            raise ValueError(f"immutable entity {entity}[{eid}] already exists and cannot be updated")
-        merged: Entity = dict(existing or {})
-        for key, value in data.items():
-            if value[0] == A.SV_NULL:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        if "id" not in merged:
-            id_kind = A.SV_BYTES if etype.fields["id"].base == "Bytes" else A.SV_STRING
-            merged["id"] = (id_kind, hex_bytes(eid) if id_kind == A.SV_BYTES else eid)
-        validate(entity, eid, merged)
-        changes[(entity, eid)] = merged
 
     def store_get(entity: int, eid: int) -> int:
         h = ctx.h
@@ -172,7 +176,7 @@ def functions(ctx: HostContext) -> dict[str, HostFunction]:
 
     def store_set(entity: int, eid: int, data: int) -> None:
         h = ctx.h
-        set_entity(h.read_string(entity), h.read_string(eid), h.read_entity(data))
+        set_entity(ctx, rules, h.read_string(entity), h.read_string(eid), h.read_entity(data))
 
     def store_remove(entity: int, eid: int) -> None:
         h = ctx.h
