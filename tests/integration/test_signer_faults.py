@@ -182,6 +182,7 @@ def daemon_stack(tmp_path, require, isolated_env):
     stack.close()
 
 
+@pytest.mark.timeout(SOAK_RUNS * 1.2 + 240)  # the suite's 300 s is too short for a real soak
 def test_soak_every_second_through_anvil_restarts_and_a_freeze(daemon_stack) -> None:
     """`--every 1` on the daemon while anvil is stopped and restarted twice and SIGSTOPped for 10 s: every grid point
     is accounted for once (run or skipped, never run twice or late in a pile), runs never overlap, every failed run
