@@ -86,33 +86,50 @@ def _manifest_context(raw: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class _BlockPrefetch:
-    """Full blocks (with transactions) fetched one thread ahead of the block being processed, so the node
-    serialises the next block while the mappings run on this one. Errors surface where the block is used."""
+    """Full blocks (with transactions) fetched by a thread ahead of the block being processed, so the node
+    serialises the next blocks while the mappings run; blocks with few logs go several to a JSON-RPC batch
+    (a request costs more than a small block). Errors surface where the block is used."""
 
-    AHEAD = 2
+    AHEAD = 2  # batches in flight
+    BATCH_BLOCKS = 16
+    BATCH_LOGS = 100  # a batch stops growing once its blocks hold this many logs (big blocks go alone)
 
-    def __init__(self, rpc: Any, numbers: list[int]) -> None:
+    def __init__(self, rpc: Any, numbers: list[int], logs: dict[int, list[dict[str, Any]]]) -> None:
         self._rpc = rpc
-        self._waiting = iter(numbers)
-        self._futures: dict[int, Future[dict[str, Any] | None]] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        if len(numbers) > 1:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="subgraph-blocks")
-            for _ in range(self.AHEAD):
-                self._submit()
+        self._batches: list[list[int]] = []
+        for number in numbers:
+            last = self._batches[-1] if self._batches else None
+            if last and len(last) < self.BATCH_BLOCKS and sum(len(logs[n]) for n in last) < self.BATCH_LOGS:
+                last.append(number)
+            else:
+                self._batches.append([number])
+        self._batch_of = {n: i for i, batch in enumerate(self._batches) for n in batch}
+        self._futures: dict[int, Future[dict[int, dict[str, Any] | None]]] = {}
+        self._submitted = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="subgraph-blocks") if len(numbers) > 1 else None
+        self._fill(0)
 
-    def _submit(self) -> None:
-        number = next(self._waiting, None)
-        if number is not None and self._pool is not None:
-            self._futures[number] = self._pool.submit(self._rpc.block, number, True)
+    def _fetch(self, batch: list[int]) -> dict[int, dict[str, Any] | None]:
+        many = getattr(self._rpc, "blocks", None)
+        if many is not None and len(batch) > 1:
+            return dict(zip(batch, many(batch, True), strict=True))
+        return {n: self._rpc.block(n, True) for n in batch}
+
+    def _fill(self, current: int) -> None:
+        while self._pool is not None and self._submitted < min(len(self._batches), current + self.AHEAD):
+            self._futures[self._submitted] = self._pool.submit(self._fetch, self._batches[self._submitted])
+            self._submitted += 1
 
     def get(self, number: int) -> dict[str, Any] | None:
-        future = self._futures.pop(number, None)
-        self._submit()
-        if future is None:
+        index = self._batch_of.get(number)
+        if index is None or self._pool is None:
             result: dict[str, Any] | None = self._rpc.block(number, True)
             return result
-        return future.result()
+        self._fill(index)
+        blocks = self._futures[index].result()
+        if number == self._batches[index][-1]:
+            del self._futures[index]
+        return blocks[number]
 
     def __enter__(self) -> _BlockPrefetch:
         return self
@@ -286,7 +303,7 @@ class Indexer:
                     if handler.applies(number, source.start_block):
                         by_block.setdefault(number, [])
         numbers = sorted(by_block)
-        with _BlockPrefetch(self.rpc, numbers) as blocks:
+        with _BlockPrefetch(self.rpc, numbers, by_block) as blocks:
             for number in numbers:
                 entries = sorted(by_block[number], key=lambda e: int(e["logIndex"], 16))
                 created = self._process_block(number, entries, sources, blocks.get(number))
