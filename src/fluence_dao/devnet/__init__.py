@@ -2,8 +2,8 @@
 
 `Devnet(settings).up()` is idempotent and returns devnet.json (chain id, RPC URL, ENS addresses, names);
 `down()` stops everything with SIGTERM (anvil saves its chain to `--state`), then SIGKILL. More background
-processes join through `COMPONENTS` (see `_devnet.py`). `resolve_endpoint(settings)` gives the RPC URL and
-ENS registry any eth command should use, filling devnet values from devnet.json. `up()` keeps the state dir
+processes join through `COMPONENTS` (see `_devnet.py`). devnet.json's typed model and `resolve_endpoint` live in
+`fluence_dao.runtime` (a lower layer the peer reads too) and are re-exported here. `up()` keeps the state dir
 private (umask 077 for what it starts; `secure_state_dir` tightens what an older run left readable).
 """
 
@@ -21,16 +21,14 @@ from fluence_dao.devnet._devnet import (
     Devnet,
     DevnetComponent,
     DevnetStatus,
-    Endpoint,
     IpfsServerComponent,
     PeerComponent,
     anvil_binary,
     ipfs_api_version,
-    resolve_endpoint,
     rpc_chain_id,
 )
 from fluence_dao.devnet._permissions import STATE_SUBDIRS, secure_state_dir
-from fluence_dao.devnet._state import STATE_VERSION, DevnetPaths, read_info
+from fluence_dao.runtime import STATE_VERSION, DevnetPaths, Endpoint, read_info, resolve_endpoint
 
 __all__ = [
     "COMPONENTS",

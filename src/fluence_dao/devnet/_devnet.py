@@ -32,8 +32,8 @@ from fluence_dao._util.paths import node_modules
 from fluence_dao._util.process import ManagedProcess, ProcessSpec, ProcessStatus
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, Settings
 from fluence_dao.devnet._permissions import PRIVATE_UMASK, secure_state_dir
-from fluence_dao.devnet._state import DevnetPaths, read_info, write_info
-from fluence_dao.errors import ConfigError, DevnetError, ToolNotFoundError
+from fluence_dao.errors import DevnetError, ToolNotFoundError
+from fluence_dao.runtime import DevnetPaths, read_info, write_info
 
 log = logging.getLogger(__name__)
 
@@ -628,45 +628,3 @@ class Devnet:
 
     def log_tail(self, name: str = "anvil", lines: int = 40) -> list[str]:
         return self.process(name).log_tail(lines)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where to talk to a chain: what eth commands and flows need."""
-
-    rpc_url: str
-    chain_id: int | None
-    ens_registry: str | None
-
-
-def resolve_endpoint(settings: Settings, *, need_registry: bool = True) -> Endpoint:
-    """RPC URL, chain id and ENS registry from the settings, filling devnet values from devnet.json.
-
-    Explicit settings win; on the devnet network, unset values come from the running devnet's devnet.json.
-    """
-    eth = settings.eth
-    rpc_url = eth.rpc_url
-    registry = eth.effective_ens_registry()
-    chain_id = eth.effective_chain_id()
-    if eth.network == "devnet" and (rpc_url is None or registry is None):
-        info = read_info(DevnetPaths.under(settings.state_dir))
-        if info is None:
-            raise ConfigError(
-                f"no devnet in {settings.state_dir}: run `fluence-dao devnet up`, or set FLUENCE_DAO_ETH__RPC_URL "
-                "and FLUENCE_DAO_ETH__ENS_REGISTRY",
-                state_dir=str(settings.state_dir),
-            )
-        rpc_url = rpc_url or str(info["rpc_url"])
-        registry = registry or (info.get("ens") or {}).get("registry")
-        chain_id = eth.chain_id if eth.chain_id is not None else info.get("chain_id", chain_id)
-    if rpc_url is None:
-        raise ConfigError(
-            f"no RPC URL for network {eth.network!r}: set FLUENCE_DAO_ETH__RPC_URL or pass --rpc-url",
-            network=eth.network,
-        )
-    if need_registry and registry is None:
-        raise ConfigError(
-            f"no ENS registry for network {eth.network!r}: set FLUENCE_DAO_ETH__ENS_REGISTRY",
-            network=eth.network,
-        )
-    return Endpoint(rpc_url=rpc_url, chain_id=chain_id, ens_registry=registry)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from fluence_dao.config import Settings
 
 if TYPE_CHECKING:
-    from fluence_dao.devnet import Endpoint
     from fluence_dao.eth import EnsClient, EthClient, TxSender
     from fluence_dao.ipfs import Ipfs
     from fluence_dao.peer import PeerConfig
     from fluence_dao.peer.builtins.operator import OperatorConfig
     from fluence_dao.peer.http_effector import OperatorEndpoints
+    from fluence_dao.runtime import Endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class FlowContext:
 
     @cached_property
     def endpoint(self) -> Endpoint:
-        from fluence_dao.devnet import resolve_endpoint
+        from fluence_dao.runtime import resolve_endpoint
 
         return resolve_endpoint(self.settings)
 
@@ -73,7 +73,7 @@ class FlowContext:
     @cached_property
     def devnet_info(self) -> dict[str, Any]:
         """devnet.json of a devnet under the state dir ({} when there is none)."""
-        from fluence_dao.devnet import DevnetPaths, read_info
+        from fluence_dao.runtime import DevnetPaths, read_info
 
         return read_info(DevnetPaths.under(self.settings.state_dir)) or {}
 
@@ -113,17 +113,9 @@ class FlowContext:
 
     def operator_config(self) -> OperatorConfig:
         """The `operator` builtin's settings for a peer that serves this context's chain and names."""
-        from fluence_dao.peer.builtins.operator import OperatorConfig
+        from fluence_dao.peer.builtins.operator import operator_config
 
-        return OperatorConfig(
-            rpc_url=self.endpoint.rpc_url,
-            chain_id=self.chain_id,
-            ens_registry=str(self.endpoint.ens_registry),
-            project_name=self.settings.ens.project_name,
-            signer_name=self.settings.ens.signer_name,
-            fee_cap_multiplier=self.settings.eth.fee_cap_multiplier,
-            max_fee_per_gas_cap=self.settings.eth.max_fee_per_gas_wei(),
-        )
+        return operator_config(self.settings, self.endpoint, chain_id=self.chain_id)
 
     def http_endpoints(self) -> OperatorEndpoints:
         """What modules on this context's peer may reach through the mounted curl: the chain RPC, this context's

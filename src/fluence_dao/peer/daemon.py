@@ -45,13 +45,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, FluenceDaoError, ParticleError, PeerError
+from fluence_dao.peer.builtins.operator import settings_operator
 from fluence_dao.peer.limits import (
     GENERAL,
     PROBATION,
@@ -142,6 +143,8 @@ class DaemonConfig:
     extra_builtins: dict[str, Any] = field(default_factory=dict)
     libp2p_port: int | None = None  # None: no libp2p; 0: a free port for /ip4/127.0.0.1/tcp/PORT/ws (js-client)
     limits: DaemonLimits = field(default_factory=DaemonLimits)
+    # the `operator` builtin's configuration, read on every call; None: from the settings of state_dir
+    operator: Callable[[], Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for peer_id in sorted(self.management_peer_ids or ()):
@@ -170,6 +173,7 @@ class DaemonConfig:
             "management_peer_ids": frozenset(settings.peer.management_peer_ids) or None,
             "libp2p_port": settings.peer.libp2p_port,
             "limits": DaemonLimits.from_settings(settings.peer),
+            "operator": settings_operator(settings),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -280,29 +284,15 @@ class PeerDaemon:
         self.libp2p: Any = None  # fluence_dao.peer.libp2p.Libp2pEndpoint when config.libp2p_port is set
 
     def _operator_builtin(self) -> Any:
-        """The `operator` builtin: the chain this peer's scripts talk to, read from the settings and devnet.json
-        on every call (the devnet writes devnet.json after the peer has started)."""
-        from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService
+        """The `operator` builtin: the chain this peer's scripts talk to (DaemonConfig.operator, or the settings of
+        the state dir), current on every call (the devnet writes devnet.json after the peer has started)."""
+        from fluence_dao.peer.builtins.operator import OperatorService, settings_operator
 
-        state_dir = self.config.state_dir
+        if self.config.operator is not None:
+            return OperatorService(self.config.operator)
+        from fluence_dao.config import load_settings
 
-        def current() -> OperatorConfig:
-            from fluence_dao.config import load_settings
-            from fluence_dao.devnet import resolve_endpoint
-
-            settings = load_settings({"state_dir": state_dir})
-            endpoint = resolve_endpoint(settings)
-            return OperatorConfig(
-                rpc_url=endpoint.rpc_url,
-                chain_id=int(endpoint.chain_id or settings.devnet.chain_id),
-                ens_registry=str(endpoint.ens_registry),
-                project_name=settings.ens.project_name,
-                signer_name=settings.ens.signer_name,
-                fee_cap_multiplier=settings.eth.fee_cap_multiplier,
-                max_fee_per_gas_cap=settings.eth.max_fee_per_gas_wei(),
-            )
-
-        return OperatorService(current)
+        return OperatorService(settings_operator(load_settings({"state_dir": self.config.state_dir})))
 
     def _ipfs_builtin(self) -> Any:
         from fluence_dao.ipfs import api_token_for, open_ipfs

@@ -454,12 +454,12 @@ def operator_http_effector(
 
 def devnet_urls(state_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(IPFS API URLs, subgraph URLs) of a devnet under `state_dir` from its devnet.json (empty without one)."""
-    from fluence_dao.devnet import DevnetPaths, read_info
+    from fluence_dao.runtime import read_devnet_info
 
-    info = read_info(DevnetPaths.under(state_dir)) or {}
-    ipfs = (info.get("ipfs") or {}).get("api_url")
-    subgraph = (info.get("subgraph") or {}).get("url")
-    return ((str(ipfs),) if ipfs else ()), ((str(subgraph),) if subgraph else ())
+    info = read_devnet_info(state_dir)
+    ipfs = info.ipfs.api_url if info is not None and info.ipfs is not None else None
+    subgraph = info.subgraph.url if info is not None and info.subgraph is not None else None
+    return ((ipfs,) if ipfs else ()), ((subgraph,) if subgraph else ())
 
 
 def ipfs_auth_headers(state_dir: Path, url: str, configured_token: str | None) -> dict[str, str]:
@@ -483,7 +483,7 @@ def settings_endpoints(
     ipfs.api_url and `ipfs_api_urls` (the daemon's own IPFS options; with ipfs.api_token or `ipfs_api_token`),
     subgraph.endpoint_url, the devnet's IPFS server (with its token) and subgraph, and peer.http_allowlist.
     Parts that cannot be resolved now are left out."""
-    from fluence_dao.devnet import resolve_endpoint
+    from fluence_dao.runtime import resolve_endpoint
 
     rpc_url: str | None = None
     try:
@@ -532,9 +532,7 @@ def daemon_http_effector(
     settings = load_settings({"state_dir": state_dir})
     own_ipfs = (ipfs_api_url, multiaddr_to_url(ipfs_local_api_multiaddr) if ipfs_local_api_multiaddr else None)
 
-    def current() -> OperatorEndpoints:
-        return settings_endpoints(
-            load_settings({"state_dir": state_dir}), ipfs_api_urls=own_ipfs, ipfs_api_token=ipfs_api_token
-        )
+    def current() -> OperatorEndpoints:  # settings once; devnet.json on every request (written after we start)
+        return settings_endpoints(settings, ipfs_api_urls=own_ipfs, ipfs_api_token=ipfs_api_token)
 
     return operator_http_effector(current, max_response_bytes=settings.peer.http_max_response_bytes)

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
+    from fluence_dao.runtime import Endpoint
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,42 @@ class OperatorConfig:
             "signer_name": self.signer_name,
             "gas_limit": str(self.gas_limit),
         }
+
+
+def operator_config(settings: Settings, endpoint: Endpoint, *, chain_id: int | None = None) -> OperatorConfig:
+    """The one place an OperatorConfig is built: the chain at `endpoint` (`chain_id` when the caller asked the chain
+    itself), the names and fee cap of `settings`."""
+    return OperatorConfig(
+        rpc_url=endpoint.rpc_url,
+        chain_id=chain_id if chain_id is not None else int(endpoint.chain_id or settings.devnet.chain_id),
+        ens_registry=str(endpoint.ens_registry),
+        project_name=settings.ens.project_name,
+        signer_name=settings.ens.signer_name,
+        fee_cap_multiplier=settings.eth.fee_cap_multiplier,
+        max_fee_per_gas_cap=settings.eth.max_fee_per_gas_wei(),
+    )
+
+
+def settings_operator(settings: Settings) -> Callable[[], OperatorConfig]:
+    """The operator configuration of a peer run with `settings`, current on every call: the endpoint is resolved
+    again only when devnet.json changed (the devnet writes it after the daemon has started)."""
+    from fluence_dao.runtime import DevnetPaths, resolve_endpoint
+
+    info_file = DevnetPaths.under(settings.state_dir).info_file
+    cached: dict[str, Any] = {}
+
+    def current() -> OperatorConfig:
+        try:
+            stamp: Any = info_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if "config" not in cached or cached["stamp"] != stamp:
+            cached["config"] = operator_config(settings, resolve_endpoint(settings))
+            cached["stamp"] = stamp
+        config: OperatorConfig = cached["config"]
+        return config
+
+    return current
 
 
 class OperatorService(BuiltinService):
