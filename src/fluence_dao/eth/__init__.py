@@ -11,6 +11,7 @@ from fluence_dao.eth._client import EthClient, TxReceipt, classify_failure, to_c
 from fluence_dao.eth._ens import (
     ZERO_ADDRESS,
     EnsClient,
+    TextChange,
     TxRequest,
     labelhash,
     namehash,
@@ -38,6 +39,7 @@ __all__ = [
     "GovernanceDeployment",
     "NonceManager",
     "SignFunction",
+    "TextChange",
     "TxReceipt",
     "TxRequest",
     "TxSender",

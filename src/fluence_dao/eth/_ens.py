@@ -8,10 +8,11 @@ with web3's `ens.utils`, so namehashes agree with web3.py.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from fluence_dao.errors import EnsError, TransactionFailedError
+from fluence_dao.errors import EnsError, EthError, TransactionFailedError
 from fluence_dao.eth._abi import RESOLVER_ABI, registry_abi
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
 from fluence_dao.eth._tx import TxSender
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ROOT_NODE = b"\x00" * 32
+# topic0 of `TextChanged`: the 2019 PublicResolver's (node, indexedKey, key) and today's, which adds the value
+TEXT_CHANGED_TOPICS = {
+    "0xd8c9334b1a9c2f9da342a0a2b32629c1a229b6445dad78947f674b44444a7550": False,  # TextChanged(bytes32,string,string)
+    "0x448bc014f1536726cf8d54ff3d6481ed3cbc683c2591ca204274009afa09b1a1": True,  # ...(bytes32,string,string,string)
+}
 
 
 def normalize_name(name: str) -> str:
@@ -70,6 +76,25 @@ class TxRequest:
         return {"to": self.to, "data": "0x" + self.data.hex()}
 
 
+@dataclass(frozen=True)
+class TextChange:
+    """One `TextChanged` event: text record `key` of `name` changed in `block_number` by `tx_hash`.
+
+    `value` is the record as the change left it; None when the node no longer has that block's state.
+    """
+
+    name: str
+    key: str
+    value: str | None
+    block_number: int
+    tx_hash: str
+    log_index: int
+    resolver: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class EnsClient:
     """One ENS registry on one chain. Writes take a `TxSender` (whose key signs)."""
 
@@ -104,6 +129,62 @@ class EnsClient:
         resolver = self._resolver_contract(name)
         address = str(self.client.call(f"addr({name})", lambda: resolver.functions.addr(node).call()))
         return None if int(address, 16) == 0 else address
+
+    def text_changes(
+        self, names: Sequence[str], *, from_block: int = 0, to_block: int | None = None, last: int | None = None
+    ) -> list[TextChange]:
+        """The text records of `names` changed in blocks `from_block`..`to_block` (default: the latest), oldest
+        first, from the `TextChanged` events of each name's current resolver (eth_getLogs; an earlier resolver's
+        events are not seen). `last`: only the latest N changes per name and key.
+
+        The 2019 PublicResolver's event carries no value: it is read with `text()` at the event's block, so two
+        changes of one key in one block both show the later value.
+        """
+        if to_block is None:
+            to_block = self.client.block_number()
+        by_resolver: dict[str, dict[str, str]] = {}
+        for name in names:
+            resolver = self.resolver(name)
+            if resolver is not None:
+                by_resolver.setdefault(to_checksum(resolver), {})["0x" + namehash(name).hex()] = name
+        found: list[tuple[TextChange, bool]] = []
+        for resolver, nodes in by_resolver.items():
+            query = {
+                "address": resolver,
+                "fromBlock": hex(from_block),
+                "toBlock": hex(to_block),
+                "topics": [list(TEXT_CHANGED_TOPICS), list(nodes)],
+            }
+            for entry in self.client.rpc("eth_getLogs", [query]) or []:
+                decoded = _text_change(entry, resolver, nodes)
+                if decoded is not None:
+                    found.append(decoded)
+        found.sort(key=lambda item: (item[0].block_number, item[0].log_index))
+        if last is not None:  # the latest `last` of each name and key, still oldest first
+            counts: dict[tuple[str, str], int] = {}
+            latest = []
+            for item in reversed(found):
+                where = (item[0].name, item[0].key)
+                counts[where] = counts.get(where, 0) + 1
+                if counts[where] <= last:
+                    latest.append(item)
+            found = latest[::-1]
+        return [change if has_value else self._with_value_at_block(change) for change, has_value in found]
+
+    def _with_value_at_block(self, change: TextChange) -> TextChange:
+        contract = self.client.w3.eth.contract(address=to_checksum(change.resolver), abi=RESOLVER_ABI)
+        node = namehash(change.name)
+        try:
+            value = str(
+                self.client.call(
+                    f"text({change.name}, {change.key!r}) at block {change.block_number}",
+                    lambda: contract.functions.text(node, change.key).call(block_identifier=change.block_number),
+                )
+            )
+        except EthError as err:  # e.g. a node that pruned that block's state
+            log.info("no value for %s %s at block %d: %s", change.name, change.key, change.block_number, err)
+            return change
+        return replace(change, value=value)
 
     def ensure_registry(self) -> None:
         """EnsError when there is no contract at the registry address (wrong chain or not deployed)."""
@@ -216,6 +297,32 @@ class EnsClient:
                 err.details.setdefault("name", name)
                 err.details.setdefault("owner", owner)
             raise
+
+
+def _text_change(entry: dict[str, Any], resolver: str, nodes: dict[str, str]) -> tuple[TextChange, bool] | None:
+    """A `TextChanged` log as (change, whether the event carried the value); None for a log that is not one."""
+    from eth_abi.abi import decode
+    from eth_abi.exceptions import DecodingError
+
+    topics = [str(t).lower() for t in entry.get("topics") or []]
+    if entry.get("removed") or len(topics) < 2 or topics[0] not in TEXT_CHANGED_TOPICS or topics[1] not in nodes:
+        return None
+    has_value = TEXT_CHANGED_TOPICS[topics[0]]
+    try:
+        decoded = decode(["string", "string"] if has_value else ["string"], _hex_bytes(str(entry.get("data") or "0x")))
+        change = TextChange(
+            name=nodes[topics[1]],
+            key=str(decoded[0]),
+            value=str(decoded[1]) if has_value else None,
+            block_number=int(str(entry["blockNumber"]), 16),
+            tx_hash=str(entry["transactionHash"]),
+            log_index=int(str(entry["logIndex"]), 16),
+            resolver=resolver,
+        )
+    except (DecodingError, ValueError, KeyError, TypeError) as err:
+        log.warning("a TextChanged log of %s in tx %s does not decode: %s", resolver, entry.get("transactionHash"), err)
+        return None
+    return change, has_value
 
 
 def _node_or_root(name: str) -> bytes:
