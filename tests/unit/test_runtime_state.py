@@ -36,7 +36,7 @@ def test_no_devnet_is_none_and_a_broken_record_names_the_file(tmp_path: Path) ->
     paths = DevnetPaths.under(tmp_path)
     paths.root.mkdir(parents=True)
     paths.info_file.write_text(json.dumps({"version": 1, "chain_id": "not a number"}))
-    with pytest.raises(DevnetError, match="devnet.json does not hold a devnet record"):
+    with pytest.raises(DevnetError, match=r"devnet\.json does not hold a devnet record"):
         read_devnet_info(tmp_path)
     with pytest.raises(Exception, match="chain_id"):
         write_info(paths, {"chain_id": "not a number"})
