@@ -21,9 +21,9 @@ from fluence_dao.cli.main import app
 from fluence_dao.config import load_settings
 from fluence_dao.devnet import Devnet, DevnetPaths, anvil_binary
 from fluence_dao.devnet._devnet import COMPONENTS, SubgraphComponent, subgraph_build_stale
-from fluence_dao.runtime import write_info
 from fluence_dao.errors import ToolNotFoundError
 from fluence_dao.eth import EthClient
+from fluence_dao.runtime import write_info
 
 PROPOSALS = "{ proposals { id description forVotes againstVotes voteCount votes { weight support } } }"
 

@@ -166,7 +166,7 @@ def test_unsupported_triggers_and_bad_clocks_are_refused(aqua, net) -> None:
     network, _ = net
     peer = network.relay
     from fluence_dao.peer.builtins import CallContext
-    from fluence_dao.peer.builtins._base import BuiltinError
+    from fluence_dao.peer.calls import BuiltinError
     from fluence_dao.peer.particle import Particle
 
     ctx = CallContext(peer=peer, particle=Particle.create("(null)", peer.key_pair))

@@ -24,9 +24,10 @@ The script scheduler is a tick inside `Peer.step()`, so scripts run only while s
 
 from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOutcome, RunParameters
 from fluence_dao.peer.builtins import BuiltinError, BuiltinHandler, BuiltinService, CallContext, Deferred
+from fluence_dao.peer.calls import ParticleHooks
 from fluence_dao.peer.client import ParticleNetwork, call_function
 from fluence_dao.peer.network import LocalNetwork
-from fluence_dao.peer.node import ParticleHooks, Peer, PeerConfig, Transport
+from fluence_dao.peer.node import Peer, PeerConfig, Transport
 from fluence_dao.peer.particle import KeyPair, Particle, peer_id_from_public_key, public_key_from_peer_id
 from fluence_dao.peer.remote import RemoteNetwork, connect_from_settings
 from fluence_dao.peer.wire import decode_particle, encode_particle

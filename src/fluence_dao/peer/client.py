@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from fluence_dao.aqua import AquaFunction
 from fluence_dao.errors import AquaCallError
 from fluence_dao.peer.builtins import CallContext
-from fluence_dao.peer.node import LocalHandler, ParticleHooks, Peer
+from fluence_dao.peer.calls import LocalHandler, ParticleHooks
+from fluence_dao.peer.node import Peer
 from fluence_dao.peer.particle import DEFAULT_TTL_MS
 
 _NO_RESULT = object()

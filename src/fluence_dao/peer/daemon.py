@@ -64,6 +64,7 @@ from fluence_dao.peer.limits import (
 )
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, is_peer_id, now_ms
+from fluence_dao.peer.paths import client_key_path, daemon_file, peer_dir
 from fluence_dao.peer.wire import (
     PING_WINDOW_MS,
     FrameReader,
@@ -83,20 +84,6 @@ SOCKET_TIMEOUT_S = 5.0  # a send that cannot go on for this long closes the conn
 MAX_READ_WAIT_S = 0.5  # a reader thread checks its connection's idle and probation deadlines this often
 MAX_IDLE_WAIT_S = 1.0
 ROUTE_PRUNE_THRESHOLD = 1024
-
-
-def peer_dir(state_dir: Path) -> Path:
-    return state_dir / "peer"
-
-
-def client_key_path(state_dir: Path) -> Path:
-    """The CLI client's identity (an ed25519 seed, base64, mode 0600): the default management key."""
-    return state_dir / "client" / "key"
-
-
-def daemon_file(state_dir: Path) -> Path:
-    """Written while the daemon runs: its address, peer id and pid (no secrets)."""
-    return peer_dir(state_dir) / "daemon.json"
 
 
 # ---- process hardening --------------------------------------------------------------------------------------

@@ -42,7 +42,15 @@ from fluence_dao.peer.avm import (
     InterpreterOutcome,
     RunParameters,
 )
-from fluence_dao.peer.builtins import JSON_NULL, BuiltinError, BuiltinHandler, CallContext, Deferred, default_builtins
+from fluence_dao.peer.builtins import default_builtins
+from fluence_dao.peer.calls import (
+    JSON_NULL,
+    BuiltinError,
+    BuiltinHandler,
+    CallContext,
+    Deferred,
+    ParticleHooks,
+)
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
 from fluence_dao.peer.scheduler import ScriptRun, ScriptScheduler
 from fluence_dao.peer.services import PermissionPolicy, ServiceHost
@@ -61,7 +69,6 @@ GUEST_CALL_ARGS_BYTES = 64 * 1024
 GUEST_AIR_SIZE_LIMIT = 1 * 2**20  # a stranger's AIR script
 GUEST_PARTICLE_SIZE_LIMIT = 8 * 2**20  # a stranger's particle data, as AquaVM sees it
 GUEST_CALL_RESULT_SIZE_LIMIT = 2 * 2**20  # one call result in a stranger's particle
-LocalHandler = Callable[[list[Any], CallContext], Any]
 
 #: Builtin functions that do I/O or compile wasm, so they run on the builtin's worker, not on the loop thread
 #: ("*": every function of that builtin). Any builtin may also say so itself with a `blocking_functions`
@@ -143,16 +150,6 @@ class _Submitted:
 
 
 _SUBMITTED = _Submitted()
-
-
-@dataclass
-class ParticleHooks:
-    """Callbacks a local initiator (the client) attaches to its own particle."""
-
-    handlers: dict[tuple[str, str], LocalHandler] = field(default_factory=dict)
-    on_error: Callable[[str], None] | None = None  # AquaVM failed on this peer
-    on_idle: Callable[[], None] | None = None  # an invoke left no call pending on this peer
-    on_expired: Callable[[], None] | None = None
 
 
 class ParticleSource(Protocol):

@@ -34,6 +34,7 @@ from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
+from fluence_dao.peer.paths import client_key_path, daemon_file
 from fluence_dao.peer.wire import (
     FrameReader,
     decode_message,
@@ -344,7 +345,6 @@ class RemoteNetwork:
 
 def daemon_address(settings: Any) -> str | None:
     """Where the daemon should be: `settings.peer.port` when set, else `<state_dir>/peer/daemon.json`."""
-    from fluence_dao.peer.daemon import daemon_file
 
     if settings.peer.port:
         return f"{LOOPBACK}:{settings.peer.port}"
@@ -361,7 +361,6 @@ def daemon_address(settings: Any) -> str | None:
 
 def client_key_pair(settings: Any) -> KeyPair:
     """The CLI client's persistent identity, `<state_dir>/client/key` (created on first use)."""
-    from fluence_dao.peer.daemon import client_key_path
 
     return KeyPair.load_or_create(client_key_path(settings.state_dir))
 
@@ -369,7 +368,6 @@ def client_key_pair(settings: Any) -> KeyPair:
 def client_key_if_present(settings: Any) -> KeyPair | None:
     """The CLI client's key when its file exists (never created here: a health check must not race the daemon,
     which creates it at its first start), else None."""
-    from fluence_dao.peer.daemon import client_key_path
 
     path = client_key_path(settings.state_dir)
     try:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from multiformats import CID, multihash
 
 from fluence_dao.errors import FluenceDaoError
-from fluence_dao.peer.builtins._base import BuiltinError
+from fluence_dao.peer.calls import BuiltinError
 
 if TYPE_CHECKING:
     from fluence_dao.marine import HostBinary

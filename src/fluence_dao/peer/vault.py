@@ -10,7 +10,7 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 
-from fluence_dao.peer.builtins._base import BuiltinError
+from fluence_dao.peer.calls import BuiltinError
 from fluence_dao.peer.particle import Particle
 
 VIRTUAL_ROOT = PurePosixPath("/tmp/vault")

@@ -8,14 +8,6 @@ or `PeerConfig(extra_builtins={...})` (e.g. the `aqua-ipfs` service).
 
 from __future__ import annotations
 
-from fluence_dao.peer.builtins._base import (
-    JSON_NULL,
-    BuiltinError,
-    BuiltinHandler,
-    BuiltinService,
-    CallContext,
-    Deferred,
-)
 from fluence_dao.peer.builtins.array import ArrayService
 from fluence_dao.peer.builtins.cmp import CmpService
 from fluence_dao.peer.builtins.debug import ConsoleService, DebugService
@@ -32,6 +24,14 @@ from fluence_dao.peer.builtins.srv import SrvService
 from fluence_dao.peer.builtins.stat import StatService
 from fluence_dao.peer.builtins.trust_graph import TrustGraphService
 from fluence_dao.peer.builtins.vault import VaultService
+from fluence_dao.peer.calls import (
+    JSON_NULL,
+    BuiltinError,
+    BuiltinHandler,
+    BuiltinService,
+    CallContext,
+    Deferred,
+)
 
 BUILTIN_CLASSES: tuple[type[BuiltinService], ...] = (
     ArrayService,

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fluence_dao.errors import FluenceDaoError
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 
 if TYPE_CHECKING:
     from fluence_dao.ipfs import Cid, Ipfs

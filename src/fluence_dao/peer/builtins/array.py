@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
 from fluence_dao.peer.builtins.math import checked
 from fluence_dao.peer.builtins.op import OpService
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
 
 
 def _unique(items: list[str]) -> list[str]:

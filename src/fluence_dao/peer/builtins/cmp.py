@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fluence_dao.peer.builtins._base import BuiltinService, Function
 from fluence_dao.peer.builtins.math import binary_i64
+from fluence_dao.peer.calls import BuiltinService, Function
 
 
 class CmpService(BuiltinService):

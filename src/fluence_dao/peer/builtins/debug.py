@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Function
 from fluence_dao.peer.builtins.json_ import stringify
+from fluence_dao.peer.calls import BuiltinService, CallContext, Function
 
 logger = logging.getLogger("fluence_dao.peer.console")
 

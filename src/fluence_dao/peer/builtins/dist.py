@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 from fluence_dao.peer.services import normalize_module_config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
 
 
 def stringify(value: Any) -> str:

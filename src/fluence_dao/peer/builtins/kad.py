@@ -7,7 +7,7 @@ from typing import Any
 
 import base58
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 
 K_VALUE = 20
 

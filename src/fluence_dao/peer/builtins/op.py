@@ -7,7 +7,7 @@ from typing import Any
 
 import base58
 
-from fluence_dao.peer.builtins._base import (
+from fluence_dao.peer.calls import (
     JSON_NULL,
     BuiltinError,
     BuiltinService,

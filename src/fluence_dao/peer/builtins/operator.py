@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 
 if TYPE_CHECKING:
     from fluence_dao.config import Settings

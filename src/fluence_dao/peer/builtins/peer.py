@@ -7,7 +7,7 @@ from typing import Any
 
 from fluence_dao import __version__
 from fluence_dao.errors import ParticleError
-from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Deferred, Function, arg, missing, opt
+from fluence_dao.peer.calls import BuiltinService, CallContext, Deferred, Function, arg, missing, opt
 from fluence_dao.peer.particle import public_key_from_peer_id
 
 AIR_VERSION = "0.62.0"
@@ -18,7 +18,7 @@ def _peer_id_arg(args: list[Any], index: int, field_name: str) -> str:
     try:
         public_key_from_peer_id(peer_id)
     except ParticleError as err:
-        from fluence_dao.peer.builtins._base import BuiltinError
+        from fluence_dao.peer.calls import BuiltinError
 
         raise BuiltinError(f"Error: {err.message}\nParseError") from err
     return peer_id

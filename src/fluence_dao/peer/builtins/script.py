@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 
 #: getDataSrv names the peer answers itself in a script's particles; an argument cannot take them over
 RESERVED_ARGS = frozenset({"-relay-"})

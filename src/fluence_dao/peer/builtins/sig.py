@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.calls import BuiltinService, CallContext, Function, arg
 from fluence_dao.peer.particle import verify_signature
 
 

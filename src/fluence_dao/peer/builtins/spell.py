@@ -19,12 +19,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, ParticleHooks, arg, opt
 from fluence_dao.peer.scheduler import ScriptRun
 from fluence_dao.peer.spells import Spell, SpellConfigError, SpellStore, spell_id_of_particle
 
 if TYPE_CHECKING:
-    from fluence_dao.peer.node import ParticleHooks, Peer
+    from fluence_dao.peer.node import Peer
     from fluence_dao.peer.particle import Particle
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,6 @@ class SpellService(BuiltinService):
     def _hooks(self, peer: Peer, spell: Spell, run: ScriptRun) -> ParticleHooks:
         """What the spell's particle gets from this peer, and how its run record learns the outcome: the
         response (the run's result), an error, AquaVM failing, going idle here (finished) or its TTL passing."""
-        from fluence_dao.peer.node import ParticleHooks
 
         store = self.store
 

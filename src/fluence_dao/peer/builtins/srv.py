@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 
 
 class SrvService(BuiltinService):

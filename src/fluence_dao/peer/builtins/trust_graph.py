@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluence_dao.peer.builtins._base import BuiltinService, CallContext, Function
+from fluence_dao.peer.calls import BuiltinService, CallContext, Function
 
 
 def _certs(args: list[Any], ctx: CallContext) -> dict[str, Any]:

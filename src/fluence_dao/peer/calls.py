@@ -1,4 +1,6 @@
-"""What every builtin service shares: the handler base class, the call context, nox-style argument errors.
+"""The call protocol of the peer: what builtins, hosted services and local handlers share (the handler base class,
+the call context, nox-style argument errors, Deferred answers, the hooks a local initiator attaches to a particle).
+Below `builtins`, `services`, `vault` and `node`, so none of them imports another for it.
 
 A builtin function takes the call's JSON arguments (a list) and a `CallContext`, and returns a JSON value
 (None means nox's "empty" outcome, which AquaVM receives as the string ""). It raises `BuiltinError` for a
@@ -179,3 +181,16 @@ def opt(args: list[Any], index: int, field_name: str, kind: Any, expected: str |
 def exact_arity(args: list[Any], count: int) -> None:
     if len(args) != count:
         raise BuiltinError(f"expected {count} arguments, got {len(args)}")
+
+
+LocalHandler = Callable[[list[Any], CallContext], Any]
+
+
+@dataclass
+class ParticleHooks:
+    """Callbacks a local initiator (the client, a script, a spell) attaches to its own particle."""
+
+    handlers: dict[tuple[str, str], LocalHandler] = field(default_factory=dict)
+    on_error: Callable[[str], None] | None = None  # AquaVM failed on this peer
+    on_idle: Callable[[], None] | None = None  # an invoke left no call pending on this peer
+    on_expired: Callable[[], None] | None = None
