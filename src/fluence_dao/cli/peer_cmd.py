@@ -54,6 +54,9 @@ def serve(
     package_logger = logging.getLogger("fluence_dao")  # the root CLI logs warnings only; a server logs its events
     if package_logger.getEffectiveLevel() > logging.INFO:
         package_logger.setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:  # a server's log: its events, and when each happened
+        handler.setLevel(min(handler.level or logging.INFO, logging.INFO))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     settings = _settings(state_dir, port)
     config = DaemonConfig.from_settings(
         settings,

@@ -274,7 +274,7 @@ class IpfsServerComponent:
 
 
 class PeerComponent:
-    """The peer daemon (`python -m fluence_dao.peer.daemon`): one long-lived Fluence peer on 127.0.0.1; the CLI
+    """The peer daemon (`fluence-dao peer serve`): one long-lived Fluence peer on 127.0.0.1; the CLI
     runs Aqua on it. Its services (and the signer key inside them) live only in its memory."""
 
     name = "peer"
@@ -287,7 +287,9 @@ class PeerComponent:
         argv = [
             sys.executable,
             "-m",
-            "fluence_dao.peer.daemon",
+            "fluence_dao",
+            "peer",
+            "serve",
             "--state-dir",
             str(devnet.settings.state_dir),
             "--port",

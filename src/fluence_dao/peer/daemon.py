@@ -1,6 +1,6 @@
 """The peer daemon: one long-lived `Peer` serving particles to local clients over TCP on 127.0.0.1.
 
-    python -m fluence_dao.peer.daemon --state-dir DIR [--port P]     (or `fluence-dao peer serve`)
+    fluence-dao peer serve [--state-dir DIR] [--port P]     (what `devnet up` starts; `serve(config)` here)
 
 Wire: the `/fluence/particle/2.0.0` messages of `wire.py` (varint length + `81 04` + MessagePack map) on a
 plain TCP connection, one connection per client, many messages per connection. A particle that arrives is
@@ -32,7 +32,6 @@ the management peer ids (the CLI client's key by default) and the host may manag
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import json
@@ -45,13 +44,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fluence_dao._util.net import LOOPBACK
-from fluence_dao.errors import ConfigError, FluenceDaoError, ParticleError, PeerError
+from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.builtins.operator import settings_operator
 from fluence_dao.peer.limits import (
     GENERAL,
@@ -76,7 +75,7 @@ from fluence_dao.peer.wire import (
     ping_signer,
 )
 
-logger = logging.getLogger("fluence_dao.peer.daemon" if __name__ == "__main__" else __name__)
+logger = logging.getLogger(__name__)
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
@@ -742,44 +741,3 @@ def serve(config: DaemonConfig) -> int:
     finally:
         daemon.stop()
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fluence_dao.peer.daemon", description=__doc__.splitlines()[0])
-    parser.add_argument("--state-dir", type=Path, help="state dir [default: settings' state_dir]")
-    parser.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (0: a free port) [default: settings.peer.port]")
-    parser.add_argument("--ipfs-api-multiaddr", default=None, help="the local IPFS RPC server aqua-ipfs announces")
-    parser.add_argument(
-        "--management-peer-id",
-        action="append",
-        default=None,
-        help="peer id allowed to manage modules/services/scripts (repeatable) [default: the CLI client key]",
-    )
-    parser.add_argument(
-        "--libp2p-port", type=int, default=None, help="also listen on /ip4/127.0.0.1/tcp/PORT/ws (0: a free port)"
-    )
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    from fluence_dao.config import load_settings
-
-    try:
-        settings = load_settings({"state_dir": args.state_dir})
-        if args.port is not None:
-            settings.peer.port = args.port
-        config = DaemonConfig.from_settings(
-            settings,
-            ipfs_local_api_multiaddr=args.ipfs_api_multiaddr,
-            libp2p_port=args.libp2p_port,
-            management_peer_ids=frozenset(args.management_peer_id) if args.management_peer_id else None,
-        )
-        return serve(config)
-    except FluenceDaoError as err:
-        logger.error("%s", err.message)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
