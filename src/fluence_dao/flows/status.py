@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from fluence_dao.errors import EthError, FluenceDaoError
+from fluence_dao.errors import EnsError, EthError, FluenceDaoError
 from fluence_dao.flows._context import (
     AIR_INTERVAL_KEY,
     SIGNER_ADDRESS_KEY,
@@ -215,7 +215,7 @@ def _chain(
         written = {(str(i["args"].get("signer_name") or ""), str(i["args"].get("record_key") or "")) for i in intervals}
         for name, key in sorted(written - {("", "")}) or [(signer_name, "notice")]:
             if name and key:
-                records[f"{name} {key}"] = ens.text(name, key)
+                records[f"{name} {key}"] = _written_record(ens, name, key)
         address = records[SIGNER_ADDRESS_KEY]
         signer["address"] = address or None
         if address:
@@ -239,6 +239,16 @@ def _chain(
         except FluenceDaoError as err:
             signer["live_error"] = err.message
     return chain, records, signer
+
+
+def _written_record(ens: Any, name: str, key: str) -> str:
+    """An interval's record ('' when its name has no resolver: that interval's runs say why; the signer and the
+    other records are still read)."""
+    try:
+        return str(ens.text(name, key))
+    except EnsError as err:
+        logger.info("status: %s", err.message)
+        return ""
 
 
 # ---- what it means ----------------------------------------------------------------------------------------------
