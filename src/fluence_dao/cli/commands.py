@@ -41,3 +41,6 @@ def register(app: typer.Typer) -> None:
     from fluence_dao.cli import aggregate_cmd
 
     app.add_typer(aggregate_cmd.app)  # top-level aggregate, aggregate-publish; group tree
+    from fluence_dao.cli import dashboard_cmd
+
+    app.add_typer(dashboard_cmd.app)  # top-level dashboard
