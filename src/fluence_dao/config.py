@@ -14,7 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from fluence_dao._util.paths import project_root
 from fluence_dao.errors import ConfigError
@@ -69,6 +69,17 @@ class EthSettings(BaseModel):
     max_fee_per_gas_gwei: float | None = Field(
         default=None, gt=0, description="and none above this many gwei (None: only the multiplier caps fees)"
     )
+
+    @field_validator("governance_key")
+    @classmethod
+    def _private_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        """A key that is set must be 32 bytes of hex (the message never shows it)."""
+        text = value.get_secret_value().strip() if value is not None else ""
+        if text:
+            digits = text.removeprefix("0x").removeprefix("0X")
+            if len(digits) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                raise ValueError("not a private key: expected 64 hex digits (32 bytes), optionally 0x-prefixed")
+        return value
 
     def max_fee_per_gas_wei(self) -> int | None:
         return None if self.max_fee_per_gas_gwei is None else int(self.max_fee_per_gas_gwei * 10**9)
@@ -213,7 +224,13 @@ class Settings(BaseSettings):
     @field_validator("state_dir")
     @classmethod
     def _absolute_state_dir(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+        path = value.expanduser().resolve()
+        below = path
+        while not below.exists() and below != below.parent:
+            below = below.parent
+        if not below.is_dir():  # a file given as the state dir, or as one of its parents
+            raise ValueError(f"{below} is a file, not a directory")
+        return path
 
     def masked(self) -> dict[str, Any]:
         """A JSON-friendly view with every secret shown as `**********` (or null when unset)."""
@@ -228,11 +245,56 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
     init = _drop_none(overrides or {})
     try:
         return Settings(_env_file=env_file, **init)  # type: ignore[call-arg]
+    except SettingsError as err:  # a list or object variable that is not JSON: name it
+        raise ConfigError(f"invalid configuration: {_undecodable_variables(env_file) or err}") from None
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (env {_env_name(e['loc'])})" for e in err.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {_without_prefix(e['msg'])} (env {_env_name(e['loc'])})"
+            for e in err.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _without_prefix(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _undecodable_variables(env_file: str | Path | None) -> str:
+    """Which FLUENCE_DAO_* variables of a list or object setting (environment, then `env_file`) are not JSON."""
+    import json
+    from typing import get_origin
+
+    from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+
+    sources: list[tuple[str, Any]] = [("environment", EnvSettingsSource(Settings))]
+    if env_file is not None:
+        sources.append((str(env_file), DotEnvSettingsSource(Settings, env_file=env_file)))
+    problems = []
+    for where, source in sources:
+        for name, value in source.env_vars.items():
+            if not name.startswith(ENV_PREFIX.lower()) or value is None:
+                continue
+            model: Any = Settings
+            annotation: Any = None
+            for part in name[len(ENV_PREFIX) :].split("__"):
+                field = getattr(model, "model_fields", {}).get(part)
+                if field is None:
+                    annotation = None
+                    break
+                annotation = model = field.annotation
+            complex_type = get_origin(annotation) in (list, dict, set, tuple) or (
+                isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            )
+            if not complex_type:
+                continue
+            try:
+                json.loads(value)
+            except ValueError as err:
+                problems.append(
+                    f"{name.upper()}={value[:60]!r} ({where}) is not JSON ({err}); a list is written as JSON, "
+                    'e.g. ["12D3KooW..."]'
+                )
+    return "; ".join(problems)
 
 
 def env_variables() -> list[str]:
