@@ -270,6 +270,11 @@ def _notes(status: Status) -> list[str]:
             + (f" at {chain['rpc_url']}" if chain.get("rpc_url") else "")
             + f": {chain.get('error', 'unknown error')}. ENS records and the signer cannot be checked; runs fail "
             "until it is back."
+            + (
+                " If it is the local devnet, start it again with `fluence-dao devnet up` (it keeps its chain)."
+                if "127.0.0.1" in str(chain.get("rpc_url") or "")
+                else ""
+            )
         )
     if signer.get("service_exists") is False and signer.get("on_this_peer"):
         notes.append(
