@@ -6,26 +6,14 @@ when the CI environment variable is set: a silent skip in CI would hide a missin
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-
-def skip_or_fail(reason: str) -> None:
-    """Skip locally; fail under CI (CI=true), where everything must be installed."""
-    if os.environ.get("CI"):
-        pytest.fail(f"required for this test but missing in CI: {reason}")
-    pytest.skip(reason)
+from _helpers import require as _require
 
 
 @pytest.fixture(scope="session")
 def require():
-    """`require(condition, reason)`: skip locally / fail in CI when `condition` is false."""
-
-    def _require(condition: object, reason: str) -> None:
-        if not condition:
-            skip_or_fail(reason)
-
+    """`require(condition, reason)`: skip locally / fail in CI when `condition` is false (tests/_helpers.py)."""
     return _require
 
 

@@ -2,7 +2,8 @@
 
 Sections (add yours below, one section per component, keep each self-contained):
 - anvil + ENS: `devnet` (session: anvil on a free port, its own state dir, ENS deployed and the project names
-  registered), `ens_env` (function: an evm_snapshot/evm_revert wrapper with fresh, funded senders).
+  registered), `ens_env` (function: an evm_snapshot/evm_revert wrapper with fresh, funded senders), `w3`
+  (session: web3.py on the devnet).
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from _helpers import skip_or_fail
+
 #: Read from the process environment by _util/paths, not Settings: keep them.
 _PROCESS_ONLY = ("FLUENCE_DAO_PROJECT_ROOT", "FLUENCE_DAO_CACHE_DIR")
-
-
-def _skip_or_fail(reason: str) -> None:
-    """Skip locally; fail under CI (as tests/conftest.py's `require`, usable from session fixtures)."""
-    if os.environ.get("CI"):
-        pytest.fail(f"required for this test but missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 def assert_loopback(url: str) -> None:
@@ -79,7 +75,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iter
     try:
         anvil_binary(settings)
     except ToolNotFoundError as err:
-        _skip_or_fail(err.message)
+        skip_or_fail(err.message)
     devnet = Devnet(settings)
     info = devnet.up()
     try:
@@ -129,3 +125,11 @@ def ens_env(devnet: DevnetSession) -> Iterator[EnsEnv]:
         yield EnsEnv(devnet=devnet, client=client, ens=EnsClient(client, devnet.registry), gov=TxSender(client, key))
     finally:
         assert client.rpc("evm_revert", [snapshot]) is True
+
+
+@pytest.fixture(scope="session")
+def w3(devnet: DevnetSession) -> Any:
+    """web3.py on the session's devnet (an independent view of the chain, for expected values)."""
+    from web3 import Web3
+
+    return Web3(Web3.HTTPProvider(devnet.rpc_url))

@@ -4,10 +4,8 @@ the peer daemon), every command with --json, and the documented exit codes."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -15,23 +13,9 @@ from typing import Any
 
 import pytest
 
+from _helpers import run_cli
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _cli(state_dir: Path, *args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("FLUENCE_DAO_") or k.endswith(("PROJECT_ROOT", "CACHE_DIR"))
-    }
-    env["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "fluence_dao", *args], capture_output=True, text=True, env=env, timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    if check and done.returncode != 0:
-        raise AssertionError(f"fluence-dao {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    return done
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> dict:
@@ -46,9 +30,9 @@ def tools(require) -> None:
 
 def test_commands_step_by_step(tools, tmp_path) -> None:
     state = tmp_path / "state"
-    _cli(state, "devnet", "up", "--json")
+    run_cli(state, "devnet", "up", "--json")
     try:
-        published = _json(_cli(state, "publish", "--json"))
+        published = _json(run_cli(state, "publish", "--json"))
         assert {a["key"] for a in published["artifacts"]} == {
             "wasm.curl_adapter",
             "wasm.ens",
@@ -56,19 +40,19 @@ def test_commands_step_by_step(tools, tmp_path) -> None:
             "air.interval",
         }
         assert all(a["changed"] and a["tx_hash"] for a in published["artifacts"])
-        assert not any(a["changed"] for a in _json(_cli(state, "publish", "--json"))["artifacts"])  # idempotent
+        assert not any(a["changed"] for a in _json(run_cli(state, "publish", "--json"))["artifacts"])  # idempotent
 
-        signer = _json(_cli(state, "deploy-signer", "--json"))
+        signer = _json(run_cli(state, "deploy-signer", "--json"))
         assert signer["created"] is True
-        again = _json(_cli(state, "deploy-signer", "--json"))
+        again = _json(run_cli(state, "deploy-signer", "--json"))
         assert again["created"] is False and again["address"] == signer["address"] and again["governance_writes"] == []
-        owner = _cli(state, "ens", "owner", "alpha.public-record.eth").stdout.strip()
+        owner = run_cli(state, "ens", "owner", "alpha.public-record.eth").stdout.strip()
         assert owner.lower() == signer["address"].lower()
 
-        script_id = _json(_cli(state, "start-interval", "--every", "1", "--json"))["script_id"]
+        script_id = _json(run_cli(state, "start-interval", "--every", "1", "--json"))["script_id"]
         deadline, runs = time.monotonic() + 90, []
         while time.monotonic() < deadline:
-            status = _json(_cli(state, "status", "--json"))
+            status = _json(run_cli(state, "status", "--json"))
             runs = [r for s in status["scripts"] if s["id"] == script_id for r in s["runs"] if r["ok"] and r["tx_hash"]]
             if len(runs) >= 2:
                 break
@@ -82,19 +66,19 @@ def test_commands_step_by_step(tools, tmp_path) -> None:
             assert isinstance(run["nonce"], int) and isinstance(run["block_number"], int)
             assert datetime.fromisoformat(run["time"]).tzinfo is not None
         assert status["check"]["ok"] is True
-        assert _cli(state, "status", "--check").returncode == 0
+        assert run_cli(state, "status", "--check").returncode == 0
 
         _status_while_the_chain_is_down(state, script_id)
-        _cli(state, "devnet", "up", "--json")  # anvil again, from its saved state
+        run_cli(state, "devnet", "up", "--json")  # anvil again, from its saved state
 
-        assert _json(_cli(state, "stop-interval", script_id, "--json"))["removed"] is True
-        missing = _cli(state, "stop-interval", script_id, "--json", check=False)
+        assert _json(run_cli(state, "stop-interval", script_id, "--json"))["removed"] is True
+        missing = run_cli(state, "stop-interval", script_id, "--json", check=False)
         assert missing.returncode == 1
         assert json.loads(missing.stdout)["error"]["type"] == "PeerError"
 
         _status_after_the_daemon_restarted(state)
     finally:
-        _cli(state, "devnet", "down", check=False)
+        run_cli(state, "devnet", "down", check=False)
 
 
 def _devnet(state: Path) -> Any:
@@ -110,7 +94,7 @@ def _status_while_the_chain_is_down(state: Path, script_id: str) -> None:
     assert _devnet(state).process("anvil").stop()
     deadline, script = time.monotonic() + 60, {}
     while time.monotonic() < deadline:
-        shown = _cli(state, "status", "--json")
+        shown = run_cli(state, "status", "--json")
         assert shown.returncode == 0  # the chain being down is reported, not an error
         status = json.loads(shown.stdout)
         (script,) = [s for s in status["scripts"] if s["id"] == script_id]
@@ -123,20 +107,20 @@ def _status_while_the_chain_is_down(state: Path, script_id: str) -> None:
     assert failed and all(r["step"] and r["error"] and r["ok"] is False for r in failed)
     assert script["counts"]["failed"] >= 3
     assert any("chain does not answer" in note for note in status["notes"])
-    checked = _cli(state, "status", "--check", "--json", check=False)
+    checked = run_cli(state, "status", "--check", "--json", check=False)
     assert checked.returncode == 1
     assert any("last 3 runs" in problem for problem in json.loads(checked.stdout)["check"]["problems"])
-    text = _cli(state, "status").stdout
+    text = run_cli(state, "status").stdout
     assert f"script    {script_id}" in text and "FAILED at '" in text and "tx None" not in text
 
 
 def _status_after_the_daemon_restarted(state: Path) -> None:
     """A restarted daemon starts empty: status says the signer's key is gone and which commands restore service."""
     assert _devnet(state).process("peer").stop()
-    down = _cli(state, "status", "--check", "--json", check=False)
+    down = run_cli(state, "status", "--check", "--json", check=False)
     assert down.returncode == 1 and json.loads(down.stdout)["peer"]["reachable"] is False
-    _cli(state, "devnet", "up", "--json")
-    checked = _cli(state, "status", "--check", "--json", check=False)
+    run_cli(state, "devnet", "up", "--json")
+    checked = run_cli(state, "status", "--check", "--json", check=False)
     assert checked.returncode == 1
     status = json.loads(checked.stdout)
     assert status["signer"]["live_on_peer"] is False and status["scripts"] == []
@@ -171,7 +155,7 @@ def _private_keys_of(address: str, blobs: list[bytes]) -> list[str]:
 
 def test_demo_as_readme_runs_it(tools, tmp_path) -> None:
     state = tmp_path / "demo"
-    done = _cli(state, "demo", "--state-dir", str(state), "--every", "1", "--updates", "3", "--json", timeout=300)
+    done = run_cli(state, "demo", "--state-dir", str(state), "--every", "1", "--updates", "3", "--json", timeout=300)
     result = json.loads(done.stdout)
     assert len(result["updates"]) == 3
     assert all(u["from"].lower() == result["signer"].lower() for u in result["updates"])
@@ -184,6 +168,6 @@ def test_demo_as_readme_runs_it(tools, tmp_path) -> None:
     assert len(blobs) > 10 and any(b"anvil" in blob or b"peer" in blob for blob in blobs)
     assert _private_keys_of(result["signer"], blobs) == []
     # torn down: no process of this state dir answers any more
-    status = json.loads(_cli(state, "devnet", "status", "--json", check=False).stdout)
+    status = json.loads(run_cli(state, "devnet", "status", "--json", check=False).stdout)
     assert [p["name"] for p in status["processes"]] == ["anvil", "ipfs", "peer", "subgraph"]
     assert not any(p["running"] for p in status["processes"])

@@ -4,9 +4,6 @@ web3 with the solc ABI), never by the runner."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +11,9 @@ from typing import Any
 
 import pytest
 
+from _helpers import evm_snapshot, require_graph_cli
+
 DevnetSession = Any  # the `devnet` session fixture of tests/integration/conftest.py
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"required for this test but missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,36 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 NON_ASCII = "Förslag: ändra avgiften — 提案 ✓ (ünïcödé)"
 
 
-def _require_node() -> None:
-    if shutil.which("node") is None or not (ROOT / "node_modules" / ".bin" / "graph").exists():
-        _skip_or_fail("node and node_modules/.bin/graph (npm ci) are needed to build the subgraph")
-
-
 @pytest.fixture(scope="module")
 def demo_build() -> Path:
     """subgraph/ built from source (codegen + build) by the project's graph-cli."""
-    _require_node()
+    require_graph_cli()
     from fluence_dao.subgraph import build_subgraph
 
     out = build_subgraph(ROOT / "subgraph")
     assert (out / "Governance" / "Governance.wasm").is_file()
     return out
-
-
-@pytest.fixture(scope="module")
-def w3(devnet: DevnetSession) -> Any:
-    from web3 import Web3
-
-    return Web3(Web3.HTTPProvider(devnet.rpc_url))
-
-
-@contextlib.contextmanager
-def _snapshot(w3: Any) -> Iterator[None]:
-    snap = w3.provider.make_request("evm_snapshot", [])["result"]
-    try:
-        yield
-    finally:
-        assert w3.provider.make_request("evm_revert", [snap])["result"] is True
 
 
 def _senders(w3: Any) -> list[Any]:
@@ -74,7 +46,7 @@ def activity(w3: Any, demo_build: Path) -> Iterator[dict[str, Any]]:
     """Governance deployed, 5 proposals (one non-ASCII), weighted votes (some above 2**64), closes."""
     from fluence_dao.eth import GovernanceContract
 
-    with _snapshot(w3):
+    with evm_snapshot(w3):
         accounts = _senders(w3)
         gov, deploy_block = GovernanceContract.deploy(accounts[0])
         descriptions = ["Raise the fee", NON_ASCII, "Fund the IPFS pinning", "Rotate the signer", "Sunset v1"]
@@ -277,7 +249,7 @@ def test_reorg_is_followed(
     gov = activity["gov"]
     accounts = _senders(w3)  # fresh nonce managers: this test reverts the chain
     indexer = _indexer(demo_build, tmp_path / "reorg.sqlite", devnet, activity)
-    with _snapshot(w3):
+    with evm_snapshot(w3):
         base = w3.eth.block_number
         snap = w3.provider.make_request("evm_snapshot", [])["result"]
         orphan_id = gov.propose("orphaned by the reorg", 50, sender=accounts[1])
@@ -308,7 +280,7 @@ def test_committed_abi_matches_solc() -> None:
     """subgraph/abis/Governance.json (what graph-cli builds from) is exactly what solc makes of Governance.sol."""
     import json
 
-    _require_node()
+    require_graph_cli()
     from fluence_dao.eth import governance_artifact
 
     committed = json.loads((ROOT / "subgraph" / "abis" / "Governance.json").read_text())

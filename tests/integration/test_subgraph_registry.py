@@ -5,17 +5,15 @@ here from what the test sent (Python's decimal, eth_abi, eth_hash), never by the
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from _helpers import evm_snapshot, require_graph_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,16 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "tests" / "subgraphs" / "registry"
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"required for this test but missing in CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def artifacts() -> dict[str, Any]:
-    if shutil.which("node") is None or not (ROOT / "node_modules" / ".bin" / "graph").exists():
-        _skip_or_fail("node and node_modules/.bin/graph (npm ci) are needed")
+    require_graph_cli()
     from fluence_dao.eth import compile_contracts
 
     return compile_contracts(REGISTRY / "contracts" / "Registry.sol")
@@ -48,22 +39,6 @@ def registry_build(artifacts: dict[str, Any]) -> Path:
     for name in ("Registry", "Vault"):
         (abis / f"{name}.json").write_text(json.dumps(artifacts[name]["abi"]))
     return build_subgraph(REGISTRY)
-
-
-@pytest.fixture(scope="module")
-def w3(devnet: Any) -> Any:
-    from web3 import Web3
-
-    return Web3(Web3.HTTPProvider(devnet.rpc_url))
-
-
-@contextlib.contextmanager
-def _snapshot(w3: Any) -> Iterator[None]:
-    snap = w3.provider.make_request("evm_snapshot", [])["result"]
-    try:
-        yield
-    finally:
-        assert w3.provider.make_request("evm_revert", [snap])["result"] is True
 
 
 def _deploy_registry(w3: Any, artifacts: dict[str, Any]) -> tuple[Any, int]:
@@ -119,7 +94,7 @@ def test_template_bigdecimal_keccak_call_loadrelated(
     from eth_hash.auto import keccak
 
     accounts = w3.eth.accounts
-    with _snapshot(w3):
+    with evm_snapshot(w3):
         registry, start = _deploy_registry(w3, artifacts)
         specs = [("Alpha vault", 6), ("Βήτα ✓ vault", 18)]
         vaults: dict[str, tuple[str, int]] = {}
@@ -233,7 +208,7 @@ def test_failing_handler_stops_indexing(
 
     from fluence_dao.cli.main import app
 
-    with _snapshot(w3):
+    with evm_snapshot(w3):
         registry, start = _deploy_registry(w3, artifacts)
         _send(w3, registry.functions.createVault("before the fault", 2), w3.eth.accounts[0])
         fault_block = _send(w3, registry.functions.fault(kind), w3.eth.accounts[0])["blockNumber"]

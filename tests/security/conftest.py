@@ -8,10 +8,8 @@ the operator is the CLI's own client key (`<state_dir>/client/key`, the manageme
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,27 +18,9 @@ from typing import Any
 
 import pytest
 
+from _helpers import run_cli
+
 AQUA = Path(__file__).resolve().parent / "attacks.aqua"
-
-
-def run_cli(
-    state_dir: Path, *args: str, check: bool = True, timeout: float = 240, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`fluence-dao ARGS` in a subprocess with only this state dir configured (no FLUENCE_DAO_* from the shell)."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("FLUENCE_DAO_") or k.endswith(("PROJECT_ROOT", "CACHE_DIR"))
-    }
-    clean["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
-    clean.update(env or {})
-    done = subprocess.run(
-        [sys.executable, "-m", "fluence_dao", *args], capture_output=True, text=True, env=clean, timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    if check and done.returncode != 0:
-        raise AssertionError(f"fluence-dao {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    return done
 
 
 @dataclass

@@ -14,7 +14,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from _helpers import run_cli
 from fluence_dao.devnet import secure_state_dir
 
 pytestmark = pytest.mark.integration
@@ -44,21 +44,7 @@ def _loose_paths(root: Path, skip: tuple[Path, ...] = ()) -> list[str]:
 
 
 def _cli(state_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUENCE_DAO_") or k.endswith(("_ROOT", "_DIR"))}
-    env["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "fluence_dao", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        umask=0o022,  # the usual shell umask: the files must not depend on it
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, f"fluence-dao {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}"
-    return done
+    return run_cli(state_dir, *args, check=check, umask=0o022, timeout=300)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from _helpers import run_cli
 from fluence_dao.errors import IpfsError, KuboRpcError
 from fluence_dao.ipfs import (
     Cid,
@@ -359,20 +360,7 @@ def test_ipfs_serve_without_a_token_file_refuses_writes(tmp_path: Path, served: 
 
 
 def _cli(state_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUENCE_DAO_") or k.endswith(("_ROOT", "_DIR"))}
-    env["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "fluence_dao", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, f"fluence-dao {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}"
-    return done
+    return run_cli(state_dir, *args, check=check, timeout=600)
 
 
 def test_governed_cids_cannot_be_unpinned_or_collected_without_the_token(tmp_path: Path, require: Any) -> None:

@@ -1,0 +1,85 @@
+"""Plain helpers shared by the test suites (import as `from _helpers import ...`: tests/ is on sys.path because
+tests/conftest.py sits there and there is no __init__.py).
+
+Fixtures live in the conftest.py files; what is here is what a fixture or a test calls directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Read from the process environment by _util/paths, not Settings: a clean environment keeps them.
+_PROCESS_ONLY_SUFFIXES = ("PROJECT_ROOT", "CACHE_DIR")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally; fail under CI (CI=true), where everything must be installed: a silent skip in CI would hide a
+    missing install step."""
+    if os.environ.get("CI"):
+        pytest.fail(f"required for this test but missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+def require(condition: object, reason: str) -> None:
+    """Skip locally / fail in CI when `condition` is false (also the `require` fixture of tests/conftest.py)."""
+    if not condition:
+        skip_or_fail(reason)
+
+
+def require_graph_cli() -> None:
+    """node and the project's graph-cli (node_modules/.bin/graph, from `npm ci`) build subgraphs."""
+    require(
+        shutil.which("node") is not None and (ROOT / "node_modules" / ".bin" / "graph").exists(),
+        "node and node_modules/.bin/graph (npm ci) are needed to build a subgraph",
+    )
+
+
+def run_cli(
+    state_dir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: float = 240,
+    env: dict[str, str] | None = None,
+    umask: int = -1,
+) -> subprocess.CompletedProcess[str]:
+    """`fluence-dao ARGS` in a subprocess with only this state dir configured (no FLUENCE_DAO_* from the shell
+    but the process-only ones); `check` raises with the command's stderr when it exits non-zero."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("FLUENCE_DAO_") or k.endswith(_PROCESS_ONLY_SUFFIXES)
+    }
+    clean["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
+    clean.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "fluence_dao", *args],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        umask=umask,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"fluence-dao {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return done
+
+
+@contextlib.contextmanager
+def evm_snapshot(w3: Any) -> Iterator[None]:
+    """Runs the block on an anvil snapshot and reverts it after (the chain is as before for the next test)."""
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    try:
+        yield
+    finally:
+        assert w3.provider.make_request("evm_revert", [snap])["result"] is True
