@@ -70,8 +70,8 @@ class TxReceipt:
 class EthClient:
     """One RPC endpoint. Library errors never escape: see `guard()`.
 
-    `expected_chain_id`, when given, is checked on first use (a wrong endpoint is a clear error rather than
-    transactions signed for the wrong chain).
+    `expected_chain_id`, when given, is checked before the first call of any kind (a wrong endpoint is a clear
+    error rather than answers from, or transactions signed for, the wrong chain).
     """
 
     def __init__(self, rpc_url: str, *, timeout_s: float = 10.0, expected_chain_id: int | None = None) -> None:
@@ -93,6 +93,8 @@ class EthClient:
         import requests
         from web3.exceptions import ContractLogicError, Web3Exception, Web3RPCError
 
+        if self._expected_chain_id is not None and self._chain_id is None and what != "eth_chainId":
+            self.chain_id()  # reads too: a wrong endpoint fails before its first answer is used
         try:
             yield
         except requests.exceptions.RequestException as err:
@@ -127,7 +129,8 @@ class EthClient:
             chain_id = int(self.call("eth_chainId", lambda: self.w3.eth.chain_id))
             if self._expected_chain_id is not None and chain_id != self._expected_chain_id:
                 raise EthError(
-                    f"{self.rpc_url} is chain {chain_id}, but chain {self._expected_chain_id} is configured",
+                    f"{self.rpc_url} is chain {chain_id}, but chain {self._expected_chain_id} is configured: check the "
+                    "RPC URL, FLUENCE_DAO_ETH__CHAIN_ID and FLUENCE_DAO_ETH__NETWORK",
                     rpc_url=self.rpc_url,
                     chain_id=chain_id,
                     expected_chain_id=self._expected_chain_id,
