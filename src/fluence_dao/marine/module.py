@@ -159,6 +159,20 @@ def _wat_to_wasm(text: bytes, path: Path) -> bytes:
         raise ModuleLoadError(f"{str(path)!r} is not valid WAT: {err}", path=str(path)) from err
 
 
+def _read_wasm(wasm: str | os.PathLike[str] | bytes | bytearray) -> tuple[bytes, str]:
+    """(wasm bytes, default module name): bytes as given ("module"), or a .wasm/.wat file (named by its stem)."""
+    if isinstance(wasm, bytes | bytearray):
+        return bytes(wasm), "module"
+    path = Path(wasm)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ModuleLoadError(f"cannot read wasm module {str(path)!r}: {err}", path=str(path)) from err
+    if path.suffix == ".wat":
+        data = _wat_to_wasm(data, path)
+    return data, path.stem
+
+
 def _trap_reason(err: Exception) -> str:
     """The cause line of a wasmtime error ("wasm trap: wasm `unreachable` instruction executed")."""
     text = str(err.message if isinstance(err, wasmtime.Trap) else err)
@@ -205,18 +219,7 @@ class MarineModule:
         service_modules: Mapping[str, MarineModule] | None = None,
     ) -> MarineModule:
         """Load a module from a path or bytes. `service_modules` are the modules its imports may name."""
-        if isinstance(wasm, bytes | bytearray):
-            data = bytes(wasm)
-            default_name = "module"
-        else:
-            path = Path(wasm)
-            try:
-                data = path.read_bytes()
-            except OSError as err:
-                raise ModuleLoadError(f"cannot read wasm module {str(path)!r}: {err}", path=str(path)) from err
-            if path.suffix == ".wat":
-                data = _wat_to_wasm(data, path)
-            default_name = path.stem
+        data, default_name = _read_wasm(wasm)
         if config is None:
             config = ModuleConfig(name=default_name)
         return cls(data, config, service_modules or {})
@@ -495,16 +498,7 @@ def describe_module(wasm: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     `imports` and `exports` (core wasm names and types), `custom_sections` (name and size, in file order),
     `undescribed_exports` (exported functions with no Marine description, e.g. `_start`).
     """
-    if isinstance(wasm, bytes | bytearray):
-        data = bytes(wasm)
-    else:
-        path = Path(wasm)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise ModuleLoadError(f"cannot read wasm module {str(path)!r}: {err}", path=str(path)) from err
-        if path.suffix == ".wat":
-            data = _wat_to_wasm(data, path)
+    data, _ = _read_wasm(wasm)
     compiled = _engine.compile_module(data, "inspected")
     interface = parse_interface(data)
 
