@@ -442,9 +442,9 @@ def normalize_module_config(config: dict[str, Any]) -> dict[str, Any]:
     wasi = _unopt(config.get("wasi")) or {}
     if not isinstance(wasi, dict):
         raise BuiltinError(f"Error: module config field 'wasi' must be an object, got {json.dumps(wasi)}")
-    envs = _table(_unopt_pairs(wasi.get("envs", config.get("envs"))))
-    mapped = _table(_unopt_pairs(wasi.get("mapped_dirs", config.get("mapped_dirs"))))
-    binaries = _table(_unopt_pairs(wasi.get("mounted_binaries", config.get("mounted_binaries"))))
+    envs = _table(unopt_pairs(wasi.get("envs", config.get("envs"))))
+    mapped = _table(unopt_pairs(wasi.get("mapped_dirs", config.get("mapped_dirs"))))
+    binaries = _table(unopt_pairs(wasi.get("mounted_binaries", config.get("mounted_binaries"))))
     heap = _unopt(config.get("max_heap_size"))
     if isinstance(heap, str):
         parse_size(heap)
@@ -460,8 +460,8 @@ def normalize_module_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _unopt_pairs(value: Any) -> Any:
-    # An Aqua `?Pairs` is [] or [[[k, v], ...]]
+def unopt_pairs(value: Any) -> Any:
+    """An Aqua `?Pairs` ([] or [[[k, v], ...]]) as its pairs; any other value as it is."""
     if (
         isinstance(value, list)
         and len(value) == 1

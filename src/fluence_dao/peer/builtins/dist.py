@@ -11,7 +11,7 @@ import binascii
 from typing import Any
 
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
-from fluence_dao.peer.services import normalize_module_config
+from fluence_dao.peer.services import normalize_module_config, unopt_pairs
 
 
 def _config_arg(args: list[Any], index: int) -> dict[str, Any]:
@@ -120,15 +120,7 @@ class DistService(BuiltinService):
 def _pairs_arg(args: list[Any], index: int, field_name: str) -> Any:
     if index >= len(args) or args[index] is None:
         return None
-    value = args[index]
-    if (
-        isinstance(value, list)
-        and len(value) == 1
-        and isinstance(value[0], list)
-        and value[0]
-        and isinstance(value[0][0], list)
-    ):
-        value = value[0]
+    value = unopt_pairs(args[index])
     if isinstance(value, list) and not value:
         return None
     ok = isinstance(value, list) and all(
