@@ -28,17 +28,9 @@ def _context(state_dir: Path | None) -> Any:
 
 
 def _session(context: Any) -> Any:
-    from fluence_dao.errors import PeerError
-    from fluence_dao.flows import PeerSession
-    from fluence_dao.peer.remote import connect_from_settings
+    from fluence_dao.flows import open_session
 
-    network = connect_from_settings(context.settings)
-    if network is None:
-        raise PeerError(
-            f"no peer daemon answers for state dir {context.settings.state_dir}: run `fluence-dao devnet up`",
-            state_dir=str(context.settings.state_dir),
-        )
-    return PeerSession(network, ttl_ms=240_000)
+    return open_session(context.settings, ttl_ms=240_000)
 
 
 def _config(context: Any, subgraph_url: str, contract: str | None, ipfs_api: str | None, timeout: int) -> Any:

@@ -44,22 +44,9 @@ def _context(state_dir: Path | None) -> Any:
 
 
 def _session(context: Any, relay: str | None = None) -> Any:
-    from fluence_dao.errors import PeerError
-    from fluence_dao.flows import PeerSession
-    from fluence_dao.peer.remote import connect_from_settings
+    from fluence_dao.flows import open_session
 
-    if relay:
-        from fluence_dao.peer.libp2p import Libp2pRelayNetwork
-        from fluence_dao.peer.remote import client_key_pair
-
-        return PeerSession(Libp2pRelayNetwork(relay, client_key_pair(context.settings)))
-    network = connect_from_settings(context.settings)
-    if network is None:
-        raise PeerError(
-            f"no peer daemon answers for state dir {context.settings.state_dir}: run `fluence-dao devnet up`",
-            state_dir=str(context.settings.state_dir),
-        )
-    return PeerSession(network)
+    return open_session(context.settings, relay=relay)
 
 
 @app.command()

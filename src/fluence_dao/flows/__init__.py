@@ -6,7 +6,7 @@ Each flow takes a `FlowContext` (chain, ENS, governance signer, IPFS, from Setti
 
 from fluence_dao.flows._context import FlowContext
 from fluence_dao.flows._governance import Governance, GovernanceWrite, safe_batch
-from fluence_dao.flows._session import PeerSession, project_aqua
+from fluence_dao.flows._session import PeerSession, open_session, project_aqua
 from fluence_dao.flows.deploy_signer import DeploySignerResult, deploy_signer
 from fluence_dao.flows.interval import IntervalStarted, start_interval, stop_interval
 from fluence_dao.flows.publish import PublishResult, publish
@@ -20,6 +20,7 @@ __all__ = [
     "PeerSession",
     "PublishResult",
     "deploy_signer",
+    "open_session",
     "project_aqua",
     "publish",
     "safe_batch",

@@ -1,8 +1,9 @@
 """A conversation with one peer: the network that reaches it and one client identity for every call.
 
 Permissions on the peer follow the caller's peer id (who created a service may remove it; only the management
-peer may add scripts), so a flow keeps one client for all its calls. The network is a `LocalNetwork` (peers in
-this process) or anything with the same interface, such as a client of the peer daemon.
+peer may add scripts), so a flow keeps one client for all its calls. The network is a `ParticleNetwork`: a
+`LocalNetwork` (peers in this process), the peer daemon's `RemoteNetwork` or a libp2p relay; `open_session` reaches
+the one the settings (or `relay`) name, through `peer.connect`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluence_dao._util.paths import project_root
+
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
 
 
 @cache
@@ -42,3 +46,10 @@ class PeerSession:
             self.client = self.network.client()
         fn = project_aqua(aqua_file).function(function)
         return call_function(self.network, fn, args, client=self.client, ttl_ms=self.ttl_ms)
+
+
+def open_session(settings: Settings, *, relay: str | None = None, ttl_ms: int = 60_000) -> PeerSession:
+    """A session with the peer daemon of `settings` (or the libp2p `relay`), with the CLI's client key."""
+    from fluence_dao.peer import connect
+
+    return PeerSession(connect(settings, relay=relay), ttl_ms=ttl_ms)

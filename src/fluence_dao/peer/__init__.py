@@ -26,6 +26,7 @@ from fluence_dao.peer.avm import AquaVM, CallRequest, CallResult, InterpreterOut
 from fluence_dao.peer.builtins import BuiltinError, BuiltinHandler, BuiltinService, CallContext, Deferred
 from fluence_dao.peer.calls import ParticleHooks
 from fluence_dao.peer.client import ParticleNetwork, call_function
+from fluence_dao.peer.connect import connect
 from fluence_dao.peer.network import LocalNetwork
 from fluence_dao.peer.node import Peer, PeerConfig, Transport
 from fluence_dao.peer.particle import KeyPair, Particle, peer_id_from_public_key, public_key_from_peer_id
@@ -53,6 +54,7 @@ __all__ = [
     "RunParameters",
     "Transport",
     "call_function",
+    "connect",
     "connect_from_settings",
     "decode_particle",
     "encode_particle",
