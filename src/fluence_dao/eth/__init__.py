@@ -26,6 +26,7 @@ from fluence_dao.eth._governance import (
     deployment_file,
     governance_artifact,
     governance_calldata,
+    governance_proposals,
     read_deployment,
 )
 from fluence_dao.eth._solc import compile_contracts
@@ -50,6 +51,7 @@ __all__ = [
     "deployment_file",
     "governance_artifact",
     "governance_calldata",
+    "governance_proposals",
     "labelhash",
     "namehash",
     "normalize_name",

@@ -15,7 +15,7 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from fluence_dao._util.paths import project_root
-from fluence_dao.errors import TransactionFailedError
+from fluence_dao.errors import ConfigError, TransactionFailedError
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
 from fluence_dao.eth._solc import compile_contracts
 from fluence_dao.eth._tx import TxSender
@@ -75,8 +75,15 @@ def read_deployment(state_dir: Path) -> GovernanceDeployment | None:
     path = deployment_file(state_dir)
     if not path.is_file():
         return None
-    raw = json.loads(path.read_text())
-    return GovernanceDeployment(raw["address"], int(raw["block_number"]), int(raw["chain_id"]))
+    try:
+        raw = json.loads(path.read_text())
+        return GovernanceDeployment(str(raw["address"]), int(raw["block_number"]), int(raw["chain_id"]))
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"{path} does not hold a Governance deployment ({type(err).__name__}: {err}): remove it and run "
+            "`fluence-dao dao deploy`",
+            path=str(path),
+        ) from None
 
 
 def deploy_governance(sender: TxSender, state_dir: Path | None = None) -> GovernanceDeployment:
@@ -120,12 +127,18 @@ class GovernanceContract:
 
     def propose(self, description: str, duration_blocks: int = 100, *, sender: TxSender | None = None) -> int:
         """Open a referendum; returns its id (from the ProposalCreated log)."""
+        return self.propose_with_receipt(description, duration_blocks, sender=sender)[0]
+
+    def propose_with_receipt(
+        self, description: str, duration_blocks: int = 100, *, sender: TxSender | None = None
+    ) -> tuple[int, TxReceipt]:
+        """Open a referendum; returns its id (from the ProposalCreated log) and the transaction's receipt."""
         receipt = self._send("propose", [description, duration_blocks], sender)
         raw = self.client.rpc("eth_getTransactionReceipt", [receipt.tx_hash]) or {}
         for entry in raw.get("logs", []):
             topics = entry.get("topics", [])
             if entry.get("address", "").lower() == self.address.lower() and topics and topics[0] == PROPOSAL_CREATED:
-                return int(topics[1], 16)
+                return int(topics[1], 16), receipt
         raise TransactionFailedError(
             f"Governance propose {receipt.tx_hash} emitted no ProposalCreated", tx_hash=receipt.tx_hash
         )
@@ -135,3 +148,33 @@ class GovernanceContract:
 
     def close(self, proposal_id: int, *, sender: TxSender | None = None) -> TxReceipt:
         return self._send("close", [proposal_id], sender)
+
+    def proposals(self, from_block: int = 0) -> list[dict[str, Any]]:
+        return governance_proposals(self.client, self.address, from_block)
+
+
+def governance_proposals(client: EthClient, address: str, from_block: int = 0) -> list[dict[str, Any]]:
+    """Every referendum of the Governance contract at `address`, oldest first: id, proposer, description (from its
+    ProposalCreated log, None when the log is before `from_block`), end block, votes for and against, closed, and
+    passed (for > against; None while open). Reads only: no key needed."""
+    contract = client.w3.eth.contract(address=to_checksum(address), abi=governance_artifact()["abi"])
+    with client.guard(f"Governance proposals at {address}"):
+        count = int(contract.functions.proposalCount().call())
+        logs = contract.events.ProposalCreated.get_logs(from_block=from_block)
+        descriptions = {int(entry["args"]["id"]): str(entry["args"]["description"]) for entry in logs}
+        rows = []
+        for proposal_id in range(1, count + 1):
+            proposer, end_block, votes_for, votes_against, closed = contract.functions.getReferendum(proposal_id).call()
+            rows.append(
+                {
+                    "id": proposal_id,
+                    "proposer": str(proposer),
+                    "description": descriptions.get(proposal_id),
+                    "end_block": int(end_block),
+                    "for": int(votes_for),
+                    "against": int(votes_against),
+                    "closed": bool(closed),
+                    "passed": (int(votes_for) > int(votes_against)) if closed else None,
+                }
+            )
+    return rows
