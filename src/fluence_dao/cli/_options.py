@@ -7,13 +7,17 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _paths
 
 
 def _json_callback(value: bool) -> bool:
     if value:
         _output.set_json(True)
     return value
+
+
+def _state_dir_callback(value: Path | None) -> Path | None:
+    return _paths.state_dir(value)
 
 
 JsonOption = Annotated[
@@ -24,5 +28,9 @@ JsonOption = Annotated[
 
 StateDirOption = Annotated[
     Path | None,
-    typer.Option("--state-dir", help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao)."),
+    typer.Option(
+        "--state-dir",
+        help="Runtime state dir (env FLUENCE_DAO_STATE_DIR; default ./.fluence-dao).",
+        callback=_state_dir_callback,
+    ),
 ]

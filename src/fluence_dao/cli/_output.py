@@ -1,18 +1,34 @@
 """Rendering for every command: results on stdout, progress and logs on stderr.
 
-With `--json`, stdout holds exactly one JSON document. Without it, stdout holds only the result
-(a CID, an address, a table); everything else goes to stderr.
+With `--json`, stdout holds exactly one JSON document: the result, or `{"error": {...}}` for a failure of any kind
+(`main.run` writes those). Without it, stdout holds only the result (a CID, an address, a table). Progress goes to
+stderr in both modes: a rich spinner (with the progress lines above it) when stderr is a terminal, plain lines when
+it is not, nothing at all with the root `--quiet`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 _json_mode = False
+_quiet = False
+_emitted = False
+_live_console: Any = None  # the rich Console of a running spinner: progress lines are printed above it
+
+#: A log record with this attribute was shown as a progress line; the CLI's log handler skips it.
+PROGRESS_ATTR = "fluence_dao_progress"
+
+
+def reset() -> None:
+    """Forget the previous invocation's modes (one process may run several, e.g. in tests)."""
+    global _json_mode, _quiet, _emitted
+    _json_mode = _quiet = _emitted = False
 
 
 def set_json(enabled: bool) -> None:
@@ -24,35 +40,137 @@ def json_mode() -> bool:
     return _json_mode
 
 
+def set_quiet(enabled: bool) -> None:
+    global _quiet
+    _quiet = enabled
+
+
+def quiet() -> bool:
+    return _quiet
+
+
+def emitted() -> bool:
+    """Whether this invocation already wrote its result document (a second one would break `--json`)."""
+    return _emitted
+
+
 def emit(result: Any, text: str | None = None) -> None:
     """Print a command's result: JSON when --json is on, else `text` (or the result itself)."""
+    global _emitted
     if _json_mode:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     else:
-        sys.stdout.write((text if text is not None else _plain(result)) + "\n")
+        sys.stdout.write((text if text is not None else _plain_document(result)) + "\n")
     sys.stdout.flush()
+    _emitted = True
 
 
-def _plain(result: Any) -> str:
+def emit_error(error: dict[str, Any]) -> None:
+    """The one JSON document of a failed invocation (only with --json, and only when no result was written)."""
+    global _emitted
+    if _emitted:
+        return
+    sys.stdout.write(json.dumps({"error": error}, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+    _emitted = True
+
+
+def _plain_document(result: Any) -> str:
     if isinstance(result, str):
         return result
     return json.dumps(result, indent=2, sort_keys=True, default=str)
 
 
+def plain(value: Any, missing: str = "-") -> str:
+    """A value for human output, never a Python repr: None -> `missing`, bools yes/no, lists comma-separated."""
+    if value is None:
+        return missing
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(plain(item, missing) for item in value) or "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
 def info(message: str) -> None:
-    """A progress line on stderr (silent in --json mode)."""
-    if not _json_mode:
-        sys.stderr.write(message + "\n")
-        sys.stderr.flush()
+    """A progress line on stderr (in --json mode too; nothing with --quiet)."""
+    if _quiet:
+        return
+    if _live_console is not None:
+        _live_console.print(message, markup=False, highlight=False, soft_wrap=True)
+        return
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 @contextmanager
-def status(message: str) -> Iterator[None]:
-    """A rich spinner on stderr while waiting; plain and silent when stderr is not a TTY or --json is on."""
-    if _json_mode or not sys.stderr.isatty():
+def status(message: str, *, loggers: Sequence[str] = ()) -> Iterator[None]:
+    """Progress for an operation that may take more than a second.
+
+    On a terminal: a rich spinner with `message`, progress lines printed above it. Otherwise: `message ...` as a
+    plain line, and `message: done in S s` once it succeeded after a second or more. The INFO records of `loggers`
+    (e.g. "anvil started (pid 123)") are shown as progress lines meanwhile. Silent with --quiet.
+    """
+    global _live_console
+    if _quiet:
         yield
         return
-    from rich.console import Console
+    with _forward_logs(loggers):
+        if sys.stderr.isatty():
+            from rich.console import Console
 
-    with Console(stderr=True).status(message):
+            console = Console(stderr=True)
+            with console.status(message):
+                _live_console = console
+                try:
+                    yield
+                finally:
+                    _live_console = None
+            return
+        info(f"{message} ...")
+        started = time.monotonic()
         yield
+        elapsed = time.monotonic() - started
+        if elapsed >= 1.0:
+            info(f"{message}: done in {elapsed:.1f} s")
+
+
+class _ProgressHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        setattr(record, PROGRESS_ATTR, True)
+        info(record.getMessage())
+
+
+@contextmanager
+def _forward_logs(names: Sequence[str]) -> Iterator[None]:
+    if not names:
+        yield
+        return
+    handler = _ProgressHandler(logging.INFO)
+    saved: list[tuple[logging.Logger, int]] = []
+    for name in names:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+class SkipProgress(logging.Filter):
+    """For the CLI's log handler: records already shown as progress lines are not logged a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, PROGRESS_ATTR, False)
+
+
+def progress_bar_wanted(total: int, min_total: int) -> bool:
+    """A byte-progress bar is worth showing: a terminal, not --quiet, and at least `min_total` to do."""
+    return not _quiet and total >= min_total and sys.stderr.isatty()

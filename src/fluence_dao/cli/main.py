@@ -7,6 +7,9 @@ Exit codes (documented in docs/cli.md):
   3    internal error (a bug: a traceback is printed)
   130  interrupted (Ctrl-C)
 
+With `--json`, every outcome is one JSON document on stdout (a result, or an error of any kind); progress goes to
+stderr in both modes (`_output`), silent with `--quiet`.
+
 Command groups are imported lazily by Typer only when their module is loaded here; each group module
 imports heavy libraries (web3, wasmtime) inside its command functions, so `--help` stays fast.
 """
@@ -17,7 +20,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 # Plain help for every group: rendering it with rich costs ~150 ms of `--help` (Typer reads this at import).
 os.environ.setdefault("TYPER_USE_RICH", "0")
@@ -39,7 +42,7 @@ app = typer.Typer(
     help="Autonomous, DAO-governed services on the Fluence compute model.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 
@@ -54,12 +57,41 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Log fluence-dao's details to stderr; twice (-vv) also the libraries' (web3, HTTP).",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No progress on stderr (errors and warnings still show).")
+    ] = False,
 ) -> None:
     """fluence-dao: governed WebAssembly services, a local Fluence peer, IPFS and ENS."""
-    _output.set_json(False)  # per invocation: a command's eager --json option turns it back on
-    level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    _output.reset()  # per invocation: a command's eager --json option turns JSON back on
+    _output.set_quiet(quiet)
+    _configure_logging(verbose)
+
+
+_log_handler: logging.Handler | None = None
+
+
+def _configure_logging(verbose: int) -> None:
+    """Warnings by default; -v: fluence-dao's debug logs; -vv: every library's too (web3 logs whole responses)."""
+    global _log_handler
+    root_logger = logging.getLogger()
+    if _log_handler is not None:
+        root_logger.removeHandler(_log_handler)
+    _log_handler = logging.StreamHandler(sys.stderr)
+    _log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    _log_handler.addFilter(_output.SkipProgress())
+    _log_handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root_logger.addHandler(_log_handler)
+    root_logger.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    logging.getLogger("fluence_dao").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 
 def _register() -> None:
@@ -81,34 +113,93 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """Console-script entry point: maps errors to the documented exit codes.
+    """Console-script entry point: runs the CLI and exits with the documented code.
 
-    Typer's standalone mode handles usage errors itself (exit 2); FluenceDaoError and Ctrl-C are mapped
-    here so a failed operation is one clean line (or one JSON document) and never a traceback.
     The umask 077 makes every file this process and its children (ipfs/subgraph serve, the peer daemon, anvil)
     create readable by this user only: the state dir holds keys, tokens and logs.
     """
     os.umask(0o077)
     signal.signal(signal.SIGINT, _on_sigint)
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(args: list[str]) -> int:
+    """Run one invocation and return its exit code; nothing escapes as a traceback except a bug's (exit 3).
+
+    Every outcome is mapped here: usage errors (2), FluenceDaoError (1), a file-system error the commands did not
+    check for (1, naming the path), Ctrl-C (130) and bugs (3, with the traceback on stderr). With --json, stdout
+    then holds exactly one JSON document, `{"error": {"type", "message", ...}}` unless a result was written.
+    """
+    from typer._click import exceptions as click_errors  # typer 0.29 vendors click (pinned in pyproject)
+
+    wants_json = "--json" in args  # a usage error can stop parsing before the option's own callback runs
+    _output.reset()
     try:
-        app(prog_name="fluence-dao")
+        outcome = app(args=args, prog_name="fluence-dao", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as err:
+        err.show()
+        return EXIT_USAGE
+    except click_errors.ClickException as err:
+        err.show()
+        if wants_json or _output.json_mode():
+            _output.emit_error(_usage_error(err))
+        return err.exit_code
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        return EXIT_FAILED
     except FluenceDaoError as err:
-        _report(err)
-        sys.exit(EXIT_FAILED)
-    except _Interrupted:
+        _report(err, wants_json)
+        return EXIT_FAILED
+    except (_Interrupted, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception:
+        if wants_json or _output.json_mode():
+            _output.emit_error({"type": "Interrupted", "message": "interrupted"})
+        return EXIT_INTERRUPTED
+    except OSError as err:
+        logging.getLogger(__name__).debug("file-system error", exc_info=True)
+        _report(_os_error(err), wants_json)
+        return EXIT_FAILED
+    except Exception as err:
         import traceback
 
         traceback.print_exc()
         sys.stderr.write("internal error: this is a bug in fluence-dao; please report it with the traceback\n")
-        sys.exit(EXIT_INTERNAL)
+        if wants_json or _output.json_mode():
+            _output.emit_error(
+                {
+                    "type": "InternalError",
+                    "message": f"internal error (a bug in fluence-dao): {type(err).__name__}: {err}",
+                    "exception": type(err).__name__,
+                }
+            )
+        return EXIT_INTERNAL
+    return outcome if isinstance(outcome, int) else EXIT_OK
 
 
-def _report(err: FluenceDaoError) -> None:
-    if _output.json_mode() or "--json" in sys.argv:
-        import json
+def _usage_error(err: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "UsageError", "message": err.format_message()}
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None:
+        out["command"] = ctx.command_path
+    param = getattr(err, "param", None)
+    if param is not None and getattr(param, "opts", None):
+        out["param"] = param.opts[0]
+    elif getattr(err, "param_hint", None):
+        out["param"] = str(err.param_hint)
+    return out
 
-        sys.stdout.write(json.dumps({"error": err.to_dict()}, indent=2, sort_keys=True) + "\n")
+
+def _os_error(err: OSError) -> FluenceDaoError:
+    """An OSError a command did not expect (disk full, a path that changed meanwhile), as a clean failure."""
+    what = err.strerror or type(err).__name__
+    path = err.filename
+    message = f"{path}: {what}" if path is not None else f"{what} ({type(err).__name__})"
+    if err.filename2 is not None:
+        message += f" (with {err.filename2})"
+    return FluenceDaoError(message, path=None if path is None else str(path), errno=err.errno)
+
+
+def _report(err: FluenceDaoError, wants_json: bool) -> None:
+    if wants_json or _output.json_mode():
+        _output.emit_error(err.to_dict())
     sys.stderr.write(f"error: {err.message}\n")
