@@ -22,7 +22,15 @@ RpcUrlOption = Annotated[
 RegistryOption = Annotated[
     str | None, typer.Option("--registry", help="ENS registry address (env FLUENCE_DAO_ETH__ENS_REGISTRY).")
 ]
-NameArg = Annotated[str, typer.Argument(help="An ENS name, e.g. alpha.public-record.eth.")]
+
+
+def _name_callback(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter("the ENS name is empty: give one such as alpha.public-record.eth")
+    return value
+
+
+NameArg = Annotated[str, typer.Argument(help="An ENS name, e.g. alpha.public-record.eth.", callback=_name_callback)]
 
 
 def _context(rpc_url: str | None, registry: str | None, state_dir: Path | None) -> Any:
