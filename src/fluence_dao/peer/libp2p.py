@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,20 +303,14 @@ class Libp2pEndpoint:
         host.get_network().register_notifee(_Notifee())
 
     async def _handle_stream(self, stream: Any) -> None:
-        from libp2p.network.stream.exceptions import StreamEOF, StreamError
+        from libp2p.network.stream.exceptions import StreamError
 
         remote = str(stream.muxed_conn.peer_id)
         with self._lock:
             self._connected.add(remote)
         reader = FrameReader()
         try:
-            while True:
-                try:
-                    chunk = await stream.read(READ_CHUNK)
-                except StreamEOF:
-                    break
-                if not chunk:
-                    break
+            async for chunk in _chunks(stream):
                 for message in reader.feed(chunk):
                     self.messages_received += 1
                     self._deliver(remote, message)
@@ -404,22 +398,29 @@ class Libp2pEndpoint:
         return facts
 
 
+async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+    """What a libp2p stream sends, as it arrives, until the remote closes its side."""
+    from libp2p.network.stream.exceptions import StreamEOF
+
+    while True:
+        try:
+            chunk = await stream.read(READ_CHUNK)
+        except StreamEOF:
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
 async def _identify(host: Any, peer: Any) -> dict[str, Any]:
     """Ask the peer's identify (`/ipfs/id/1.0.0`): its protocol_version, agent and protocols."""
     from libp2p.identity.identify.identify import ID as IDENTIFY_ID
     from libp2p.identity.identify.identify import parse_identify_response
-    from libp2p.network.stream.exceptions import StreamEOF
 
     stream = await host.new_stream(peer, [IDENTIFY_ID])
     data = b""
     try:
-        while True:
-            try:
-                chunk = await stream.read(READ_CHUNK)
-            except StreamEOF:
-                break
-            if not chunk:
-                break
+        async for chunk in _chunks(stream):
             data += chunk
     finally:
         await _quietly(stream.close())
