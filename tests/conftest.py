@@ -6,9 +6,15 @@ when the CI environment variable is set: a silent skip in CI would hide a missin
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from _helpers import require as _require
+
+AQUA_DIR = Path(__file__).resolve().parent / "aqua"
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +37,21 @@ def built_wasm(tmp_path_factory):
         return cache[name]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def compiled_aqua():
+    """`compiled_aqua(source) -> CompiledAqua`: `source` a name in tests/aqua ("basics") or a path to an .aqua
+    file, compiled once per session; skips locally / fails in CI without node (the compiler runs on it)."""
+    from fluence_dao.aqua import compile_aqua
+
+    cache: dict[Path, Any] = {}
+
+    def compile_(source: str | Path) -> Any:
+        path = AQUA_DIR / f"{source}.aqua" if isinstance(source, str) else Path(source)
+        if path not in cache:
+            _require(shutil.which("node"), "node is not installed (the Aqua compiler runs on it)")
+            cache[path] = compile_aqua(path)
+        return cache[path]
+
+    return compile_

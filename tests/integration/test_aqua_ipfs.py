@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao.aqua import compile_aqua
 from fluence_dao.ipfs import KuboServer, LocalIpfs
 from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
 from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
@@ -37,11 +36,8 @@ class TamperingNodeFake:
 
 
 @pytest.fixture(scope="module")
-def compiled(require):
-    import shutil
-
-    require(shutil.which("node"), "node is not installed")
-    return compile_aqua(AQUA)
+def compiled(compiled_aqua):
+    return compiled_aqua(AQUA)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -25,7 +24,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from fluence_dao.aqua import compile_aqua
 from fluence_dao.cli.main import app
 from fluence_dao.errors import ParticleError, PeerError
 from fluence_dao.peer import call_function
@@ -42,9 +40,8 @@ DRIVER = ROOT / "tests" / "js" / "relay_client.mjs"
 
 
 @pytest.fixture(scope="module")
-def relay_aqua(require: Any) -> Any:
-    require(shutil.which("node"), "node is not installed (the Aqua compiler and js-client need it)")
-    return compile_aqua(RELAY_AQUA)
+def relay_aqua(compiled_aqua: Any) -> Any:
+    return compiled_aqua(RELAY_AQUA)  # node also runs the js-client
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,14 +22,8 @@ AQUA = Path(__file__).resolve().parents[1] / "aqua"
 
 
 @pytest.fixture(scope="module")
-def compiled() -> dict[str, object]:
-    if not shutil.which("node"):
-        import os
-
-        if os.environ.get("CI"):
-            pytest.fail("node is required in CI")
-        pytest.skip("node is not installed")
-    return {name: compile_aqua(AQUA / f"{name}.aqua") for name in ("basics", "services", "errors")}
+def compiled(compiled_aqua) -> dict[str, object]:
+    return {name: compiled_aqua(name) for name in ("basics", "services", "errors")}
 
 
 @pytest.fixture(scope="module")

@@ -89,17 +89,13 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iter
 
 
 @pytest.fixture(scope="module")
-def basics() -> Any:
-    from fluence_dao.aqua import compile_aqua
-
-    return compile_aqua(AQUA / "basics.aqua")
+def basics(compiled_aqua: Any) -> Any:
+    return compiled_aqua("basics")
 
 
 @pytest.fixture(scope="module")
-def services() -> Any:
-    from fluence_dao.aqua import compile_aqua
-
-    return compile_aqua(AQUA / "services.aqua")
+def services(compiled_aqua: Any) -> Any:
+    return compiled_aqua("services")
 
 
 def test_devnet_up_runs_anvil_ipfs_and_the_peer_once(daemon: Daemon) -> None:

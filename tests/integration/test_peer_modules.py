@@ -4,14 +4,12 @@ HTTP effector as curl), whose service only its creator, the host or management p
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fluence_dao.aqua import compile_aqua
 from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
 
 pytestmark = pytest.mark.integration
@@ -29,14 +27,8 @@ def built(tmp_path_factory) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def multi(require) -> object:
-    if not shutil.which("node"):
-        import os
-
-        if os.environ.get("CI"):
-            pytest.fail("node is required in CI")
-        pytest.skip("node is not installed")
-    return compile_aqua(AQUA / "multimodule.aqua")
+def multi(compiled_aqua) -> object:
+    return compiled_aqua("multimodule")
 
 
 def test_two_module_service_with_call_parameters(tmp_path, built, multi) -> None:

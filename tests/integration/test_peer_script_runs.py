@@ -6,13 +6,11 @@ failing run does not stop the loop."""
 from __future__ import annotations
 
 import itertools
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from fluence_dao.aqua import compile_aqua
 from fluence_dao.peer import LocalNetwork, call_function
 from fluence_dao.peer.scheduler import SKIP_OVERLAP
 
@@ -22,9 +20,8 @@ AQUA = Path(__file__).resolve().parents[1] / "aqua" / "script_runs.aqua"
 
 
 @pytest.fixture(scope="module")
-def compiled(require):
-    require(shutil.which("node"), "node is not installed")
-    return compile_aqua(AQUA)
+def compiled(compiled_aqua):
+    return compiled_aqua(AQUA)
 
 
 def _run_until_history(net: LocalNetwork, script_id: str, runs: int, timeout_s: float = 20.0):

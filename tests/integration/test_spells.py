@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from fluence_dao._util.paths import project_root
-from fluence_dao.aqua import compile_aqua
 from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
 from fluence_dao.peer.particle import KeyPair
 from fluence_dao.peer.spells import spell_id_of_particle
@@ -22,9 +21,8 @@ TEST_AQUA = Path(__file__).resolve().parents[1] / "aqua" / "spells.aqua"
 
 
 @pytest.fixture(scope="module")
-def aqua(require):
-    require(shutil.which("node"), "node is not installed")
-    return compile_aqua(TEST_AQUA), compile_aqua(project_root() / "aqua" / "spell.aqua")
+def aqua(compiled_aqua):
+    return compiled_aqua(TEST_AQUA), compiled_aqua(project_root() / "aqua" / "spell.aqua")
 
 
 @pytest.fixture
