@@ -10,25 +10,10 @@ import pytest
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._numbers import BigDecimal
 
-BUMP = """
-(module
-  (memory (export "memory") 1)
-  (global $next (mut i32) (i32.const 1024))
-  (func (export "allocate") (param $size i32) (result i32) (local $at i32)
-    global.get $next local.set $at
-    global.get $next local.get $size i32.add global.set $next
-    local.get $at))
-"""
-
 
 @pytest.fixture
-def heap() -> A.AscHeap:
-    import wasmtime
-
-    from fluence_dao.marine.core import CoreModule
-
-    instance = CoreModule(bytes(wasmtime.wat2wasm(BUMP)), "bump", lambda *_: None).instantiate()
-    return A.AscHeap(instance.memory, lambda size: int(instance.call("allocate", size)), lambda index: 1000 + index)
+def heap(bump_heap: Any) -> A.AscHeap:
+    return bump_heap(lambda index: 1000 + index)
 
 
 def test_header_layout(heap: A.AscHeap) -> None:
@@ -80,15 +65,6 @@ def test_null_and_bounds(heap: A.AscHeap) -> None:
         heap.read(65530, 100)
 
 
-def _fresh_heap() -> A.AscHeap:
-    import wasmtime
-
-    from fluence_dao.marine.core import CoreModule
-
-    instance = CoreModule(bytes(wasmtime.wat2wasm(BUMP)), "bump", lambda *_: None).instantiate()
-    return A.AscHeap(instance.memory, lambda size: int(instance.call("allocate", size)), lambda index: 1000 + index)
-
-
 def test_entity_objects_have_headers(heap: A.AscHeap) -> None:
     """Every object of an entity (entries, store values, their payloads) carries its rtId and a padded size."""
     entity = {
@@ -122,7 +98,10 @@ def test_entity_objects_have_headers(heap: A.AscHeap) -> None:
     assert heap.read_entity(map_ptr) == entity
 
 
-def test_cached_objects_are_replayed_only_at_the_same_address() -> None:
+def test_cached_objects_are_replayed_only_at_the_same_address(bump_heap: Any) -> None:
+    def _fresh_heap() -> A.AscHeap:
+        return bump_heap(lambda index: 1000 + index)
+
     cache: dict[Any, tuple[int, bytes, int]] = {}
     first = _fresh_heap()
     ptr = first.cached(cache, "k", lambda: first.new_bytes(b"block"))

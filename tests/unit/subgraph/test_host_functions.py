@@ -14,26 +14,11 @@ from fluence_dao.subgraph._manifest import EntitySchema, Mapping
 from fluence_dao.subgraph._numbers import BigDecimal
 from fluence_dao.subgraph._store import Store
 
-BUMP = """
-(module
-  (memory (export "memory") 2)
-  (global $next (mut i32) (i32.const 1024))
-  (func (export "allocate") (param $size i32) (result i32) (local $at i32)
-    global.get $next local.set $at
-    global.get $next local.get $size i32.add global.set $next
-    local.get $at))
-"""
-
 
 @pytest.fixture
-def host() -> tuple[dict[str, Any], A.AscHeap, HostContext]:
+def host(bump_heap: Any) -> tuple[dict[str, Any], A.AscHeap, HostContext]:
     """Host functions over a real instance's memory (a bump allocator: no mapping wasm needed)."""
-    import wasmtime
-
-    from fluence_dao.marine.core import CoreModule
-
-    instance = CoreModule(bytes(wasmtime.wat2wasm(BUMP)), "bump", lambda *_: None).instantiate()
-    heap = A.AscHeap(instance.memory, lambda size: int(instance.call("allocate", size)), lambda index: index)
+    heap = bump_heap(lambda index: index, pages=2)
     mapping = Mapping("ethereum", "test", "anvil", "", (0, 0, 9), Path("test.wasm"), {}, [])
     ctx = HostContext(mapping, EntitySchema({}, {}, ""), Store(":memory:"), None, {}, heap=heap)
     ctx.address = b"\x22" * 20
