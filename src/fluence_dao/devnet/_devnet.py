@@ -591,7 +591,12 @@ class Devnet:
     def down(self, *, reset: bool = False) -> list[str]:
         """Stop every component (reverse order); `reset` also deletes the chain state and devnet.json."""
         stopped: list[str] = []
-        info = self.info() or {}
+        try:
+            info = self.info() or {}
+        except DevnetError:
+            if not reset:
+                raise
+            info = {}  # an unreadable devnet.json is what --reset removes: stop the processes by their pid files
         for component in reversed([*self.components, *self._disabled]):
             proc = self._processes.get(component.name) or component.process(self, info)
             if proc.stop():
