@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
+import time
 from pathlib import Path
 
 from fluence_dao._util.paths import node_modules
 from fluence_dao.errors import BuildError, ToolNotFoundError
+
+log = logging.getLogger(__name__)
 
 
 def graph_cli() -> Path:
@@ -26,6 +30,8 @@ def build_subgraph(directory: Path | str, timeout_s: float = 600.0) -> Path:
         raise BuildError(f"no subgraph.yaml in {directory}", path=str(directory))
     graph = graph_cli()
     for step in ("codegen", "build"):
+        log.info("graph %s in %s", step, directory)
+        started = time.monotonic()
         try:
             proc = subprocess.run(
                 [str(graph), step], cwd=directory, capture_output=True, text=True, timeout=timeout_s, check=False
@@ -35,4 +41,5 @@ def build_subgraph(directory: Path | str, timeout_s: float = 600.0) -> Path:
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
             raise BuildError(f"`graph {step}` failed in {directory}:\n{tail}", path=str(directory), step=step)
+        log.info("graph %s done in %.1f s", step, time.monotonic() - started)
     return directory / "build"

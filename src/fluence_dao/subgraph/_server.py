@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from fluence_dao._util.net import LOOPBACK
+from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph._graphql import SubgraphSchema
 from fluence_dao.subgraph._indexer import Indexer
 
@@ -86,7 +87,14 @@ class SubgraphServer:
                     return
                 self._reply(200, schema.execute(query, body.get("variables"), body.get("operationName")))
 
-        self._httpd = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        try:
+            self._httpd = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        except OSError as err:
+            raise SubgraphError(
+                f"cannot serve GraphQL on {LOOPBACK}:{port}: {err.strerror or err} (pick another --port, or 0 for any "
+                "free one)",
+                port=port,
+            ) from err
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self._threads: list[threading.Thread] = []
