@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 
 import pytest
+from particle_vector import PEER_ID, SEED_B64, SIGNATURE_B64, vector_particle
 
 from fluence_dao.errors import ConfigError, ParticleError
 from fluence_dao.peer.particle import (
@@ -18,21 +19,6 @@ from fluence_dao.peer.particle import (
     verify_signature,
 )
 
-SEED_B64 = "7h48PQ/f1rS9TxacmgODxbD42Il9B3KC117jvOPppPE="
-PEER_ID = "12D3KooWANqfCDrV79MZdMnMqTvDdqSAPSxdgFY1L6DCq2DVGB4D"
-SIGNATURE_B64 = "KceXDnOfqe0dOnAxiDsyWBIvUq6WHoT0ge+VMHXOZsjZvCNH7/10oufdlYfcPomfv28On6E87ZhDcHGBZcb7Bw=="
-
-
-def _vector_particle(pair: KeyPair) -> Particle:
-    unsigned = Particle(
-        id="2883f959-e9e7-4843-8c37-205d393ca372",
-        init_peer_id=pair.peer_id,
-        timestamp_ms=1696934545662,
-        ttl_ms=7000,
-        script="abc",
-    )
-    return replace(unsigned, signature=pair.sign(unsigned.signed_bytes()))
-
 
 def test_vector_peer_id() -> None:
     pair = KeyPair.from_base64(SEED_B64)
@@ -42,13 +28,13 @@ def test_vector_peer_id() -> None:
 
 
 def test_vector_signature() -> None:
-    particle = _vector_particle(KeyPair.from_base64(SEED_B64))
+    particle = vector_particle()
     assert base64.b64encode(particle.signature).decode() == SIGNATURE_B64
     particle.verify()
 
 
 def test_tampered_particle_fails_verification() -> None:
-    particle = _vector_particle(KeyPair.from_base64(SEED_B64))
+    particle = vector_particle()
     for changed in (replace(particle, script="abd"), replace(particle, ttl_ms=7001), replace(particle, id="x")):
         with pytest.raises(ParticleError, match="bad signature"):
             changed.verify()

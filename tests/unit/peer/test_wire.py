@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import msgpack
 import pytest
+from particle_vector import PEER_ID, SIGNATURE_B64, vector_particle
 
 from fluence_dao.errors import ParticleError
-from fluence_dao.peer.particle import KeyPair, Particle
+from fluence_dao.peer.particle import Particle
 from fluence_dao.peer.wire import (
     MAX_MESSAGE_BYTES,
     FrameReader,
@@ -22,21 +23,9 @@ from fluence_dao.peer.wire import (
     unframe,
 )
 
-SEED_B64 = "7h48PQ/f1rS9TxacmgODxbD42Il9B3KC117jvOPppPE="
-PEER_ID = "12D3KooWANqfCDrV79MZdMnMqTvDdqSAPSxdgFY1L6DCq2DVGB4D"
-SIGNATURE_B64 = "KceXDnOfqe0dOnAxiDsyWBIvUq6WHoT0ge+VMHXOZsjZvCNH7/10oufdlYfcPomfv28On6E87ZhDcHGBZcb7Bw=="
-
 
 def _vector() -> Particle:
-    pair = KeyPair.from_base64(SEED_B64)
-    unsigned = Particle(
-        id="2883f959-e9e7-4843-8c37-205d393ca372",
-        init_peer_id=pair.peer_id,
-        timestamp_ms=1696934545662,
-        ttl_ms=7000,
-        script="abc",
-    )
-    return replace(unsigned, signature=pair.sign(unsigned.signed_bytes()), data=b"\x00\x01\xff")
+    return vector_particle(data=b"\x00\x01\xff")
 
 
 def _body(message: bytes) -> dict:
