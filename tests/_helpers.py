@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,39 @@ def evm_snapshot(w3: Any) -> Iterator[None]:
         yield
     finally:
         assert w3.provider.make_request("evm_revert", [snap])["result"] is True
+
+
+def require_marine_js() -> tuple[str, Path]:
+    """(node, marine-js.wasm) for running modules under the reference marine-js; skips / fails in CI without them."""
+    from fluence_dao._util.paths import node_modules
+
+    node = shutil.which("node")
+    package = node_modules() / "@fluencelabs/marine-js/dist/marine-js.wasm"
+    if node is None or not package.exists():
+        skip_or_fail(
+            f"node and npm @fluencelabs/marine-js are needed (node: {node}, {package} exists: {package.exists()})"
+        )
+    assert node is not None
+    return node, package
+
+
+def module_ok(result: dict[str, Any]) -> Any:
+    """The value of a module's successful `{success, error, value}` result (fails the test on an error result)."""
+    assert result["success"] is True, result["error"]
+    assert result["error"] == ""
+    return result["value"]
+
+
+def module_failed(result: dict[str, Any]) -> str:
+    """The error text of a module's failed `{success, error, value}` result; it must say what went wrong."""
+    assert result["success"] is False, f"expected an error, got {result!r}"
+    assert result["error"], "an error result must say what went wrong"
+    return str(result["error"])
+
+
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """`handler` served on a free 127.0.0.1 port from a daemon thread (the caller shuts it down)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _helpers import require_marine_js
 from fluence_dao.build import build_module, wasm_source_dir
 from fluence_dao.errors import AbiError, FunctionNotFoundError, ModuleTrapError
 from fluence_dao.marine import (
@@ -522,18 +522,11 @@ def _jsonable(value: Any) -> Any:
 @pytest.fixture(scope="module")
 def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import json
-    import shutil
     import subprocess
 
     from fluence_dao._util.paths import node_modules
 
-    node = shutil.which("node")
-    package = node_modules() / "@fluencelabs/marine-js/dist/marine-js.wasm"
-    if node is None or not package.exists():
-        reason = f"node and npm @fluencelabs/marine-js are needed (node: {node}, {package} exists: {package.exists()})"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    node, _ = require_marine_js()
     work = tmp_path_factory.mktemp("marine-js")
     runner = work / "run.mjs"
     runner.write_text(MARINE_JS_RUNNER)

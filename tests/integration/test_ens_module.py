@@ -17,6 +17,8 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
+from _helpers import module_failed as failed
+from _helpers import module_ok as ok
 from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
 
 pytestmark = pytest.mark.integration
@@ -30,18 +32,6 @@ RESOLVER_ADDRESS = "0x4976fb03C32e5B8cfe2b6cCB31c09Ba78EBaBa41"
 def ens_module(built_wasm) -> MarineModule:
     wasm = built_wasm("ens")
     return MarineModule.load(wasm, ModuleConfig(name="ens"))
-
-
-def ok(result: dict[str, Any]) -> Any:
-    assert result["success"] is True, result["error"]
-    assert result["error"] == ""
-    return result["value"]
-
-
-def failed(result: dict[str, Any]) -> str:
-    assert result["success"] is False, f"expected an error, got {result!r}"
-    assert result["error"]
-    return str(result["error"])
 
 
 def hexstr(b: bytes) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
+from _helpers import require_marine_js
 from fluence_dao._util.paths import node_modules
 from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import build_module
@@ -39,13 +39,7 @@ def wasm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    node = shutil.which("node")
-    package = node_modules() / "@fluencelabs/marine-js/dist/marine-js.wasm"
-    if node is None or not package.exists():
-        reason = f"node and npm @fluencelabs/marine-js are needed (node: {node}, {package} exists: {package.exists()})"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    node, _ = require_marine_js()
     work = tmp_path_factory.mktemp("marine-js-run")
 
     def run(modules: list[tuple[str, Path]], calls: list[list[Any]], random: list[bytes] = ()) -> dict[str, Any]:

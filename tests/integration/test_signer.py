@@ -23,6 +23,8 @@ from eth_account.messages import encode_defunct
 from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
+from _helpers import module_failed as failed
+from _helpers import module_ok as ok
 from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
 
 pytestmark = pytest.mark.integration
@@ -71,18 +73,6 @@ class KnownRandom:
 
 def load(wasm: bytes, random_source: Callable[[int], bytes] | None = None, **cfg: Any) -> MarineModule:
     return MarineModule.load(wasm, ModuleConfig(name="signer", random_source=random_source, **cfg))
-
-
-def ok(result: dict[str, Any]) -> Any:
-    assert result["success"] is True, result["error"]
-    assert result["error"] == ""
-    return result["value"]
-
-
-def failed(result: dict[str, Any]) -> str:
-    assert result["success"] is False, f"expected an error, got {result!r}"
-    assert result["error"], "an error result must say what went wrong"
-    return str(result["error"])
 
 
 @pytest.fixture(scope="module")

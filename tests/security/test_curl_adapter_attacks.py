@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import resource
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from _helpers import serve_loopback
 from fluence_dao.errors import AquaCallError
 from fluence_dao.peer import AquaVM, KeyPair, LocalNetwork, Peer, PeerConfig, call_function
 from fluence_dao.peer.http_effector import DEFAULT_MAX_RESPONSE_BYTES, HttpEffector
@@ -91,10 +91,8 @@ def _serve(target: Target) -> ThreadingHTTPServer:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve_loopback(Handler)
     target.origin = f"http://127.0.0.1:{server.server_port}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 

@@ -4,7 +4,6 @@ module cannot override, capped responses and time, no redirects — against real
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from _helpers import serve_loopback
 from fluence_dao.errors import ConfigError
 from fluence_dao.peer.http_effector import (
     COULDNT_CONNECT,
@@ -91,11 +91,9 @@ def _serve() -> tuple[ThreadingHTTPServer, Server]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve_loopback(Handler)
     state.origin = f"http://127.0.0.1:{server.server_port}"
     state.url = state.origin + "/echo"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, state
 
 
