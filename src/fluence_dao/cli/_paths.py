@@ -81,3 +81,18 @@ def state_dir(path: Path | None, flag: str = "--state-dir") -> Path | None:
     if not ancestor.is_dir():
         raise _bad(flag, path, f"{ancestor} is a file, not a directory")
     return path
+
+
+def writable_state_dir(path: Path, *, given: bool) -> Path:
+    """The state dir a command writes to: from --state-dir (a usage error when it cannot be written), else from
+    FLUENCE_DAO_STATE_DIR or the default (a ConfigError naming the variable)."""
+    if given:
+        return writable_dir(path, "--state-dir")
+    try:
+        return writable_dir(path, "FLUENCE_DAO_STATE_DIR")
+    except typer.BadParameter as err:
+        from fluence_dao.errors import ConfigError
+
+        raise ConfigError(
+            f"the state dir {err.message} (set FLUENCE_DAO_STATE_DIR or pass --state-dir)", path=str(path)
+        ) from None

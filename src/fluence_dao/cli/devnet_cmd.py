@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _paths
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer(help="The local devnet: anvil on 127.0.0.1 with ENS and the project's names.", no_args_is_help=True)
@@ -21,22 +21,30 @@ def _devnet(state_dir: Path | None) -> Any:
     return Devnet(load_settings({"state_dir": state_dir}))
 
 
+#: Loggers whose INFO lines (a process started, ENS deployed, a graph build step) are `devnet up`'s progress.
+PROGRESS_LOGGERS = ("fluence_dao.devnet", "fluence_dao._util.process", "fluence_dao.subgraph")
+
+
 def _up_text(info: dict[str, Any]) -> str:
+    plain = _output.plain
     ens = info.get("ens") or {}
     lines = [
-        f"chain id         {info.get('chain_id')}",
-        f"rpc url          {info.get('rpc_url')}",
-        f"ens registry     {ens.get('registry')}",
-        f"public resolver  {ens.get('public_resolver')}",
-        f"governance       {info.get('governance')}",
+        f"chain id         {plain(info.get('chain_id'))}",
+        f"rpc url          {plain(info.get('rpc_url'))}",
+        f"ens registry     {plain(ens.get('registry'))}",
+        f"public resolver  {plain(ens.get('public_resolver'))}",
+        f"governance       {plain(info.get('governance'))}",
     ]
     for name, record in (info.get("names") or {}).items():
-        lines.append(f"name             {name}  owner {record.get('owner')}  resolver {record.get('resolver')}")
+        lines.append(
+            f"name             {name}  owner {plain(record.get('owner'))}  resolver {plain(record.get('resolver'))}"
+        )
     for name, proc in (info.get("processes") or {}).items():
         state = "started" if proc.get("started_now") else "already running"
-        lines.append(f"process          {name}  pid {proc.get('pid')}  {state}  log {proc.get('log')}")
+        lines.append(f"process          {name}  pid {plain(proc.get('pid'))}  {state}  log {plain(proc.get('log'))}")
     if info.get("subgraph"):
-        lines.append(f"subgraph         {info['subgraph'].get('url')}  Governance {info['subgraph'].get('governance')}")
+        subgraph = info["subgraph"]
+        lines.append(f"subgraph         {plain(subgraph.get('url'))}  Governance {plain(subgraph.get('governance'))}")
     return "\n".join(lines)
 
 
@@ -44,7 +52,8 @@ def _up_text(info: dict[str, Any]) -> str:
 def up(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Start anvil (or reuse the running one), deploy ENS, register the project names; print the addresses."""
     devnet = _devnet(state_dir)
-    with _output.status("starting the devnet..."):
+    _paths.writable_state_dir(devnet.settings.state_dir, given=state_dir is not None)
+    with _output.status("starting the devnet", loggers=PROGRESS_LOGGERS):
         info = devnet.up()
     _output.emit(info, _up_text(info))
 
@@ -64,21 +73,28 @@ def down(
 @app.command()
 def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Show each devnet process (pid, health), the chain and the owners of the project names."""
+    plain = _output.plain
     result = _devnet(state_dir).status().to_dict()
     lines = []
     for proc in result["processes"]:
         health = "healthy" if proc["healthy"] else ("running, NOT healthy" if proc["running"] else "stopped")
-        port = f"  port {proc['port']}" if proc.get("port") else ""
-        lines.append(f"{proc['name']:<10} {health:<22} pid {proc['pid']}{port}  log {proc['log']}")
+        pid = f"pid {proc['pid']}" if proc.get("pid") else "no pid"
+        port = f"  port {proc['port']}" if proc.get("port") and proc["running"] else ""
+        lines.append(f"{proc['name']:<10} {health:<22} {pid}{port}  log {plain(proc.get('log'))}")
     if result["chain"]:
         lines.append(
-            f"chain {result['chain']['chain_id']} at {result['rpc_url']}, block {result['chain']['block_number']}"
+            f"chain {plain(result['chain'].get('chain_id'))} at {plain(result['rpc_url'])}, "
+            f"block {plain(result['chain'].get('block_number'))}"
         )
+    elif not any(proc["running"] for proc in result["processes"]):
+        lines.append("the devnet is not running: start it with `fluence-dao devnet up`")
     for name, record in result["names"].items():
-        lines.append(f"{name}  owner {record.get('owner', record.get('error'))}")
+        owner = record.get("owner")
+        lines.append(f"{name}  owner {owner}" if owner else f"{name}  ERROR {plain(record.get('error'))}")
     if result.get("subgraph"):
         lines.append(
-            f"subgraph GraphQL {result['subgraph'].get('url')}  Governance {result['subgraph'].get('governance')}"
+            f"subgraph GraphQL {plain(result['subgraph'].get('url'))}  "
+            f"Governance {plain(result['subgraph'].get('governance'))}"
         )
     _output.emit(result, "\n".join(lines))
 

@@ -88,8 +88,7 @@ def _configure_logging(verbose: int) -> None:
     _log_handler = logging.StreamHandler(sys.stderr)
     _log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     _log_handler.addFilter(_output.SkipProgress())
-    _log_handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    root_logger.addHandler(_log_handler)
+    root_logger.addHandler(_log_handler)  # levels are the loggers' (a server command raises fluence_dao's to INFO)
     root_logger.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("fluence_dao").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 

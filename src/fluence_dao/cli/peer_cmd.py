@@ -57,6 +57,7 @@ def serve(
     for handler in logging.getLogger().handlers:  # a server's log: its events, and when each happened
         handler.setLevel(min(handler.level or logging.INFO, logging.INFO))
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    lock = _one_daemon_per_state_dir(_settings(state_dir))  # held until this process ends
     settings = _settings(state_dir, port)
     config = DaemonConfig.from_settings(
         settings,
@@ -64,7 +65,42 @@ def serve(
         management_peer_ids=frozenset(management_peer_id) if management_peer_id else None,
         libp2p_port=libp2p_port,
     )
-    serve(config)
+    try:
+        serve(config)
+    finally:
+        lock.close()
+
+
+def _one_daemon_per_state_dir(settings: Any) -> Any:
+    """An exclusive lock on <state dir>/peer/daemon.lock (a second `peer serve` on the state dir is refused, not
+    started beside the first); also refused when a daemon started without the lock answers at daemon.json's
+    address."""
+    import fcntl
+
+    from fluence_dao.errors import PeerError
+    from fluence_dao.peer.paths import daemon_file
+    from fluence_dao.peer.remote import client_key_if_present, daemon_address, ping
+
+    path = daemon_file(settings.state_dir).with_name("daemon.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    address = daemon_address(settings)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        running = ping(address, 1.0, key_pair=client_key_if_present(settings)) if address else None
+    except BlockingIOError:
+        running = {}
+    if running is not None:
+        handle.close()
+        pid = f" (pid {running['pid']})" if running.get("pid") else ""
+        raise PeerError(
+            f"a peer daemon already serves state dir {settings.state_dir}"
+            + (f" at {address}" if address else "")
+            + f"{pid}: stop it first (`fluence-dao devnet down`), or give this one another --state-dir",
+            state_dir=str(settings.state_dir),
+            address=address,
+        )
+    return handle
 
 
 @app.command()
@@ -83,5 +119,5 @@ def info(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
             address=address,
         )
     facts.pop("action", None)
-    lines = [f"{key:<20} {value}" for key, value in facts.items()]
+    lines = [f"{key:<20} {_output.plain(value)}" for key, value in facts.items()]
     _output.emit(facts, "\n".join(lines))
