@@ -24,8 +24,9 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 
@@ -117,11 +118,11 @@ class AquaIpfsService(BuiltinService):
 
     # ---- reads ------------------------------------------------------------------------------------------------
 
-    def get(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def get(self, args: Args, ctx: CallContext) -> JsonObject:
         cid = arg(args, 0, "hash", str)
         return self._get_into_vault(ctx, cid, self.ipfs)
 
-    def get_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def get_from(self, args: Args, ctx: CallContext) -> JsonObject:
         cid = arg(args, 0, "hash", str)
         if (refused := _refuse_unprivileged(ctx, "get_from", "path")) is not None:
             return refused
@@ -130,20 +131,20 @@ class AquaIpfsService(BuiltinService):
             return remote
         return self._get_into_vault(ctx, cid, remote)
 
-    def cat(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def cat(self, args: Args, ctx: CallContext) -> JsonObject:
         return self._cat(arg(args, 0, "hash", str), self.ipfs)
 
-    def cat_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def cat_from(self, args: Args, ctx: CallContext) -> JsonObject:
         cid = arg(args, 0, "hash", str)
         if (refused := _refuse_unprivileged(ctx, "cat_from", "contents")) is not None:
             return refused
         remote = self._remote(arg(args, 1, "external_multiaddr", str))
         return remote if isinstance(remote, dict) else self._cat(cid, remote)
 
-    def dag_get(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def dag_get(self, args: Args, ctx: CallContext) -> JsonObject:
         return self._dag_get_into_vault(ctx, arg(args, 0, "hash", str), self.ipfs)
 
-    def dag_get_from(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def dag_get_from(self, args: Args, ctx: CallContext) -> JsonObject:
         cid = arg(args, 0, "hash", str)
         if (refused := _refuse_unprivileged(ctx, "dag_get_from", "path")) is not None:
             return refused
@@ -152,7 +153,7 @@ class AquaIpfsService(BuiltinService):
 
     # ---- writes -----------------------------------------------------------------------------------------------
 
-    def put(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def put(self, args: Args, ctx: CallContext) -> JsonObject:
         path = arg(args, 0, "file_path", str)
         if (refused := _refuse_unprivileged(ctx, "put", "hash")) is not None:
             return refused
@@ -166,7 +167,7 @@ class AquaIpfsService(BuiltinService):
             return _failed("hash", f"ipfs put failed: {err}")
         return {"success": True, "error": "", "hash": str(entry.cid)}
 
-    def dag_put(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def dag_put(self, args: Args, ctx: CallContext) -> JsonObject:
         from fluence_dao.ipfs import decode_dag_json
 
         path = arg(args, 0, "file_path", str)
@@ -184,7 +185,7 @@ class AquaIpfsService(BuiltinService):
 
     # ---- configuration ----------------------------------------------------------------------------------------
 
-    def connect(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def connect(self, args: Args, ctx: CallContext) -> JsonObject:
         multiaddr = arg(args, 0, "multiaddr", str)
         if (refused := _refuse_unprivileged(ctx, "connect", "")) is not None:
             return refused
@@ -197,7 +198,7 @@ class AquaIpfsService(BuiltinService):
             return {"success": False, "error": f"cannot connect to {multiaddr}: {err}"}
         return {"success": True, "error": ""}
 
-    def set_timeout(self, args: list[Any], ctx: CallContext) -> None:
+    def set_timeout(self, args: Args, ctx: CallContext) -> None:
         seconds = arg(args, 0, "timeout_sec", "u64")
         if seconds == 0:
             raise BuiltinError("Error: timeout_sec must be positive")
@@ -206,7 +207,7 @@ class AquaIpfsService(BuiltinService):
         self.timeout_s = float(seconds)
 
     def _setter(self, attribute: str) -> Function:
-        def set_multiaddr(args: list[Any], ctx: CallContext) -> dict[str, Any]:
+        def set_multiaddr(args: Args, ctx: CallContext) -> JsonObject:
             multiaddr = arg(args, 0, "multiaddr", str)
             if (refused := _refuse_unprivileged(ctx, f"set_{attribute}", "", always=True)) is not None:
                 return refused
@@ -221,7 +222,7 @@ class AquaIpfsService(BuiltinService):
 
     # ---- helpers ----------------------------------------------------------------------------------------------
 
-    def _remote(self, multiaddr: str) -> Ipfs | dict[str, Any]:
+    def _remote(self, multiaddr: str) -> Ipfs | JsonObject:
         """A client for the node at `multiaddr`, or a failed result when it is malformed or not allowed."""
         try:
             host, url = multiaddr_to_url(multiaddr)
@@ -233,7 +234,7 @@ class AquaIpfsService(BuiltinService):
             )
         return self._connect(url, self.timeout_s)
 
-    def _get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> dict[str, Any]:
+    def _get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
         try:
             data = source.cat(cid)
             verify_cid(data, cid)
@@ -248,7 +249,7 @@ class AquaIpfsService(BuiltinService):
                 logger.warning("could not keep a local copy of %s: %s", cid, err)
         return {"success": True, "error": "", "path": ctx.peer.vault.put(ctx.particle, data, name=cid)}
 
-    def _cat(self, cid: str, source: Ipfs) -> dict[str, Any]:
+    def _cat(self, cid: str, source: Ipfs) -> JsonObject:
         try:
             data = source.cat(cid)
             verify_cid(data, cid)
@@ -258,7 +259,7 @@ class AquaIpfsService(BuiltinService):
             return _failed("contents", f"ipfs cat {cid} failed: {err.message}")
         return {"success": True, "error": "", "contents": data.decode("utf-8", "replace")}
 
-    def _dag_get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> dict[str, Any]:
+    def _dag_get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
         from fluence_dao.ipfs import encode_dag_json
 
         try:
@@ -269,7 +270,7 @@ class AquaIpfsService(BuiltinService):
         return {"success": True, "error": "", "path": ctx.peer.vault.put(ctx.particle, data, name=f"{cid}.json")}
 
 
-def _failed(field: str, error: str) -> dict[str, Any]:
+def _failed(field: str, error: str) -> JsonObject:
     return {"success": False, "error": error, field: ""} if field else {"success": False, "error": error}
 
 
@@ -280,7 +281,7 @@ def _forbidden(ctx: CallContext, function: str) -> str:
     )
 
 
-def _refuse_unprivileged(ctx: CallContext, function: str, field: str, *, always: bool = False) -> dict[str, Any] | None:
+def _refuse_unprivileged(ctx: CallContext, function: str, field: str, *, always: bool = False) -> JsonObject | None:
     """Writes to the peer's store and dials to other nodes are for the host and management peers where builtins are
     restricted (the daemon; its scripts and spells run as the host); settings (`always`) on every peer."""
     policy = ctx.peer.policy
@@ -289,7 +290,7 @@ def _refuse_unprivileged(ctx: CallContext, function: str, field: str, *, always:
     return _failed(field, _forbidden(ctx, function))
 
 
-def _addr(value: str, what: str) -> dict[str, Any]:
+def _addr(value: str, what: str) -> JsonObject:
     if not value:
         return {"success": False, "error": f"{what} multiaddr is not set", "multiaddr": ""}
     return {"success": True, "error": "", "multiaddr": value}

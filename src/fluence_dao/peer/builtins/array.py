@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from fluence_dao._util.json_types import Args, JsonArray
 from fluence_dao.peer.builtins.math import checked
 from fluence_dao.peer.builtins.op import OpService
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
@@ -14,7 +14,7 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _two_sets(args: list[Any]) -> tuple[list[str], list[str]]:
+def _two_sets(args: Args) -> tuple[list[str], list[str]]:
     exact_arity(args, 2)
     return arg(args, 0, "x", "strlist", "HashSet<String>"), arg(args, 1, "y", "strlist", "HashSet<String>")
 
@@ -33,27 +33,27 @@ class ArrayService(BuiltinService):
             "length": OpService().array_length,
         }
 
-    def sum(self, args: list[Any], ctx: CallContext) -> int:
+    def sum(self, args: Args, ctx: CallContext) -> int:
         exact_arity(args, 1)
         return checked(sum(arg(args, 0, "x", "i64list")), "add")
 
-    def dedup(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def dedup(self, args: Args, ctx: CallContext) -> list[str]:
         exact_arity(args, 1)
         return _unique(arg(args, 0, "x", "strlist"))
 
-    def intersect(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def intersect(self, args: Args, ctx: CallContext) -> list[str]:
         xs, ys = _two_sets(args)
         return [x for x in _unique(xs) if x in set(ys)]
 
-    def diff(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def diff(self, args: Args, ctx: CallContext) -> list[str]:
         xs, ys = _two_sets(args)
         return [x for x in _unique(xs) if x not in set(ys)]
 
-    def sdiff(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def sdiff(self, args: Args, ctx: CallContext) -> list[str]:
         xs, ys = _two_sets(args)
         return [x for x in _unique(xs) if x not in set(ys)] + [y for y in _unique(ys) if y not in set(xs)]
 
-    def slice(self, args: list[Any], ctx: CallContext) -> list[Any]:
+    def slice(self, args: Args, ctx: CallContext) -> JsonArray:
         if len(args) != 3:
             raise BuiltinError("invalid number of parameters. need array, start index and end index")
         array, start, end = args

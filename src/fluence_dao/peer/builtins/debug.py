@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from fluence_dao._util.json_types import Args
 from fluence_dao.peer.builtins.json_ import stringify
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function
 
@@ -17,7 +17,7 @@ class DebugService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"stringify": self.stringify}
 
-    def stringify(self, args: list[Any], ctx: CallContext) -> str:
+    def stringify(self, args: Args, ctx: CallContext) -> str:
         if not args:
             return '"<empty argument list>"'
         return stringify(args[0] if len(args) == 1 else args)
@@ -32,7 +32,7 @@ class ConsoleService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"print": self.print}
 
-    def print(self, args: list[Any], ctx: CallContext) -> None:
+    def print(self, args: Args, ctx: CallContext) -> None:
         text = stringify(args)  # JSON: a caller's newlines cannot forge log lines
         logger.info("%s %s", ctx.particle.id, text if len(text) <= MAX_LOGGED else text[:MAX_LOGGED] + "...")
         ctx.peer.console.append(args[0] if len(args) == 1 else args)

@@ -10,12 +10,13 @@ import base64
 import binascii
 from typing import Any
 
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 from fluence_dao.peer.services import normalize_module_config, unopt_pairs
 
 
-def _config_arg(args: list[Any], index: int) -> dict[str, Any]:
-    config: dict[str, Any] = arg(args, index, "config", dict, "NamedModuleConfig")
+def _config_arg(args: Args, index: int) -> JsonObject:
+    config: JsonObject = arg(args, index, "config", dict, "NamedModuleConfig")
     if not isinstance(config.get("name"), str):
         raise BuiltinError(
             "Error: Error deserializing field 'config': expected NamedModuleConfig with a string `name`, "
@@ -43,7 +44,7 @@ class DistService(BuiltinService):
             "get_blueprint": self.get_blueprint,
         }
 
-    def add_module(self, args: list[Any], ctx: CallContext) -> str:
+    def add_module(self, args: Args, ctx: CallContext) -> str:
         encoded = args[0] if args else None
         if isinstance(encoded, list):  # Aqua `[]u8`
             wasm = bytes(arg(args, 0, "module_bytes", "u8list"))
@@ -57,19 +58,19 @@ class DistService(BuiltinService):
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         return ctx.peer.services.add_module(wasm, config)
 
-    def add_module_from_vault(self, args: list[Any], ctx: CallContext) -> str:
+    def add_module_from_vault(self, args: Args, ctx: CallContext) -> str:
         path = arg(args, 0, "module_path", str)
         config = _config_arg(args, 1)
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         return ctx.peer.services.add_module(ctx.peer.vault.read_bytes(ctx.particle, path), config)
 
-    def add_module_bytes_from_vault(self, args: list[Any], ctx: CallContext) -> str:
+    def add_module_bytes_from_vault(self, args: Args, ctx: CallContext) -> str:
         name = arg(args, 0, "module_name", str)
         path = arg(args, 1, "module_path", str)
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         return ctx.peer.services.add_module(ctx.peer.vault.read_bytes(ctx.particle, path), {"name": name})
 
-    def add_blueprint(self, args: list[Any], ctx: CallContext) -> str:
+    def add_blueprint(self, args: Args, ctx: CallContext) -> str:
         if not args:
             raise BuiltinError(
                 "Error: Field 'blueprint' is missing from args to call_service\nMissingField(\"blueprint\")"
@@ -77,19 +78,19 @@ class DistService(BuiltinService):
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         return ctx.peer.services.add_blueprint(args[0])
 
-    def make_blueprint(self, args: list[Any], ctx: CallContext) -> str:
+    def make_blueprint(self, args: Args, ctx: CallContext) -> str:
         name = arg(args, 0, "name", str)
         deps = arg(args, 1, "dependencies", "strlist")
         return ctx.peer.services.make_blueprint(name, deps)
 
-    def load_blueprint(self, args: list[Any], ctx: CallContext) -> str:
+    def load_blueprint(self, args: Args, ctx: CallContext) -> str:
         from fluence_dao.peer.services import decode_blueprint, encode_blueprint
 
         path = arg(args, 0, "blueprint_path", str)
         name, deps = decode_blueprint(ctx.peer.vault.read_bytes(ctx.particle, path).decode("utf-8", "replace"))
         return encode_blueprint(name, deps)
 
-    def make_module_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def make_module_config(self, args: Args, ctx: CallContext) -> JsonObject:
         name = arg(args, 0, "name", str)
         opt(args, 1, "mem_pages_count", "u32")
         offset = 1 if len(args) >= 9 else 0
@@ -107,17 +108,17 @@ class DistService(BuiltinService):
         }
         return normalize_module_config(config)
 
-    def default_module_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def default_module_config(self, args: Args, ctx: CallContext) -> JsonObject:
         return normalize_module_config({"name": arg(args, 0, "module_name", str)})
 
-    def get_module_interface(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def get_module_interface(self, args: Args, ctx: CallContext) -> JsonObject:
         return ctx.peer.services.module_interface(arg(args, 0, "hex_hash", str))
 
-    def get_blueprint(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def get_blueprint(self, args: Args, ctx: CallContext) -> JsonObject:
         return ctx.peer.services.get_blueprint(arg(args, 0, "blueprint_id", str))
 
 
-def _pairs_arg(args: list[Any], index: int, field_name: str) -> Any:
+def _pairs_arg(args: Args, index: int, field_name: str) -> Any:
     if index >= len(args) or args[index] is None:
         return None
     value = unopt_pairs(args[index])

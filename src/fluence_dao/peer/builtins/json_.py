@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
 
 
-def stringify(value: Any) -> str:
+def stringify(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def _put_pairs(obj: dict[str, Any], rest: list[Any]) -> dict[str, Any]:
+def _put_pairs(obj: JsonObject, rest: Args) -> JsonObject:
     out = dict(obj)
     for index in range(0, len(rest), 2):
         key = rest[index]
@@ -27,14 +27,16 @@ def _put_pairs(obj: dict[str, Any], rest: list[Any]) -> dict[str, Any]:
     return out
 
 
-def _pairs(value: Any, field_name: str) -> list[tuple[str, Any]]:
-    ok = isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in value)
-    if not ok:
-        raise BuiltinError(
-            f"Error: Error deserializing field '{field_name}': expected Vec<(String, serde_json::value::Value)>, "
-            f"got {stringify(value)}"
-        )
-    return [(p[0], p[1]) for p in value]
+def _pairs(value: JsonValue, field_name: str) -> list[tuple[str, JsonValue]]:
+    pairs: list[tuple[str, JsonValue]] = []
+    for p in value if isinstance(value, list) else [None]:
+        if not (isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)):
+            raise BuiltinError(
+                f"Error: Error deserializing field '{field_name}': expected Vec<(String, serde_json::value::Value)>, "
+                f"got {stringify(value)}"
+            )
+        pairs.append((p[0], p[1]))
+    return pairs
 
 
 class JsonService(BuiltinService):
@@ -51,33 +53,34 @@ class JsonService(BuiltinService):
             "puts_pairs": self.puts_pairs,
         }
 
-    def put(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def put(self, args: Args, ctx: CallContext) -> JsonObject:
         obj = arg(args, 0, "object", dict)
         key = arg(args, 1, "key", str)
         if len(args) < 3:
             raise BuiltinError("Error: Field 'value' is missing from args to call_service\nMissingField(\"value\")")
         return {**obj, key: args[2]}
 
-    def puts(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def puts(self, args: Args, ctx: CallContext) -> JsonObject:
         return _put_pairs(arg(args, 0, "object", dict), args[1:])
 
-    def parse(self, args: list[Any], ctx: CallContext) -> Any:
+    def parse(self, args: Args, ctx: CallContext) -> JsonValue:
         exact_arity(args, 1)
         text = arg(args, 0, "x", str)
         try:
-            return json.loads(text)
+            parsed: JsonValue = json.loads(text)
         except json.JSONDecodeError as err:
             raise BuiltinError(f"Error: error parsing json {text}\n\nCaused by:\n    {err}") from err
+        return parsed
 
-    def stringify(self, args: list[Any], ctx: CallContext) -> str:
+    def stringify(self, args: Args, ctx: CallContext) -> str:
         exact_arity(args, 1)
         return stringify(args[0])
 
-    def obj_pairs(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def obj_pairs(self, args: Args, ctx: CallContext) -> JsonObject:
         exact_arity(args, 1)
         return dict(_pairs(args[0], "x"))
 
-    def puts_pairs(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def puts_pairs(self, args: Args, ctx: CallContext) -> JsonObject:
         exact_arity(args, 2)
         if not isinstance(args[0], dict):
             raise BuiltinError(f"expected json object, got {stringify(args[0])}")

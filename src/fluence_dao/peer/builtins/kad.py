@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import base58
 
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 
 K_VALUE = 20
@@ -29,7 +29,7 @@ class KademliaService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"neighborhood": self.neighborhood, "neigh_with_addrs": self.neigh_with_addrs, "merge": self.merge}
 
-    def _neighbors(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def _neighbors(self, args: Args, ctx: CallContext) -> list[str]:
         key = _b58(arg(args, 0, "key", str))
         already_hashed = opt(args, 1, "already_hashed", bool)
         count = opt(args, 2, "count", "u32")
@@ -40,13 +40,13 @@ class KademliaService(BuiltinService):
         peers.sort(key=lambda p: _key(base58.b58decode(p)) ^ target)
         return peers[:count]
 
-    def neighborhood(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def neighborhood(self, args: Args, ctx: CallContext) -> list[str]:
         return self._neighbors(args, ctx)
 
-    def neigh_with_addrs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def neigh_with_addrs(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         return [{"peer_id": p, "addresses": ctx.peer.network_contact(p) or []} for p in self._neighbors(args, ctx)]
 
-    def merge(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def merge(self, args: Args, ctx: CallContext) -> list[str]:
         target = _key(_b58(arg(args, 0, "target", str)))
         left = arg(args, 1, "left", "strlist")
         right = arg(args, 2, "right", "strlist")

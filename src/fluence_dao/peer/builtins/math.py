@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
+from fluence_dao._util.json_types import Args, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
 
 I64_MIN = -(2**63)
@@ -24,8 +24,8 @@ def trunc_div(x: int, y: int) -> int:
     return quotient if (x >= 0) == (y >= 0) else -quotient
 
 
-def binary_i64(fn: Callable[[int, int], Any]) -> Function:
-    def call(args: list[Any], ctx: CallContext) -> Any:
+def binary_i64(fn: Callable[[int, int], JsonValue]) -> Function:
+    def call(args: Args, ctx: CallContext) -> JsonValue:
         exact_arity(args, 2)
         return fn(arg(args, 0, "x", int), arg(args, 1, "y", int))
 
@@ -55,7 +55,7 @@ def _log(base: int, value: int) -> int:
     return result
 
 
-def _pow(args: list[Any], ctx: CallContext) -> int:
+def _pow(args: Args, ctx: CallContext) -> int:
     exact_arity(args, 2)
     x = arg(args, 0, "x", int)
     y = arg(args, 1, "y", "u32")
@@ -64,7 +64,7 @@ def _pow(args: list[Any], ctx: CallContext) -> int:
     return checked(x**y, "pow")
 
 
-def _fmul(args: list[Any], ctx: CallContext) -> int:
+def _fmul(args: Args, ctx: CallContext) -> int:
     exact_arity(args, 2)
     product = float(arg(args, 0, "x", float)) * float(arg(args, 1, "y", float))
     # Rust's `as i64` saturates

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import base58
 
+from fluence_dao._util.json_types import Args, JsonArray
 from fluence_dao.peer.calls import (
     JSON_NULL,
     BuiltinError,
@@ -43,51 +43,53 @@ class OpService(BuiltinService):
             "sha256_string": self.sha256_string,
         }
 
-    def identity(self, args: list[Any], ctx: CallContext) -> Any:
+    def identity(self, args: Args, ctx: CallContext) -> object:
         if len(args) > 1:
             raise BuiltinError(f"identity accepts up to 1 arguments, received {len(args)} arguments")
         if not args:
             return None
         return JSON_NULL if args[0] is None else args[0]
 
-    def array_length(self, args: list[Any], ctx: CallContext) -> int:
+    def array_length(self, args: Args, ctx: CallContext) -> int:
         if len(args) != 1:
             raise BuiltinError(f"op array_length accepts exactly 1 argument: {len(args)} found")
         if not isinstance(args[0], list):
             raise BuiltinError("op array_length's argument must be an array")
         return len(args[0])
 
-    def concat(self, args: list[Any], ctx: CallContext) -> list[Any]:
-        out: list[Any] = []
+    def concat(self, args: Args, ctx: CallContext) -> JsonArray:
+        out: JsonArray = []
         for index, value in enumerate(args):
             if not isinstance(value, list):
                 raise BuiltinError(f"all arguments of 'concat' must be arrays: argument #{index} is not")
             out.extend(value)
         return out
 
-    def concat_strings(self, args: list[Any], ctx: CallContext) -> str:
+    def concat_strings(self, args: Args, ctx: CallContext) -> str:
+        strings: list[str] = []
         for index, value in enumerate(args):
             if not isinstance(value, str):
                 raise BuiltinError(f"all arguments of 'concat_strings' must be strings: argument #{index} is not")
-        return "".join(args)
+            strings.append(value)
+        return "".join(strings)
 
-    def string_to_b58(self, args: list[Any], ctx: CallContext) -> str:
+    def string_to_b58(self, args: Args, ctx: CallContext) -> str:
         return base58.b58encode(arg(args, 0, "string", str).encode()).decode()
 
-    def string_from_b58(self, args: list[Any], ctx: CallContext) -> str:
+    def string_from_b58(self, args: Args, ctx: CallContext) -> str:
         raw = _b58decode(arg(args, 0, "b58_string", str))
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as err:
             raise BuiltinError(f"Error: error decoding UTF8 string: {err}\nDecodeUTF8({err!s})") from err
 
-    def bytes_to_b58(self, args: list[Any], ctx: CallContext) -> str:
+    def bytes_to_b58(self, args: Args, ctx: CallContext) -> str:
         return base58.b58encode(bytes(arg(args, 0, "bytes", "u8list"))).decode()
 
-    def bytes_from_b58(self, args: list[Any], ctx: CallContext) -> list[int]:
+    def bytes_from_b58(self, args: Args, ctx: CallContext) -> list[int]:
         return list(_b58decode(arg(args, 0, "b58_string", str)))
 
-    def sha256_string(self, args: list[Any], ctx: CallContext) -> Any:
+    def sha256_string(self, args: Args, ctx: CallContext) -> list[int] | str:
         """sha256 multihash (0x12 0x20 || digest) as base58; `digest_only` and `as_bytes` flags as nox."""
         text = arg(args, 0, "string", str)
         digest_only = opt(args, 1, "digest_only", bool)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class OperatorConfig:
         cap = int(gas_price * self.fee_cap_multiplier)
         return cap if self.max_fee_per_gas_cap is None else min(cap, self.max_fee_per_gas_cap)
 
-    def to_aqua(self) -> dict[str, Any]:
+    def to_aqua(self) -> JsonObject:
         return {
             "rpc_url": self.rpc_url,
             "chain_id": self.chain_id,
@@ -75,18 +76,17 @@ def settings_operator(settings: Settings) -> Callable[[], OperatorConfig]:
     from fluence_dao.runtime import DevnetPaths, resolve_endpoint
 
     info_file = DevnetPaths.under(settings.state_dir).info_file
-    cached: dict[str, Any] = {}
+    cached: list[tuple[int | None, OperatorConfig]] = []  # at most one (stamp, config)
 
     def current() -> OperatorConfig:
+        stamp: int | None
         try:
-            stamp: Any = info_file.stat().st_mtime_ns
+            stamp = info_file.stat().st_mtime_ns
         except FileNotFoundError:
             stamp = None
-        if "config" not in cached or cached["stamp"] != stamp:
-            cached["config"] = operator_config(settings, resolve_endpoint(settings))
-            cached["stamp"] = stamp
-        config: OperatorConfig = cached["config"]
-        return config
+        if not cached or cached[0][0] != stamp:
+            cached[:] = [(stamp, operator_config(settings, resolve_endpoint(settings)))]
+        return cached[0][1]
 
     return current
 
@@ -111,23 +111,23 @@ class OperatorService(BuiltinService):
             "replacement_fees": self.replacement_fees,
         }
 
-    def get_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def get_config(self, args: Args, ctx: CallContext) -> JsonObject:
         return self.config.to_aqua()
 
-    def require(self, args: list[Any], ctx: CallContext) -> None:
+    def require(self, args: Args, ctx: CallContext) -> None:
         ok = arg(args, 0, "ok", bool)
         step = arg(args, 1, "step", str)
         message = arg(args, 2, "message", str)
         if not ok:
             raise BuiltinError(f"{step}: {message}")
 
-    def fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
+    def fees(self, args: Args, ctx: CallContext) -> dict[str, str]:
         gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
         priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
         config = self.config
         return _capped(config, gas_price, int(gas_price * config.fee_multiplier), priority, "a new transaction")
 
-    def replacement_fees(self, args: list[Any], ctx: CallContext) -> dict[str, str]:
+    def replacement_fees(self, args: Args, ctx: CallContext) -> dict[str, str]:
         """Fees that outbid a stuck transaction whose fees (`stuck_max_fee`, `stuck_priority_fee`, read from the
         chain) are known: both raised by `replacement_bump`, and never below what a new transaction would pay now.
         Unknown ("": the node cannot look the transaction up) means the highest fees the cap allows."""

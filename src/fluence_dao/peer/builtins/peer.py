@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fluence_dao import __version__
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.errors import ParticleError
 from fluence_dao.peer.calls import BuiltinService, CallContext, Deferred, Function, arg, missing, opt
 from fluence_dao.peer.particle import public_key_from_peer_id
@@ -13,7 +13,7 @@ from fluence_dao.peer.particle import public_key_from_peer_id
 AIR_VERSION = "0.62.0"
 
 
-def _peer_id_arg(args: list[Any], index: int, field_name: str) -> str:
+def _peer_id_arg(args: Args, index: int, field_name: str) -> str:
     peer_id: str = arg(args, index, field_name, str)
     try:
         public_key_from_peer_id(peer_id)
@@ -38,7 +38,7 @@ class PeerService(BuiltinService):
             "get_contact": self.get_contact,
         }
 
-    def identify(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def identify(self, args: Args, ctx: CallContext) -> JsonObject:
         return {
             "external_addresses": list(ctx.peer.external_addresses),
             "node_version": f"fluence-dao {__version__}",
@@ -48,7 +48,7 @@ class PeerService(BuiltinService):
             "vm_info": None,
         }
 
-    def timeout(self, args: list[Any], ctx: CallContext) -> Deferred:
+    def timeout(self, args: Args, ctx: CallContext) -> Deferred:
         if not args:
             raise missing("duration_ms")
         duration = args[0]
@@ -58,17 +58,17 @@ class PeerService(BuiltinService):
         message = opt(args, 1, "message", str)
         return Deferred(delay_s=duration / 1000.0, value=message)
 
-    def is_connected(self, args: list[Any], ctx: CallContext) -> bool:
+    def is_connected(self, args: Args, ctx: CallContext) -> bool:
         peer_id = _peer_id_arg(args, 0, "peer_id")
         return peer_id != ctx.peer.peer_id and ctx.peer.network_contact(peer_id) is not None
 
-    def connect(self, args: list[Any], ctx: CallContext) -> bool:
+    def connect(self, args: Args, ctx: CallContext) -> bool:
         peer_id = _peer_id_arg(args, 0, "peer_id")
         opt(args, 1, "addresses", "strlist")
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         return ctx.peer.network_contact(peer_id) is not None
 
-    def get_contact(self, args: list[Any], ctx: CallContext) -> Any:
+    def get_contact(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         peer_id = _peer_id_arg(args, 0, "peer_id")
         # builtin.aqua's contract is `?Contact`: [] when not connected (nox answers its "empty" outcome, "")
         addresses = ctx.peer.network_contact(peer_id)

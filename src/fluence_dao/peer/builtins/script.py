@@ -8,8 +8,8 @@ settings. `runs(script_id)` lists the script's recent runs (also an addition to 
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 
 #: getDataSrv names the peer answers itself in a script's particles; an argument cannot take them over
@@ -22,7 +22,7 @@ class ScriptService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"add": self.add, "remove": self.remove, "list": self.list_scripts, "runs": self.runs}
 
-    def add(self, args: list[Any], ctx: CallContext) -> str:
+    def add(self, args: Args, ctx: CallContext) -> str:
         air = arg(args, 0, "script", str)
         raw = opt(args, 1, "interval_sec", (str, int, float), "Option<String>")
         run_args = opt(args, 2, "args", dict, "Option<Map<String, Value>>") or {}
@@ -41,7 +41,7 @@ class ScriptService(BuiltinService):
         ctx.peer.check_air(air)
         return ctx.peer.scheduler.add(air, ctx.init_peer_id, interval, time.monotonic(), args=run_args)
 
-    def remove(self, args: list[Any], ctx: CallContext) -> bool:
+    def remove(self, args: Args, ctx: CallContext) -> bool:
         script_id = arg(args, 0, "uuid", str)
         script = ctx.peer.scheduler.get(script_id)
         if script is None:
@@ -49,10 +49,10 @@ class ScriptService(BuiltinService):
         ctx.peer.policy.guard_owner(ctx.init_peer_id, script.owner, "remove_script", "script")
         return ctx.peer.scheduler.remove(script_id)
 
-    def list_scripts(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def list_scripts(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         return [s.to_aqua() for s in ctx.peer.scheduler.scripts()]
 
-    def runs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def runs(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         """The script's recent runs and skipped ranges, oldest first."""
         script_id = arg(args, 0, "script_id", str)
         script = ctx.peer.scheduler.get(script_id)

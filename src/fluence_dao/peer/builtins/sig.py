@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function, arg
 from fluence_dao.peer.particle import verify_signature
 
@@ -14,14 +13,14 @@ class SigService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"sign": self.sign, "verify": self.verify, "get_peer_id": lambda args, ctx: ctx.peer.peer_id}
 
-    def sign(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def sign(self, args: Args, ctx: CallContext) -> JsonObject:
         data = bytes(arg(args, 0, "data", "u8list"))
         if not ctx.peer.policy.is_privileged(ctx.init_peer_id):
             message = f"peer '{ctx.init_peer_id}' is not allowed to sign data on '{ctx.peer.peer_id}'"
             return {"success": False, "error": [message], "signature": []}
         return {"success": True, "error": [], "signature": [list(ctx.peer.key_pair.sign(data))]}
 
-    def verify(self, args: list[Any], ctx: CallContext) -> bool:
+    def verify(self, args: Args, ctx: CallContext) -> bool:
         signature = bytes(arg(args, 0, "signature", "u8list"))
         data = bytes(arg(args, 1, "data", "u8list"))
         return verify_signature(ctx.peer.peer_id, data, signature)

@@ -19,6 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, ParticleHooks, arg, opt
 from fluence_dao.peer.scheduler import ScriptRun
 from fluence_dao.peer.spells import Spell, SpellConfigError, SpellStore, spell_id_of_particle
@@ -32,11 +33,11 @@ logger = logging.getLogger(__name__)
 PEER_SPELL_FUNCTIONS = ("install", "remove", "list", "update_trigger_config", "runs", "info")
 
 
-def _ok(**fields: Any) -> dict[str, Any]:
+def _ok(**fields: JsonValue) -> JsonObject:
     return {"success": True, "error": "", **fields}
 
 
-def _fail(error: str, /, **fields: Any) -> dict[str, Any]:
+def _fail(error: str, /, **fields: JsonValue) -> JsonObject:
     return {"success": False, "error": error, **fields}
 
 
@@ -57,7 +58,7 @@ class SpellService(BuiltinService):
             "info": self.info,
         }
 
-    def call(self, function_name: str, args: list[Any], ctx: CallContext) -> Any:
+    def call(self, function_name: str, args: Args, ctx: CallContext) -> Any:
         if function_name not in PEER_SPELL_FUNCTIONS:
             # nox resolves the alias "spell" to the spell itself inside the spell's particles
             own = spell_id_of_particle(ctx.particle.id)
@@ -75,7 +76,7 @@ class SpellService(BuiltinService):
                 f"can do that; init_peer_id={ctx.init_peer_id}"
             )
 
-    def install(self, args: list[Any], ctx: CallContext) -> str:
+    def install(self, args: Args, ctx: CallContext) -> str:
         script = arg(args, 0, "script", str)
         init_data = arg(args, 1, "data", dict, "Map<String, Value>")
         config = arg(args, 2, "trigger_config", dict, "TriggerConfig")
@@ -95,7 +96,7 @@ class SpellService(BuiltinService):
         self.attach(ctx.peer)
         return spell.id
 
-    def remove(self, args: list[Any], ctx: CallContext) -> None:
+    def remove(self, args: Args, ctx: CallContext) -> None:
         target = arg(args, 0, "spell_id", str)
         self._guard(ctx, f"remove spell {target}")
         spell = self.store.get(target)
@@ -107,10 +108,10 @@ class SpellService(BuiltinService):
                 del ctx.peer.builtins[name]
         return None
 
-    def list_spells(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def list_spells(self, args: Args, ctx: CallContext) -> list[str]:
         return self.store.ids()
 
-    def _spell(self, args: list[Any], function: str) -> Spell:
+    def _spell(self, args: Args, function: str) -> Spell:
         target = arg(args, 0, "spell_id", str)
         spell = self.store.get(target)
         if spell is None:
@@ -119,15 +120,15 @@ class SpellService(BuiltinService):
             )
         return spell
 
-    def runs(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def runs(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         """The spell's recent runs and skipped ticks, oldest first (as `script.runs`)."""
         return [run.to_aqua() for run in list(self._spell(args, "runs").history)]
 
-    def info(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def info(self, args: Args, ctx: CallContext) -> JsonObject:
         """The spell's clock and run counters (Aqua `IntervalInfo`)."""
         return self._spell(args, "info").info()
 
-    def update_trigger_config(self, args: list[Any], ctx: CallContext) -> None:
+    def update_trigger_config(self, args: Args, ctx: CallContext) -> None:
         target = arg(args, 0, "spell_id", str)
         config = arg(args, 1, "config", dict, "TriggerConfig")
         self._guard(ctx, f"update spell config {target}")
@@ -176,24 +177,25 @@ class SpellService(BuiltinService):
 
         store = self.store
 
-        def spell_arg(args: list[Any], ctx: CallContext) -> Any:
+        def spell_arg(args: Args, ctx: CallContext) -> JsonValue:
             key = ctx.function_name
             value = spell.kv.get(key)
             if not isinstance(value, str):
                 raise BuiltinError(f"Failed to get argument {key} for spell {spell.id}: value not found")
             try:
-                return json.loads(value)
+                parsed: JsonValue = json.loads(value)
             except ValueError as err:
                 raise BuiltinError(f"Failed to parse argument `{key} -> {value}` for spell {spell.id}: {err}") from err
+            return parsed
 
-        def store_error(args: list[Any], ctx: CallContext) -> None:
+        def store_error(args: Args, ctx: CallContext) -> None:
             failure = args[0] if args else {}
             run.error = str(failure.get("message", failure)) if isinstance(failure, dict) else str(failure)
             result = SpellApi(store, spell).call("store_error", [*args, ctx.particle.timestamp_ms], ctx)
             if not result["success"]:
                 raise BuiltinError(f"Failed to store error {args} for spell {spell.id}: {result['error']}")
 
-        def store_response(args: list[Any], ctx: CallContext) -> None:
+        def store_response(args: Args, ctx: CallContext) -> None:
             run.result = args[0] if len(args) == 1 else args
             if args and args[0] is not None:
                 result = SpellApi(store, spell).call("set_json_fields", [json.dumps(args[0])], ctx)
@@ -231,7 +233,7 @@ class _SpellHandle:
         self.store = store
         self.spell_id = spell_id
 
-    def call(self, function_name: str, args: list[Any], ctx: CallContext) -> Any:
+    def call(self, function_name: str, args: Args, ctx: CallContext) -> Any:
         spell = self.store.get(self.spell_id)
         if spell is None:
             raise BuiltinError(f"Service with id '{self.spell_id}' not found (function {function_name})")
@@ -245,7 +247,7 @@ class SpellApi:
         self.store = store
         self.spell = spell
 
-    def call(self, function_name: str, args: list[Any], ctx: CallContext) -> Any:
+    def call(self, function_name: str, args: Args, ctx: CallContext) -> Any:
         handler = getattr(self, f"fn_{function_name}", None)
         if handler is None:
             names = sorted(n[3:] for n in dir(self) if n.startswith("fn_"))
@@ -272,43 +274,43 @@ class SpellApi:
 
     # ---- KV -----------------------------------------------------------------------------------------------------
 
-    def fn_set_string(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_set_string(self, args: Args, ctx: CallContext) -> JsonObject:
         key, value = arg(args, 0, "key", str), arg(args, 1, "value", str)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         self.spell.kv[key] = value
         return _ok()
 
-    def fn_get_string(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_get_string(self, args: Args, ctx: CallContext) -> JsonObject:
         value = self.spell.kv.get(arg(args, 0, "key", str))
         if isinstance(value, str):
             return _ok(value=value, absent=False)
         return _ok(value="", absent=True)
 
-    def fn_set_u32(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_set_u32(self, args: Args, ctx: CallContext) -> JsonObject:
         key, value = arg(args, 0, "key", str), arg(args, 1, "value", "u32")
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         self.spell.kv[key] = value
         return _ok()
 
-    def fn_get_u32(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_get_u32(self, args: Args, ctx: CallContext) -> JsonObject:
         value = self.spell.kv.get(arg(args, 0, "key", str))
         if isinstance(value, int):
             return _ok(value=value, absent=False)
         return _ok(value=0, absent=True)
 
-    def fn_exists(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_exists(self, args: Args, ctx: CallContext) -> JsonObject:
         return _ok(value=arg(args, 0, "key", str) in self.spell.kv)
 
-    def fn_remove_key(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_remove_key(self, args: Args, ctx: CallContext) -> JsonObject:
         key = arg(args, 0, "key", str)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         self.spell.kv.pop(key, None)
         return _ok()
 
-    def fn_list_push_string(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_list_push_string(self, args: Args, ctx: CallContext) -> JsonObject:
         key, value = arg(args, 0, "key", str), arg(args, 1, "value", str)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
@@ -318,11 +320,11 @@ class SpellApi:
         self.spell.kv.setdefault(key, []).append(value)
         return _ok()
 
-    def fn_list_get_strings(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_list_get_strings(self, args: Args, ctx: CallContext) -> JsonObject:
         value = self.spell.kv.get(arg(args, 0, "key", str))
         return _ok(value=list(value) if isinstance(value, list) else [])
 
-    def fn_list_pop_string(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_list_pop_string(self, args: Args, ctx: CallContext) -> JsonObject:
         key = arg(args, 0, "key", str)
         if denied := self._write_denied(key, ctx):
             return _fail(denied, value="", absent=False)
@@ -334,7 +336,7 @@ class SpellApi:
             del self.spell.kv[key]
         return _ok(value=popped, absent=False)
 
-    def fn_list_remove_string(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_list_remove_string(self, args: Args, ctx: CallContext) -> JsonObject:
         key, item = arg(args, 0, "key", str), arg(args, 1, "value", str)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
@@ -345,7 +347,7 @@ class SpellApi:
                 del self.spell.kv[key]
         return _ok()
 
-    def fn_set_json_fields(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_set_json_fields(self, args: Args, ctx: CallContext) -> JsonObject:
         text = arg(args, 0, "json", str)
         try:
             fields = json.loads(text)
@@ -362,10 +364,10 @@ class SpellApi:
 
     # ---- script and trigger config ------------------------------------------------------------------------------
 
-    def fn_get_script(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_get_script(self, args: Args, ctx: CallContext) -> JsonObject:
         return _ok(value=self.spell.script)
 
-    def fn_set_script(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_set_script(self, args: Args, ctx: CallContext) -> JsonObject:
         script = arg(args, 0, "script", str)
         if not (self._by_spell(ctx) or ctx.peer.policy.is_privileged(ctx.init_peer_id)):
             return _fail("set_script can be called only by the spell, the host or a management peer")
@@ -376,13 +378,13 @@ class SpellApi:
         self.spell.script = script
         return _ok()
 
-    def fn_script_cid(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_script_cid(self, args: Args, ctx: CallContext) -> JsonObject:
         return _ok(value=self.spell.script_cid())
 
-    def fn_get_trigger_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_get_trigger_config(self, args: Args, ctx: CallContext) -> JsonObject:
         return _ok(config=self.spell.trigger_config)
 
-    def fn_set_trigger_config(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_set_trigger_config(self, args: Args, ctx: CallContext) -> JsonObject:
         config = arg(args, 0, "config", dict, "TriggerConfig")
         if not (self._by_spell(ctx) or ctx.peer.policy.is_privileged(ctx.init_peer_id)):
             return _fail("set_trigger_config can be called only by the spell, the host or a management peer")
@@ -394,17 +396,17 @@ class SpellApi:
 
     # ---- logs, errors, mailbox ----------------------------------------------------------------------------------
 
-    def fn_store_log(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_store_log(self, args: Args, ctx: CallContext) -> JsonObject:
         message = arg(args, 0, "log", str)
         if not self._by_spell(ctx):
             return _fail("store_log can be called only by the associated spell script")
         self.spell.logs.append({"timestamp": int(time.time()), "message": message})
         return _ok()
 
-    def fn_get_logs(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_get_logs(self, args: Args, ctx: CallContext) -> JsonObject:
         return _ok(logs=list(self.spell.logs))
 
-    def fn_store_error(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_store_error(self, args: Args, ctx: CallContext) -> JsonObject:
         error = arg(args, 0, "error", dict, "LastError")
         error_idx = arg(args, 1, "error_idx", "u32")
         arg(args, 2, "particle_timestamp", "u64")
@@ -419,22 +421,24 @@ class SpellApi:
         self.spell.store_error(ctx.particle.id, {"last_error": last_error, "error_idx": error_idx})
         return _ok()
 
-    def fn_get_errors(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def fn_get_errors(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         return list(self.spell.errors.get(arg(args, 0, "particle_id", str), []))
 
-    def fn_get_all_errors(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
-        particle_errors = [{"particle_id": pid, "errors": list(e)} for pid, e in self.spell.errors.items()]
+    def fn_get_all_errors(self, args: Args, ctx: CallContext) -> JsonObject:
+        particle_errors: list[JsonValue] = [
+            {"particle_id": pid, "errors": list(e)} for pid, e in self.spell.errors.items()
+        ]
         return _ok(particle_errors=particle_errors)
 
-    def fn_push_mailbox(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_push_mailbox(self, args: Args, ctx: CallContext) -> JsonObject:
         message = arg(args, 0, "message", str)
         self.spell.mailbox.append({"init_peer_id": ctx.init_peer_id, "timestamp": int(time.time()), "message": message})
         return _ok()
 
-    def fn_get_mailbox(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_get_mailbox(self, args: Args, ctx: CallContext) -> JsonObject:
         return _ok(messages=list(reversed(self.spell.mailbox)))  # newest first, as spell.wasm
 
-    def fn_pop_mailbox(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def fn_pop_mailbox(self, args: Args, ctx: CallContext) -> JsonObject:
         if not self._by_spell(ctx):
             return _fail("pop_mailbox can be called only by the associated spell script", message=[], absent=False)
         if not self.spell.mailbox:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 
 
@@ -22,40 +21,40 @@ class SrvService(BuiltinService):
             "info": self.info,
         }
 
-    def create(self, args: list[Any], ctx: CallContext) -> str:
+    def create(self, args: Args, ctx: CallContext) -> str:
         blueprint_id = arg(args, 0, "blueprint_id", str)
         ctx.peer.policy.guard_protected(ctx.init_peer_id)
         return ctx.peer.services.create_service(blueprint_id, ctx.init_peer_id)
 
-    def remove(self, args: list[Any], ctx: CallContext) -> None:
+    def remove(self, args: Args, ctx: CallContext) -> None:
         target = arg(args, 0, "service_id_or_alias", str)
         ctx.peer.services.remove_service(target, ctx.init_peer_id)
         return None
 
-    def list_services(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def list_services(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         return [rec.to_aqua(ctx.peer.peer_id) for rec in list(ctx.peer.services.services.values())]
 
-    def add_alias(self, args: list[Any], ctx: CallContext) -> None:
+    def add_alias(self, args: Args, ctx: CallContext) -> None:
         alias = arg(args, 0, "alias", str)
         service_id = arg(args, 1, "service_id", str)
         ctx.peer.services.add_alias(alias, service_id, ctx.init_peer_id)
         return None
 
-    def resolve_alias(self, args: list[Any], ctx: CallContext) -> str:
+    def resolve_alias(self, args: Args, ctx: CallContext) -> str:
         alias = arg(args, 0, "alias", str)
         service_id = ctx.peer.services.aliases.get(alias)
         if service_id is None:
             raise BuiltinError(f"Error: Service with alias '{alias}' is not found on worker 'Host'")
         return service_id
 
-    def resolve_alias_opt(self, args: list[Any], ctx: CallContext) -> list[str]:
+    def resolve_alias_opt(self, args: Args, ctx: CallContext) -> list[str]:
         alias = arg(args, 0, "alias", str)
         service_id = ctx.peer.services.aliases.get(alias)
         return [service_id] if service_id else []
 
-    def get_interface(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def get_interface(self, args: Args, ctx: CallContext) -> JsonObject:
         return ctx.peer.services.interface(arg(args, 0, "service_id", str))
 
-    def info(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def info(self, args: Args, ctx: CallContext) -> JsonObject:
         record = ctx.peer.services.require(arg(args, 0, "service_id_or_alias", str))
         return record.to_aqua(ctx.peer.peer_id)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
 from fluence_dao.peer.services import stats_to_aqua
 
@@ -14,12 +13,12 @@ class StatService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"service_stat": self.service_stat, "service_memory": self.service_memory}
 
-    def service_stat(self, args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def service_stat(self, args: Args, ctx: CallContext) -> JsonObject:
         record = ctx.peer.services.require(arg(args, 0, "service_id", str))
         total = record.stats.get("__total__")
         if total is None:
             return {"status": False, "error": f"No stats were collected for the `{record.id}` service", "result": []}
-        functions = [
+        functions: list[JsonObject] = [
             {"name": name, "stats": stats_to_aqua(entry)} for name, entry in record.stats.items() if name != "__total__"
         ]
         return {
@@ -28,7 +27,7 @@ class StatService(BuiltinService):
             "result": [{"total_stats": stats_to_aqua(total), "functions_stats": functions}],
         }
 
-    def service_memory(self, args: list[Any], ctx: CallContext) -> list[dict[str, Any]]:
+    def service_memory(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         record = ctx.peer.services.require(arg(args, 0, "service_id", str))
         memory = getattr(record.service, "memory_stats", None)
         if memory is None:

@@ -6,22 +6,21 @@ check `success` behave as they would against a fresh nox with an empty trust gra
 
 from __future__ import annotations
 
-from typing import Any
-
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function
 
 
-def _certs(args: list[Any], ctx: CallContext) -> dict[str, Any]:
+def _certs(args: Args, ctx: CallContext) -> JsonObject:
     return {"success": True, "certificates": [], "error": ""}
 
 
-def _weight(args: list[Any], ctx: CallContext) -> dict[str, Any]:
+def _weight(args: Args, ctx: CallContext) -> JsonObject:
     peer_id = args[0] if args and isinstance(args[0], str) else ""
     return {"success": True, "weight": 0, "peer_id": peer_id, "error": ""}
 
 
 def _unsupported(name: str) -> Function:
-    def call(args: list[Any], ctx: CallContext) -> dict[str, Any]:
+    def call(args: Args, ctx: CallContext) -> JsonObject:
         return {"success": False, "error": f"trust-graph.{name} is not supported by this one-peer network"}
 
     return call

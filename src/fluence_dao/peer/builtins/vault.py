@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fluence_dao._util.json_types import Args
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function, arg
 
 
@@ -13,8 +12,8 @@ class VaultService(BuiltinService):
     def functions(self) -> dict[str, Function]:
         return {"put": self.put, "cat": self.cat}
 
-    def put(self, args: list[Any], ctx: CallContext) -> str:
+    def put(self, args: Args, ctx: CallContext) -> str:
         return ctx.peer.vault.put(ctx.particle, arg(args, 0, "data", str).encode())
 
-    def cat(self, args: list[Any], ctx: CallContext) -> str:
+    def cat(self, args: Args, ctx: CallContext) -> str:
         return ctx.peer.vault.read_bytes(ctx.particle, arg(args, 0, "path", str)).decode("utf-8", "replace")
