@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli import _output, _paths
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer()
 
@@ -44,28 +44,24 @@ def run(
             "(the daemon's libp2p_multiaddr in `peer info`).",
         ),
     ] = None,
+    state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
     """Call an exported Aqua function on the peer daemon or a fresh in-process network, as `fluence run`."""
     import json as json_lib
 
     from fluence_dao.aqua import compile_aqua, parse_function_call
-    from fluence_dao.errors import ConfigError
     from fluence_dao.peer import LocalNetwork, call_function
 
-    values = {}
-    if data:
-        text = Path(data[1:]).read_text() if data.startswith("@") else data
-        try:
-            values = json_lib.loads(text)
-        except json_lib.JSONDecodeError as err:
-            raise ConfigError(f"--data is not valid JSON: {err}", flag="--data") from err
-        if not isinstance(values, dict):
-            raise ConfigError("--data must be a JSON object of argument values", flag="--data")
+    if daemon and peers != 1:
+        raise typer.BadParameter(
+            f"--peers {peers} needs a fresh in-process network (--local): the daemon is one peer", param_hint="--peers"
+        )
+    values = _data(data)
     call = parse_function_call(func, values)
     with _output.status(f"compiling {input_file}"):
         function = compile_aqua(input_file, imports or None).function(call.name)
-    remote = _relay_network(relay) if relay else _daemon_network(daemon, peers)
+    remote = _relay_network(relay, state_dir) if relay else _daemon_network(daemon, peers, state_dir)
     if remote is not None:
         with remote, _output.status(f"running {call.name} on the peer daemon {remote.relay.address}"):
             result = call_function(remote, function, call.args, ttl_ms=ttl_ms)
@@ -77,17 +73,42 @@ def run(
     _output.emit(result, text)
 
 
-def _relay_network(relay: str) -> Any:
+def _data(data: str | None) -> dict[str, Any]:
+    """--data: a JSON object, inline or `@path` to a file holding one."""
+    import json as json_lib
+
+    if not data:
+        return {}
+    if data.startswith("@"):
+        path = _paths.readable_file(Path(data[1:]), "--data")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise typer.BadParameter(f"{path} is not UTF-8 text ({err.reason})", param_hint="--data") from None
+        where = str(path)
+    else:
+        text, where = data, "the value"
+    try:
+        values = json_lib.loads(text)
+    except json_lib.JSONDecodeError as err:
+        raise typer.BadParameter(f"{where} is not valid JSON: {err}", param_hint="--data") from None
+    if not isinstance(values, dict):
+        raise typer.BadParameter(
+            f"{where} must be a JSON object of argument values, got {type(values).__name__}", param_hint="--data"
+        )
+    return values
+
+
+def _relay_network(relay: str, state_dir: Path | None) -> Any:
     """A libp2p client of `relay` with the CLI's key (imports py-libp2p only now)."""
     from fluence_dao.config import load_settings
-    from fluence_dao.peer.libp2p import Libp2pRelayNetwork
-    from fluence_dao.peer.remote import client_key_pair
+    from fluence_dao.peer import connect
 
     with _output.status(f"connecting to the relay {relay}"):
-        return Libp2pRelayNetwork(relay, client_key_pair(load_settings()))
+        return connect(load_settings({"state_dir": state_dir}), relay=relay)
 
 
-def _daemon_network(daemon: bool | None, peers: int) -> Any:
+def _daemon_network(daemon: bool | None, peers: int, state_dir: Path | None) -> Any:
     """A RemoteNetwork to the running daemon when asked (--daemon) or by default; None for a local network."""
     if daemon is False or (daemon is None and peers != 1):
         return None
@@ -95,7 +116,12 @@ def _daemon_network(daemon: bool | None, peers: int) -> Any:
     from fluence_dao.errors import PeerError
     from fluence_dao.peer.remote import connect_from_settings
 
-    remote = connect_from_settings(load_settings())
+    settings = load_settings({"state_dir": state_dir})
+    remote = connect_from_settings(settings)
     if remote is None and daemon:
-        raise PeerError("--daemon: no peer daemon is running: start one with `fluence-dao devnet up` or `peer serve`")
+        raise PeerError(
+            f"--daemon: no peer daemon answers for state dir {settings.state_dir}: start one with "
+            "`fluence-dao devnet up` or `fluence-dao peer serve`",
+            state_dir=str(settings.state_dir),
+        )
     return remote
