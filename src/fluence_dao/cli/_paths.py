@@ -53,7 +53,10 @@ def writable_file(path: Path, flag: str) -> Path:
         raise _bad(flag, path, "is a directory; give a file name")
     if path.exists() and not os.access(path, os.W_OK):
         raise _bad(flag, path, "exists and is not writable")
-    writable_dir(path.parent if str(path.parent) else Path("."), flag)
+    try:
+        writable_dir(path.parent, flag)
+    except typer.BadParameter as err:
+        raise _bad(flag, path, f"its directory {err.message}") from None
     return path
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _paths
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer()
@@ -57,6 +57,8 @@ def publish(propose: ProposeOption = None, state_dir: StateDirOption = None, jso
     """
     from fluence_dao.flows import publish as run
 
+    if propose is not None:  # before the builds and uploads, not after them
+        _paths.writable_file(propose, "--propose")
     context = _context(state_dir)
     try:
         result = run(context, propose_to=propose, progress=_output.info)
@@ -89,6 +91,8 @@ def deploy_signer(
     """
     from fluence_dao.flows import deploy_signer as run
 
+    if propose is not None:
+        _paths.writable_file(propose, "--propose")
     context = _context(state_dir)
     try:
         result = run(
@@ -334,10 +338,18 @@ def demo(
     lines = [f"signer {result.signer} on peer {result.peer_id} updated {result.record}:"]
     lines += [f"  {u.value}  block {u.block_number}  tx {u.tx_hash}  from {u.sender}" for u in result.updates]
     if keep:
-        lines.append(
-            f"still running (interval {result.script_id}); stop with `fluence-dao devnet down --state-dir {settings.state_dir}`"
-        )
-    _output.emit(result.to_dict(), "\n".join(lines))
+        lines += _kept_hint(settings.state_dir, f"interval {result.script_id}")
+    _output.emit({**result.to_dict(), "state_dir": str(settings.state_dir)}, "\n".join(lines))
+
+
+def _kept_hint(state_dir: Path, what: str) -> list[str]:
+    """After `demo --keep`: the demo's devnet lives in its own state dir, which every later command must name."""
+    return [
+        f"still running in the state dir {state_dir} ({what}); every command needs it, e.g.",
+        f"  fluence-dao status --state-dir {state_dir}",
+        f"  fluence-dao devnet down --state-dir {state_dir}      # stops it",
+        f"or `export FLUENCE_DAO_STATE_DIR={state_dir}` first",
+    ]
 
 
 def _aggregate_demo(settings: Any, keep: bool) -> None:
@@ -347,4 +359,6 @@ def _aggregate_demo(settings: Any, keep: bool) -> None:
     lines = [f"Governance {result.contract}, subgraph {result.subgraph_url}"]
     lines += [run.summary() for run in result.runs]
     lines.append(f"the tree in ENS holds {result.items} items, each equal to the subgraph's answer")
-    _output.emit(result.to_dict(), "\n".join(lines))
+    if keep:
+        lines += _kept_hint(settings.state_dir, "devnet, subgraph and peer")
+    _output.emit({**result.to_dict(), "state_dir": str(settings.state_dir)}, "\n".join(lines))
