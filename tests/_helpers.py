@@ -121,3 +121,43 @@ def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler: it logs nothing, `body()` reads the request body and `reply` sends a whole
+    body with its Content-Length."""
+
+    def body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(self, body: bytes, status: int = 200, content_type: str | None = None) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: a failing test shows its own output, not the server's access log."""
+
+
+@contextlib.contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """`serve_loopback(handler)`, shut down and closed when the block ends."""
+    server = serve_loopback(handler)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def process_running(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie (exited, not yet reaped), read from /proc."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -6,17 +6,19 @@ Expected items come from the subgraph's GraphQL answers (queried here with httpx
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _helpers import QuietHandler
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish
 from fluence_dao.flows.aggregate import (
@@ -240,24 +242,15 @@ def test_resume_faults_and_idempotence(stack: Stack) -> None:
     assert len(again.tx_hashes) == 1 and stack.tip() == resumed.root
 
 
-class _SlowHandler(BaseHTTPRequestHandler):
+class _SlowHandler(QuietHandler):
     delay = 0.0
     status = 200
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.body()
         time.sleep(self.delay)
-        body = b'{"errors":[{"message":"indexer unavailable"}]}'
-        try:
-            self.send_response(self.status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            pass
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        with contextlib.suppress(OSError):  # the client may have given up waiting
+            self.reply(b'{"errors":[{"message":"indexer unavailable"}]}', self.status)
 
 
 class _slow_server:

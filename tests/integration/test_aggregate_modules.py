@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 from eth_utils import keccak
 
+from _helpers import QuietHandler, loopback_server
 from fluence_dao.build import build_module
 from fluence_dao.marine import MarineModule, MarineService, ModuleConfig
 
@@ -84,15 +83,12 @@ def test_malformed_logs_are_refused(events: MarineModule, logs: str, needle: str
 def graphql() -> Iterator[tuple[str, list[Any]]]:
     seen: list[Any] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            request = json.loads(self.body())
             seen.append(request)
             if self.path.endswith("?status=502"):
-                self.send_response(502)
-                self.send_header("Content-Length", "16")
-                self.end_headers()
-                self.wfile.write(b"bad gateway body")
+                self.reply(b"bad gateway body", 502)
                 return
             pid = request.get("variables", {}).get("id")
             if "_meta" in request["query"]:
@@ -103,20 +99,10 @@ def graphql() -> Iterator[tuple[str, list[Any]]]:
                 answer = {"errors": [{"message": "store error: database locked"}]}
             else:
                 answer = {"data": {"proposal": {"id": pid, "forVotes": "18446744073709551617", "closed": True}}}
-            body = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(json.dumps(answer).encode())
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/subgraphs/name/demo", seen
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as server:
+        yield f"http://127.0.0.1:{server.server_port}/subgraphs/name/demo", seen
 
 
 @pytest.fixture(scope="module", params=["effector", "curl"])

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _helpers import QuietHandler, loopback_server
 from fluence_dao.build import build_module
 from fluence_dao.errors import MountedBinaryError
 from fluence_dao.marine import MarineModule, ModuleConfig
@@ -53,18 +52,15 @@ def _answer(request: Any) -> Any:
 def rpc_server() -> Iterator[RpcServer]:
     server_state = RpcServer(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _plain(self) -> None:
             """/plain?status=N&sleep=S: echoes method, headers and body as JSON with status N."""
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.body()
             server_state.raw.append((self.command, self.path, dict(self.headers), body))
             query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
             time.sleep(float(query.get("sleep", "0")))
             out = json.dumps({"method": self.command, "body": body.decode(), "headers": dict(self.headers)}).encode()
-            self.send_response(int(query.get("status", "200")))
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+            self.reply(out, int(query.get("status", "200")))
 
         do_GET = do_PUT = do_DELETE = do_PATCH = _plain
 
@@ -72,27 +68,15 @@ def rpc_server() -> Iterator[RpcServer]:
             if self.path.startswith("/plain"):
                 self._plain()
                 return
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            request = json.loads(body)
+            request = json.loads(self.body())
             server_state.requests.append((dict(self.headers), request))
             answer = _answer(request)
             out = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+            self.reply(out, content_type="application/json")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    server_state.url = f"http://127.0.0.1:{server.server_port}/rpc"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server_state
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as server:
+        server_state.url = f"http://127.0.0.1:{server.server_port}/rpc"
+        yield server_state
 
 
 @pytest.fixture(scope="module")

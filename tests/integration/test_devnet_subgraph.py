@@ -15,6 +15,7 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
+from _helpers import process_running
 from fluence_dao._util.paths import project_root
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
@@ -54,14 +55,6 @@ def _proposals_when(url: str, done: Any, timeout_s: float = 60.0) -> list[dict[s
         time.sleep(0.2)
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1):
@@ -87,7 +80,7 @@ def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolat
         info = _cli(env, "devnet", "up", "--json")
         sub, proc = info["subgraph"], info["processes"]["subgraph"]
         assert list(info["processes"]) == [factory.name for factory in COMPONENTS]
-        assert proc["started_now"] is True and _running(proc["pid"])
+        assert proc["started_now"] is True and process_running(proc["pid"])
         for url in (sub["url"], sub["status_url"]):
             assert urlparse(url).hostname == "127.0.0.1" and urlparse(url).port == proc["port"]
         client = EthClient(info["rpc_url"])
@@ -141,7 +134,7 @@ def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolat
         # down stops it (first: reverse start order)
         stopped = _cli(env, "devnet", "down", "--json")["stopped"]
         assert stopped == [factory.name for factory in reversed(COMPONENTS)]
-        assert not _running(proc["pid"]) and not _answers(sub["status_url"])
+        assert not process_running(proc["pid"]) and not _answers(sub["status_url"])
 
         # up after down: the chain survived, so the contract and the indexed data are reused
         restarted = _cli(env, "devnet", "up", "--json")
@@ -167,7 +160,7 @@ def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolat
         assert listed == [f.name for f in COMPONENTS if f is not SubgraphComponent]
         stopped = _cli(off, "devnet", "down", "--json")["stopped"]
         assert stopped == [factory.name for factory in reversed(COMPONENTS)]
-        assert not _running(fresh["processes"]["subgraph"]["pid"])
+        assert not process_running(fresh["processes"]["subgraph"]["pid"])
     finally:
         Devnet(settings).down()
 

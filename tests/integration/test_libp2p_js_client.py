@@ -8,14 +8,12 @@ its own AquaVM), the Aqua is tests/js/relay.aqua, the signer is target/wasm/sign
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import logging
 import os
 import re
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from _helpers import QuietHandler, loopback_server
 from fluence_dao.cli.main import app
 from fluence_dao.errors import ParticleError, PeerError
 from fluence_dao.peer import call_function
@@ -199,25 +198,12 @@ def test_cli_run_with_relay(daemon: PeerDaemon, tmp_path: Path, relay_aqua: Any)
 
 @contextlib.contextmanager
 def _plain_http_server() -> Iterator[int]:
-    class _Hello(http.server.BaseHTTPRequestHandler):
+    class _Hello(QuietHandler):
         def do_GET(self) -> None:
-            body = b"hello, I am not a Fluence peer\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(b"hello, I am not a Fluence peer\n")
 
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_server(_Hello) as server:
         yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_cli_relay_that_is_not_a_fluence_peer_fails_clearly(tmp_path: Path, relay_aqua: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from _helpers import process_running
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 from fluence_dao.config import load_settings
@@ -39,14 +40,6 @@ def _cli(env: dict[str, str], *args: str) -> Any:
 def _text(result: Any) -> str:
     """What a failed command says: its output and the FluenceDaoError it raised (mapped by main() in a shell)."""
     return result.output + str(result.exception or "")
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @dataclass
@@ -104,7 +97,7 @@ def test_devnet_up_runs_anvil_ipfs_and_the_peer_once(daemon: Daemon) -> None:
     names = [p["name"] for p in status["processes"]]
     assert [n for n in names if n in ("anvil", "ipfs", "peer")] == ["anvil", "ipfs", "peer"]  # start order
     for proc in (daemon.process(name) for name in ("anvil", "ipfs", "peer")):
-        assert proc["healthy"] and proc["running"] and _running(proc["pid"]) and proc["port"] > 0
+        assert proc["healthy"] and proc["running"] and process_running(proc["pid"]) and proc["port"] > 0
     peer = daemon.process("peer")
     assert status["peer"]["address"] == f"127.0.0.1:{peer['port']}"
     assert status["ipfs"]["api_url"] == f"http://127.0.0.1:{daemon.process('ipfs')['port']}"
@@ -446,7 +439,7 @@ def test_devnet_down_stops_everything(daemon: Daemon) -> None:  # last: the modu
     assert result.exit_code == 0, result.output
     stopped = json.loads(result.stdout)["stopped"]
     assert [n for n in stopped if n in ("anvil", "ipfs", "peer")] == ["peer", "ipfs", "anvil"]  # reverse order
-    assert not any(_running(pid) for pid in pids.values())
+    assert not any(process_running(pid) for pid in pids.values())
     assert ping(daemon.address) is None
     assert connect_from_settings(daemon.settings()) is None
     info = _cli(daemon.env, "peer", "info")

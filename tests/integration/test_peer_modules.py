@@ -4,12 +4,12 @@ HTTP effector as curl), whose service only its creator, the host or management p
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from _helpers import QuietHandler, loopback_server
 from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
 
 pytestmark = pytest.mark.integration
@@ -49,24 +49,13 @@ def test_two_module_service_with_call_parameters(tmp_path, built, multi) -> None
 @pytest.fixture()
 def web() -> Iterator[str]:
     """An HTTP server on 127.0.0.1 answering every GET with "hello from <path>"."""
-    from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
-            body = f"hello from {self.path}".encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(f"hello from {self.path}".encode())
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
 
 
 def test_mounted_binary_only_when_allowed(tmp_path, built, multi, web) -> None:

@@ -64,13 +64,20 @@ class Stack:
         self.devnet.down()
 
 
-@pytest.fixture
-def stack(tmp_path, require, isolated_env):
+def _brought_up(make, require):
+    """The stack `make()` builds (node and curl needed), closed after the test."""
     require(shutil.which("node"), "node is not installed")
     require(shutil.which("curl"), "curl is not installed")
-    stack = Stack(tmp_path)
-    yield stack
-    stack.close()
+    stack = make()
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture
+def stack(tmp_path, require, isolated_env):
+    yield from _brought_up(lambda: Stack(tmp_path), require)
 
 
 def test_anvil_outage_is_recorded_and_updates_resume_without_a_nonce_gap(stack) -> None:
@@ -175,11 +182,7 @@ class DaemonStack:
 
 @pytest.fixture
 def daemon_stack(tmp_path, require, isolated_env):
-    require(shutil.which("node"), "node is not installed")
-    require(shutil.which("curl"), "curl is not installed")
-    stack = DaemonStack(tmp_path)
-    yield stack
-    stack.close()
+    yield from _brought_up(lambda: DaemonStack(tmp_path), require)
 
 
 @pytest.mark.timeout(SOAK_RUNS * 1.2 + 240)  # the suite's 300 s is too short for a real soak

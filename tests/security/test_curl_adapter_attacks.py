@@ -17,13 +17,13 @@ import json
 import resource
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _helpers import serve_loopback
+from _helpers import QuietHandler, serve_loopback
 from fluence_dao.errors import AquaCallError
 from fluence_dao.peer import AquaVM, KeyPair, LocalNetwork, Peer, PeerConfig, call_function
 from fluence_dao.peer.http_effector import DEFAULT_MAX_RESPONSE_BYTES, HttpEffector
@@ -61,12 +61,11 @@ class Target:
 
 
 def _serve(target: Target) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.body()
             target.seen.append(f"{self.command} {self.path}")
             if self.path.startswith(("/big", "/api/v0/dag/get")):
                 self.send_response(200)
@@ -80,16 +79,9 @@ def _serve(target: Target) -> ThreadingHTTPServer:
                     pass  # the peer stopped reading at its cap
                 self.close_connection = True
                 return
-            out = json.dumps({"jsonrpc": "2.0", "id": 1, "result": body.decode("utf-8", "replace")}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+            self.reply(json.dumps({"jsonrpc": "2.0", "id": 1, "result": body.decode("utf-8", "replace")}).encode())
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        def log_message(self, *args: Any) -> None:
-            pass
 
     server = serve_loopback(Handler)
     target.origin = f"http://127.0.0.1:{server.server_port}"

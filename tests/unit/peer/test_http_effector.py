@@ -7,14 +7,14 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from _helpers import serve_loopback
+from _helpers import QuietHandler, serve_loopback
 from fluence_dao.errors import ConfigError
 from fluence_dao.peer.http_effector import (
     COULDNT_CONNECT,
@@ -42,14 +42,13 @@ class Server:
 def _serve() -> tuple[ThreadingHTTPServer, Server]:
     state = Server(url="", origin="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.body()
             state.seen.append({"method": self.command, "path": parts.path, "headers": dict(self.headers), "body": body})
             if parts.path == "/big":  # n bytes, with or without a Content-Length
                 n = int(query["n"])
@@ -76,20 +75,12 @@ def _serve() -> tuple[ThreadingHTTPServer, Server]:
                 self.end_headers()
                 self.wfile.write(b"moved")
                 return
-            status = int(query.get("status", "200"))
             out = json.dumps(
                 {"method": self.command, "headers": dict(self.headers), "body": body.decode("utf-8", "replace")}
             ).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+            self.reply(out, int(query.get("status", "200")), "application/json")
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        def log_message(self, *args: Any) -> None:
-            pass
 
     server = serve_loopback(Handler)
     state.origin = f"http://127.0.0.1:{server.server_port}"
