@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 import pytest
 
 from _helpers import QuietHandler, loopback_server
+from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph import EthRpc
-from fluence_dao.subgraph._rpc import RpcError
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def test_batches_match_single_calls(devnet: Any) -> None:
     head = rpc.block_number()
     numbers = [*range(max(0, head - 3), head + 1), head + 1000]
     assert rpc.blocks(numbers, True) == [rpc.block(n, True) for n in numbers]  # the last one: None
-    with pytest.raises(RpcError, match="eth_getBlockByNumber"):
+    with pytest.raises(SubgraphError, match="eth_getBlockByNumber"):
         rpc.batch("eth_getBlockByNumber", [["0x0", False], ["not a block", False]])
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from fluence_dao._util.paths import node_modules
 from fluence_dao._util.wasm_sections import iter_custom_sections
-from fluence_dao.build._interface_types import generate_interface_types
+from fluence_dao.build import generate_interface_types
 from fluence_dao.errors import BuildError
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fluence_dao.build._interface_types import generate_interface_types
+from fluence_dao.build import generate_interface_types
 from fluence_dao.errors import BuildError
 
 U8 = {"U8": "ByValue"}

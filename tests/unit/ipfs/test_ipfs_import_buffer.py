@@ -12,8 +12,17 @@ import pytest
 from ipfs_lcg import lcg_bytes
 
 from fluence_dao.errors import IpfsError
-from fluence_dao.ipfs import RAW, BlockStore, Cid, ImportOptions, LocalIpfs, import_buffer, import_file, iter_file
-from fluence_dao.ipfs._cid import DAG_PB
+from fluence_dao.ipfs import (
+    DAG_PB,
+    RAW,
+    BlockStore,
+    Cid,
+    ImportOptions,
+    LocalIpfs,
+    import_buffer,
+    import_file,
+    iter_file,
+)
 from fluence_dao.ipfs._dagpb import FILE, PBNode, UnixFSData, encode_node, encode_unixfs
 from fluence_dao.ipfs._unixfs import _leaf_frame
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 from fluence_dao.errors import SubgraphError
-from fluence_dao.subgraph._store import BlockPtr, Store
+from fluence_dao.subgraph import BlockPtr, Store
 
 
 def test_status_reports_cursor_and_error(tmp_path: Path) -> None:

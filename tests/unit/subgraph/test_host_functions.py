@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from fluence_dao.subgraph import Store
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._host import HostContext, HostFailure, bind, host_functions
 from fluence_dao.subgraph._manifest import EntitySchema, Mapping
 from fluence_dao.subgraph._numbers import BigDecimal
-from fluence_dao.subgraph._store import Store
 
 
 @pytest.fixture

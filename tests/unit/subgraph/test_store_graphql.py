@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from fluence_dao.subgraph import BlockPtr, Store
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._graphql import SubgraphSchema, plural
 from fluence_dao.subgraph._manifest import load_schema
 from fluence_dao.subgraph._numbers import BigDecimal
-from fluence_dao.subgraph._store import BlockPtr, DynamicDataSource, Store
+from fluence_dao.subgraph._store import DynamicDataSource
 
 SCHEMA = """
 enum Kind { A B }
