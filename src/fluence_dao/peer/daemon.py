@@ -47,11 +47,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
-from fluence_dao.peer.builtins.operator import settings_operator
+from fluence_dao.peer.builtins.operator import OperatorConfig, settings_operator
+from fluence_dao.peer.calls import BuiltinHandler
 from fluence_dao.peer.limits import (
     GENERAL,
     PROBATION,
@@ -75,6 +77,10 @@ from fluence_dao.peer.wire import (
     ping_signer,
 )
 
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
+    from fluence_dao.marine import HostBinary
+
 logger = logging.getLogger(__name__)
 
 PR_SET_DUMPABLE = 4
@@ -88,11 +94,11 @@ ROUTE_PRUNE_THRESHOLD = 1024
 # ---- process hardening --------------------------------------------------------------------------------------
 
 
-def harden_process() -> dict[str, Any]:
+def harden_process() -> JsonObject:
     """No core dumps (RLIMIT_CORE 0) and, on Linux, not dumpable: no ptrace attach or /proc/<pid>/mem reads by
     non-root processes. Returns what was achieved (checked by reading the values back)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    result: dict[str, Any] = {"core_limit": resource.getrlimit(resource.RLIMIT_CORE)[1], "dumpable": None}
+    result: JsonObject = {"core_limit": resource.getrlimit(resource.RLIMIT_CORE)[1], "dumpable": None}
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
@@ -126,11 +132,11 @@ class DaemonConfig:
     ipfs_local_api_multiaddr: str = ""  # the devnet's IPFS RPC server, told to aqua-ipfs
     particle_ttl_ms: int = DEFAULT_TTL_MS
     allowed_binaries: dict[str, str] | None = None  # None: curl when installed
-    extra_builtins: dict[str, Any] = field(default_factory=dict)
+    extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
     libp2p_port: int | None = None  # None: no libp2p; 0: a free port for /ip4/127.0.0.1/tcp/PORT/ws (js-client)
     limits: DaemonLimits = field(default_factory=DaemonLimits)
     # the `operator` builtin's configuration, read on every call; None: from the settings of state_dir
-    operator: Callable[[], Any] | None = field(default=None, repr=False)
+    operator: Callable[[], OperatorConfig] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for peer_id in sorted(self.management_peer_ids or ()):
@@ -148,7 +154,7 @@ class DaemonConfig:
             )
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> DaemonConfig:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> DaemonConfig:
         values: dict[str, Any] = {
             "state_dir": settings.state_dir,
             "port": settings.peer.port,
@@ -216,8 +222,8 @@ class PeerDaemon:
         else:
             management = config.management_peer_ids
         self.management_peer_ids = management
-        binaries: dict[str, Any] | None = config.allowed_binaries
-        if binaries is None:  # `curl` is the HTTP effector: requests only to the operator's endpoints, no raw curl
+        binaries: dict[str, str | HostBinary] = dict(config.allowed_binaries or {})
+        if config.allowed_binaries is None:  # `curl` is the HTTP effector: requests only to the operator's endpoints, no raw curl
             from fluence_dao.peer.http_effector import daemon_http_effector
 
             binaries = {
@@ -348,7 +354,7 @@ class PeerDaemon:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> JsonObject:
         """Facts for `Pong`, `peer info` and `devnet status` (no secrets)."""
         with self._lock:
             connections = len(self._connections)

@@ -29,8 +29,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
+from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
 from fluence_dao.peer.avm import (
     AVM_GUEST_CALL_SECONDS,
@@ -56,6 +57,19 @@ from fluence_dao.peer.scheduler import ScriptRun, ScriptScheduler
 from fluence_dao.peer.services import PermissionPolicy, ServiceHost
 from fluence_dao.peer.vault import ParticleVault
 from fluence_dao.peer.workers import CallJob, CallWorkers
+
+if TYPE_CHECKING:
+    from fluence_dao.marine import HostBinary
+
+
+class _SizeLimits(TypedDict, total=False):
+    """AquaVM's hard size limits (RunParameters fields); empty: none."""
+
+    air_size_limit: int
+    particle_size_limit: int
+    call_result_size_limit: int
+    hard_limit_enabled: bool
+
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +109,7 @@ class PeerConfig:
     state_dir: Path | None = None  # None: a temporary directory (key and modules are lost at exit)
     management_peer_ids: frozenset[str] = frozenset()
     restricted_builtins: bool = False  # True: module/service/script management only for host + management
-    allowed_binaries: dict[str, Any] = field(default_factory=dict)  # mounted binary -> absolute path or HostBinary
+    allowed_binaries: dict[str, str | HostBinary] = field(default_factory=dict)  # mounted binary -> path or host
     script_ttl_ms: int = DEFAULT_TTL_MS
     external_addresses: list[str] = field(default_factory=list)
     verify_signatures: bool = True
@@ -580,7 +594,7 @@ class Peer:
         """A stranger's particle on a restricted peer: its invokes run under size and time limits."""
         return self.policy.restricted and not self.policy.is_privileged(particle.init_peer_id)
 
-    def _size_limits(self, init_peer_id: str) -> dict[str, Any]:
+    def _size_limits(self, init_peer_id: str) -> _SizeLimits:
         """AquaVM's hard size limits for a stranger's particle on a restricted peer (none for the host and
         management peers, none on an open test peer)."""
         if self.policy.is_privileged(init_peer_id) or not self.policy.restricted:
@@ -608,13 +622,13 @@ class Peer:
             script_id, run = entry
             self.scheduler.report(script_id, ok, run)
 
-    def _script_hooks(self, run: ScriptRun, run_args: dict[str, Any], script_id: str) -> ParticleHooks:
+    def _script_hooks(self, run: ScriptRun, run_args: JsonObject, script_id: str) -> ParticleHooks:
         """A script runs with this peer as its init peer, so this peer answers what a compiled Aqua function asks
         its caller for: `-relay-` is this peer, any other `getDataSrv.<name>` the script's own arguments (given
         to `script.add`); `callbackSrv.response` and `errorHandlingSrv.error` are kept as the run's result and
         error (what `script` history and `fluence-dao status` show)."""
 
-        def argument(args: list[Any], ctx: CallContext) -> Any:
+        def argument(args: Args, ctx: CallContext) -> Any:
             if ctx.function_name not in run_args:
                 raise BuiltinError(
                     f"Failed to get argument {ctx.function_name} for script {script_id}: not among the arguments "
@@ -622,10 +636,10 @@ class Peer:
                 )
             return run_args[ctx.function_name]
 
-        def result(args: list[Any], ctx: CallContext) -> None:
+        def result(args: Args, ctx: CallContext) -> None:
             run.result = args[0] if len(args) == 1 else args
 
-        def error(args: list[Any], ctx: CallContext) -> None:
+        def error(args: Args, ctx: CallContext) -> None:
             failure = args[0] if args else {}
             run.error = str(failure.get("message", failure)) if isinstance(failure, dict) else str(failure)
 

@@ -34,6 +34,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
+
 logger = logging.getLogger(__name__)
 
 MAX_FAILURES = 3
@@ -81,14 +83,14 @@ def failed_step(error: str | None) -> str | None:
     return step.group("step")
 
 
-def run_facts(result: Any) -> dict[str, Any]:
+def run_facts(result: Any) -> JsonObject:
     """What a run's result says about the chain: tx hash, nonce, block (as the run returned them), value.
 
     The interval's RunOutcome has `tx_hash`, `nonce`, `block_number`; the aggregation pipeline's outcome has
     `tx_hashes`, `root` and `cursor`. Absent facts are left out."""
     if not isinstance(result, dict):
         return {}
-    facts: dict[str, Any] = {}
+    facts: JsonObject = {}
     for key in ("tx_hash", "nonce", "block_number", "value", "root", "cursor"):
         value = result.get(key)
         if value not in (None, ""):
@@ -152,7 +154,7 @@ class ScriptRun:
         self.aborted = not avm_ok
         self.ok = avm_ok and self.error is None
 
-    def to_aqua(self) -> dict[str, Any]:
+    def to_aqua(self) -> JsonObject:
         """As Aqua's `IntervalRun` (aqua/runs.aqua): the result travels as JSON text, its shape is the script's."""
         facts = run_facts(self.result)
         return {
@@ -174,7 +176,7 @@ class ScriptRun:
             "error": self.error or "",
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "particle_id": self.particle_id,
             "seq": self.seq,
@@ -309,7 +311,7 @@ class RunBook:
             self.current = None
         self.last_finished_s = time.monotonic() if now_s is None else now_s
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> JsonObject:
         """Counters and clock as Aqua's `IntervalInfo` fields (aqua/runs.aqua)."""
         return {
             "started_ms": self.due_ms(0),
@@ -329,7 +331,7 @@ class ScheduledScript:
     owner: str
     interval_s: float | None
     book: RunBook
-    args: dict[str, Any] = field(default_factory=dict)
+    args: JsonObject = field(default_factory=dict)
     failures: int = 0  # AquaVM failures (or timeouts) in a row
     pending: tuple[int, float] | None = None  # what `due()` last handed out: grid index, lateness
 
@@ -345,7 +347,7 @@ class ScheduledScript:
     def next_run_s(self) -> float | None:
         return self.book.next_due_s()
 
-    def to_aqua(self) -> dict[str, Any]:
+    def to_aqua(self) -> JsonObject:
         """As Aqua's `ScriptInfo` (aqua/deploy.aqua): the 2021 fields, then this interval's clock and counters."""
         return {
             "id": self.id,
@@ -364,7 +366,7 @@ class ScriptScheduler:
         self._lock = threading.Lock()
 
     def add(
-        self, src: str, owner: str, interval_s: float | None, now_s: float, *, args: dict[str, Any] | None = None
+        self, src: str, owner: str, interval_s: float | None, now_s: float, *, args: JsonObject | None = None
     ) -> str:
         script_id = str(uuid.uuid4())
         book = RunBook(now_s, interval_s or 0.0)

@@ -27,19 +27,38 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from multiformats import CID, multihash
 
+from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.peer.calls import BuiltinError
 
 if TYPE_CHECKING:
-    from fluence_dao.marine import HostBinary
+    from fluence_dao.marine import CallParameters, HostBinary, ModuleConfig, ModuleInterface, MType
 
     MountedBinary = str | HostBinary
 
 logger = logging.getLogger(__name__)
+
+
+class CallStats(TypedDict):
+    """Calls of one function (or `__total__`): counts and the last five durations and times."""
+
+    success: int
+    failed: int
+    times: list[float]
+    timestamps: list[int]
+
+
+class Blueprint(TypedDict):
+    """A stored blueprint record (`<blueprints>/<id>.json`)."""
+
+    id: str
+    name: str
+    dependencies: list[str]
+
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?)B?\s*$", re.IGNORECASE)
 DEFAULT_MODULE_MEMORY = 256 * 2**20
@@ -60,7 +79,7 @@ def parse_size(text: str) -> int:
     return int(number * base ** " KMGT".index(unit or " "))
 
 
-def _table(value: Any) -> dict[str, str]:
+def _table(value: JsonValue) -> dict[str, str]:
     """Aqua `Pairs` ([[k, v], ...]) or an object -> dict; Aqua options ([x] / []) unwrapped."""
     if value is None:
         return {}
@@ -78,7 +97,7 @@ def _table(value: Any) -> dict[str, str]:
     raise BuiltinError(f"Error: expected [name, value] pairs, got {json.dumps(value)}")
 
 
-def _unopt(value: Any) -> Any:
+def _unopt(value: JsonValue) -> JsonValue:
     if isinstance(value, list) and len(value) <= 1 and not (value and isinstance(value[0], list)):
         return value[0] if value else None
     return value
@@ -89,13 +108,13 @@ class ServiceRecord:
     id: str
     blueprint_id: str
     owner_id: str
-    service: Any  # fluence_dao.marine.MarineService
+    service: LinkedService
     aliases: list[str] = field(default_factory=list)
     created_at_ms: int = 0
-    stats: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, CallStats] = field(default_factory=dict)
     effector_binaries: tuple[str, ...] = ()  # mounted binaries of its modules: only privileged callers
 
-    def to_aqua(self, worker_id: str) -> dict[str, Any]:
+    def to_aqua(self, worker_id: str) -> JsonObject:
         return {
             "id": self.id,
             "blueprint_id": self.blueprint_id,
@@ -150,7 +169,7 @@ class ServiceHost:
         vault_root: Path | None = None,
         module_memory_bytes: int = DEFAULT_MODULE_MEMORY,
         max_call_seconds: float = 30.0,
-        random_source: Any = None,
+        random_source: Callable[[int], bytes] | None = None,
     ) -> None:
         self.modules_dir = state_dir / "modules"
         self.blueprints_dir = state_dir / "blueprints"
@@ -172,7 +191,7 @@ class ServiceHost:
 
     # ---- modules ----------------------------------------------------------------------------------------------
 
-    def add_module(self, wasm: bytes, config: dict[str, Any]) -> str:
+    def add_module(self, wasm: bytes, config: JsonObject) -> str:
         if not wasm.startswith(b"\0asm"):
             raise BuiltinError("Error: module bytes are not a WebAssembly binary (no \\0asm header)")
         name = config.get("name")
@@ -186,7 +205,7 @@ class ServiceHost:
         logger.info("added module %s (%s, %d bytes)", name, cid, len(wasm))
         return cid
 
-    def _check_binaries(self, name: str, config: dict[str, Any]) -> None:
+    def _check_binaries(self, name: str, config: Any) -> None:
         """A module may mount only configured binaries; its path must name the same file (for a host-implemented
         binary: any path whose file name is the binary's name, e.g. `curl` or `/usr/bin/curl`)."""
         for binary, path in (config.get("mounted_binaries") or {}).items():
@@ -198,11 +217,11 @@ class ServiceHost:
                     f"configured list of binaries ({', '.join(sorted(self.allowed_binaries)) or 'none'})"
                 )
 
-    def module_config(self, cid: str) -> dict[str, Any]:
+    def module_config(self, cid: str) -> JsonObject:
         path = self.modules_dir / f"{cid}_config.json"
         if not _is_stored_id(cid) or not path.is_file():
             raise BuiltinError(f"Error: Module wasn't found on path {str(self.modules_dir / cid)!r}: not found")
-        config: dict[str, Any] = json.loads(path.read_text())
+        config: JsonObject = json.loads(path.read_text())
         return config
 
     def module_bytes(self, cid: str) -> bytes:
@@ -211,7 +230,7 @@ class ServiceHost:
             raise BuiltinError(f"Error: Module wasn't found on path {str(path)!r}: not found")
         return path.read_bytes()
 
-    def list_modules(self) -> list[dict[str, Any]]:
+    def list_modules(self) -> list[JsonObject]:
         out = []
         for path in sorted(self.modules_dir.glob("*_config.json")):
             cid = path.name.removesuffix("_config.json")
@@ -219,12 +238,12 @@ class ServiceHost:
             out.append({"name": config["name"], "hash": cid, "config": config})
         return out
 
-    def module_interface(self, cid: str) -> dict[str, Any]:
+    def module_interface(self, cid: str) -> JsonObject:
         from fluence_dao.marine import MarineModule, ModuleConfig
 
         wasm = self.module_bytes(cid)
         try:
-            module = MarineModule.load(wasm, ModuleConfig(name=self.module_config(cid)["name"]))
+            module = MarineModule.load(wasm, ModuleConfig(name=str(self.module_config(cid)["name"])))
         except FluenceDaoError as err:
             raise BuiltinError(f"Error: Cannot read modules interface {cid}: {err.message}") from err
         return interface_to_aqua(module.interface)
@@ -237,7 +256,7 @@ class ServiceHost:
             _parse_cid(dep)
         return encode_blueprint(name, dependencies)
 
-    def add_blueprint(self, blueprint: Any) -> str:
+    def add_blueprint(self, blueprint: JsonValue) -> str:
         name, deps = decode_blueprint(blueprint)
         if not deps:
             raise BuiltinError(f"Error: Blueprint '{name}' has empty list of dependencies")
@@ -246,18 +265,18 @@ class ServiceHost:
                 raise BuiltinError(f"Error: Module with hash {dep} wasn't found (blueprint '{name}')")
         encoded = encode_blueprint(name, deps)
         blueprint_id = content_id(encoded.encode())
-        record = {"id": blueprint_id, "name": name, "dependencies": deps}
+        record: Blueprint = {"id": blueprint_id, "name": name, "dependencies": deps}
         (self.blueprints_dir / f"{blueprint_id}.json").write_text(json.dumps(record, sort_keys=True))
         return blueprint_id
 
-    def list_blueprints(self) -> list[dict[str, Any]]:
+    def list_blueprints(self) -> list[Blueprint]:
         return [json.loads(p.read_text()) for p in sorted(self.blueprints_dir.glob("*.json"))]
 
-    def get_blueprint(self, blueprint_id: str) -> dict[str, Any]:
+    def get_blueprint(self, blueprint_id: str) -> Blueprint:
         path = self.blueprints_dir / f"{blueprint_id}.json"
         if not _is_stored_id(blueprint_id) or not path.is_file():
             raise BuiltinError(f"Error: Blueprint '{blueprint_id}' wasn't found")
-        record: dict[str, Any] = json.loads(path.read_text())
+        record: Blueprint = json.loads(path.read_text())
         return record
 
     # ---- services ---------------------------------------------------------------------------------------------
@@ -287,7 +306,7 @@ class ServiceHost:
         logger.info("created service %s from blueprint %s for %s", service_id, blueprint_id, owner_id)
         return service_id
 
-    def _marine_config(self, config: dict[str, Any]) -> Any:
+    def _marine_config(self, config: Any) -> ModuleConfig:
         from fluence_dao.marine import ModuleConfig
 
         mapped = dict(config.get("wasi", {}).get("mapped_dirs") or {})
@@ -345,7 +364,7 @@ class ServiceHost:
             self.aliases[alias] = record.id
             record.aliases.append(alias)
 
-    def call(self, record: ServiceRecord, function_name: str, args: list[Any], call_parameters: Any) -> Any:
+    def call(self, record: ServiceRecord, function_name: str, args: Args, call_parameters: CallParameters) -> Any:
         """Call a service function; an effector service first checks the caller (the particle's init peer)."""
         if record.effector_binaries:
             particle = getattr(call_parameters, "particle", None)
@@ -359,7 +378,7 @@ class ServiceHost:
         finally:
             _observe(record.stats, function_name, ok, time.perf_counter() - started)
 
-    def interface(self, id_or_alias: str) -> dict[str, Any]:
+    def interface(self, id_or_alias: str) -> JsonObject:
         record = self.require(id_or_alias)
         return interface_to_aqua(record.service.interface)
 
@@ -369,7 +388,7 @@ RESERVED_ALIASES = frozenset(
 )
 
 
-def _observe(stats: dict[str, Any], function_name: str, ok: bool, seconds: float) -> None:
+def _observe(stats: dict[str, CallStats], function_name: str, ok: bool, seconds: float) -> None:
     for key in ("__total__", function_name):
         entry = stats.setdefault(key, {"success": 0, "failed": 0, "times": [], "timestamps": []})
         entry["success" if ok else "failed"] += 1
@@ -377,7 +396,7 @@ def _observe(stats: dict[str, Any], function_name: str, ok: bool, seconds: float
         entry["timestamps"] = (entry["timestamps"] + [int(time.time())])[-5:]
 
 
-def stats_to_aqua(entry: dict[str, Any]) -> dict[str, Any]:
+def stats_to_aqua(entry: CallStats) -> JsonObject:
     times = entry["times"]
     return {
         "success_req_count": entry["success"],
@@ -411,7 +430,7 @@ def encode_blueprint(name: str, dependencies: list[str]) -> str:
     return '{"dependencies":[' + deps + '],"name":' + json.dumps(name, ensure_ascii=False) + "}"
 
 
-def decode_blueprint(blueprint: Any) -> tuple[str, list[str]]:
+def decode_blueprint(blueprint: JsonValue) -> tuple[str, list[str]]:
     """A DAG-JSON blueprint string (nox) or a 2021 `{name, dependencies: ["hash:..."]}` record."""
     if isinstance(blueprint, str):
         try:
@@ -437,7 +456,7 @@ def decode_blueprint(blueprint: Any) -> tuple[str, list[str]]:
     return name, out
 
 
-def normalize_module_config(config: dict[str, Any]) -> dict[str, Any]:
+def normalize_module_config(config: JsonObject) -> JsonObject:
     """Any accepted module config (nox's make_module_config output, Aqua's ModuleConfig, 2021's) -> nox's shape."""
     wasi = _unopt(config.get("wasi")) or {}
     if not isinstance(wasi, dict):
@@ -460,7 +479,7 @@ def normalize_module_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def unopt_pairs(value: Any) -> Any:
+def unopt_pairs(value: JsonValue) -> JsonValue:
     """An Aqua `?Pairs` ([] or [[[k, v], ...]]) as its pairs; any other value as it is."""
     if (
         isinstance(value, list)
@@ -479,18 +498,18 @@ _AQUA_SCALARS = {
 }  # fmt: skip
 
 
-def aqua_type(ty: Any) -> str:
+def aqua_type(ty: MType) -> str:
     """A Marine type (fluence_dao.marine.MType) as nox prints interface types: string, u64, []u8, RecordName."""
     if ty.kind == "Vector":
-        return "[]" + aqua_type(ty.element)
+        return "[]" + aqua_type(cast("MType", ty.element))  # a Vector always has its element type
     if ty.kind == "Record":
         return str(ty.record)
     return str(_AQUA_SCALARS.get(ty.kind, ty.kind.lower()))
 
 
-def interface_to_aqua(interface: Any) -> dict[str, Any]:
+def interface_to_aqua(interface: ModuleInterface) -> JsonObject:
     """The Marine host's ModuleInterface -> nox's `Interface` {function_signatures, record_types}."""
-    functions = [
+    functions: list[JsonObject] = [
         {
             "name": sig.name,
             "arguments": [[a.name, aqua_type(a.ty)] for a in sig.arguments],
@@ -498,7 +517,7 @@ def interface_to_aqua(interface: Any) -> dict[str, Any]:
         }
         for _, sig in sorted(interface.functions.items())
     ]
-    records = [
+    records: list[JsonObject] = [
         {"name": rec.name, "id": index, "fields": [[f.name, aqua_type(f.ty)] for f in rec.fields]}
         for index, (_, rec) in enumerate(sorted(interface.records.items()))
     ]
@@ -508,20 +527,20 @@ def interface_to_aqua(interface: Any) -> dict[str, Any]:
 class LinkedService:
     """A hosted service: the Marine host's MarineService (modules linked by import namespace, facade last)."""
 
-    def __init__(self, modules: list[tuple[Any, bytes]]) -> None:
+    def __init__(self, modules: list[tuple[ModuleConfig, bytes]]) -> None:
         from fluence_dao.marine import MarineService
 
         self._service = MarineService(modules)
 
     @property
-    def interface(self) -> Any:
+    def interface(self) -> ModuleInterface:
         return self._service.interface
 
-    def call(self, function_name: str, args: list[Any], *, call_parameters: Any) -> Any:
+    def call(self, function_name: str, args: Args, *, call_parameters: CallParameters) -> Any:
         return self._service.call(function_name, args, call_parameters=call_parameters)
 
-    def memory_stats(self) -> list[dict[str, Any]]:
-        return [
+    def memory_stats(self) -> list[JsonObject]:
+        stats: list[JsonObject] = [
             {
                 "name": name,
                 "memory_size_bytes": module.memory_bytes(),
@@ -529,6 +548,7 @@ class LinkedService:
             }
             for name, module in self._service.modules.items()
         ]
+        return stats
 
 
-ServiceCall = Callable[[ServiceRecord, str, list[Any], Any], Any]
+ServiceCall = Callable[[ServiceRecord, str, Args, "CallParameters"], Any]

@@ -31,8 +31,9 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict, cast
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.peer.scheduler import RunBook, ScriptRun
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,35 @@ class Clock:
     end_s: float | None
 
 
-def empty_trigger_config() -> dict[str, Any]:
+class ClockConfig(TypedDict):
+    start_sec: int
+    end_sec: int
+    period_sec: int
+
+
+class ConnectionsConfig(TypedDict):
+    connect: bool
+    disconnect: bool
+
+
+class BlockchainConfig(TypedDict):
+    start_block: int
+    end_block: int
+
+
+class TriggerConfig(TypedDict):
+    """Aqua's `TriggerConfig` (@fluencelabs/spell) with every field."""
+
+    clock: ClockConfig
+    connections: ConnectionsConfig
+    blockchain: BlockchainConfig
+
+
+KvValue = str | int | list[str]
+"""A spell KV value: a string, a u32 or a string list."""
+
+
+def empty_trigger_config() -> TriggerConfig:
     return {
         "clock": {"start_sec": 0, "end_sec": 0, "period_sec": 0},
         "connections": {"connect": False, "disconnect": False},
@@ -73,12 +102,13 @@ def empty_trigger_config() -> dict[str, Any]:
     }
 
 
-def normalize_trigger_config(config: Any) -> dict[str, Any]:
+def normalize_trigger_config(config: object) -> TriggerConfig:
     """The Aqua `TriggerConfig` as a plain dict with every field, or SpellConfigError naming the bad field."""
     if not isinstance(config, dict):
         raise SpellConfigError(f"trigger config must be an object, got {json.dumps(config)}")
     out = empty_trigger_config()
-    for section, fields in out.items():
+    sections = cast(dict[str, dict[str, int | bool]], out)  # the same dicts, filled in place field by field
+    for section, fields in sections.items():
         given = config.get(section, {})
         if not isinstance(given, dict):
             raise SpellConfigError(f"trigger config field '{section}' must be an object, got {json.dumps(given)}")
@@ -93,7 +123,7 @@ def normalize_trigger_config(config: Any) -> dict[str, Any]:
     return out
 
 
-def clock_of(config: dict[str, Any], *, now_wall_s: float, now_mono_s: float) -> Clock | None:
+def clock_of(config: TriggerConfig, *, now_wall_s: float, now_mono_s: float) -> Clock | None:
     """The clock trigger of a normalized config (None: no clock), validated as nox does."""
     conn = config["connections"]
     if conn["connect"] or conn["disconnect"]:
@@ -122,13 +152,13 @@ def clock_of(config: dict[str, Any], *, now_wall_s: float, now_mono_s: float) ->
 class Spell:
     id: str
     script: str
-    trigger_config: dict[str, Any]
+    trigger_config: TriggerConfig
     alias: str | None = None
-    kv: dict[str, Any] = field(default_factory=dict)  # key -> str | int (u32) | list[str]
-    logs: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_LOGS))
-    mailbox: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_MAILBOX))
-    errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # particle id -> entries, oldest first
-    init_args: dict[str, Any] = field(default_factory=dict)
+    kv: dict[str, KvValue] = field(default_factory=dict)
+    logs: deque[JsonObject] = field(default_factory=lambda: deque(maxlen=MAX_LOGS))
+    mailbox: deque[JsonObject] = field(default_factory=lambda: deque(maxlen=MAX_MAILBOX))
+    errors: dict[str, list[JsonObject]] = field(default_factory=dict)  # particle id -> entries, oldest first
+    init_args: JsonObject = field(default_factory=dict)
     clock: Clock | None = None
     book: RunBook = field(default_factory=lambda: RunBook(0.0, 0.0, end_s=0.0))  # no clock: no runs
 
@@ -144,7 +174,7 @@ class Spell:
     def history(self) -> deque[ScriptRun]:
         return self.book.history
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> JsonObject:
         """As Aqua's `IntervalInfo` (aqua/runs.aqua)."""
         period = self.trigger_config["clock"]["period_sec"]
         return {
@@ -159,7 +189,7 @@ class Spell:
         value = self.kv.get("counter")
         return value if isinstance(value, int) else 0
 
-    def store_error(self, particle_id: str, entry: dict[str, Any]) -> None:
+    def store_error(self, particle_id: str, entry: JsonObject) -> None:
         if particle_id not in self.errors and len(self.errors) >= MAX_ERROR_PARTICLES:
             del self.errors[next(iter(self.errors))]
         self.errors.setdefault(particle_id, []).append(entry)
@@ -186,7 +216,7 @@ class SpellStore:
         self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
 
-    def install(self, script: str, init_data: dict[str, Any], config: Any, alias: str | None = None) -> Spell:
+    def install(self, script: str, init_data: JsonObject, config: object, alias: str | None = None) -> Spell:
         normalized = normalize_trigger_config(config)
         clock = clock_of(normalized, now_wall_s=time.time(), now_mono_s=time.monotonic())
         with self._lock:
@@ -203,7 +233,7 @@ class SpellStore:
         logger.info("spell %s installed (clock %s)", spell.id, clock)
         return spell
 
-    def update_trigger_config(self, spell: Spell, config: Any) -> None:
+    def update_trigger_config(self, spell: Spell, config: object) -> None:
         normalized = normalize_trigger_config(config)
         clock = clock_of(normalized, now_wall_s=time.time(), now_mono_s=time.monotonic())
         with self._lock:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
-from fluence_dao.peer.services import normalize_module_config, unopt_pairs
+from fluence_dao.peer.services import Blueprint, normalize_module_config, unopt_pairs
 
 
 def _config_arg(args: Args, index: int) -> JsonObject:
@@ -114,7 +114,7 @@ class DistService(BuiltinService):
     def get_module_interface(self, args: Args, ctx: CallContext) -> JsonObject:
         return ctx.peer.services.module_interface(arg(args, 0, "hex_hash", str))
 
-    def get_blueprint(self, args: Args, ctx: CallContext) -> JsonObject:
+    def get_blueprint(self, args: Args, ctx: CallContext) -> Blueprint:
         return ctx.peer.services.get_blueprint(arg(args, 0, "blueprint_id", str))
 
 

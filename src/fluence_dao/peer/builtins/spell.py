@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, ParticleHooks, arg, opt
@@ -317,7 +317,10 @@ class SpellApi:
         current = self.spell.kv.get(key)
         if current is not None and not isinstance(current, list):
             return _fail(f"key {key!r} holds a {type(current).__name__}, not a list")
-        self.spell.kv.setdefault(key, []).append(value)
+        if isinstance(current, list):
+            current.append(value)
+        else:
+            self.spell.kv[key] = [value]
         return _ok()
 
     def fn_list_get_strings(self, args: Args, ctx: CallContext) -> JsonObject:
@@ -382,7 +385,7 @@ class SpellApi:
         return _ok(value=self.spell.script_cid())
 
     def fn_get_trigger_config(self, args: Args, ctx: CallContext) -> JsonObject:
-        return _ok(config=self.spell.trigger_config)
+        return _ok(config=cast(JsonObject, self.spell.trigger_config))  # a TypedDict of JSON fields
 
     def fn_set_trigger_config(self, args: Args, ctx: CallContext) -> JsonObject:
         config = arg(args, 0, "config", dict, "TriggerConfig")
@@ -412,7 +415,7 @@ class SpellApi:
         arg(args, 2, "particle_timestamp", "u64")
         if not self._by_spell(ctx):
             return _fail("store_error can be called only by the associated spell script")
-        last_error = {
+        last_error: JsonObject = {
             "error_code": int(error.get("error_code", 0) or 0),
             "instruction": str(error.get("instruction", "")),
             "message": str(error.get("message", "")),
