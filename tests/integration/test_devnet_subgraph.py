@@ -15,13 +15,13 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
-from _helpers import process_running
+from _helpers import process_running, require_graph_cli
+from _helpers import require as skip_unless
 from fluence_dao._util.paths import project_root
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 from fluence_dao.config import load_settings
-from fluence_dao.devnet import Devnet, DevnetPaths, anvil_binary
-from fluence_dao.devnet._devnet import COMPONENTS, SubgraphComponent, subgraph_build_stale
+from fluence_dao.devnet import COMPONENTS, Devnet, DevnetPaths, SubgraphComponent, anvil_binary, subgraph_build_stale
 from fluence_dao.errors import ToolNotFoundError
 from fluence_dao.eth import EthClient
 from fluence_dao.runtime import write_info
@@ -69,12 +69,9 @@ def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolat
     settings = load_settings({"state_dir": state_dir}, env_file=None)
     try:
         anvil_binary(settings)
-        from fluence_dao.subgraph._build import graph_cli
-
-        graph_cli()
     except ToolNotFoundError as err:
         require(False, err.message)
-    require(shutil.which("node") is not None, "node is not installed")
+    require_graph_cli()
     env = {"FLUENCE_DAO_STATE_DIR": str(state_dir), "FLUENCE_DAO_DEVNET__STATE_INTERVAL_S": "0"}
     try:
         info = _cli(env, "devnet", "up", "--json")
@@ -206,8 +203,7 @@ def test_missing_graph_cli_is_a_clear_error(tmp_path: Path, isolated_env: None) 
 @pytest.mark.integration
 def test_missing_node_is_a_clear_error(tmp_path: Path, isolated_env: None) -> None:
     root = _project_copy(tmp_path, node_modules=True)
-    if not (root / "node_modules" / ".bin" / "graph").exists():
-        pytest.fail("graph-cli missing in CI") if os.environ.get("CI") else pytest.skip("graph-cli not installed")
+    skip_unless((root / "node_modules" / ".bin" / "graph").exists(), "graph-cli not installed (npm ci)")
     empty = tmp_path / "empty-path"
     empty.mkdir()
     with pytest.MonkeyPatch.context() as patch:
@@ -246,9 +242,7 @@ def test_up_builds_a_missing_build_once(tmp_path: Path, isolated_env: None) -> N
     from fluence_dao.errors import FluenceDaoError
 
     root = _project_copy(tmp_path, node_modules=True)
-    if not (root / "node_modules" / ".bin" / "graph").exists() or shutil.which("node") is None:
-        reason = "graph-cli or node not installed"
-        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    require_graph_cli()
     built = root / "subgraph" / "build" / "subgraph.yaml"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FLUENCE_DAO_PROJECT_ROOT", str(root))

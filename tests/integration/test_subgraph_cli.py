@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from _helpers import require_graph_cli
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 
@@ -36,10 +37,7 @@ def _cli(args: list[str], env: dict[str, str]) -> Any:
 def test_dao_commands_then_serve_and_status(devnet: Any, tmp_path: Path) -> None:
     import httpx
 
-    if not (ROOT / "node_modules" / ".bin" / "graph").exists():
-        if os.environ.get("CI"):
-            pytest.fail("node_modules/.bin/graph missing in CI")
-        pytest.skip("node_modules/.bin/graph (npm ci) is needed")
+    require_graph_cli()
     env = devnet.cli_env()
     client = devnet.client()
     snapshot = client.rpc("evm_snapshot", [])

@@ -23,9 +23,11 @@ from fluence_dao.devnet._devnet import (
     DevnetStatus,
     IpfsServerComponent,
     PeerComponent,
+    SubgraphComponent,
     anvil_binary,
     ipfs_api_version,
     rpc_chain_id,
+    subgraph_build_stale,
 )
 from fluence_dao.devnet._permissions import STATE_SUBDIRS, secure_state_dir
 from fluence_dao.runtime import STATE_VERSION, DevnetPaths, Endpoint, read_info, resolve_endpoint
@@ -45,6 +47,7 @@ __all__ = [
     "EnsDeployment",
     "IpfsServerComponent",
     "PeerComponent",
+    "SubgraphComponent",
     "anvil_binary",
     "deploy_ens",
     "ensure_name",
@@ -54,4 +57,5 @@ __all__ = [
     "resolve_endpoint",
     "rpc_chain_id",
     "secure_state_dir",
+    "subgraph_build_stale",
 ]
