@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -48,17 +49,23 @@ def public_url(url: str) -> str:
 
 
 def redact(value: Any, replacements: dict[str, str]) -> Any:
-    """`value` with every occurrence of each key of `replacements` in its strings replaced (longest first)."""
-    if isinstance(value, str):
-        for secret in sorted(replacements, key=len, reverse=True):
-            if secret and secret in value:
-                value = value.replace(secret, replacements[secret])
+    """`value` with every occurrence of each key of `replacements` in its strings (and dict keys) replaced, in one
+    pass: the longest key wins where keys overlap, and replaced text is not searched again."""
+    secrets = sorted(filter(None, replacements), key=len, reverse=True)
+    if not secrets:
         return value
-    if isinstance(value, dict):
-        return {redact(k, replacements): redact(v, replacements) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, replacements) for v in value]
-    return value
+    pattern = re.compile("|".join(re.escape(secret) for secret in secrets))
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            return pattern.sub(lambda match: replacements[match.group(0)], item)
+        if isinstance(item, dict):
+            return {clean(k): clean(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [clean(v) for v in item]
+        return item
+
+    return clean(value)
 
 
 def ether(wei: int) -> str:

@@ -1,0 +1,76 @@
+"""The dashboard's data without a browser, on the session's devnet: a snapshot's records, history and chain facts;
+the record history read in chunks over several refreshes, and read again when the chain went back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fluence_dao.dashboard import DashboardData, TextHistory
+from fluence_dao.dashboard import _data as dashboard_data
+from fluence_dao.eth import TxSender
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "public-record.eth"
+
+
+def test_a_snapshot_has_the_records_their_history_and_the_block(devnet: Any, ens_env: Any) -> None:
+    receipt = ens_env.ens.set_text(PROJECT, "wasm.signer", "bafy-dashboard", ens_env.gov)
+    data = DashboardData(devnet.settings)
+    try:
+        state = data.state()
+        assert data.state(max_age_s=60) is state  # served again while young
+        assert json.loads(json.dumps(state)) == state
+        assert state["chain"]["reachable"] and state["chain"]["block_number"] >= receipt.block_number
+        rows = {(r["name"], r["key"]): r for r in state["records"]}
+        signer = rows[(PROJECT, "wasm.signer")]
+        assert signer["value"] == "bafy-dashboard" and signer["kind"] == "module"
+        assert signer["history"][-1] == {
+            "value": "bafy-dashboard",
+            "block_number": receipt.block_number,
+            "tx_hash": receipt.tx_hash,
+            "log_index": 0,
+        }
+        assert "wasm.signer" in [m["key"] for m in state["modules"]]
+        assert state["history"]["complete"] and state["history"]["scanned_to"] == state["chain"]["block_number"]
+        assert state["tree"] == {"name": "alpha.public-record.eth", "key": "ipld-tip", "root": None}
+    finally:
+        data.close()
+
+
+def test_the_history_is_read_in_chunks_over_several_refreshes(ens_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dashboard_data, "LOG_CHUNK_BLOCKS", 1)
+    monkeypatch.setattr(dashboard_data, "CHUNKS_PER_REFRESH", 2)
+    start = ens_env.client.block_number() + 1
+    values = [f"bafy-{n}" for n in range(5)]
+    for value in values:
+        ens_env.ens.set_text(PROJECT, "wasm.ens", value, ens_env.gov)
+    latest = ens_env.client.block_number()
+    history = TextHistory((PROJECT,), from_block=start, per_key=3)
+    refreshes = 0
+    while not history.summary(latest)["complete"]:
+        history.update(ens_env.ens, latest)
+        refreshes += 1
+        assert history.error is None and refreshes <= 5
+    assert refreshes == 3  # 5 blocks, 2 a refresh
+    assert [c["value"] for c in history.changes[(PROJECT, "wasm.ens")]] == values[-3:]
+
+
+def test_the_history_is_read_again_when_the_chain_went_back(devnet: Any, ens_env: Any) -> None:
+    client, ens = ens_env.client, ens_env.ens
+    history = TextHistory((PROJECT,), from_block=client.block_number() + 1)
+    snapshot = client.rpc("evm_snapshot", [])
+    ens.set_text(PROJECT, "wasm.curl_adapter", "bafy-dropped", ens_env.gov)
+    history.update(ens, client.block_number())
+    assert history.latest(PROJECT, "wasm.curl_adapter")["value"] == "bafy-dropped"
+
+    assert client.rpc("evm_revert", [snapshot]) is True
+    gov = TxSender(client, devnet.settings.eth.effective_governance_key(devnet.rpc_url))  # nonces from the chain
+    for value in ("bafy-kept", "bafy-kept-too"):
+        ens.set_text(PROJECT, "wasm.curl_adapter", value, gov)
+    history.update(ens, client.block_number())
+    kept = [c["value"] for c in history.changes[(PROJECT, "wasm.curl_adapter")]]
+    assert kept == ["bafy-kept", "bafy-kept-too"]
