@@ -153,7 +153,7 @@ function historyList(record) {
       el("li", { class: "change", "data-tx": change.tx_hash, "data-block": change.block_number },
         el("span", { class: "mono", text: `block ${change.block_number} ` }),
         el("code", { title: change.tx_hash, text: short(change.tx_hash) }),
-        el("span", { text: ` → ${change.value ?? "(value unavailable)"}` })))));
+        " → ", el("span", { class: "change-value", text: change.value ?? "(value unavailable)" })))));
   details.addEventListener("toggle", () => (details.open ? openHistories.add(id) : openHistories.delete(id)));
   return details;
 }
@@ -200,6 +200,8 @@ function render(state) {
   generation += 1;
   document.body.dataset.generation = String(generation);
   document.body.dataset.generatedMs = String(state.generated_ms || "");
+  document.body.dataset.block = String((state.chain || {}).block_number ?? "");
+  document.body.dataset.historyTo = String((state.history || {}).scanned_to ?? "");
 }
 
 function setLive(ok, detail) {
