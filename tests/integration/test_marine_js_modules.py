@@ -149,33 +149,29 @@ def test_ens_gives_the_same_results_in_marine_js(marine_js: Any, wasm: dict[str,
     assert expected[0]["value"] == "0x" + keccak(keccak(b"\0" * 32 + keccak(b"eth")) + keccak(b"fluence-dao")).hex()
 
 
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    """(unsigned LEB128 at `pos`, the position after it): read here, independently of the code under test."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
 def _without_section(data: bytes, name: str) -> bytes:
     """The module with every custom section called `name` removed (all other sections byte for byte)."""
     out, pos = bytearray(data[:8]), 8
     while pos < len(data):
         start = pos
         section_id = data[pos]
-        pos += 1
-        size = shift = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        size, pos = _uleb(data, pos + 1)
         end = pos + size
         keep = True
         if section_id == 0:
-            name_len = shift_len = 0
-            p = pos
-            while True:
-                byte = data[p]
-                p += 1
-                name_len |= (byte & 0x7F) << shift_len
-                shift_len += 7
-                if byte < 0x80:
-                    break
+            name_len, p = _uleb(data, pos)
             keep = data[p : p + name_len].decode() != name
         if keep:
             out += data[start:end]

@@ -35,12 +35,17 @@ def _run_until_history(net: LocalNetwork, script_id: str, runs: int, timeout_s: 
     raise AssertionError(f"script {script_id} did not finish {runs} runs in {timeout_s} s")
 
 
+def _finished_runs(net: LocalNetwork, air: str, every_s: float, runs: int, **add: object) -> tuple[str, list]:
+    """Schedule `air` on the relay every `every_s` s and wait for `runs` finished runs: (script id, finished runs)."""
+    peer = net.relay
+    script_id = peer.scheduler.add(air, peer.peer_id, every_s, time.monotonic(), **add)
+    return script_id, [r for r in _run_until_history(net, script_id, runs) if r.ok is not None]
+
+
 def test_each_run_records_the_functions_result(compiled, tmp_path) -> None:
     net = LocalNetwork(1, base_dir=tmp_path)
     peer = net.relay
-    script_id = peer.scheduler.add(compiled.function("ok_run").script, peer.peer_id, 0.2, time.monotonic())
-    history = _run_until_history(net, script_id, 2)
-    finished = [r for r in history if r.ok is not None]
+    _, finished = _finished_runs(net, compiled.function("ok_run").script, 0.2, 2)
     assert all(r.ok and r.outcome == "ok" for r in finished)
     assert finished[0].result == ["ran", peer.peer_id]
     assert finished[0].finished_ms >= finished[0].started_ms
@@ -50,9 +55,7 @@ def test_each_run_records_the_functions_result(compiled, tmp_path) -> None:
 def test_a_failing_run_is_recorded_and_the_loop_keeps_running(compiled, tmp_path) -> None:
     net = LocalNetwork(1, base_dir=tmp_path)
     peer = net.relay
-    script_id = peer.scheduler.add(compiled.function("failing_run").script, peer.peer_id, 0.1, time.monotonic())
-    history = _run_until_history(net, script_id, 4)
-    finished = [r for r in history if r.ok is not None]
+    script_id, finished = _finished_runs(net, compiled.function("failing_run").script, 0.1, 4)
     assert len(finished) >= 4  # more than MAX_FAILURES: a caught Aqua error does not drop the script
     assert all(r.ok is False and r.outcome == "failed" for r in finished)
     assert all("error decoding base58" in (r.error or "") for r in finished)
@@ -63,10 +66,7 @@ def test_a_failure_the_air_caught_counts_as_failed(compiled, tmp_path) -> None:
     """A run whose AIR caught its error finishes in AquaVM, but its result says success: false: a failed run."""
     net = LocalNetwork(1, base_dir=tmp_path)
     peer = net.relay
-    air = compiled.function("caught_failure_run").script
-    script_id = peer.scheduler.add(air, peer.peer_id, 0.1, time.monotonic())
-    history = _run_until_history(net, script_id, 3)
-    finished = [r for r in history if r.ok is not None]
+    script_id, finished = _finished_runs(net, compiled.function("caught_failure_run").script, 0.1, 3)
     assert all(r.outcome == "failed" and not r.aborted for r in finished)
     assert all("error decoding base58" in (r.error or "") for r in finished)
     script = peer.scheduler.get(script_id)
