@@ -154,13 +154,9 @@ class AquaIpfsService(BuiltinService):
     # ---- writes -----------------------------------------------------------------------------------------------
 
     def put(self, args: Args, ctx: CallContext) -> JsonObject:
-        path = arg(args, 0, "file_path", str)
-        if (refused := _refuse_unprivileged(ctx, "put", "hash")) is not None:
-            return refused
-        try:
-            data = ctx.peer.vault.read_bytes(ctx.particle, path)
-        except BuiltinError:
-            return _failed("hash", f"path {path} doesn't exist")
+        data = _vault_input(ctx, "put", arg(args, 0, "file_path", str))
+        if isinstance(data, dict):
+            return data
         try:
             entry = self.ipfs.add_bytes(data, cid_version=1, pin=True)
         except FluenceDaoError as err:
@@ -170,13 +166,9 @@ class AquaIpfsService(BuiltinService):
     def dag_put(self, args: Args, ctx: CallContext) -> JsonObject:
         from fluence_dao.ipfs import decode_dag_json
 
-        path = arg(args, 0, "file_path", str)
-        if (refused := _refuse_unprivileged(ctx, "dag_put", "hash")) is not None:
-            return refused
-        try:
-            raw = ctx.peer.vault.read_bytes(ctx.particle, path)
-        except BuiltinError:
-            return _failed("hash", f"path {path} doesn't exist")
+        raw = _vault_input(ctx, "dag_put", arg(args, 0, "file_path", str))
+        if isinstance(raw, dict):
+            return raw
         try:
             cid = self.ipfs.dag_put(decode_dag_json(raw), store_codec="dag-cbor", pin=True)
         except (FluenceDaoError, ValueError) as err:
@@ -279,6 +271,17 @@ def _forbidden(ctx: CallContext, function: str) -> str:
         f"Error: Forbidden. User id '{ctx.init_peer_id}' cannot call aqua-ipfs.{function}: it stores data or dials "
         "other nodes, so only the host or a management peer can"
     )
+
+
+def _vault_input(ctx: CallContext, function: str, path: str) -> bytes | JsonObject:
+    """The bytes of the particle's vault file `path` that `function` writes to IPFS, or the failed result to
+    return (an unprivileged caller, or no such file)."""
+    if (refused := _refuse_unprivileged(ctx, function, "hash")) is not None:
+        return refused
+    try:
+        return ctx.peer.vault.read_bytes(ctx.particle, path)
+    except BuiltinError:
+        return _failed("hash", f"path {path} doesn't exist")
 
 
 def _refuse_unprivileged(ctx: CallContext, function: str, field: str, *, always: bool = False) -> JsonObject | None:
