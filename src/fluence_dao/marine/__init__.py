@@ -6,6 +6,7 @@ modules by import namespace, as Marine does, and calls the facade (the last modu
 """
 
 from fluence_dao.marine._config import (
+    BinaryResult,
     CallParameters,
     HostBinary,
     ModuleConfig,
@@ -27,6 +28,7 @@ from fluence_dao.marine.service import MarineService
 
 __all__ = [
     "Argument",
+    "BinaryResult",
     "CallParameters",
     "FunctionSignature",
     "HostBinary",

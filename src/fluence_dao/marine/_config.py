@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
 
 DEFAULT_MAX_MEMORY_BYTES = 256 * 2**20
 DEFAULT_MAX_CALL_SECONDS = 10.0
+
+
+class BinaryResult(TypedDict):
+    """What a mounted binary answers, as a process would (missing fields: empty)."""
+
+    ret_code: int
+    error: NotRequired[str]
+    stdout: NotRequired[bytes]
+    stderr: NotRequired[bytes]
 
 
 class HostBinary(Protocol):
@@ -16,7 +25,7 @@ class HostBinary(Protocol):
     {"ret_code": int, "error": str, "stdout": bytes, "stderr": bytes}. An exception it raises is reported to
     the guest as ret_code 100001 (could not run)."""
 
-    def __call__(self, args: list[str]) -> dict[str, Any]: ...
+    def __call__(self, args: list[str]) -> BinaryResult: ...
 
 
 @dataclass

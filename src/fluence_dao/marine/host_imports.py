@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from fluence_dao.errors import ModuleLoadError, MountedBinaryError
 from fluence_dao.marine._abi import GuestMemory, Lifter, Lowerer, RecordResolver, raw_signature
-from fluence_dao.marine._config import CallParameters, HostBinary, ModuleConfig
+from fluence_dao.marine._config import BinaryResult, CallParameters, HostBinary, ModuleConfig
 from fluence_dao.marine._sections import Argument, FunctionSignature, MType, RecordField, RecordType
 
 logger = logging.getLogger(__name__)
@@ -246,19 +246,19 @@ def _call_parameters(host: ImportHost, version: int) -> Callable[[], None]:
 
 
 def _process_runner(path: str, timeout_s: float, module: str, name: str) -> HostBinary:
-    def run(args: list[str]) -> dict[str, Any]:
+    def run(args: list[str]) -> BinaryResult:
         return run_mounted_binary(path, args, timeout_s, module, name)
 
     return run
 
 
-def _run_host_binary(runner: HostBinary, args: Any, module: str, name: str) -> dict[str, Any]:
+def _run_host_binary(runner: HostBinary, args: object, module: str, name: str) -> dict[str, Any]:
     """Call a host-implemented binary; a malformed answer or an exception becomes a nox-style host error."""
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         return {"ret_code": 100004, "error": "mounted binary arguments must be a list of strings", "stdout": b"",
                 "stderr": b""}  # fmt: skip
     try:
-        result = dict(runner(list(args)))
+        result: dict[str, Any] = dict(runner(list(args)))
         answer = {
             "ret_code": int(result["ret_code"]),
             "error": str(result.get("error", "")),
@@ -296,7 +296,7 @@ def _mounted_binary(host: ImportHost, name: str, runner: HostBinary, sig: Functi
     return run_binary
 
 
-def run_mounted_binary(path: str, args: Any, timeout_s: float, module: str, name: str) -> dict[str, Any]:
+def run_mounted_binary(path: str, args: object, timeout_s: float, module: str, name: str) -> BinaryResult:
     """Run an allowed binary with the guest's arguments: no shell, no stdin, bounded time."""
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         return {"ret_code": 100004, "error": "mounted binary arguments must be a list of strings", "stdout": b"",

@@ -41,13 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import ConfigError
 
 if TYPE_CHECKING:
     import httpx
 
     from fluence_dao.config import Settings
+    from fluence_dao.marine import BinaryResult
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def normalise_allowlist(allowlist: Allowlist) -> dict[str, dict[str, str]]:
     return out
 
 
-def _result(code: int, *, error: str = "", stdout: bytes = b"", stderr: bytes = b"") -> JsonObject:
+def _result(code: int, *, error: str = "", stdout: bytes = b"", stderr: bytes = b"") -> BinaryResult:
     return {"ret_code": code, "error": error, "stdout": stdout, "stderr": stderr}
 
 
@@ -295,7 +295,7 @@ class HttpEffector:
                 logger.warning("HTTP allowlist: %s (skipped)", err.message)
         return out
 
-    def __call__(self, args: list[str]) -> JsonObject:
+    def __call__(self, args: list[str]) -> BinaryResult:
         try:
             request = parse_curl_args(args)
             url = _parse_url(request.url)
@@ -326,7 +326,7 @@ class HttpEffector:
                 self._client = client
             return self._client
 
-    def _perform(self, request: CurlRequest, url: httpx.URL, injected: Mapping[str, str]) -> JsonObject:
+    def _perform(self, request: CurlRequest, url: httpx.URL, injected: Mapping[str, str]) -> BinaryResult:
         import httpx
 
         timeout = min(request.max_time_s or self.max_timeout_s, self.max_timeout_s)
@@ -336,7 +336,7 @@ class HttpEffector:
         status = 0
         body = bytearray()
 
-        def fail(code: int, message: str) -> JsonObject:
+        def fail(code: int, message: str) -> BinaryResult:
             stdout = f"{status:03d}".encode() if request.write_out else b""
             stderr = f"curl: ({code}) {message}\n".encode() if request.show_error else b""
             return _result(code, stdout=stdout, stderr=stderr)
