@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from fluence_dao._util.json_types import JsonArray, JsonObject
 from fluence_dao.errors import RpcUnavailableError, SubgraphError
 
 
@@ -65,7 +66,7 @@ class EthRpc:
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
         return self._result(self._post(body, method), method)
 
-    def batch(self, method: str, params: list[list[Any]]) -> list[Any]:
+    def batch(self, method: str, params: list[JsonArray]) -> list[Any]:
         """One JSON-RPC batch of `method` calls: results in the order of `params`. A node that does not take
         batches gets the calls one by one."""
         ids = [next(self._ids) for _ in params]
@@ -84,16 +85,16 @@ class EthRpc:
     def block_number(self) -> int:
         return int(self.call("eth_blockNumber"), 16)
 
-    def block(self, number: int, full: bool = False) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = self.call("eth_getBlockByNumber", hex(number), full)
+    def block(self, number: int, full: bool = False) -> JsonObject | None:
+        result: JsonObject | None = self.call("eth_getBlockByNumber", hex(number), full)
         return result
 
-    def blocks(self, numbers: list[int], full: bool = False) -> list[dict[str, Any] | None]:
+    def blocks(self, numbers: list[int], full: bool = False) -> list[JsonObject | None]:
         """Several blocks in one request (None for one the node does not have)."""
         return self.batch("eth_getBlockByNumber", [[hex(n), full] for n in numbers])
 
-    def logs(self, from_block: int, to_block: int, addresses: list[str]) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.call(
+    def logs(self, from_block: int, to_block: int, addresses: list[str]) -> list[JsonObject]:
+        result: list[JsonObject] = self.call(
             "eth_getLogs", {"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": addresses}
         )
         return result

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.wasm_sections import static_data_end
 from fluence_dao.errors import ModuleLoadError, ModuleTrapError, SubgraphError
 from fluence_dao.marine.core import CoreInstance, CoreModule, StoreLimits
@@ -89,7 +90,7 @@ class MappingRuntime:
         trigger: Trigger,
         state: BlockState,
         address: bytes,
-        context: dict[str, Any] | None,
+        context: JsonObject | None,
     ) -> None:
         """Run one event handler; raises HandlerError naming the handler, block, transaction and function."""
         number = hex_int(trigger.block["number"])
@@ -106,7 +107,7 @@ class MappingRuntime:
         )
 
     def run_block(
-        self, handler: str, block: dict[str, Any], state: BlockState, address: bytes, context: dict[str, Any] | None
+        self, handler: str, block: JsonObject, state: BlockState, address: bytes, context: JsonObject | None
     ) -> None:
         """Run one block handler with the block (ethereum.Block)."""
         number = hex_int(block["number"])
@@ -137,7 +138,7 @@ class MappingRuntime:
         block_number: int,
         state: BlockState,
         address: bytes,
-        context: dict[str, Any] | None,
+        context: JsonObject | None,
     ) -> None:
         ctx = self.ctx
         ctx.state, ctx.address, ctx.context, ctx.block_number = state, address, context, block_number

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph._asc import (
     SV_ARRAY,
@@ -86,7 +87,7 @@ def decode_entity(text: str) -> Entity:
 class DynamicDataSource:
     template: str
     address: str
-    context: dict[str, Any] | None
+    context: JsonObject | None
     creation_block: int
 
 
@@ -139,11 +140,11 @@ class Store:
         raw = self.get_meta("cursor")
         return BlockPtr(raw["number"], raw["hash"], raw.get("timestamp")) if raw else None
 
-    def error(self) -> dict[str, Any] | None:
+    def error(self) -> JsonObject | None:
         value = self.get_meta("error")
         return value if isinstance(value, dict) else None
 
-    def set_error(self, error: dict[str, Any] | None) -> None:
+    def set_error(self, error: JsonObject | None) -> None:
         self.set_meta("error", error)
 
     def block_hash(self, number: int) -> str | None:
@@ -216,7 +217,7 @@ class Store:
         """Entities of type `entity` whose `field` (a reference or a list of references) holds `target_id`."""
         path = '$."' + field.replace('"', "") + '"'
         visible = "block_end IS NULL" if block is None else "block_start <= ? AND (block_end IS NULL OR block_end > ?)"
-        args: list[Any] = [entity] + ([] if block is None else [block, block])
+        args: list[object] = [entity] + ([] if block is None else [block, block])
         sql = (
             f"SELECT data FROM entities WHERE entity = ? AND {visible} AND ("
             f"json_extract(data, '{path}[1]') = ? OR (json_extract(data, '{path}[0]') = {SV_ARRAY} AND EXISTS ("

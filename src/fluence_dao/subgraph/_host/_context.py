@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.subgraph._asc import AscHeap
 from fluence_dao.subgraph._manifest import EntitySchema, Mapping
 from fluence_dao.subgraph._store import Entity, Store
@@ -28,7 +29,7 @@ class BlockState:
     """Entity changes and created data sources of the block being processed."""
 
     changes: dict[tuple[str, str], Entity | None] = field(default_factory=dict)
-    created: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
+    created: list[tuple[str, str, JsonObject | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -43,7 +44,7 @@ class HostContext:
     heap: AscHeap | None = None
     state: BlockState = field(default_factory=BlockState)
     address: bytes = b""
-    context: dict[str, Any] | None = None
+    context: JsonObject | None = None
     block_number: int = 0
 
     @property

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.subgraph._host._context import HostContext, HostFunction
 from fluence_dao.subgraph._store import decode_value, encode_value
 
 
-def _create(ctx: HostContext, name: str, params: list[str], context: dict[str, Any] | None) -> None:
+def _create(ctx: HostContext, name: str, params: list[str], context: JsonObject | None) -> None:
     if name not in ctx.templates:
         raise ValueError(
             f"Failed to create data source from name `{name}`: No template with this name in parent data source "
