@@ -5,10 +5,10 @@ Registry events come from web3's `ens.abis` (the npm ENSRegistry artifact's `Tra
 
 from __future__ import annotations
 
-from typing import Any
+from fluence_dao._util.json_types import JsonObject
 
 
-def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability: str) -> dict[str, Any]:
+def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability: str) -> JsonObject:
     return {
         "type": "function",
         "name": name,
@@ -18,7 +18,7 @@ def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability
     }
 
 
-def registry_abi() -> list[dict[str, Any]]:
+def registry_abi() -> list[JsonObject]:
     from ens import abis
 
     extra = [
@@ -45,7 +45,7 @@ def registry_abi() -> list[dict[str, Any]]:
     return [*abis.ENS, *extra]
 
 
-RESOLVER_ABI: list[dict[str, Any]] = [
+RESOLVER_ABI: list[JsonObject] = [
     _fn("text", [("node", "bytes32"), ("key", "string")], ["string"], "view"),
     _fn("setText", [("node", "bytes32"), ("key", "string"), ("value", "string")], [], "nonpayable"),
     _fn("addr", [("node", "bytes32")], ["address"], "view"),

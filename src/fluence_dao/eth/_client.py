@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from fluence_dao._util.json_types import JsonArray, JsonObject
 from fluence_dao.errors import EthError, RpcUnavailableError, TransactionFailedError
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class TxReceipt:
     to: str | None
     contract_address: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "tx_hash": self.tx_hash,
             "block_number": self.block_number,
@@ -165,7 +166,7 @@ class EthClient:
             )
         )
 
-    def rpc(self, method: str, params: list[Any]) -> Any:
+    def rpc(self, method: str, params: JsonArray) -> Any:
         """A raw JSON-RPC request (e.g. anvil's `evm_snapshot`); an error response raises EthError."""
         from web3.types import RPCEndpoint
 

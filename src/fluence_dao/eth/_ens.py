@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import EnsError, EthError, TransactionFailedError
 from fluence_dao.eth._abi import RESOLVER_ABI, registry_abi
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
@@ -91,7 +92,7 @@ class TextChange:
     log_index: int
     resolver: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return asdict(self)
 
 

@@ -12,13 +12,13 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.paths import cache_dir, project_root
 from fluence_dao.errors import BuildError, ToolNotFoundError
 
 
-def compile_contracts(*sources: Path | str) -> dict[str, dict[str, Any]]:
+def compile_contracts(*sources: Path | str) -> dict[str, JsonObject]:
     """Compile Solidity files; returns {contract name: {"abi": [...], "bytecode": "0x..."}} (cached)."""
     paths = [Path(s).resolve() for s in sources]
     digest = hashlib.sha256((project_root() / "contracts" / "compile.mjs").read_bytes())
