@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.ipfs._cid import Cid
 
 PinKind = Literal["recursive", "direct", "indirect"]
@@ -27,7 +28,7 @@ class AddedEntry:
     cid: Cid
     size: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"name": self.name, "cid": str(self.cid), "size": self.size}
 
 
@@ -36,7 +37,7 @@ class BlockStat:
     cid: Cid
     size: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"cid": str(self.cid), "size": self.size}
 
 
@@ -104,8 +105,8 @@ class Ipfs(Protocol):
 
     def repo_gc(self) -> list[Cid]: ...
 
-    def id(self) -> dict[str, Any]: ...
+    def id(self) -> JsonObject: ...
 
-    def version(self) -> dict[str, Any]: ...
+    def version(self) -> JsonObject: ...
 
     def close(self) -> None: ...

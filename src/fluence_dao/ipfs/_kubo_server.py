@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError, IpfsError
 from fluence_dao.ipfs._auth import token_matches
 from fluence_dao.ipfs._cid import DAG_PB, Cid, codec_code
@@ -137,7 +138,7 @@ class _Streamed:
         self.length = length
 
 
-def _json_lines(items: Iterable[dict[str, Any]]) -> bytes:
+def _json_lines(items: Iterable[JsonObject]) -> bytes:
     return b"".join(json.dumps(item).encode("utf-8") + b"\n" for item in items)
 
 
@@ -296,7 +297,7 @@ def _add(node: LocalIpfs, req: _Request) -> Any:
 
 def _add_lines(
     node: LocalIpfs, parts: Iterator[Part], options: ImportOptions, *, pin: bool, wrap: bool, progress: bool
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[JsonObject]:
     files: dict[str, ImportedNode] = {}
     dirs: set[str] = set()
     order: list[str] = []
@@ -391,7 +392,7 @@ def _get(node: LocalIpfs, req: _Request) -> _Streamed:
     return _spooled(write, "application/x-tar")
 
 
-def _block_put(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _block_put(node: LocalIpfs, req: _Request) -> JsonObject:
     if req.text("mhtype", "sha2-256") != "sha2-256":
         raise IpfsError(f"unsupported mhtype {req.text('mhtype', '')!r} (only sha2-256)")
     data = req.first_file()
@@ -416,14 +417,14 @@ def _block_get(node: LocalIpfs, req: _Request) -> bytes:
     return node.block_get(req.arg())
 
 
-def _block_stat(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _block_stat(node: LocalIpfs, req: _Request) -> JsonObject:
     stat = node.block_stat(req.arg())
     return {"Key": str(stat.cid), "Size": stat.size}
 
 
-def _block_rm(node: LocalIpfs, req: _Request) -> list[dict[str, Any]]:
+def _block_rm(node: LocalIpfs, req: _Request) -> list[JsonObject]:
     force = req.flag("force", False)
-    lines = []
+    lines: list[JsonObject] = []
     for text in req.args() or [req.arg()]:
         try:
             node.block_rm(text)
@@ -434,7 +435,7 @@ def _block_rm(node: LocalIpfs, req: _Request) -> list[dict[str, Any]]:
     return lines
 
 
-def _dag_put(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _dag_put(node: LocalIpfs, req: _Request) -> JsonObject:
     if req.text("hash", "sha2-256") != "sha2-256":
         raise IpfsError(f"unsupported hash {req.text('hash', '')!r} (only sha2-256)")
     value = decode_block(req.first_file(), req.text("input-codec", "dag-json"))
@@ -449,7 +450,7 @@ def _dag_get(node: LocalIpfs, req: _Request) -> bytes:
     return encode_block(node.dag_get(req.arg()), "dag-json" if codec == "json" else codec)
 
 
-def _dag_resolve(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _dag_resolve(node: LocalIpfs, req: _Request) -> JsonObject:
     cid, rest = node.dag_resolve(req.arg())
     return {"Cid": {"/": str(cid)}, "RemPath": "/".join(rest)}
 
@@ -460,9 +461,9 @@ def _dag_export(node: LocalIpfs, req: _Request) -> _Streamed:
     return _spooled(lambda out: node.dag_export(root, out), "application/vnd.ipld.car")
 
 
-def _dag_import(node: LocalIpfs, req: _Request) -> list[dict[str, Any]]:
+def _dag_import(node: LocalIpfs, req: _Request) -> list[JsonObject]:
     pin_roots = req.flag("pin-roots", True)
-    lines = []
+    lines: list[JsonObject] = []
     for part in req.parts():
         for root in node.dag_import(part, pin_roots=False):  # type: ignore[arg-type]
             message = ""
@@ -475,23 +476,23 @@ def _dag_import(node: LocalIpfs, req: _Request) -> list[dict[str, Any]]:
     return lines
 
 
-def _pin_add(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _pin_add(node: LocalIpfs, req: _Request) -> JsonObject:
     recursive = req.flag("recursive", True)
     pins = [str(cid) for text in req.args() or [req.arg()] for cid in node.pin_add(text, recursive=recursive)]
     return {"Pins": pins}
 
 
-def _pin_rm(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _pin_rm(node: LocalIpfs, req: _Request) -> JsonObject:
     recursive = req.flag("recursive", True)
     pins = [str(cid) for text in req.args() or [req.arg()] for cid in node.pin_rm(text, recursive=recursive)]
     return {"Pins": pins}
 
 
-def _pin_ls(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _pin_ls(node: LocalIpfs, req: _Request) -> JsonObject:
     kind = req.text("type", "all")
     if kind not in ("all", "recursive", "direct", "indirect"):
         raise _BadRequest(f"invalid type {kind!r}, must be one of all, direct, indirect, recursive")
-    keys: dict[str, Any] = {}
+    keys: JsonObject = {}
     wanted: list[str | None] = list(req.args()) or [None]
     for text in wanted:
         for cid, pin_type in node.pin_ls(text, type=kind).items():  # type: ignore[arg-type]
@@ -499,15 +500,15 @@ def _pin_ls(node: LocalIpfs, req: _Request) -> dict[str, Any]:
     return {"Keys": keys}
 
 
-def _repo_gc(node: LocalIpfs, req: _Request) -> list[dict[str, Any]]:
+def _repo_gc(node: LocalIpfs, req: _Request) -> list[JsonObject]:
     return [{"Key": {"/": str(cid)}} for cid in node.repo_gc()]
 
 
-def _id(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _id(node: LocalIpfs, req: _Request) -> JsonObject:
     return node.id()
 
 
-def _version(node: LocalIpfs, req: _Request) -> dict[str, Any]:
+def _version(node: LocalIpfs, req: _Request) -> JsonObject:
     return node.version()
 
 

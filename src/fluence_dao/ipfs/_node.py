@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from fluence_dao import __version__
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import IpfsError
 from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
 from fluence_dao.ipfs._car import read_car, write_car
@@ -266,10 +267,10 @@ class LocalIpfs:
         return self.store.gc()
 
     # -- node info ------------------------------------------------------------------------------------
-    def id(self) -> dict[str, Any]:
+    def id(self) -> JsonObject:
         return {"ID": "", "PublicKey": "", "Addresses": [], "AgentVersion": AGENT_VERSION, "Protocols": []}
 
-    def version(self) -> dict[str, Any]:
+    def version(self) -> JsonObject:
         return {
             "Version": f"fluence-dao-{__version__}",
             "Commit": "",
