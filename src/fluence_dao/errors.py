@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
+
 
 class FluenceDaoError(Exception):
     """Base of every error fluence-dao raises on purpose."""
@@ -48,9 +50,9 @@ class FluenceDaoError(Exception):
         self.message = message
         self.details = details
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """A JSON-friendly view for `--json` output."""
-        out: dict[str, Any] = {"type": type(self).__name__, "message": self.message}
+        out: JsonObject = {"type": type(self).__name__, "message": self.message}
         for key, value in self.details.items():
             out[key] = value if isinstance(value, str | int | float | bool | type(None) | list | dict) else str(value)
         return out

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fluence_dao._util.json_types import Args
 from fluence_dao.errors import AquaCompileError
 
 _CALL = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\((?P<args>.*)\)\s*$", re.DOTALL)
@@ -20,7 +21,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 @dataclass(frozen=True)
 class FunctionCall:
     name: str
-    args: list[Any]
+    args: Args
 
 
 def parse_function_call(text: str, data: Mapping[str, Any] | None = None) -> FunctionCall:
@@ -30,7 +31,7 @@ def parse_function_call(text: str, data: Mapping[str, Any] | None = None) -> Fun
             f"cannot parse function call {text!r}: expected `name(arg, ...)`", file="<call>", call=text
         )
     values = data or {}
-    args: list[Any] = []
+    args: Args = []
     for raw in _split_top_level(match.group("args"), text):
         token = raw.strip()
         if _IDENT.match(token) and token not in ("true", "false", "null"):

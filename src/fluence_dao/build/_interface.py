@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import BuildError
 
 ABI_EXPORTS = ("allocate", "release_objects", "get_result_ptr", "get_result_size", "set_result_ptr", "set_result_size")
@@ -71,7 +72,7 @@ class MarineType:
             return [str(self.record)]
         return self.inner.records() if self.inner else []
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The type as marine-rs-sdk's `ParsedType` serializes it."""
         if self.kind in _SCALARS:
             return {_SCALARS[self.kind]: "ByValue"}
@@ -127,7 +128,7 @@ class Function:
     output: MarineType | None
     link_name: str | None = None
 
-    def signature_json(self) -> dict[str, Any]:
+    def signature_json(self) -> JsonObject:
         return {
             "name": self.name,
             "arguments": [{"name": a.name, "ty": a.type.to_json()} for a in self.arguments],
@@ -140,7 +141,7 @@ class Record:
     name: str
     fields: tuple[Argument, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "ast_type": "Record",
             "name": self.name,
@@ -235,7 +236,7 @@ class ModuleInterface:
 
     def sections(self) -> list[tuple[str, bytes]]:
         """The `__m_generated_section__*` custom sections: functions, then records, then imports."""
-        docs: list[tuple[str, dict[str, Any]]] = []
+        docs: list[tuple[str, JsonObject]] = []
         for fn in self.functions:
             docs.append((fn.name, {"ast_type": "Function", "signature": fn.signature_json()}))
         for record in self.all_records():
@@ -246,7 +247,7 @@ class ModuleInterface:
         return [(SECTION_PREFIX + name.replace(".", "_"), _json_bytes(doc)) for name, doc in docs]
 
 
-def _json_bytes(doc: dict[str, Any]) -> bytes:
+def _json_bytes(doc: JsonObject) -> bytes:
     """JSON as serde_json writes it: no spaces, keys in declaration order, UTF-8 unescaped."""
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -265,7 +266,7 @@ def load_interface(path: Path, name: str | None = None) -> ModuleInterface:
     return parse_interface(data, name or path.parent.name, where=str(path))
 
 
-def parse_interface(data: dict[str, Any], name: str, *, where: str = "interface.toml") -> ModuleInterface:
+def parse_interface(data: JsonObject, name: str, *, where: str = "interface.toml") -> ModuleInterface:
     unknown = set(data) - {"records", "functions", "imports"}
     if unknown:
         raise BuildError(f"{where}: unknown top-level keys {sorted(unknown)} (expected records, functions, imports)")
@@ -298,7 +299,7 @@ def parse_interface(data: dict[str, Any], name: str, *, where: str = "interface.
     return interface
 
 
-def _table(value: Any, where: str) -> dict[str, Any]:
+def _table(value: Any, where: str) -> JsonObject:
     if not isinstance(value, dict):
         raise BuildError(f"{where}: expected a table, got {value!r}")
     return value
@@ -309,7 +310,7 @@ def _check_name(name: str, where: str) -> None:
         raise BuildError(f"{where}: {name!r} is not a valid name (letters, digits, _)")
 
 
-def _arguments(spec: dict[str, Any], where: str, *, allow_str: bool) -> tuple[Argument, ...]:
+def _arguments(spec: JsonObject, where: str, *, allow_str: bool) -> tuple[Argument, ...]:
     out = []
     for arg_name, type_text in spec.items():
         _check_name(arg_name, where)

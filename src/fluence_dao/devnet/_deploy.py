@@ -6,8 +6,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.paths import node_package_file
 from fluence_dao.errors import DevnetError
 from fluence_dao.eth import ZERO_ADDRESS, EnsClient, TxSender, split_name
@@ -24,7 +24,7 @@ class EnsDeployment:
     public_resolver: str
 
 
-def load_artifact(package: str, relative: str) -> tuple[list[dict[str, Any]], bytes]:
+def load_artifact(package: str, relative: str) -> tuple[list[JsonObject], bytes]:
     """(abi, creation bytecode) of a truffle build artifact shipped in an npm package."""
     path: Path = node_package_file(package, relative)
     try:

@@ -13,7 +13,9 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fluence_dao._util.json_types import JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.eth import TxRequest
@@ -32,7 +34,7 @@ class GovernanceWrite:
     value: int = 0
     tx_hash: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"description": self.description, "to": self.to, "data": self.data, "value": str(self.value),
                 "tx_hash": self.tx_hash}  # fmt: skip
 
@@ -74,20 +76,20 @@ class Governance:
         return self.propose_to
 
 
-def safe_batch(chain_id: int, name: str, writes: list[GovernanceWrite]) -> dict[str, Any]:
+def safe_batch(chain_id: int, name: str, writes: list[GovernanceWrite]) -> JsonObject:
     """A Safe Transaction Builder batch (the JSON its 'Load' button imports)."""
     transactions = [
         {"to": w.to, "value": str(w.value), "data": w.data, "contractMethod": None, "contractInputsValues": None}
         for w in writes
     ]
-    meta: dict[str, Any] = {
+    meta: JsonObject = {
         "name": name,
         "description": "; ".join(w.description for w in writes),
         "txBuilderVersion": SAFE_TX_BUILDER_VERSION,
         "createdFromSafeAddress": "",
         "createdFromOwnerAddress": "",
     }
-    batch: dict[str, Any] = {
+    batch: JsonObject = {
         "version": "1.0",
         "chainId": str(chain_id),
         "createdAt": int(time.time() * 1000),

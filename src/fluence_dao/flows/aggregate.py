@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
 from fluence_dao.flows._governance import Governance
@@ -65,7 +66,7 @@ class AggregateConfig:
     tip_key: str = TIP_KEY
     cursor_key: str = CURSOR_KEY
 
-    def to_aqua(self) -> dict[str, Any]:
+    def to_aqua(self) -> JsonObject:
         data = asdict(self)
         data["protocol"] = self.protocol or self.contract.lower()
         return data
@@ -95,7 +96,7 @@ class AggregateResult:
             f"{len(self.written)} blocks written, cursor {self.cursor or '-'}; {txs}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {**asdict(self), "blocks_written": len(self.written)}
 
 
@@ -199,7 +200,7 @@ class AggregateScheduled:
     every_s: float
     config_tx: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return asdict(self)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.config import Settings
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
@@ -32,7 +33,7 @@ class ConfirmedUpdate:
     tx_hash: str
     sender: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"value": self.value, "block_number": self.block_number, "tx_hash": self.tx_hash, "from": self.sender}
 
 
@@ -45,7 +46,7 @@ class DemoResult:
     updates: list[ConfirmedUpdate] = field(default_factory=list)
     kept: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "peer_id": self.peer_id,
             "signer": self.signer,

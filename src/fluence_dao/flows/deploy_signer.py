@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.eth import split_name
 from fluence_dao.flows._context import SIGNER_ADDRESS_KEY, SIGNER_PEER_KEY, SIGNER_SERVICE_KEY, FlowContext
@@ -36,10 +36,10 @@ class DeploySignerResult:
     signer_cid: str
     created: bool
     replaced_service_id: str | None = None
-    writes: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[JsonObject] = field(default_factory=list)
     proposal: Path | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "peer_id": self.peer_id,
             "service_id": self.service_id,

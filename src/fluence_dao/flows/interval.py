@@ -15,8 +15,8 @@ the next is due makes that one skipped (see fluence_dao.peer.scheduler).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import AIR_INTERVAL_KEY, FlowContext
 from fluence_dao.flows._session import PeerSession
@@ -75,7 +75,7 @@ class IntervalStarted:
     signer_name: str = ""
     gas_limit: int = DEFAULT_GAS_LIMIT
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"script_id": self.script_id, "air_cid": self.air_cid, "every_s": self.every_s,
                 "peer_id": self.peer_id, "record_key": self.record_key, "kind": self.kind,
                 "signer_name": self.signer_name, "gas_limit": self.gas_limit}  # fmt: skip

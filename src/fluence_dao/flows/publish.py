@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.paths import project_root
 from fluence_dao.flows._context import AIR_INTERVAL_KEY, WASM_MODULES, FlowContext
 from fluence_dao.flows._governance import Governance, GovernanceWrite
@@ -37,7 +37,7 @@ class PublishedArtifact:
     def changed(self) -> bool:
         return self.write is not None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "name": self.name,
             "key": self.key,
@@ -55,7 +55,7 @@ class PublishResult:
     artifacts: list[PublishedArtifact] = field(default_factory=list)
     proposal: Path | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "project_name": self.project_name,
             "artifacts": [a.to_dict() for a in self.artifacts],
