@@ -227,13 +227,9 @@ class AquaIpfsService(BuiltinService):
         return self._connect(url, self.timeout_s)
 
     def _get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
-        try:
-            data = source.cat(cid)
-            verify_cid(data, cid)
-        except BuiltinError as err:
-            return _failed("path", str(err))
-        except FluenceDaoError as err:
-            return _failed("path", f"ipfs get {cid} failed: {err.message}")
+        data = _verified_cat(source, cid, "path", "get")
+        if isinstance(data, dict):
+            return data
         if source is not self.ipfs:
             try:  # keep a verified local copy, so later `get` and restarts don't need the remote node
                 self.ipfs.add_bytes(data, cid_version=0 if cid.startswith("Qm") else 1, pin=True)
@@ -242,13 +238,9 @@ class AquaIpfsService(BuiltinService):
         return {"success": True, "error": "", "path": ctx.peer.vault.put(ctx.particle, data, name=cid)}
 
     def _cat(self, cid: str, source: Ipfs) -> JsonObject:
-        try:
-            data = source.cat(cid)
-            verify_cid(data, cid)
-        except BuiltinError as err:
-            return _failed("contents", str(err))
-        except FluenceDaoError as err:
-            return _failed("contents", f"ipfs cat {cid} failed: {err.message}")
+        data = _verified_cat(source, cid, "contents", "cat")
+        if isinstance(data, dict):
+            return data
         return {"success": True, "error": "", "contents": data.decode("utf-8", "replace")}
 
     def _dag_get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
@@ -271,6 +263,18 @@ def _forbidden(ctx: CallContext, function: str) -> str:
         f"Error: Forbidden. User id '{ctx.init_peer_id}' cannot call aqua-ipfs.{function}: it stores data or dials "
         "other nodes, so only the host or a management peer can"
     )
+
+
+def _verified_cat(source: Ipfs, cid: str, field: str, verb: str) -> bytes | JsonObject:
+    """The bytes of `cid` from `source`, checked against the CID, or the failed result (`field` empty) to return."""
+    try:
+        data = source.cat(cid)
+        verify_cid(data, cid)
+    except BuiltinError as err:
+        return _failed(field, str(err))
+    except FluenceDaoError as err:
+        return _failed(field, f"ipfs {verb} {cid} failed: {err.message}")
+    return data
 
 
 def _vault_input(ctx: CallContext, function: str, path: str) -> bytes | JsonObject:
