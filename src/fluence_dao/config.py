@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.paths import project_root
 from fluence_dao.errors import ConfigError
 
@@ -232,7 +233,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{below} is a file, not a directory")
         return path
 
-    def masked(self) -> dict[str, Any]:
+    def masked(self) -> JsonObject:
         """A JSON-friendly view with every secret shown as `**********` (or null when unset)."""
         return self.model_dump(mode="json")
 
@@ -309,7 +310,7 @@ def env_variables() -> list[str]:
     return names
 
 
-def _env_name(loc: tuple[Any, ...]) -> str:
+def _env_name(loc: tuple[object, ...]) -> str:
     return ENV_PREFIX + "__".join(str(p).upper() for p in loc)
 
 

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 from fluence_dao._util.paths import project_root
 
 if TYPE_CHECKING:
+    from fluence_dao.aqua import CompiledAqua
     from fluence_dao.config import Settings
+    from fluence_dao.peer import ParticleNetwork, Peer
 
 
 @cache
-def project_aqua(file_name: str) -> Any:
+def project_aqua(file_name: str) -> CompiledAqua:
     """A compiled project Aqua file from `aqua/` (compiled once per process; cached on disk by source hash)."""
     from fluence_dao.aqua import compile_aqua
 
@@ -29,8 +31,8 @@ def project_aqua(file_name: str) -> Any:
 
 @dataclass
 class PeerSession:
-    network: Any
-    client: Any = None
+    network: ParticleNetwork
+    client: Peer | None = None
     ttl_ms: int = 60_000
 
     @property

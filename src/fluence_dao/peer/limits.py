@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fluence_dao.errors import ConfigError, ParticleError
 from fluence_dao.peer.avm import AVM_MEMORY_BYTES, AVM_RESET_MEMORY_BYTES
 from fluence_dao.peer.particle import Particle, now_ms
+
+if TYPE_CHECKING:
+    from fluence_dao.config import PeerSettings
 
 GENERAL = "general"
 PROBATION = "probation"
@@ -60,7 +63,7 @@ class DaemonLimits:
                 )
 
     @classmethod
-    def from_settings(cls, peer_settings: Any) -> DaemonLimits:
+    def from_settings(cls, peer_settings: PeerSettings) -> DaemonLimits:
         """The limits set in `settings.peer` (fields missing there keep their defaults)."""
         values = {
             item.name: getattr(peer_settings, item.name)

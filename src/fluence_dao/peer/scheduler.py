@@ -53,7 +53,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def error_text(error: Any) -> str:
+def error_text(error: object) -> str:
     """The message of an AIR error: AquaVM wraps a service's answer as `... error message is '"<text>"'`."""
     text = str(error.get("message", error)) if isinstance(error, dict) else str(error)
     for _ in range(3):  # nested wrappers (an error re-raised through a catch)
@@ -83,7 +83,7 @@ def failed_step(error: str | None) -> str | None:
     return step.group("step")
 
 
-def run_facts(result: Any) -> JsonObject:
+def run_facts(result: object) -> JsonObject:
     """What a run's result says about the chain: tx hash, nonce, block (as the run returned them), value.
 
     The interval's RunOutcome has `tx_hash`, `nonce`, `block_number`; the aggregation pipeline's outcome has
