@@ -7,7 +7,6 @@ host, which reads the JSON `__m_generated_section__*` sections."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
-from _helpers import require_marine_js
+from _helpers import PreparedRandom, require_marine_js
 from fluence_dao._util.paths import node_modules
 from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import build_module
@@ -78,16 +77,6 @@ def _js_params(init_peer_id: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class _Draws:
-    def __init__(self, *draws: bytes) -> None:
-        self.draws = list(draws)
-        self.sizes: list[int] = []
-
-    def __call__(self, n: int) -> bytes:
-        self.sizes.append(n)
-        return self.draws.pop(0) if self.draws else os.urandom(n)
-
-
 def test_signer_gives_the_same_results_in_marine_js_for_the_same_key(marine_js: Any, wasm: dict[str, Path]) -> None:
     key = keccak(b"fluence-dao marine-js cross-runtime key")
     tx = json.dumps({"to": RESOLVER, "value": "0x1", "nonce": "0x7", "gas": "0x5208",
@@ -100,14 +89,14 @@ def test_signer_gives_the_same_results_in_marine_js_for_the_same_key(marine_js: 
         ("sign_tx", [tx, 31337], CREATOR),
         ("sign_message", ["not the creator"], "12D3KooWStrangerPeerDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD"),
     ]
-    draws = _Draws(key)
+    draws = PreparedRandom(key)
     ours = MarineModule.load(wasm["signer"].read_bytes(), ModuleConfig(name="signer", random_source=draws))
     expected = [ours.call(fn, args, call_parameters=_params(who)) for fn, args, who in calls]
     got = marine_js(
         [("signer", wasm["signer"])], [[fn, args, _js_params(who)] for fn, args, who in calls], random=[key]
     )
     assert got["loaded"], got["load_error"]
-    assert got["draws"][:1] == draws.sizes[:1] == [32]
+    assert got["draws"][:1] == draws.requests[:1] == [32]
     assert got["results"] == [{"ok": value} for value in expected]
 
     # what both runtimes say is right: the key's address, and a signature that recovers to it

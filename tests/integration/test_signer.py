@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from eth_account.messages import encode_defunct
 from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
+from _helpers import PreparedRandom as KnownRandom
 from _helpers import module_failed as failed
 from _helpers import module_ok as ok
 from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
@@ -53,22 +53,6 @@ AS_CREATOR = call_params(CREATOR)
 @pytest.fixture(scope="module")
 def signer_wasm(built_wasm) -> bytes:
     return built_wasm("signer")
-
-
-class KnownRandom:
-    """A `random_source` that serves the given key for the first draw and OS randomness afterwards."""
-
-    def __init__(self, *draws: bytes) -> None:
-        self.draws = list(draws)
-        self.requests: list[int] = []
-
-    def __call__(self, n: int) -> bytes:
-        self.requests.append(n)
-        if self.draws:
-            chunk = self.draws.pop(0)
-            assert len(chunk) == n, f"module asked for {n} random bytes, test prepared {len(chunk)}"
-            return chunk
-        return os.urandom(n)
 
 
 def load(wasm: bytes, random_source: Callable[[int], bytes] | None = None, **cfg: Any) -> MarineModule:

@@ -71,12 +71,7 @@ def _serve(target: Target) -> ThreadingHTTPServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(BIG))
                 self.end_headers()
-                chunk = b"x" * 2**20
-                try:
-                    for start in range(0, BIG, len(chunk)):
-                        self.wfile.write(chunk[: BIG - start])
-                except OSError:
-                    pass  # the peer stopped reading at its cap
+                self.write_filler(BIG, 2**20)  # the peer stops reading at its cap
                 self.close_connection = True
                 return
             self.reply(json.dumps({"jsonrpc": "2.0", "id": 1, "result": body.decode("utf-8", "replace")}).encode())

@@ -58,12 +58,7 @@ def _serve() -> tuple[ThreadingHTTPServer, Server]:
                 else:
                     self.send_header("Connection", "close")
                 self.end_headers()
-                chunk = b"x" * 65536
-                try:
-                    for start in range(0, n, len(chunk)):
-                        self.wfile.write(chunk[: n - start])
-                except OSError:
-                    pass  # the client stopped reading at its cap
+                self.write_filler(n)  # the client stops reading at its cap
                 self.close_connection = True
                 return
             if parts.path == "/slow":
