@@ -7,12 +7,15 @@ Fixtures live in the conftest.py files; what is here is what a fixture or a test
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,17 @@ def require_graph_cli() -> None:
     )
 
 
+def cli_env(state_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `fluence-dao` subprocess for `state_dir`: no FLUENCE_DAO_* from the shell but the
+    process-only ones, plus `env`."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("FLUENCE_DAO_") or k.endswith(_PROCESS_ONLY_SUFFIXES)
+    }
+    clean["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
+    clean.update(env or {})
+    return clean
+
+
 def run_cli(
     state_dir: Path,
     *args: str,
@@ -57,16 +71,11 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`fluence-dao ARGS` in a subprocess with only this state dir configured (no FLUENCE_DAO_* from the shell
     but the process-only ones); `check` raises with the command's stderr when it exits non-zero."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith("FLUENCE_DAO_") or k.endswith(_PROCESS_ONLY_SUFFIXES)
-    }
-    clean["FLUENCE_DAO_STATE_DIR"] = str(state_dir)
-    clean.update(env or {})
     done = subprocess.run(
         [sys.executable, "-m", "fluence_dao", *args],
         capture_output=True,
         text=True,
-        env=clean,
+        env=cli_env(state_dir, env),
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         umask=umask,
@@ -85,6 +94,104 @@ def evm_snapshot(w3: Any) -> Iterator[None]:
         yield
     finally:
         assert w3.provider.make_request("evm_revert", [snap])["result"] is True
+
+
+@dataclass
+class Stack:
+    """The stack `user_stack` brought up: the state dir, the peer daemon, the chain, the signer and the interval.
+    `devnet` is `devnet up --json`'s document."""
+
+    state_dir: Path
+    daemon_address: str
+    peer_id: str
+    rpc_url: str
+    signer_service: str
+    signer_address: str
+    script_id: str = ""
+    devnet: dict[str, Any] = field(default_factory=dict)
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.state_dir, *args, check=check, timeout=timeout)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """`fluence-dao ARGS` in the background (a server), stdout piped as text, stderr to <state dir>/../NAME.log."""
+        log = (self.state_dir.parent / f"{args[0]}.log").open("a")
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "fluence_dao", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=cli_env(self.state_dir),
+            )
+        finally:
+            log.close()
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.cli("status", "--json").stdout)
+
+    def management_key(self) -> Any:
+        from fluence_dao.peer.particle import KeyPair
+
+        return KeyPair.load_or_create(self.state_dir / "client" / "key")
+
+    def network(self, key: Any) -> Any:
+        from fluence_dao.peer.remote import RemoteNetwork
+
+        return RemoteNetwork(self.daemon_address, key)
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        import httpx
+
+        reply = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        return reply.json()["result"]
+
+    def signer_updates(self) -> list[dict[str, Any]]:
+        """Transactions the signer sent, oldest first (nonce, hash, fees), read from the chain."""
+        count = int(self.rpc("eth_getTransactionCount", [self.signer_address, "latest"]), 16)
+        return [
+            self.rpc("eth_getTransactionBySenderAndNonce", [self.signer_address, hex(nonce)]) for nonce in range(count)
+        ]
+
+    def wait_for_updates(self, more_than: int, timeout_s: float = 60.0) -> int:
+        """Wait until the signer has sent more than `more_than` transactions; returns the count."""
+        deadline = time.monotonic() + timeout_s
+        count = 0
+        while time.monotonic() < deadline:
+            count = int(self.rpc("eth_getTransactionCount", [self.signer_address, "latest"]), 16)
+            if count > more_than:
+                return count
+            time.sleep(0.5)
+        raise AssertionError(f"the interval sent no new transaction within {timeout_s} s (still {count})")
+
+
+@contextlib.contextmanager
+def user_stack(state_dir: Path, *, before_interval: Callable[[Stack], None] | None = None) -> Iterator[Stack]:
+    """The stack brought up as a user does, through the CLI in `state_dir`: `devnet up`, `publish`,
+    `deploy-signer`, then `before_interval(stack)` if given, then `start-interval --every 1`; `devnet down` after.
+    Needs node (skips locally, fails in CI without it)."""
+    require(shutil.which("node"), "node is not installed")
+    up = json.loads(run_cli(state_dir, "devnet", "up", "--json").stdout)
+    try:
+        run_cli(state_dir, "publish", "--json")
+        signer = json.loads(run_cli(state_dir, "deploy-signer", "--json").stdout)
+        daemon = json.loads((state_dir / "peer" / "daemon.json").read_text())
+        stack = Stack(
+            state_dir=state_dir,
+            daemon_address=daemon["address"],
+            peer_id=daemon["peer_id"],
+            rpc_url=up["rpc_url"],
+            signer_service=signer["service_id"],
+            signer_address=signer["address"],
+            devnet=up,
+        )
+        if before_interval is not None:
+            before_interval(stack)
+        stack.script_id = json.loads(run_cli(state_dir, "start-interval", "--every", "1", "--json").stdout)["script_id"]
+        yield stack
+    finally:
+        run_cli(state_dir, "devnet", "down", check=False)
 
 
 def require_marine_js() -> tuple[str, Path]:
