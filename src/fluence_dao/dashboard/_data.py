@@ -187,7 +187,7 @@ class DashboardData:
         if isinstance(signer.get("balance_wei"), int):  # as text: JSON numbers lose wei in the browser
             signer["balance_eth"] = ether(signer["balance_wei"])
             signer["balance_wei"] = str(signer["balance_wei"])
-        records = self._records(result.records)
+        records = self._records(result.records, current=bool(chain.get("reachable")) and "error" not in chain)
         tip_key = self.settings.ens.ipld_tip_key
         tip = next((r for r in records if r["name"] == self.settings.ens.signer_name and r["key"] == tip_key), None)
         now_ms = int(time.time() * 1000)
@@ -207,16 +207,17 @@ class DashboardData:
         redacted: dict[str, Any] = redact(snapshot, self._secrets())
         return redacted
 
-    def _records(self, current: dict[str, str]) -> list[dict[str, Any]]:
-        """Every text record status read or the history saw, with its recent changes, project name first."""
+    def _records(self, read: dict[str, str], *, current: bool) -> list[dict[str, Any]]:
+        """Every text record status read or the history saw, with its recent changes, project name first.
+        Values only when `current` (the chain answered this time): history's last values could be stale."""
         project, signer_name = self.settings.ens.project_name, self.settings.ens.signer_name
         values: dict[tuple[str, str], str | None] = {}
-        for label, value in current.items():  # status: "key" on the project name, "name key" on others
+        for label, value in read.items():  # status: "key" on the project name, "name key" on others
             name, _, key = label.rpartition(" ")
-            values[(name or project, key)] = value
+            values[(name or project, key)] = value if current else None
         for where in self.history.changes:
             if where not in values:
-                values[where] = (self.history.latest(*where) or {}).get("value")
+                values[where] = (self.history.latest(*where) or {}).get("value") if current else None
         order = {project: 0, signer_name: 1}
         rows = []
         for name, key in sorted(values, key=lambda w: (order.get(w[0], 2), w[0], w[1])):

@@ -6,7 +6,7 @@ const RUNS_IN_TABLE = 12;
 let refreshSeconds = 2;
 let generation = 0;
 const openHistories = new Set();
-const tree = { root: undefined, path: "", request: 0 }; // undefined: not rendered yet
+const tree = { root: undefined, path: "", request: 0, chainUp: true }; // root undefined: not rendered yet
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -193,6 +193,7 @@ function render(state) {
   renderRecords(state);
   renderModules(state);
   const root = (state.tree || {}).root || null;
+  tree.chainUp = Boolean((state.chain || {}).reachable);
   if (root !== tree.root) {
     tree.root = root;
     loadTree(root ? tree.path : "");
@@ -273,7 +274,8 @@ async function loadTree(path) {
   if (!tree.root) {
     tree.path = "";
     document.getElementById("tree-path").replaceChildren();
-    container.replaceChildren(el("p", { class: "muted", text: "No ipld-tip record yet: run `fluence-dao aggregate`." }));
+    const why = tree.chainUp ? "No ipld-tip record yet: run `fluence-dao aggregate`." : "The chain does not answer: the root is unknown.";
+    container.replaceChildren(el("p", { class: "muted", text: why }));
     card.dataset.state = "empty";
     return;
   }
