@@ -154,15 +154,21 @@ class ScriptRun:
         self.aborted = not avm_ok
         self.ok = avm_ok and self.error is None
 
-    def to_aqua(self) -> JsonObject:
-        """As Aqua's `IntervalRun` (aqua/runs.aqua): the result travels as JSON text, its shape is the script's."""
-        facts = run_facts(self.result)
+    def _when(self) -> JsonObject:
+        """Which run this is and when it was due and started: the leading fields of both shapes below."""
         return {
             "particle_id": self.particle_id,
             "seq": self.seq,
             "due_ms": self.due_ms,
             "started_ms": self.started_ms,
             "late_ms": round(self.late_ms, 3),
+        }
+
+    def to_aqua(self) -> JsonObject:
+        """As Aqua's `IntervalRun` (aqua/runs.aqua): the result travels as JSON text, its shape is the script's."""
+        facts = run_facts(self.result)
+        return {
+            **self._when(),
             "finished_ms": self.finished_ms or 0,
             "finished": self.ok is not None,
             "ok": bool(self.ok),
@@ -178,11 +184,7 @@ class ScriptRun:
 
     def to_dict(self) -> JsonObject:
         return {
-            "particle_id": self.particle_id,
-            "seq": self.seq,
-            "due_ms": self.due_ms,
-            "started_ms": self.started_ms,
-            "late_ms": round(self.late_ms, 3),
+            **self._when(),
             "finished_ms": self.finished_ms,
             "outcome": self.outcome,
             "ok": self.ok,
