@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
@@ -33,6 +33,11 @@ from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
 from fluence_dao.peer.remote import drive_client
 from fluence_dao.peer.wire import FrameReader, decode_particle, encode_particle, frame
+
+if TYPE_CHECKING:
+    from libp2p.abc import IHost, INetConn, INetStream, INetwork
+    from libp2p.peer.id import ID
+    from multiaddr import Multiaddr
 
 logger = logging.getLogger(__name__)
 
@@ -271,38 +276,40 @@ class Libp2pEndpoint:
         self._host = None
         logger.debug("libp2p host %s stopped", self.peer_id)
 
-    def _watch_connections(self, host: Any) -> None:
+    def _watch_connections(self, host: IHost) -> None:
+        from libp2p.abc import INotifee
+
         endpoint = self
 
-        class _Notifee:
-            async def connected(self, network: Any, conn: Any) -> None:
+        class _Notifee(INotifee):
+            async def connected(self, network: INetwork, conn: INetConn) -> None:
                 peer = str(conn.muxed_conn.peer_id)
                 with endpoint._lock:
                     endpoint._connected.add(peer)
                 logger.info("libp2p: %s connected", peer)
 
-            async def disconnected(self, network: Any, conn: Any) -> None:
+            async def disconnected(self, network: INetwork, conn: INetConn) -> None:
                 peer = conn.muxed_conn.peer_id
                 if not network.get_connections(peer):
                     with endpoint._lock:
                         endpoint._connected.discard(str(peer))
                     logger.info("libp2p: %s disconnected", peer)
 
-            async def opened_stream(self, network: Any, stream: Any) -> None:
+            async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
                 return None
 
-            async def closed_stream(self, network: Any, stream: Any) -> None:
+            async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
                 return None
 
-            async def listen(self, network: Any, multiaddr: Any) -> None:
+            async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
                 return None
 
-            async def listen_close(self, network: Any, multiaddr: Any) -> None:
+            async def listen_close(self, network: INetwork, multiaddr: Multiaddr) -> None:
                 return None
 
         host.get_network().register_notifee(_Notifee())
 
-    async def _handle_stream(self, stream: Any) -> None:
+    async def _handle_stream(self, stream: INetStream) -> None:
         from libp2p.network.stream.exceptions import StreamError
 
         remote = str(stream.muxed_conn.peer_id)
@@ -337,7 +344,7 @@ class Libp2pEndpoint:
         async for peer_id, data in receive_channel:
             nursery.start_soon(self._send_one, host, peer_id, data)
 
-    async def _send_one(self, host: Any, peer_id: str, data: bytes) -> None:
+    async def _send_one(self, host: IHost, peer_id: str, data: bytes) -> None:
         import trio
         from libp2p.custom_types import TProtocol
         from libp2p.peer.id import ID
@@ -398,7 +405,7 @@ class Libp2pEndpoint:
         return facts
 
 
-async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+async def _chunks(stream: INetStream) -> AsyncIterator[bytes]:
     """What a libp2p stream sends, as it arrives, until the remote closes its side."""
     from libp2p.network.stream.exceptions import StreamEOF
 
@@ -412,7 +419,7 @@ async def _chunks(stream: Any) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _identify(host: Any, peer: Any) -> dict[str, Any]:
+async def _identify(host: IHost, peer: ID) -> dict[str, Any]:
     """Ask the peer's identify (`/ipfs/id/1.0.0`): its protocol_version, agent and protocols."""
     from libp2p.identity.identify.identify import ID as IDENTIFY_ID
     from libp2p.identity.identify.identify import parse_identify_response
@@ -463,14 +470,14 @@ def _short(err: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-async def _quietly(awaitable: Any) -> None:
+async def _quietly(awaitable: Awaitable[object]) -> None:
     try:
         await awaitable
     except Exception as err:  # closing a stream the other side already dropped
         logger.debug("libp2p: ignoring %s while closing a stream", type(err).__name__)
 
 
-def _listen_port(host: Any, port: int) -> int:
+def _listen_port(host: IHost, port: int) -> int:
     for addr in host.get_transport_addrs() or host.get_addrs():
         text = str(addr)
         parts = text.split("/")
