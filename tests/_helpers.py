@@ -15,12 +15,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -285,6 +288,14 @@ class PreparedRandom:
             assert len(chunk) == n, f"module asked for {n} random bytes, test prepared {len(chunk)}"
             return chunk
         return os.urandom(n)
+
+
+def in_threads(work: Callable[[int], T], count: int) -> list[T]:
+    """`work(0)` ... `work(count - 1)` at the same time, one thread each; their results in order. An exception in
+    any of them is raised here, after all have finished."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(work, index) for index in range(count)]
+    return [future.result() for future in futures]
 
 
 def process_running(pid: int) -> bool:

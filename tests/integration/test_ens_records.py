@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
+from _helpers import in_threads
 from fluence_dao.cli import _output
 from fluence_dao.cli.main import app
 from fluence_dao.errors import EnsError, RpcUnavailableError, TransactionFailedError
@@ -179,21 +179,7 @@ def test_a_dead_rpc_endpoint_names_the_url(ens_env) -> None:
 
 def test_concurrent_sends_get_consecutive_nonces(ens_env) -> None:
     start = ens_env.client.pending_nonce(ens_env.gov.address)
-    receipts = []
-    errors: list[BaseException] = []
-
-    def send(i: int) -> None:
-        try:
-            receipts.append(ens_env.gov.transfer(Account.create().address, i + 1))
-        except BaseException as err:  # collected and asserted below
-            errors.append(err)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    receipts = in_threads(lambda i: ens_env.gov.transfer(Account.create().address, i + 1), 6)
     nonces = sorted(int(ens_env.client.w3.eth.get_transaction(r.tx_hash)["nonce"]) for r in receipts)
     assert nonces == list(range(start, start + 6))
 

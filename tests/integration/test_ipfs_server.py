@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from _helpers import in_threads
 from fluence_dao.ipfs import Cid, KuboClient, KuboServer, LocalIpfs
 
 pytestmark = pytest.mark.integration
@@ -69,26 +69,15 @@ def test_chunked_upload_and_stream_output(server: KuboServer) -> None:
 
 
 def test_two_clients_share_one_store(server: KuboServer) -> None:
-    results: dict[int, Cid] = {}
-    errors: list[BaseException] = []
+    def worker(index: int) -> Cid:
+        with KuboClient(server.url, timeout_s=30, api_token=TOKEN) as client:
+            return client.add_bytes(f"payload {index}".encode() * 1000).cid
 
-    def worker(index: int) -> None:
-        try:
-            with KuboClient(server.url, timeout_s=30, api_token=TOKEN) as client:
-                results[index] = client.add_bytes(f"payload {index}".encode() * 1000).cid
-        except BaseException as err:  # pragma: no cover - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    cids = in_threads(worker, 6)
     with KuboClient(server.url) as reader:
-        for index, cid in results.items():
+        for index, cid in enumerate(cids):
             assert reader.cat(cid) == f"payload {index}".encode() * 1000
-        assert set(reader.pin_ls(type="recursive")) == set(results.values())
+        assert set(reader.pin_ls(type="recursive")) == set(cids)
 
 
 def test_dag_get_defaults_to_dag_json(server: KuboServer) -> None:
