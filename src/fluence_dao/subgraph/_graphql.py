@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._manifest import EntitySchema, EntityType, FieldType
 from fluence_dao.subgraph._numbers import BigDecimal
@@ -31,7 +32,33 @@ MAX_FIRST = 1000
 MAX_DEPTH = 16  # nesting of selections in one query (graph-node: GRAPH_GRAPHQL_MAX_DEPTH)
 MAX_ENTITIES = 100_000  # entities one query may return in all: nested collections multiply (first x first x ...)
 
+if TYPE_CHECKING:
+    from graphql import (
+        GraphQLArgument,
+        GraphQLEnumType,
+        GraphQLField,
+        GraphQLInputField,
+        GraphQLInputObjectType,
+        GraphQLObjectType,
+        GraphQLOutputType,
+        GraphQLResolveInfo,
+        GraphQLScalarType,
+        GraphQLSchema,
+        ValueNode,
+    )
+
 log = logging.getLogger(__name__)
+
+#: what a resolver hands to the resolvers of its fields: an entity as of a block
+_Node = TypedDict("_Node", {"__entity": str, "__block": int, "__data": Entity})
+
+
+class _BlockHeight(TypedDict, total=False):
+    """The `block: Block_height` argument."""
+
+    hash: str
+    number: int
+    number_gte: int
 
 
 class QueryError(Exception):
@@ -185,7 +212,7 @@ class SubgraphSchema:
         return out
 
     # -- block resolution -------------------------------------------------------------------------------------
-    def _block(self, arg: dict[str, Any] | None) -> int | None:
+    def _block(self, arg: _BlockHeight | None) -> int | None:
         meta = self._meta()
         indexed = meta["block"]["number"] if meta["block"] else None
         if not arg:
@@ -313,19 +340,19 @@ class SubgraphSchema:
         return lambda row: _sort_value(ftype, row.get(order_by))
 
     # -- schema -----------------------------------------------------------------------------------------------
-    def _build(self) -> Any:
+    def _build(self) -> GraphQLSchema:
         import graphql as g
 
-        def same(value: Any) -> Any:
+        def same(value: object) -> object:
             return value
 
-        def literal(node: Any, variables: Any = None) -> Any:
+        def literal(node: ValueNode, variables: dict[str, Any] | None = None) -> object:
             return g.value_from_ast_untyped(node, variables)
 
         def scalar(name: str) -> g.GraphQLScalarType:
             return g.GraphQLScalarType(name, serialize=same, parse_value=same, parse_literal=literal)
 
-        scalars: dict[str, Any] = {
+        scalars: dict[str, GraphQLScalarType] = {
             "ID": g.GraphQLID,
             "String": g.GraphQLString,
             "Int": g.GraphQLInt,
@@ -352,11 +379,11 @@ class SubgraphSchema:
         filters: dict[str, g.GraphQLInputObjectType] = {}
         order_enums: dict[str, g.GraphQLEnumType] = {}
 
-        def leaf_type(base: str) -> Any:
+        def leaf_type(base: str) -> GraphQLObjectType | GraphQLEnumType | GraphQLScalarType:
             return objects[base] if base in objects else enums.get(base) or scalars[base]
 
-        def output_type(f: FieldType) -> Any:
-            t = leaf_type(f.base)
+        def output_type(f: FieldType) -> GraphQLOutputType:
+            t: GraphQLOutputType = leaf_type(f.base)
             if f.is_list:
                 t = g.GraphQLList(g.GraphQLNonNull(t))
             return g.GraphQLNonNull(t) if f.non_null else t
@@ -435,7 +462,12 @@ class SubgraphSchema:
         """Fields built lazily, so entity types can refer to each other."""
         return lambda: build(*args)
 
-    def _object_fields(self, etype: EntityType, output_type: Any, collection_args: Any) -> dict[str, Any]:
+    def _object_fields(
+        self,
+        etype: EntityType,
+        output_type: Callable[[FieldType], GraphQLOutputType],
+        collection_args: Callable[[str, bool], dict[str, GraphQLArgument]],
+    ) -> dict[str, GraphQLField]:
         import graphql as g
 
         fields = {}
@@ -451,11 +483,15 @@ class SubgraphSchema:
         return fields
 
     def _filter_fields(
-        self, etype: EntityType, leaf_type: Any, filters: dict[str, Any], block_changed: Any
-    ) -> dict[str, Any]:
+        self,
+        etype: EntityType,
+        leaf_type: Callable[[str], Any],  # a scalar or enum type for the fields filtered here
+        filters: dict[str, GraphQLInputObjectType],
+        block_changed: GraphQLInputObjectType,
+    ) -> dict[str, GraphQLInputField]:
         import graphql as g
 
-        out: dict[str, Any] = {}
+        out: dict[str, GraphQLInputField] = {}
         for fname, f in etype.fields.items():
             if self.entities.is_entity(f.base):
                 out[f"{fname}_"] = g.GraphQLInputField(filters[f.base])
@@ -491,7 +527,9 @@ class SubgraphSchema:
 
     # -- resolvers --------------------------------------------------------------------------------------------
     def _resolve_one(self, etype: EntityType) -> Callable[..., Any]:
-        def resolve(_root: Any, info: Any, id: str, block: dict[str, Any] | None = None, **_: Any) -> Any:
+        def resolve(
+            _root: object, info: GraphQLResolveInfo, id: str, block: _BlockHeight | None = None, **_: object
+        ) -> _Node | None:
             number = self._block(block)
             if number is None:
                 return None
@@ -501,7 +539,7 @@ class SubgraphSchema:
         return resolve
 
     def _resolve_many(self, etype: EntityType) -> Callable[..., Any]:
-        def resolve(_root: Any, info: Any, **args: Any) -> Any:
+        def resolve(_root: object, info: GraphQLResolveInfo, **args: Any) -> Any:
             number = self._block(args.get("block"))
             if number is None:
                 return []
@@ -510,7 +548,7 @@ class SubgraphSchema:
         return resolve
 
     def _resolve_relation(self, etype: EntityType, f: FieldType) -> Callable[..., Any]:
-        def resolve(parent: dict[str, Any], info: Any) -> Any:
+        def resolve(parent: _Node, info: GraphQLResolveInfo) -> _Node | None:
             related = self._related(etype, f, parent["__data"], parent["__block"], info.context)
             if not related:
                 return None
@@ -521,14 +559,14 @@ class SubgraphSchema:
     def _resolve_list_relation(self, etype: EntityType, f: FieldType) -> Callable[..., Any]:
         target = self.entities.entity(f.base)
 
-        def resolve(parent: dict[str, Any], info: Any, **args: Any) -> Any:
+        def resolve(parent: _Node, info: GraphQLResolveInfo, **args: Any) -> Any:
             block = parent["__block"]
             related = self._related(etype, f, parent["__data"], block, info.context)
             return self._collection(target, related, args, block, info.context)
 
         return resolve
 
-    def _resolve_meta(self, _root: Any, _info: Any, block: dict[str, Any] | None = None) -> Any:
+    def _resolve_meta(self, _root: object, _info: GraphQLResolveInfo, block: _BlockHeight | None = None) -> JsonObject:
         meta = self._meta()
         number = self._block(block)
         ptr = None
@@ -556,7 +594,7 @@ class SubgraphSchema:
 
 
 def _scalar_resolver(fname: str) -> Callable[..., Any]:
-    def resolve(parent: dict[str, Any], _info: Any) -> Any:
+    def resolve(parent: _Node, _info: GraphQLResolveInfo) -> Any:
         return _to_output(parent["__data"].get(fname))
 
     return resolve
