@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ROOT_NODE = b"\x00" * 32
+SET_TEXT_SELECTOR = bytes.fromhex("10f13a8c")  # setText(bytes32,string,string)
 # topic0 of `TextChanged`: the 2019 PublicResolver's (node, indexedKey, key) and today's, which adds the value
 TEXT_CHANGED_TOPICS = {
     "0xd8c9334b1a9c2f9da342a0a2b32629c1a229b6445dad78947f674b44444a7550": False,  # TextChanged(bytes32,string,string)
@@ -138,8 +139,10 @@ class EnsClient:
         first, from the `TextChanged` events of each name's current resolver (eth_getLogs; an earlier resolver's
         events are not seen). `last`: only the latest N changes per name and key.
 
-        The 2019 PublicResolver's event carries no value: it is read with `text()` at the event's block, so two
-        changes of one key in one block both show the later value.
+        The 2019 PublicResolver's event carries no value. It is taken from the transaction when that is a plain
+        `setText` of this name and key (exact, and any full node has it), else read with `text()` at the event's
+        block (two changes of one key in one block then both show the later value; a node without that block's
+        state leaves it None).
         """
         if to_block is None:
             to_block = self.client.block_number()
@@ -170,22 +173,41 @@ class EnsClient:
                 if counts[where] <= last:
                     latest.append(item)
             found = latest[::-1]
-        return [change if has_value else self._with_value_at_block(change) for change, has_value in found]
+        return [change if has_value else self._with_value(change) for change, has_value in found]
 
-    def _with_value_at_block(self, change: TextChange) -> TextChange:
-        contract = self.client.w3.eth.contract(address=to_checksum(change.resolver), abi=RESOLVER_ABI)
-        node = namehash(change.name)
-        try:
-            value = str(
-                self.client.call(
-                    f"text({change.name}, {change.key!r}) at block {change.block_number}",
-                    lambda: contract.functions.text(node, change.key).call(block_identifier=change.block_number),
+    def _with_value(self, change: TextChange) -> TextChange:
+        value = self._value_from_calldata(change)
+        if value is None:
+            contract = self.client.w3.eth.contract(address=to_checksum(change.resolver), abi=RESOLVER_ABI)
+            node = namehash(change.name)
+            try:
+                value = str(
+                    self.client.call(
+                        f"text({change.name}, {change.key!r}) at block {change.block_number}",
+                        lambda: contract.functions.text(node, change.key).call(block_identifier=change.block_number),
+                    )
                 )
-            )
-        except EthError as err:  # e.g. a node that pruned that block's state
-            log.info("no value for %s %s at block %d: %s", change.name, change.key, change.block_number, err)
-            return change
+            except EthError as err:  # e.g. a node that pruned that block's state
+                log.info("no value for %s %s at block %d: %s", change.name, change.key, change.block_number, err)
+                return change
         return replace(change, value=value)
+
+    def _value_from_calldata(self, change: TextChange) -> str | None:
+        """The value when the change's transaction called `setText(node, key, value)` on the resolver itself."""
+        from eth_abi.abi import decode
+        from eth_abi.exceptions import DecodingError
+
+        tx = self.client.rpc("eth_getTransactionByHash", [change.tx_hash])
+        if not isinstance(tx, dict) or str(tx.get("to") or "").lower() != change.resolver.lower():
+            return None
+        data = _hex_bytes(str(tx.get("input") or "0x"))
+        if data[:4] != SET_TEXT_SELECTOR:
+            return None
+        try:
+            node, key, value = decode(["bytes32", "string", "string"], data[4:])
+        except (DecodingError, ValueError):
+            return None
+        return str(value) if bytes(node) == namehash(change.name) and key == change.key else None
 
     def ensure_registry(self) -> None:
         """EnsError when there is no contract at the registry address (wrong chain or not deployed)."""
