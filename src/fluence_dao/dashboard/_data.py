@@ -217,7 +217,7 @@ class DashboardData:
             values[(name or project, key)] = value if current else None
         for where in self.history.changes:
             if where not in values:
-                values[where] = (self.history.latest(*where) or {}).get("value") if current else None
+                values[where] = self._latest_value(*where) if current else None
         order = {project: 0, signer_name: 1}
         rows = []
         for name, key in sorted(values, key=lambda w: (order.get(w[0], 2), w[0], w[1])):
@@ -231,6 +231,16 @@ class DashboardData:
                 }
             )
         return rows
+
+    def _latest_value(self, name: str, key: str) -> str | None:
+        """The value of the latest change seen, else (a node without that block's state) the record read now."""
+        value = (self.history.latest(name, key) or {}).get("value")
+        if value is None:
+            try:
+                value = self.context.ens.text(name, key)
+            except FluenceDaoError as err:
+                logger.info("dashboard: %s %s: %s", name, key, err.message)
+        return None if value is None else str(value)
 
     def _kind(self, name: str, key: str) -> str:
         """'module' for governed code (`wasm.*`, `air.*` on the project name), 'signer' for `signer.*`."""
