@@ -74,3 +74,20 @@ def test_the_history_is_read_again_when_the_chain_went_back(devnet: Any, ens_env
     history.update(ens, client.block_number())
     kept = [c["value"] for c in history.changes[(PROJECT, "wasm.curl_adapter")]]
     assert kept == ["bafy-kept", "bafy-kept-too"]
+
+
+def test_without_a_devnet_it_says_so_and_creates_nothing(tmp_path: Any, isolated_env: None) -> None:
+    from fluence_dao.config import load_settings
+    from fluence_dao.errors import IpfsError
+
+    state_dir = tmp_path / "state"
+    data = DashboardData(load_settings({"state_dir": state_dir}, env_file=None))
+    try:
+        state = data.state()
+        assert not state["peer"]["reachable"] and not state["chain"]["reachable"]
+        assert "no devnet" in state["chain"]["error"] and state["records"] == [] and state["tree"]["root"] is None
+        with pytest.raises(IpfsError, match="no IPFS to read the tree from"):
+            data.tree("bafyreihf2lggwrouvf2dhjm4k6njziinkn6a4xj22i7yxgsmd3cl427jaa")
+    finally:
+        data.close()
+    assert not state_dir.exists()  # read-only: not even the state dir

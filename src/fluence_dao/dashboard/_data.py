@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fluence_dao.config import Settings
-from fluence_dao.errors import FluenceDaoError
+from fluence_dao.errors import FluenceDaoError, IpfsError
 from fluence_dao.flows import FlowContext, PeerSession
 from fluence_dao.flows.status import local_time, status
 
@@ -284,9 +284,16 @@ class DashboardData:
         if self._ipfs is None:
             from fluence_dao.ipfs import open_ipfs
 
+            repo = self.settings.state_dir / "ipfs"
+            if self.context.ipfs_api_url is None and not repo.is_dir():  # opening it would create it
+                raise IpfsError(
+                    f"no IPFS to read the tree from: no devnet IPFS server for state dir {self.settings.state_dir} "
+                    "and no store in it; run `fluence-dao devnet up` or set FLUENCE_DAO_IPFS__API_URL",
+                    repo=str(repo),
+                )
             self._ipfs = open_ipfs(
                 api_url=self.context.ipfs_api_url,
-                repo=self.settings.state_dir / "ipfs",
+                repo=repo,
                 timeout_s=self.settings.ipfs.timeout_s,
                 api_token=None,
             )
