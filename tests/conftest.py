@@ -7,6 +7,7 @@ when the CI environment variable is set: a silent skip in CI would hide a missin
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,20 @@ def compiled_aqua():
         return cache[path]
 
     return compile_
+
+
+@pytest.fixture
+def local_network(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """`local_network(peers=1, config=None, name="net") -> LocalNetwork`: an in-process network with its state
+    under tmp_path/<name>, stopped when the test ends."""
+    from fluence_dao.peer import LocalNetwork, PeerConfig
+
+    made: list[LocalNetwork] = []
+
+    def make(peers: int = 1, config: PeerConfig | None = None, name: str = "net") -> LocalNetwork:
+        made.append(LocalNetwork(peers, base_dir=tmp_path / name, config=config))
+        return made[-1]
+
+    yield make
+    for network in made:
+        network.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fluence_dao.ipfs import KuboServer, LocalIpfs
-from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
+from fluence_dao.peer import PeerConfig, call_function
 from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,10 +51,9 @@ def remote(tmp_path_factory):
 
 
 @pytest.fixture
-def net(tmp_path):
+def net(tmp_path, local_network):
     local = LocalIpfs(tmp_path / "peer-ipfs")
-    config = PeerConfig(extra_builtins={"aqua-ipfs": AquaIpfsService(local)})
-    return LocalNetwork(1, base_dir=tmp_path / "net", config=config), local
+    return local_network(config=PeerConfig(extra_builtins={"aqua-ipfs": AquaIpfsService(local)})), local
 
 
 def _multiaddr(server) -> str:
@@ -99,10 +98,10 @@ def test_put_then_get_through_the_vault(compiled, net) -> None:
     assert local.cat(cid) == b"hello world\n"  # stored in the peer's own IPFS node
 
 
-def test_bytes_that_do_not_hash_to_the_cid_are_refused(compiled, remote, tmp_path) -> None:
+def test_bytes_that_do_not_hash_to_the_cid_are_refused(compiled, remote, tmp_path, local_network) -> None:
     node, server = remote
     service = AquaIpfsService(LocalIpfs(tmp_path / "peer-ipfs"), connect=TamperingNodeFake)
-    network = LocalNetwork(1, base_dir=tmp_path / "net", config=PeerConfig(extra_builtins={"aqua-ipfs": service}))
+    network = local_network(config=PeerConfig(extra_builtins={"aqua-ipfs": service}))
     cid = str(node.add_bytes(counter_wasm()).cid)
     message = call_function(network, compiled.function("deploy_from_ipfs"), [cid, _multiaddr(server), "x"])
     assert message.startswith(f"content does not match its CID: expected {cid}, the bytes received hash to Qm")

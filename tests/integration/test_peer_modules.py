@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from _helpers import QuietHandler, loopback_server
-from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
+from fluence_dao.peer import PeerConfig, call_function
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +31,8 @@ def multi(compiled_aqua) -> object:
     return compiled_aqua("multimodule")
 
 
-def test_two_module_service_with_call_parameters(tmp_path, built, multi) -> None:
-    net = LocalNetwork(1, base_dir=tmp_path)
+def test_two_module_service_with_call_parameters(local_network, built, multi) -> None:
+    net = local_network()
     owner = net.client()
     service_id = call_function(
         net,
@@ -58,12 +58,12 @@ def web() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
 
 
-def test_mounted_binary_only_when_allowed(tmp_path, built, multi, web) -> None:
+def test_mounted_binary_only_when_allowed(local_network, built, multi, web) -> None:
     from fluence_dao.errors import AquaCallError
     from fluence_dao.peer.http_effector import HttpEffector
 
     effector = HttpEffector({web: {}})
-    allowed = LocalNetwork(1, base_dir=tmp_path / "a", config=PeerConfig(allowed_binaries={"curl": effector}))
+    allowed = local_network(config=PeerConfig(allowed_binaries={"curl": effector}), name="a")
     owner = allowed.client()
     call_function(allowed, multi.function("deploy_curl"), [list(built["curl_adapter"]), "curl"], client=owner)
     result = call_function(allowed, multi.function("curl_get"), [web + "/x"], client=owner)
@@ -73,7 +73,7 @@ def test_mounted_binary_only_when_allowed(tmp_path, built, multi, web) -> None:
     # the service holds an effector: a stranger (not its creator, the host or a management peer) is refused
     with pytest.raises(AquaCallError, match=r"Forbidden\. User id '.*' cannot call service .*effector curl"):
         call_function(allowed, multi.function("curl_get"), [web + "/y"], client=allowed.client())
-    refused = LocalNetwork(1, base_dir=tmp_path / "r")
+    refused = local_network(name="r")
     with pytest.raises(AquaCallError, match="isn't in the configured list of binaries"):
         call_function(refused, multi.function("deploy_curl"), [list(built["curl_adapter"]), "curl"])
     effector.close()

@@ -42,8 +42,8 @@ def _finished_runs(net: LocalNetwork, air: str, every_s: float, runs: int, **add
     return script_id, [r for r in _run_until_history(net, script_id, runs) if r.ok is not None]
 
 
-def test_each_run_records_the_functions_result(compiled, tmp_path) -> None:
-    net = LocalNetwork(1, base_dir=tmp_path)
+def test_each_run_records_the_functions_result(compiled, local_network) -> None:
+    net = local_network()
     peer = net.relay
     _, finished = _finished_runs(net, compiled.function("ok_run").script, 0.2, 2)
     assert all(r.ok and r.outcome == "ok" for r in finished)
@@ -52,8 +52,8 @@ def test_each_run_records_the_functions_result(compiled, tmp_path) -> None:
     assert len({r.particle_id for r in finished}) == len(finished)
 
 
-def test_a_failing_run_is_recorded_and_the_loop_keeps_running(compiled, tmp_path) -> None:
-    net = LocalNetwork(1, base_dir=tmp_path)
+def test_a_failing_run_is_recorded_and_the_loop_keeps_running(compiled, local_network) -> None:
+    net = local_network()
     peer = net.relay
     script_id, finished = _finished_runs(net, compiled.function("failing_run").script, 0.1, 4)
     assert len(finished) >= 4  # more than MAX_FAILURES: a caught Aqua error does not drop the script
@@ -62,9 +62,9 @@ def test_a_failing_run_is_recorded_and_the_loop_keeps_running(compiled, tmp_path
     assert peer.scheduler.get(script_id) is not None
 
 
-def test_a_failure_the_air_caught_counts_as_failed(compiled, tmp_path) -> None:
+def test_a_failure_the_air_caught_counts_as_failed(compiled, local_network) -> None:
     """A run whose AIR caught its error finishes in AquaVM, but its result says success: false: a failed run."""
-    net = LocalNetwork(1, base_dir=tmp_path)
+    net = local_network()
     peer = net.relay
     script_id, finished = _finished_runs(net, compiled.function("caught_failure_run").script, 0.1, 3)
     assert all(r.outcome == "failed" and not r.aborted for r in finished)
@@ -73,8 +73,8 @@ def test_a_failure_the_air_caught_counts_as_failed(compiled, tmp_path) -> None:
     assert script is not None and script.book.failed >= 3 and script.failures == 0  # not dropped
 
 
-def test_two_scripts_get_their_own_arguments(compiled, tmp_path) -> None:
-    net = LocalNetwork(1, base_dir=tmp_path)
+def test_two_scripts_get_their_own_arguments(compiled, local_network) -> None:
+    net = local_network()
     peer = net.relay
     owner = net.client()
     air = compiled.function("echo_args").script
@@ -89,8 +89,8 @@ def test_two_scripts_get_their_own_arguments(compiled, tmp_path) -> None:
     assert runs[0]["seq"] == 0 and runs[0]["result_json"] == '["notice", "alpha.example.eth"]'
 
 
-def test_a_missing_argument_fails_the_run_naming_it(compiled, tmp_path) -> None:
-    net = LocalNetwork(1, base_dir=tmp_path)
+def test_a_missing_argument_fails_the_run_naming_it(compiled, local_network) -> None:
+    net = local_network()
     peer = net.relay
     script_id = peer.scheduler.add(
         compiled.function("echo_args").script, peer.peer_id, 0.1, time.monotonic(), args={"record_key": "k"}
@@ -100,10 +100,10 @@ def test_a_missing_argument_fails_the_run_naming_it(compiled, tmp_path) -> None:
     assert failed and "signer_name" in (failed[0].error or "")
 
 
-def test_runs_stay_on_the_grid_and_a_run_still_going_makes_the_next_tick_skipped(compiled, tmp_path) -> None:
+def test_runs_stay_on_the_grid_and_a_run_still_going_makes_the_next_tick_skipped(compiled, local_network) -> None:
     """Every 0.2 s, each run taking 0.3 s (peer.timeout: the peer keeps serving meanwhile): runs start at ticks 0, 2,
     4, ... within a few ms of their grid time, and every other tick is recorded as skipped, never run late."""
-    net = LocalNetwork(1, base_dir=tmp_path)
+    net = local_network()
     peer = net.relay
     air = compiled.function("slow_run").script
     script_id = peer.scheduler.add(air, peer.peer_id, 0.2, time.monotonic(), args={"ms": 300})

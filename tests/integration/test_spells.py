@@ -26,12 +26,10 @@ def aqua(compiled_aqua):
 
 
 @pytest.fixture
-def net(tmp_path):
+def net(tmp_path, local_network):
     """A one-peer network whose first client is a management peer."""
-    manager_key = KeyPair.load_or_create(tmp_path / "client-0" / "peer.key")
-    network = LocalNetwork(
-        1, base_dir=tmp_path, config=PeerConfig(management_peer_ids=frozenset({manager_key.peer_id}))
-    )
+    manager_key = KeyPair.load_or_create(tmp_path / "net" / "client-0" / "peer.key")
+    network = local_network(config=PeerConfig(management_peer_ids=frozenset({manager_key.peer_id})))
     manager = network.client()
     assert manager.peer_id == manager_key.peer_id
     return network, manager
