@@ -16,9 +16,10 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from fluence_dao._util import paths
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import AquaCompileError, ToolNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -32,24 +33,44 @@ _SCALA_FIELD = re.compile(r"^L[\w$]*?__f_")
 _COMPILE_TIMEOUT_S = 180.0
 
 
+class AquaProduct(TypedDict, total=False):
+    """An arrow's domain or codomain in funcDef: `labeledProduct` (fields by name) or `unlabeledProduct` (items)."""
+
+    tag: str
+    fields: dict[str, JsonObject]
+    items: list[JsonObject]
+
+
+class AquaArrow(TypedDict):
+    domain: AquaProduct
+    codomain: AquaProduct
+
+
+class FuncDef(TypedDict):
+    """The parts of the compiler's funcDef read here (Aqua types stay JSON)."""
+
+    arrow: AquaArrow
+    names: dict[str, str]
+
+
 @dataclass(frozen=True)
 class AquaFunction:
     """One exported Aqua function: its AIR and its signature as the compiler describes it (funcDef)."""
 
     name: str
     script: str
-    func_def: dict[str, Any] = field(repr=False)
+    func_def: FuncDef = field(repr=False)
 
     @property
     def arg_names(self) -> list[str]:
         return list(self.func_def["arrow"]["domain"].get("fields", {}).keys())
 
     @property
-    def arg_types(self) -> dict[str, Any]:
+    def arg_types(self) -> dict[str, JsonObject]:
         return dict(self.func_def["arrow"]["domain"].get("fields", {}))
 
     @property
-    def return_types(self) -> list[Any]:
+    def return_types(self) -> list[JsonObject]:
         codomain = self.func_def["arrow"]["codomain"]
         return list(codomain.get("items", [])) if codomain.get("tag") == "unlabeledProduct" else []
 
@@ -58,7 +79,7 @@ class AquaFunction:
         """Service names the generated AIR calls on the client: relay, getDataSrv, callbackSrv, ..."""
         return dict(self.func_def["names"])
 
-    def signature(self) -> dict[str, Any]:
+    def signature(self) -> JsonObject:
         return {"name": self.name, "arguments": self.arg_types, "returns": self.return_types}
 
 
@@ -244,7 +265,7 @@ def _cache_key(path: Path, import_paths: list[str], constants: Sequence[str]) ->
     return digest.hexdigest()
 
 
-def _hash_with_imports(path: Path, import_paths: list[str], digest: Any, seen: set[Path]) -> None:
+def _hash_with_imports(path: Path, import_paths: list[str], digest: hashlib._Hash, seen: set[Path]) -> None:
     if path in seen:
         return
     seen.add(path)
