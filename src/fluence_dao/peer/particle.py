@@ -3,6 +3,11 @@
 A libp2p peer id of an ed25519 key is base58btc of the identity multihash of the protobuf-encoded public key:
 `00 24 08 01 12 20 || public key` (so it always starts with `12D3KooW`). A particle is signed by its init peer
 over `id (utf-8) || timestamp_ms (u64 LE) || ttl_ms (u32 LE) || script (utf-8)`.
+
+A particle passes several checks in one process (the daemon's admission, then the peer; a LocalNetwork's peers
+each), so `Particle.verify` remembers the particles whose signature it found valid (`VerifiedParticles`: the
+signature with every signed field, compared in full on a hit) and verifies each one once; a bad signature is
+never remembered. Public keys decoded from peer ids are cached too.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 import base64
 import os
 import struct
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +31,8 @@ from fluence_dao.errors import ConfigError, ParticleError
 
 _PEER_ID_PREFIX = bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
 DEFAULT_TTL_MS = 120_000
+_TIMESTAMP_TTL = struct.Struct("<QI")
+_PUBLIC_KEYS_MAX = 4096
 
 
 def peer_id_from_public_key(public_key: bytes) -> str:
@@ -55,10 +64,13 @@ def is_peer_id(value: str) -> bool:
 class KeyPair:
     """An ed25519 key pair. The secret seed stays in this object (never in repr, logs or errors)."""
 
-    __slots__ = ("_private", "peer_id", "public_key")
+    __slots__ = ("_private", "_seed", "peer_id", "public_key")
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._private = private_key
+        self._seed = private_key.private_bytes(  # AquaVM needs it for every invoke
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
         self.public_key = private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -96,9 +108,7 @@ class KeyPair:
 
     def secret_seed(self) -> bytes:
         """The 32-byte seed, for AquaVM's RunParameters.secret_key_bytes and the key file only."""
-        return self._private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-        )
+        return self._seed
 
     def sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
@@ -107,12 +117,81 @@ class KeyPair:
         return f"KeyPair(peer_id={self.peer_id!r})"
 
 
+_public_keys: dict[str, Ed25519PublicKey] = {}
+
+
+def _public_key(peer_id: str) -> Ed25519PublicKey:
+    """The verifying key of a peer id (decoded once; ParticleError for an id that is not an ed25519 key)."""
+    key = _public_keys.get(peer_id)
+    if key is None:
+        key = Ed25519PublicKey.from_public_bytes(public_key_from_peer_id(peer_id))
+        if len(_public_keys) >= _PUBLIC_KEYS_MAX:
+            _public_keys.clear()  # rare: more peers than that talked to this process
+        _public_keys[peer_id] = key
+    return key
+
+
 def verify_signature(peer_id: str, data: bytes, signature: bytes) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(public_key_from_peer_id(peer_id)).verify(signature, data)
+        _public_key(peer_id).verify(signature, data)
     except (InvalidSignature, ParticleError, ValueError):
         return False
     return True
+
+
+class VerifiedParticles:
+    """Particles whose signature was found valid, so the next check of the same particle skips the ed25519
+    verification. Keyed by signature; a hit must match every signed field and the init peer (compared in full,
+    the script too), so a particle that differs in anything is verified afresh. At most `max_entries` particles
+    and `max_script_bytes` of scripts are kept (least recently used go first). Thread-safe."""
+
+    def __init__(self, max_entries: int = 1024, max_script_bytes: int = 16 * 2**20) -> None:
+        self.max_entries = max_entries
+        self.max_script_bytes = max_script_bytes
+        self._entries: OrderedDict[bytes, tuple[str, str, int, int, str]] = OrderedDict()
+        self._script_bytes = 0
+        self._lock = threading.Lock()
+
+    def __contains__(self, particle: object) -> bool:
+        if not isinstance(particle, Particle):
+            return False
+        with self._lock:
+            entry = self._entries.get(particle.signature)
+            if entry is None or entry != _signed_fields(particle):
+                return False
+            self._entries.move_to_end(particle.signature)
+            return True
+
+    def add(self, particle: Particle) -> None:
+        """Remember `particle` as verified (only after its signature was checked, or made by this process)."""
+        size = len(particle.script)
+        if size > self.max_script_bytes or not particle.signature:
+            return
+        with self._lock:
+            old = self._entries.pop(particle.signature, None)
+            if old is not None:
+                self._script_bytes -= len(old[4])
+            self._entries[particle.signature] = _signed_fields(particle)
+            self._script_bytes += size
+            while len(self._entries) > self.max_entries or self._script_bytes > self.max_script_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._script_bytes -= len(dropped[4])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._script_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _signed_fields(particle: Particle) -> tuple[str, str, int, int, str]:
+    return (particle.init_peer_id, particle.id, particle.timestamp_ms, particle.ttl_ms, particle.script)
+
+
+#: The particles this process found correctly signed (or signed itself).
+verified_particles = VerifiedParticles()
 
 
 def now_ms() -> int:
@@ -143,7 +222,9 @@ class Particle:
             ttl_ms=ttl_ms,
             script=script,
         )
-        return replace(unsigned, signature=key_pair.sign(unsigned.signed_bytes()))
+        particle = replace(unsigned, signature=key_pair.sign(unsigned.signed_bytes()))
+        verified_particles.add(particle)  # signed here just now: valid by construction
+        return particle
 
     def signed_bytes(self) -> bytes:
         if not 0 <= self.timestamp_ms < 2**64 or not 0 <= self.ttl_ms < 2**32:
@@ -151,21 +232,20 @@ class Particle:
                 f"particle {self.id}: timestamp {self.timestamp_ms} must fit u64 and ttl {self.ttl_ms} u32",
                 particle_id=self.id,
             )
-        return (
-            self.id.encode()
-            + struct.pack("<Q", self.timestamp_ms)
-            + struct.pack("<I", self.ttl_ms)
-            + self.script.encode()
-        )
+        return self.id.encode() + _TIMESTAMP_TTL.pack(self.timestamp_ms, self.ttl_ms) + self.script.encode()
 
     def verify(self) -> None:
-        """ParticleError unless the signature is the init peer's over id, timestamp, ttl and script."""
+        """ParticleError unless the signature is the init peer's over id, timestamp, ttl and script (checked once
+        per process: a particle found valid before, identical in every signed field, is not checked again)."""
+        if self in verified_particles:
+            return
         if not verify_signature(self.init_peer_id, self.signed_bytes(), self.signature):
             raise ParticleError(
                 f"particle {self.id}: bad signature for init peer {self.init_peer_id}",
                 particle_id=self.id,
                 init_peer_id=self.init_peer_id,
             )
+        verified_particles.add(self)
 
     @property
     def deadline_ms(self) -> int:
