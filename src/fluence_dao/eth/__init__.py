@@ -29,11 +29,12 @@ from fluence_dao.eth._governance import (
     governance_proposals,
     read_deployment,
 )
-from fluence_dao.eth._solc import compile_contracts
+from fluence_dao.eth._solc import ContractArtifact, compile_contracts
 from fluence_dao.eth._tx import NonceManager, SignFunction, TxSender, transaction_json
 
 __all__ = [
     "ZERO_ADDRESS",
+    "ContractArtifact",
     "EnsClient",
     "EthClient",
     "GovernanceContract",

@@ -14,10 +14,11 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.paths import project_root
 from fluence_dao.errors import ConfigError, TransactionFailedError
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
-from fluence_dao.eth._solc import compile_contracts
+from fluence_dao.eth._solc import ContractArtifact, compile_contracts
 from fluence_dao.eth._tx import TxSender
 
 _SIGNATURES = {
@@ -28,7 +29,7 @@ _SIGNATURES = {
 PROPOSAL_CREATED = "0x" + keccak(b"ProposalCreated(uint256,address,string,uint256)").hex()
 
 
-def governance_artifact() -> dict[str, Any]:
+def governance_artifact() -> ContractArtifact:
     """Governance.sol compiled (cached): {"abi": [...], "bytecode": "0x..."}."""
     return compile_contracts(project_root() / "contracts" / "Governance.sol")["Governance"]
 
@@ -41,7 +42,7 @@ def governance_calldata(action: str, *args: Any) -> bytes:
     return keccak(f"{action}({','.join(types)})".encode())[:4] + eth_abi.encode(types, list(args))
 
 
-def deploy_contract(sender: TxSender, artifact: dict[str, Any], *args: Any, what: str = "deploy") -> TxReceipt:
+def deploy_contract(sender: TxSender, artifact: ContractArtifact, *args: Any, what: str = "deploy") -> TxReceipt:
     """Deploy a compiled contract (constructor arguments ABI-encoded from its ABI); the receipt names the address."""
     import eth_abi.abi as eth_abi
 
@@ -62,7 +63,7 @@ class GovernanceDeployment:
     block_number: int
     chain_id: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"address": self.address, "block_number": self.block_number, "chain_id": self.chain_id}
 
 

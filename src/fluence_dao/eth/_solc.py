@@ -12,13 +12,21 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TypedDict
 
 from fluence_dao._util.json_types import JsonObject
 from fluence_dao._util.paths import cache_dir, project_root
 from fluence_dao.errors import BuildError, ToolNotFoundError
 
 
-def compile_contracts(*sources: Path | str) -> dict[str, JsonObject]:
+class ContractArtifact(TypedDict):
+    """A compiled contract: its ABI (JSON entries) and creation bytecode (0x-hex)."""
+
+    abi: list[JsonObject]
+    bytecode: str
+
+
+def compile_contracts(*sources: Path | str) -> dict[str, ContractArtifact]:
     """Compile Solidity files; returns {contract name: {"abi": [...], "bytecode": "0x..."}} (cached)."""
     paths = [Path(s).resolve() for s in sources]
     digest = hashlib.sha256((project_root() / "contracts" / "compile.mjs").read_bytes())
