@@ -4,6 +4,7 @@ Sections (add yours below, one section per component, keep each self-contained):
 - anvil + ENS: `devnet` (session: anvil on a free port, its own state dir, ENS deployed and the project names
   registered), `ens_env` (function: an evm_snapshot/evm_revert wrapper with fresh, funded senders), `w3`
   (session: web3.py on the devnet).
+- marine-js: `marine_js` (session: runs modules in Fluence's own runtime under node, for cross-runtime checks).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from _helpers import skip_or_fail
+from _helpers import require_marine_js, skip_or_fail
 
 #: Read from the process environment by _util/paths, not Settings: keep them.
 _PROCESS_ONLY = ("FLUENCE_DAO_PROJECT_ROOT", "FLUENCE_DAO_CACHE_DIR")
@@ -133,3 +134,46 @@ def w3(devnet: DevnetSession) -> Any:
     from web3 import Web3
 
     return Web3(Web3.HTTPProvider(devnet.rpc_url))
+
+
+# --------------------------------------------------------------------------------------------- marine-js
+
+MARINE_JS_DRIVER = Path(__file__).resolve().parents[1] / "js" / "marine_js_modules.mjs"
+
+
+@pytest.fixture(scope="session")
+def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`marine_js(modules, calls, random=()) -> OUT`: the modules ([(name, wasm bytes or path)]) as one service in
+    npm @fluencelabs/marine-js under node, the calls ([fn, args, call_parameters?]) made in order; OUT as
+    tests/js/marine_js_modules.mjs writes it (results, logs, loaded, load_error, draws). `random` feeds WASI
+    random_get. Skips locally / fails in CI without node and marine-js."""
+    import json
+    import subprocess
+
+    from fluence_dao._util.paths import node_modules
+
+    node, _ = require_marine_js()
+    work = tmp_path_factory.mktemp("marine-js")
+    runs = iter(range(1 << 30))
+
+    def run(modules: list[tuple[str, bytes | Path]], calls: list[list[Any]], random: list[bytes] = ()) -> Any:
+        here = work / str(next(runs))
+        here.mkdir()
+        paths = []
+        for name, wasm in modules:
+            if isinstance(wasm, bytes):
+                (here / f"{name}.wasm").write_bytes(wasm)
+                wasm = here / f"{name}.wasm"
+            paths.append([name, str(wasm)])
+        spec, out = here / "spec.json", here / "out.json"
+        spec.write_text(json.dumps({"modules": paths, "calls": calls, "random": [r.hex() for r in random]}))
+        proc = subprocess.run(
+            [node, str(MARINE_JS_DRIVER), str(node_modules()), str(spec), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(out.read_text())
+
+    return run

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _helpers import require_marine_js
 from fluence_dao.build import build_module, wasm_source_dir
 from fluence_dao.errors import AbiError, FunctionNotFoundError, ModuleTrapError
 from fluence_dao.marine import (
@@ -479,34 +478,6 @@ def test_facade_and_effector_memory_stay_bounded(pingpong: MarineService) -> Non
 
 # --- the same modules in Fluence's own runtime: marine-js (marine compiled to wasm, run by node) -------
 
-MARINE_JS_RUNNER = """
-import { readFileSync, writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-const [nm, specPath, outPath] = process.argv.slice(2);
-const spec = JSON.parse(readFileSync(specPath, 'utf8'));
-const pkg = `${nm}/@fluencelabs/marine-js/dist`;
-const { MarineService } = await import(pathToFileURL(`${pkg}/MarineService.js`).href);
-const { defaultCallParameters } = await import(pathToFileURL(`${pkg}/types.js`).href);
-const control = await WebAssembly.compile(readFileSync(`${pkg}/marine-js.wasm`));
-const modules = {};
-const modules_config = [];
-for (const [name, path] of spec.modules) {
-  modules[name] = new Uint8Array(readFileSync(path));
-  const wasi = { envs: {}, preopened_files: new Set(), mapped_dirs: new Map() };
-  modules_config.push({ import_name: name, config: { logger_enabled: true, logging_mask: 0, wasi } });
-}
-const logs = [];
-const service = new MarineService(control, 'svc', (m) => logs.push(m), { modules_config }, modules,
-                                  { WASM_LOG: 'info' });
-await service.init();
-const results = [];
-for (const [fn, args, cp] of spec.calls) {
-  try { results.push({ ok: service.call(fn, args, cp ?? defaultCallParameters) }); }
-  catch (e) { results.push({ error: String((e && e.message) || e) }); }
-}
-writeFileSync(outPath, JSON.stringify({ results, logs }));  // marine-js itself prints to stdout
-"""
-
 
 def _jsonable(value: Any) -> Any:
     """Our host's values as marine-js shows them (byte vectors as lists of numbers)."""
@@ -517,39 +488,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
-
-
-@pytest.fixture(scope="module")
-def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    import json
-    import subprocess
-
-    from fluence_dao._util.paths import node_modules
-
-    node, _ = require_marine_js()
-    work = tmp_path_factory.mktemp("marine-js")
-    runner = work / "run.mjs"
-    runner.write_text(MARINE_JS_RUNNER)
-
-    def run(modules: list[tuple[str, bytes]], calls: list[list[Any]]) -> dict[str, Any]:
-        paths = []
-        for name, wasm in modules:
-            (work / f"{name}.wasm").write_bytes(wasm)
-            paths.append([name, str(work / f"{name}.wasm")])
-        spec = work / "spec.json"
-        spec.write_text(json.dumps({"modules": paths, "calls": calls}))
-        result = work / "result.json"
-        result.unlink(missing_ok=True)
-        proc = subprocess.run(
-            [node, str(runner), str(node_modules()), str(spec), str(result)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return json.loads(result.read_text())
-
-    return run
 
 
 CROSS_RUNTIME_CALLS: list[tuple[str, list[Any]]] = [

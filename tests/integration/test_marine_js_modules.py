@@ -7,7 +7,6 @@ host, which reads the JSON `__m_generated_section__*` sections."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,13 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
-from _helpers import PreparedRandom, require_marine_js
-from fluence_dao._util.paths import node_modules
+from _helpers import PreparedRandom
 from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import build_module
 from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
 
 pytestmark = pytest.mark.integration
 
-DRIVER = Path(__file__).resolve().parents[1] / "js" / "marine_js_modules.mjs"
 CREATOR = "12D3KooWCreatorPeerAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 HOST = "12D3KooWHostPeerBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
 RESOLVER = "0x231b0Ee14048e9dCcD1d247744d114a4EB5E8E63"
@@ -34,29 +31,6 @@ RESOLVER = "0x231b0Ee14048e9dCcD1d247744d114a4EB5E8E63"
 def wasm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("mjs-modules")
     return {name: build_module(name, out).path for name in ("signer", "ens")}
-
-
-@pytest.fixture(scope="module")
-def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    node, _ = require_marine_js()
-    work = tmp_path_factory.mktemp("marine-js-run")
-
-    def run(modules: list[tuple[str, Path]], calls: list[list[Any]], random: list[bytes] = ()) -> dict[str, Any]:
-        spec = work / "spec.json"
-        spec.write_text(
-            json.dumps(
-                {"modules": [[n, str(p)] for n, p in modules], "calls": calls, "random": [r.hex() for r in random]}
-            )
-        )
-        out = work / "out.json"
-        out.unlink(missing_ok=True)
-        proc = subprocess.run(
-            [node, str(DRIVER), str(node_modules()), str(spec), str(out)], capture_output=True, text=True, timeout=120
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return json.loads(out.read_text())
-
-    return run
 
 
 def _params(init_peer_id: str) -> CallParameters:

@@ -1,9 +1,10 @@
 // Runs Marine modules in npm @fluencelabs/marine-js (Fluence's runtime compiled to wasm) for
-// tests/integration/test_marine_js_modules.py.
+// tests/integration (the `marine_js` fixture of tests/integration/conftest.py).
 // usage: node marine_js_modules.mjs NODE_MODULES SPEC.json OUT.json
 // SPEC: {"modules": [[name, path]], "calls": [[fn, args, call_parameters?]], "random": [hex, ...]}
 // `random` (optional) feeds WASI random_get: each draw is served, in order, to one random_get call of the same
-// length; later calls get the OS RNG. OUT: {"loaded": bool, "load_error": str, "results": [{ok}|{error}], "draws": [n]}
+// length; later calls get the OS RNG. OUT: {"loaded": bool, "load_error": str, "results": [{ok}|{error}], "draws": [n],
+// "logs": [what the modules logged, WASM_LOG=info]}
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
@@ -37,9 +38,10 @@ for (const [name, path] of spec.modules) {
   const wasi = { envs: {}, preopened_files: new Set(), mapped_dirs: new Map() };
   modules_config.push({ import_name: name, config: { logger_enabled: true, logging_mask: 0, wasi } });
 }
-const out = { loaded: false, load_error: '', results: [], draws: requested };
+const out = { loaded: false, load_error: '', results: [], draws: requested, logs: [] };
 try {
-  const service = new MarineService(control, 'svc', () => {}, { modules_config }, modules, { WASM_LOG: 'off' });
+  const service = new MarineService(control, 'svc', (m) => out.logs.push(m), { modules_config }, modules,
+                                    { WASM_LOG: 'info' });
   await service.init();
   out.loaded = true;
   for (const [fn, args, cp] of spec.calls) {
