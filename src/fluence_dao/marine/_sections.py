@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluence_dao._util import wasm_sections as _wasm_sections
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import ModuleLoadError
 
 SECTION_PREFIX = "__m_generated_section__"
@@ -87,7 +88,7 @@ class MType:
             return "&mut " + text
         return text
 
-    def to_json(self) -> Any:
+    def to_json(self) -> JsonObject:
         """The SDK's JSON encoding of this type (the inverse of `parse_type`)."""
         if self.kind == "Vector":
             assert self.element is not None
@@ -116,7 +117,7 @@ class FunctionSignature:
         out = f" -> {self.output.describe()}" if self.output is not None else ""
         return f"{self.name}({args}){out}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "name": self.name,
             "arguments": [{"name": a.name, "ty": a.ty.to_json()} for a in self.arguments],
@@ -174,7 +175,7 @@ class ModuleInterface:
                 record=name,
             ) from None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """A JSON-friendly view (used by `fluence-dao module inspect --json`)."""
         return {
             "sdk_version": self.sdk_version,
@@ -199,7 +200,7 @@ def iter_custom_sections(wasm: bytes) -> Iterator[tuple[str, bytes]]:
         raise ModuleLoadError(f"not a valid wasm module: {err}") from None
 
 
-def parse_type(raw: Any) -> MType:
+def parse_type(raw: object) -> MType:
     """Parse one SDK `ParsedType` JSON value."""
     if not isinstance(raw, dict) or len(raw) != 1:
         raise ModuleLoadError(f"unknown type description {raw!r}")
