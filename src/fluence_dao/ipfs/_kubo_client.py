@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import BlockCorruptedError, BlockNotFoundError, IpfsError, KuboRpcError
 from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
 from fluence_dao.ipfs._auth import authorization_header
@@ -107,7 +108,7 @@ class KuboClient:
     def _fail(self, endpoint: str, message: str, status: int | None = None, cause: str | None = None) -> IpfsError:
         cls = _error_class(message) if status == 500 else KuboRpcError
         text = f"Kubo RPC {endpoint} at {self.api_url} failed: {message}"
-        details: dict[str, Any] = {"endpoint": endpoint, "url": self.api_url, "kubo_message": message}
+        details: dict[str, str | int] = {"endpoint": endpoint, "url": self.api_url, "kubo_message": message}
         if status is not None:
             details["status"] = status
         if cause is not None:
@@ -379,10 +380,10 @@ class KuboClient:
         return removed
 
     # -- node info ------------------------------------------------------------------------------------
-    def id(self) -> dict[str, Any]:
-        body: dict[str, Any] = self._post_json("id")
+    def id(self) -> JsonObject:
+        body: JsonObject = self._post_json("id")
         return body
 
-    def version(self) -> dict[str, Any]:
-        body: dict[str, Any] = self._post_json("version")
+    def version(self) -> JsonObject:
+        body: JsonObject = self._post_json("version")
         return body
