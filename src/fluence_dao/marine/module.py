@@ -45,6 +45,7 @@ REQUIRED_EXPORTS = ("memory", "allocate", "release_objects", "get_result_ptr", "
 RESULT_SETTERS = ("set_result_ptr", "set_result_size")
 WASI_NAMESPACE = "wasi_snapshot_preview1"
 _U32 = 0xFFFFFFFF
+_NO_CALL_PARAMETERS = CallParameters()
 
 
 class _DryMemory:
@@ -256,6 +257,28 @@ class MarineModule:
         sig = self.signature(function)
         return self._call(sig, args, call_parameters or CallParameters())
 
+    def call_lowered(
+        self,
+        function: str,
+        lower: Callable[[_Instance], Sequence[int | float]],
+        lift: Callable[[_Instance, Any], Any],
+    ) -> Any:
+        """Call `function` with arguments its caller lowers itself: the hot path of a caller that knows the
+        function's types (AquaVM's `invoke`, once per particle step). `lower(guest)` writes the arguments through
+        `guest.put` and returns the raw wasm arguments; `lift(guest, raw_result)` reads the result (before
+        `release_objects`). There is no validating dry pass: `lower` must raise (AbiError) before the call for bad
+        input. Everything else is `call`'s: the lock, the time bound, release_objects, recovery after a trap and
+        the errors raised."""
+        name = self.signature(function).name
+        with self._lock:
+            _engine.ticker.begin()
+            self._call_parameters.append(_NO_CALL_PARAMETERS)
+            try:
+                return self._run(name, lower, lift)
+            finally:
+                self._call_parameters.pop()
+                _engine.ticker.end()
+
     def reset(self) -> None:
         """Drop the instance and start a fresh one (the module's state is lost)."""
         with self._lock:
@@ -425,33 +448,42 @@ class MarineModule:
                 _engine.ticker.end()
 
     def _invoke(self, sig: FunctionSignature, values: list[Any]) -> Any:
+        return self._run(
+            sig.name,
+            lambda guest: Lowerer(guest, self.interface.record).lower_arguments(sig, values),
+            lambda guest, raw_result: self._lift_result(guest, sig, raw_result),
+        )
+
+    def _run(
+        self, name: str, lower: Callable[[_Instance], Sequence[int | float]], lift: Callable[[_Instance, Any], Any]
+    ) -> Any:
         guest = self._guest()
         guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
         try:
-            raw_args = Lowerer(guest, self.interface.record).lower_arguments(sig, values)
-            raw_result = guest.abi(sig.name)(*raw_args)
+            raw_args = lower(guest)
+            raw_result = guest.abi(name)(*raw_args)
             # the epilogue is the host's housekeeping: give it a fresh bound (a slow host import may have
             # used up the call's time after the guest's last check)
             guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
-            result = self._lift_result(guest, sig, raw_result)
+            result = lift(guest, raw_result)
             guest.release_objects()
             return result
         except MarineError as err:
             self._recover(guest)
             if err.details.get("module", self.name) != self.name:  # failed inside another module's call
-                details = {**err.details, "caller": self.name, "caller_function": sig.name}
-                raise type(err)(f"module {self.name!r} function {sig.name!r}: {err.message}", **details) from err
+                details = {**err.details, "caller": self.name, "caller_function": name}
+                raise type(err)(f"module {self.name!r} function {name!r}: {err.message}", **details) from err
             raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as err:
-            message = self._trap_message(guest, sig, err)
+            message = self._trap_message(guest, name, err)
             self._recover(guest)
-            raise ModuleTrapError(message, module=self.name, function=sig.name) from err
+            raise ModuleTrapError(message, module=self.name, function=name) from err
         except Exception as err:  # a host function failed with a foreign error
             self._recover(guest)
             raise ModuleTrapError(
-                f"module {self.name!r} function {sig.name!r} failed in a host function: {err!r}",
+                f"module {self.name!r} function {name!r} failed in a host function: {err!r}",
                 module=self.name,
-                function=sig.name,
+                function=name,
             ) from err
 
     def _lift_result(self, guest: _Instance, sig: FunctionSignature, raw_result: Any) -> Any:
@@ -465,8 +497,8 @@ class MarineModule:
             return lifter.lift_record(self.interface.record(str(out.record)), guest.result_ptr())
         return lifter.lift_sequence(out, guest.result_ptr(), guest.result_size())
 
-    def _trap_message(self, guest: _Instance, sig: FunctionSignature, err: Exception) -> str:
-        where = f"module {self.name!r} function {sig.name!r}"
+    def _trap_message(self, guest: _Instance, function: str, err: Exception) -> str:
+        where = f"module {self.name!r} function {function!r}"
         used, ceiling = guest.memory_bytes() / 2**20, self.config.max_memory_bytes / 2**20
         memory = f"guest memory {used:.1f} MiB, ceiling {ceiling:.1f} MiB"
         if isinstance(err, wasmtime.Trap) and err.trap_code == wasmtime.TrapCode.INTERRUPT:

@@ -13,6 +13,10 @@ no state between invokes (the peer passes prev_data), so this is invisible to pa
 Time: an invoke is bounded by `max_call_seconds`; an invoke with `guest=True` (a stranger's particle, which runs on
 the peer's loop thread like everyone's) by the much shorter `guest_call_seconds`, on a second instance with that
 bound: a tight AIR loop (nested folds) fails that particle instead of holding the loop.
+
+Host cost: every particle step is an invoke, so its arguments are written into the guest and its outcome read
+back with layouts fixed once (`MarineModule.call_lowered`), when avm.wasm describes `invoke`, `RunParameters` and
+`InterpreterOutcome` exactly as expected (else through the generic `MarineModule.call`, same results).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import struct
 import sys
 import traceback
 from dataclasses import dataclass, field, replace
@@ -28,7 +33,7 @@ from typing import Any
 
 import msgpack
 
-from fluence_dao.errors import AvmError, FluenceDaoError
+from fluence_dao.errors import AbiError, AvmError, FluenceDaoError
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +44,21 @@ AVM_MEMORY_BYTES = 256 * 2**20
 AVM_RESET_MEMORY_BYTES = 64 * 2**20
 AVM_CALL_SECONDS = 60.0
 AVM_GUEST_CALL_SECONDS = 0.05  # ~20x a busy client invoke here; a due interval run waits at most this long
+
+# What avm.wasm 0.62 describes (marine-rs-sdk 0.14), for the fixed-layout invoke; anything else: the generic path.
+_INVOKE_DESCRIBED = (
+    "invoke(air: String, prev_data: Vec<u8>, data: Vec<u8>, params: RunParameters, call_results: Vec<u8>) "
+    "-> InterpreterOutcome",
+    "RunParameters { init_peer_id: String, current_peer_id: String, timestamp: u64, ttl: u32, key_format: u8, "
+    "secret_key_bytes: Vec<u8>, particle_id: String, air_size_limit: u64, particle_size_limit: u64, "
+    "call_result_size_limit: u64, hard_limit_enabled: bool }",
+    "InterpreterOutcome { ret_code: i64, error_message: String, data: Vec<u8>, next_peer_pks: Vec<String>, "
+    "call_requests: Vec<u8>, air_size_limit_exceeded: bool, particle_size_limit_exceeded: bool, "
+    "call_result_size_limit_exceeded: bool }",
+)
+_RUN_PARAMETERS = struct.Struct("<IIIIQIBIIIIQQQB")  # the record's fields packed: (ptr, len) per string/vector
+_OUTCOME = struct.Struct("<qIIIIIIIIBBB")
+_BYTE_TAG = 1  # marine-rs-sdk's `allocate` type tag of u8: strings, byte vectors and records
 
 
 @dataclass(frozen=True)
@@ -145,12 +165,109 @@ def _return_freed_memory() -> None:
     trim(0)
 
 
+def _put(guest: Any, data: bytes, what: str) -> int:
+    """`data` copied into the guest (allocate + write); 0 for no bytes, as the generic lowering does."""
+    if not data:
+        return 0
+    ptr: int = guest.put(data, len(data), _BYTE_TAG)
+    if ptr == 0:
+        raise AbiError(f"{what} of AquaVM invoke: the guest could not allocate {len(data)} bytes (out of memory)")
+    return ptr
+
+
+def _lower_invoke(
+    guest: Any, air: bytes, prev_data: bytes, data: bytes, params: RunParameters, call_results: bytes
+) -> list[int]:
+    """invoke's arguments written into the guest, in the generic lowering's order; the raw wasm arguments.
+    Numbers out of their field's range raise AbiError before anything is written."""
+    for name, value, bits in (
+        ("timestamp", params.timestamp_ms, 64),
+        ("ttl", params.ttl_ms, 32),
+        ("key_format", params.key_format, 8),
+        ("air_size_limit", params.air_size_limit, 64),
+        ("particle_size_limit", params.particle_size_limit, 64),
+        ("call_result_size_limit", params.call_result_size_limit, 64),
+    ):
+        if type(value) is not int or not 0 <= value < 1 << bits:
+            raise AbiError(f"RunParameters.{name} of AquaVM invoke must be a u{bits}, got {value!r}", field=name)
+    air_ptr = _put(guest, air, "air")
+    prev_ptr = _put(guest, prev_data, "prev_data")
+    data_ptr = _put(guest, data, "data")
+    init_peer = params.init_peer_id.encode()
+    current_peer = params.current_peer_id.encode()
+    secret = params.secret_key_bytes
+    particle_id = params.particle_id.encode()
+    record = _RUN_PARAMETERS.pack(
+        _put(guest, init_peer, "init_peer_id"),
+        len(init_peer),
+        _put(guest, current_peer, "current_peer_id"),
+        len(current_peer),
+        params.timestamp_ms,
+        params.ttl_ms,
+        params.key_format,
+        _put(guest, secret, "secret_key_bytes"),
+        len(secret),
+        _put(guest, particle_id, "particle_id"),
+        len(particle_id),
+        params.air_size_limit,
+        params.particle_size_limit,
+        params.call_result_size_limit,
+        1 if params.hard_limit_enabled else 0,
+    )
+    record_ptr = _put(guest, record, "params")
+    results_ptr = _put(guest, call_results, "call_results")
+    return [
+        air_ptr,
+        len(air),
+        prev_ptr,
+        len(prev_data),
+        data_ptr,
+        len(data),
+        record_ptr,
+        results_ptr,
+        len(call_results),
+    ]
+
+
+def _lift_outcome(guest: Any, _raw: Any) -> tuple[int, str, bytes, list[str], bytes, tuple[bool, bool, bool]]:
+    """InterpreterOutcome read from the guest's result record."""
+    fields = _OUTCOME.unpack(guest.read(guest.result_ptr(), _OUTCOME.size))
+    ret_code, error_ptr, error_len, data_ptr, data_len, pks_ptr, pks_len, requests_ptr, requests_len = fields[:9]
+    read = guest.read
+    try:
+        error_message = read(error_ptr, error_len).decode() if error_len else ""
+        next_peer_pks: list[str] = []
+        if pks_len:
+            pairs = struct.unpack(f"<{2 * pks_len}I", read(pks_ptr, 8 * pks_len))
+            next_peer_pks = [
+                read(pairs[i], pairs[i + 1]).decode() if pairs[i + 1] else "" for i in range(0, len(pairs), 2)
+            ]
+    except UnicodeDecodeError as err:
+        raise AbiError(f"AquaVM returned a string that is not UTF-8: {err}") from err
+    data = read(data_ptr, data_len) if data_len else b""
+    requests = read(requests_ptr, requests_len) if requests_len else b""
+    return ret_code, error_message, data, next_peer_pks, requests, (bool(fields[9]), bool(fields[10]), bool(fields[11]))
+
+
 def _unpack_nested(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return msgpack.unpackb(bytes(value), raw=False, strict_map_key=False)
     if isinstance(value, list) and all(isinstance(b, int) for b in value):  # a byte array as a list
         return msgpack.unpackb(bytes(value), raw=False, strict_map_key=False)
     return value
+
+
+def _describes_invoke(module: Any) -> bool:
+    """Whether the module's `invoke` and its records are exactly what the fixed layouts above assume."""
+    try:
+        described = (
+            module.signature("invoke").describe(),
+            module.interface.record("RunParameters").describe(),
+            module.interface.record("InterpreterOutcome").describe(),
+        )
+    except FluenceDaoError:
+        return False
+    return described == _INVOKE_DESCRIBED
 
 
 class AquaVM:
@@ -182,6 +299,7 @@ class AquaVM:
             fresh_instance_after_trap=True,
         )
         self._module = MarineModule.load(path, config)
+        self._fixed_layout = _describes_invoke(self._module)
         self._guest_config = replace(config, max_call_seconds=guest_call_seconds)
         self._guest_module: Any = None  # created on the first stranger's invoke
         self._path = path
@@ -196,15 +314,31 @@ class AquaVM:
         *,
         guest: bool = False,
     ) -> InterpreterOutcome:
-        args = [air, prev_data, data, params.to_record(), encode_call_results(call_results or {})]
+        results = encode_call_results(call_results or {})
         module = self._guest() if guest else self._module
         try:
-            raw = module.call("invoke", args)
+            if self._fixed_layout:
+                air_bytes = air.encode()
+                lifted = module.call_lowered(
+                    "invoke", lambda g: _lower_invoke(g, air_bytes, prev_data, data, params, results), _lift_outcome
+                )
+            else:
+                raw = module.call("invoke", [air, prev_data, data, params.to_record(), results])
         except FluenceDaoError as err:
             _clear_frames(err)  # the failed call's frames hold the grown instance: let the reset free it now
             self._shrink_if_grown(module)
             raise AvmError(f"AquaVM invoke failed for particle {params.particle_id}: {err.message}") from err
         self._shrink_if_grown(module)
+        if self._fixed_layout:
+            ret_code, error_message, out_data, next_peer_pks, requests, exceeded = lifted
+            return InterpreterOutcome(
+                ret_code=ret_code,
+                error_message=error_message,
+                data=out_data,
+                next_peer_pks=next_peer_pks,
+                call_requests=decode_call_requests(requests),
+                limits_exceeded=exceeded,
+            )
         return InterpreterOutcome(
             ret_code=int(raw["ret_code"]),
             error_message=raw["error_message"],
