@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import SubgraphError
 from fluence_dao.marine.core import StoreLimits
 from fluence_dao.subgraph import _asc as A
@@ -60,16 +62,16 @@ class IndexerConfig:
 class _Source:
     mapping: Mapping
     address: str
-    context: dict[str, Any] | None
+    context: JsonObject | None
     start_block: int  # first block whose logs it handles
 
 
-def _manifest_context(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+def _manifest_context(raw: dict[str, Any] | None) -> JsonObject | None:
     if not raw:
         return None
     from fluence_dao.subgraph._numbers import BigDecimal
 
-    out = {}
+    out: JsonObject = {}
     for key, (kind_name, data) in raw.items():
         kind = _CONTEXT_KINDS.get(kind_name)
         if kind is None:
@@ -461,7 +463,7 @@ def _decode_values(types: list[AbiType], data: bytes, eth_abi: Any) -> list[Any]
     return list(eth_abi.decode([t.canonical() for t in types], data))
 
 
-def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.05) -> bool:
+def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
