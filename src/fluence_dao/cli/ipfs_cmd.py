@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _paths
 from fluence_dao.cli._options import JsonOption
 
 if TYPE_CHECKING:
@@ -49,10 +49,17 @@ def _repo_dir(repo: Path | None) -> Path:
 
 
 @contextmanager
-def _open(api: str | None, repo: Path | None) -> Iterator[Ipfs]:
+def _open(api: str | None, repo: Path | None, *, writes: bool = False) -> Iterator[Ipfs]:
+    """The embedded store (--repo, default <state dir>/ipfs) or the Kubo API; a --repo that cannot serve is a usage
+    error (`writes`: it must take files)."""
     from fluence_dao.config import load_settings
     from fluence_dao.ipfs import api_token_for, open_ipfs
 
+    if repo is not None and not api:
+        if writes:
+            _paths.writable_dir(repo, "--repo")
+        else:
+            _paths.state_dir(repo, "--repo")
     settings = load_settings({"ipfs": {"api_url": api}})
     if settings.ipfs.api_url:
         token = api_token_for(settings.state_dir, settings.ipfs.api_token, api_url=settings.ipfs.api_url)
@@ -68,7 +75,7 @@ def _open(api: str | None, repo: Path | None) -> Iterator[Ipfs]:
 @contextmanager
 def _progress(total: int, label: str) -> Iterator[Any]:
     """A rich progress bar on a TTY for large inputs; otherwise a no-op callback."""
-    if _output.json_mode() or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+    if not _output.progress_bar_wanted(total, PROGRESS_MIN_BYTES):
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -101,7 +108,7 @@ def add(
     json: JsonOption = False,
 ) -> None:
     """Add a file or directory; CIDs equal Kubo's `ipfs add` with the same options."""
-    with _open(api, repo) as ipfs:
+    with _open(api, repo, writes=True) as ipfs:
         if path == "-":
             entries = [ipfs.add_stream(sys.stdin.buffer, cid_version=cid_version, raw_leaves=raw_leaves, pin=pin)]
         else:
@@ -150,6 +157,12 @@ def get(
 ) -> None:
     """Write a file or directory tree to disk."""
     target = output if output is not None else Path(path.rstrip("/").rpartition("/")[2])
+    if target.exists() and not target.is_dir() and not target.is_file():
+        raise typer.BadParameter(f"{target}: exists and is neither a file nor a directory", param_hint="--output")
+    try:
+        _paths.writable_dir(target.parent, "--output")
+    except typer.BadParameter as err:
+        raise typer.BadParameter(f"{target}: its directory {err.message}", param_hint="--output") from None
     with _open(api, repo) as ipfs:
         ipfs.get(path, target)
     _output.emit({"path": path, "output": str(target)}, f"saved {path} to {target}")
@@ -172,7 +185,7 @@ def dag_put(
         raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
     raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     value = decode_block(raw, input_codec)
-    with _open(api, repo) as ipfs:
+    with _open(api, repo, writes=True) as ipfs:
         cid = ipfs.dag_put(value, store_codec=store_codec, pin=pin)
     _output.emit({"cid": str(cid)}, str(cid))
 
@@ -204,6 +217,7 @@ def car_export(
     json: JsonOption = False,
 ) -> None:
     """Export a DAG (root and every reachable block) as a CAR v1 file."""
+    _paths.writable_file(output, "--output")
     tmp = output.with_name(output.name + ".part")
     try:
         with _open(api, repo) as ipfs, tmp.open("wb") as out:
@@ -223,7 +237,7 @@ def car_import(
     json: JsonOption = False,
 ) -> None:
     """Import a CAR v1 file; every block is checked against its CID."""
-    with _open(api, repo) as ipfs, file.open("rb") as stream:
+    with _open(api, repo, writes=True) as ipfs, file.open("rb") as stream:
         roots = ipfs.dag_import(stream, pin_roots=pin_roots)
     _output.emit({"roots": [str(r) for r in roots]}, "\n".join(str(r) for r in roots))
 
@@ -237,7 +251,7 @@ def pin_add(
     json: JsonOption = False,
 ) -> None:
     """Pin content."""
-    with _open(api, repo) as ipfs:
+    with _open(api, repo, writes=True) as ipfs:
         pins = ipfs.pin_add(cid, recursive=recursive)
     _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"pinned {p}" for p in pins))
 
@@ -250,7 +264,7 @@ def pin_rm(
     json: JsonOption = False,
 ) -> None:
     """Unpin content (it stays until `ipfs gc`)."""
-    with _open(api, repo) as ipfs:
+    with _open(api, repo, writes=True) as ipfs:
         pins = ipfs.pin_rm(cid)
     _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"unpinned {p}" for p in pins))
 
@@ -275,7 +289,7 @@ def pin_ls(
 @app.command()
 def gc(api: ApiOption = None, repo: RepoOption = None, json: JsonOption = False) -> None:
     """Delete every block that no pin keeps."""
-    with _open(api, repo) as ipfs:
+    with _open(api, repo, writes=True) as ipfs:
         removed = ipfs.repo_gc()
     _output.emit({"removed": [str(c) for c in removed]}, "\n".join(f"removed {c}" for c in removed))
 
@@ -314,8 +328,14 @@ def serve(
         )
     token = None
     if auth_token_file is not None:
+        if auth_token_file.exists():
+            _paths.readable_file(auth_token_file, "--auth-token-file")
+        else:
+            _paths.writable_file(auth_token_file, "--auth-token-file")
         ensure_api_token_file(auth_token_file)
         token = load_server_token(auth_token_file)
+    if repo is not None:
+        _paths.writable_dir(repo, "--repo")
     server = KuboServer(
         LocalIpfs(_repo_dir(repo)),
         port=port,
