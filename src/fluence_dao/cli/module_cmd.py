@@ -8,6 +8,8 @@ imported inside the commands, so `--help` stays fast.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,8 +33,30 @@ def inspect(file: FileArgument, json_output: JsonOption = False) -> None:
     """Show a module's functions, records, SDK version, imports, exports and custom sections."""
     from fluence_dao.marine import describe_module
 
-    report = describe_module(file)
+    with _naming(file):
+        report = describe_module(file)
     _output.emit(report, _inspect_text(report))
+
+
+@contextmanager
+def _naming(file: Path) -> Iterator[None]:
+    """Load errors name the file given on the command line (the loader knows only a module name)."""
+    from fluence_dao.errors import MarineError, ModuleLoadError
+
+    head = file.read_bytes()[:4]
+    if head != b"\0asm":
+        try:
+            file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ModuleLoadError(
+                f"{file} is neither a wasm binary (it does not start with \\0asm) nor WAT text", path=str(file)
+            ) from None
+    try:
+        yield
+    except MarineError as err:
+        if str(file) in err.message:
+            raise
+        raise type(err)(f"{file}: {err.message}", **{**err.details, "path": str(file)}) from err
 
 
 def _inspect_text(report: dict[str, Any]) -> str:
@@ -104,7 +128,8 @@ def call(
         mounted_binaries=_pairs(mount, "--mount"),
         max_call_seconds=timeout_s,
     )
-    module = MarineModule.load(file, config)
+    with _naming(file):
+        module = MarineModule.load(file, config)
     params = CallParameters.from_dict(raw_params) if raw_params is not None else None
     if len(calls) > 1:
         results = [
