@@ -20,7 +20,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ PRIORITY_QUEUE_FACTOR = 4  # the host's and management peers' calls may queue th
 @dataclass
 class CallJob:
     ticket: int
-    run: Callable[[], Any]
+    run: Callable[[], object]
     cancelled: bool = False
 
 
@@ -49,7 +48,7 @@ class CallWorkers:
     """Worker lanes keyed by name; thread-safe. `on_done(ticket, answer)` runs on the worker thread."""
 
     def __init__(
-        self, on_done: Callable[[int, Any], None], *, queue_limit: int = 16, idle_exit_s: float = IDLE_EXIT_S
+        self, on_done: Callable[[int, object], None], *, queue_limit: int = 16, idle_exit_s: float = IDLE_EXIT_S
     ) -> None:
         self._on_done = on_done
         self.queue_limit = queue_limit
@@ -127,7 +126,7 @@ class CallWorkers:
                     continue
                 lane.running = job
             try:
-                answer = job.run()
+                answer: object = job.run()
             except Exception as err:  # run() turns errors into answers: this is a bug, keep the lane alive
                 logger.exception("call worker %s: call %d raised", lane.name, job.ticket)
                 answer = err
