@@ -122,6 +122,23 @@ def test_two_intervals_on_one_peer_each_write_their_own_key(stack) -> None:
         stop_interval(session, started.script_id)
 
 
+def test_an_interval_for_a_name_without_resolver_fails_at_that_step(stack) -> None:
+    """setText sent to the zero address "succeeds" on chain and changes nothing: the run must fail, naming why."""
+    context, session, env = stack
+    publish(context)
+    deploy_signer(context, session)
+    started = start_interval(context, session, every_s=1, signer_name="nobody.eth")
+    peer = session.network.relay
+    deadline = time.monotonic() + 30
+    runs: list = []
+    while time.monotonic() < deadline and not runs:
+        session.network.run_for(0.2)
+        runs = [r for r in peer.scheduler.get(started.script_id).history if r.ok is not None]
+    stop_interval(session, started.script_id)
+    assert runs and runs[0].outcome == "failed", runs
+    assert runs[0].step == "find the resolver" and "no resolver is set for nobody.eth" in (runs[0].error or "")
+
+
 KNOWN_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 
 
