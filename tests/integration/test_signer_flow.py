@@ -124,7 +124,7 @@ def test_two_intervals_on_one_peer_each_write_their_own_key(stack) -> None:
 
 def test_an_interval_for_a_name_without_resolver_fails_at_that_step(stack) -> None:
     """setText sent to the zero address "succeeds" on chain and changes nothing: the run must fail, naming why."""
-    context, session, env = stack
+    context, session, _env = stack
     publish(context)
     deploy_signer(context, session)
     started = start_interval(context, session, every_s=1, signer_name="nobody.eth")
