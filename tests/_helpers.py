@@ -89,6 +89,20 @@ def run_cli(
     return done
 
 
+def invoke_cli(args: list[str] | tuple[str, ...], env: dict[str, str] | None = None) -> Any:
+    """`fluence-dao ARGS` in this process (typer's CliRunner; a click Result), the CLI's output modes (--json,
+    -q) reset after it so they never leak into the next invocation or test."""
+    from typer.testing import CliRunner
+
+    from fluence_dao.cli import _output
+    from fluence_dao.cli.main import app
+
+    try:
+        return CliRunner().invoke(app, list(args), env=env)
+    finally:
+        _output.reset()
+
+
 @contextlib.contextmanager
 def evm_snapshot(w3: Any) -> Iterator[None]:
     """Runs the block on an anvil snapshot and reverts it after (the chain is as before for the next test)."""
@@ -296,6 +310,19 @@ def in_threads(work: Callable[[int], T], count: int) -> list[T]:
     with ThreadPoolExecutor(max_workers=count) as pool:
         futures = [pool.submit(work, index) for index in range(count)]
     return [future.result() for future in futures]
+
+
+def call_params(init_peer_id: str, creator: str, host: str, service_id: str = "svc") -> Any:
+    """Marine CallParameters for a call from `init_peer_id` to a service `creator` made on `host` (its worker)."""
+    from fluence_dao.marine import CallParameters, ParticleParameters
+
+    return CallParameters(
+        particle=ParticleParameters(id="particle-1", init_peer_id=init_peer_id, timestamp=1, ttl=10_000),
+        service_id=service_id,
+        service_creator_peer_id=creator,
+        host_id=host,
+        worker_id=host,
+    )
 
 
 def process_running(pid: int) -> bool:

@@ -13,12 +13,11 @@ from urllib.parse import urlparse
 
 import pytest
 from eth_account import Account
-from typer.testing import CliRunner
 
+from _helpers import invoke_cli
 from fluence_dao._util.net import free_port
 from fluence_dao._util.process import ManagedProcess, ProcessSpec
 from fluence_dao.cli import _output
-from fluence_dao.cli.main import app
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, load_settings
 from fluence_dao.devnet import Devnet, DevnetPaths, anvil_binary, rpc_chain_id
 from fluence_dao.errors import StartupTimeoutError, ToolNotFoundError
@@ -36,9 +35,7 @@ def _plain_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env:
 
 
 def _cli(env: dict[str, str], *args: str) -> Any:
-    result = CliRunner().invoke(app, list(args), env=env)
-    _output.set_json(False)
-    return result
+    return invoke_cli(args, env)
 
 
 def _anvil_pids_for(state_file: Path) -> list[int]:

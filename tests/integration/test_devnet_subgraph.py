@@ -13,13 +13,10 @@ from urllib.parse import urlparse
 
 import pytest
 from eth_account import Account
-from typer.testing import CliRunner
 
-from _helpers import process_running, require_graph_cli
+from _helpers import invoke_cli, process_running, require_graph_cli
 from _helpers import require as skip_unless
 from fluence_dao._util.paths import project_root
-from fluence_dao.cli import _output
-from fluence_dao.cli.main import app
 from fluence_dao.config import load_settings
 from fluence_dao.devnet import COMPONENTS, Devnet, DevnetPaths, SubgraphComponent, anvil_binary, subgraph_build_stale
 from fluence_dao.errors import ToolNotFoundError
@@ -30,8 +27,7 @@ PROPOSALS = "{ proposals { id description forVotes againstVotes voteCount votes 
 
 
 def _cli(env: dict[str, str], *args: str) -> Any:
-    result = CliRunner().invoke(app, list(args), env=env)
-    _output.set_json(False)
+    result = invoke_cli(args, env)
     assert result.exit_code == 0, result.output + str(result.exception or "")
     return json.loads(result.stdout) if "--json" in args else result.stdout
 

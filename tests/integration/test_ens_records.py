@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from typer.testing import CliRunner
 
-from _helpers import in_threads
+from _helpers import in_threads, invoke_cli
 from fluence_dao.cli import _output
-from fluence_dao.cli.main import app
 from fluence_dao.errors import EnsError, RpcUnavailableError, TransactionFailedError
 from fluence_dao.eth import EthClient, NonceManager, TxSender, namehash, transaction_json
 
@@ -33,7 +31,7 @@ def _plain_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _cli(env, *args: str):
-    return CliRunner().invoke(app, list(args), env=env)
+    return invoke_cli(args, env)
 
 
 # --- records and owners

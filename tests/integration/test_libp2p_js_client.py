@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from _helpers import QuietHandler, loopback_server
+from _helpers import QuietHandler, invoke_cli, loopback_server
 from fluence_dao.cli.main import app
 from fluence_dao.errors import ParticleError, PeerError
 from fluence_dao.peer import call_function
@@ -183,7 +183,7 @@ def test_a_particle_over_4_mib_is_refused_with_a_clear_error(daemon: PeerDaemon,
 
 
 def _cli(args: list[str], state_dir: Path) -> Any:
-    return CliRunner().invoke(app, args, env={"FLUENCE_DAO_STATE_DIR": str(state_dir)})
+    return invoke_cli(args, {"FLUENCE_DAO_STATE_DIR": str(state_dir)})
 
 
 def test_cli_run_with_relay(daemon: PeerDaemon, tmp_path: Path, relay_aqua: Any) -> None:

@@ -15,10 +15,10 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
-from _helpers import PreparedRandom
+from _helpers import PreparedRandom, call_params
 from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import build_module
-from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
+from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,7 @@ def wasm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _params(init_peer_id: str) -> CallParameters:
-    return CallParameters(
-        particle=ParticleParameters(id="particle-1", init_peer_id=init_peer_id, timestamp=1, ttl=10_000),
-        service_id="svc",
-        service_creator_peer_id=CREATOR,
-        host_id=HOST,
-        worker_id=HOST,
-    )
+    return call_params(init_peer_id, CREATOR, HOST)
 
 
 def _js_params(init_peer_id: str) -> dict[str, Any]:

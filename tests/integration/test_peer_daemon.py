@@ -14,11 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from _helpers import process_running
-from fluence_dao.cli import _output
-from fluence_dao.cli.main import app
+from _helpers import invoke_cli, process_running
 from fluence_dao.config import load_settings
 from fluence_dao.errors import AquaCallError, ParticleError, ToolNotFoundError
 from fluence_dao.peer import KeyPair, Particle, call_function
@@ -32,9 +29,7 @@ AQUA = Path(__file__).resolve().parents[1] / "aqua"
 
 
 def _cli(env: dict[str, str], *args: str) -> Any:
-    result = CliRunner().invoke(app, list(args), env=env)
-    _output.set_json(False)
-    return result
+    return invoke_cli(args, env)
 
 
 def _text(result: Any) -> str:

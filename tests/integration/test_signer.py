@@ -23,9 +23,10 @@ from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 from _helpers import PreparedRandom as KnownRandom
+from _helpers import call_params as shared_call_params
 from _helpers import module_failed as failed
 from _helpers import module_ok as ok
-from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig, ParticleParameters
+from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +39,7 @@ CHAIN_IDS = [1, 5, 137, 31337, 11155111, 2**32 + 7]
 
 
 def call_params(init_peer_id: str, creator: str = CREATOR, host: str = HOST) -> CallParameters:
-    return CallParameters(
-        particle=ParticleParameters(id="particle-1", init_peer_id=init_peer_id, timestamp=1, ttl=10_000),
-        service_id="signer-service",
-        service_creator_peer_id=creator,
-        host_id=host,
-        worker_id=host,
-    )
+    return shared_call_params(init_peer_id, creator, host, service_id="signer-service")
 
 
 AS_CREATOR = call_params(CREATOR)

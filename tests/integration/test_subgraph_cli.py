@@ -13,11 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from _helpers import require_graph_cli
-from fluence_dao.cli import _output
-from fluence_dao.cli.main import app
+from _helpers import invoke_cli, require_graph_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,10 +23,7 @@ DESCRIPTION = "Ändra avgiften ✓ 提案"
 
 
 def _cli(args: list[str], env: dict[str, str]) -> Any:
-    try:
-        result = CliRunner().invoke(app, [*args, "--json"], env=env)
-    finally:
-        _output.set_json(False)
+    result = invoke_cli([*args, "--json"], env)
     assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout)
 
