@@ -37,9 +37,10 @@ key material. This module imports nothing from the package.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fluence_dao._util.json_types import JsonObject
+if TYPE_CHECKING:  # types only: at run time this module imports nothing from the package
+    from fluence_dao._util.json_types import JsonObject
 
 
 class FluenceDaoError(Exception):
