@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 AQUA_API_PACKAGE = "@fluencelabs/aqua-api"
 _SCRIPT = Path(__file__).with_name("compile.mjs")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_ERROR_LOCATION = re.compile(r"---- Error: (?P<file>.+?):(?P<line>\d+):(?P<column>\d+)")
+_ERROR_LOCATION = re.compile(r"---- (?:Syntax )?[Ee]rror: (?P<file>.+?):(?P<line>\d+):(?P<column>\d+)")
 _IMPORT = re.compile(r'^\s*(?:import|use)\b[^"\n]*"(?P<path>[^"]+)"', re.MULTILINE)
 _SCALA_FIELD = re.compile(r"^L[\w$]*?__f_")
 _COMPILE_TIMEOUT_S = 180.0
@@ -207,21 +207,32 @@ def _run_compiler(files: list[Path], import_paths: list[str], constants: Sequenc
 
 
 def _compile_error(path: Path, errors: list[str]) -> AquaCompileError:
+    """Every error of the compiler as `file:line:column: message`, one a line; the first one's place as fields."""
     texts = [_strip(e).strip() for e in errors]
-    first = _ERROR_LOCATION.search(texts[0])
-    file = first.group("file") if first else str(path)
-    line = int(first.group("line")) if first else None
-    column = int(first.group("column")) if first else None
-    where = f"{file}:{line}:{column}" if line is not None else file
-    summary = _summary(texts[0])
-    more = f" (and {len(texts) - 1} more error(s))" if len(texts) > 1 else ""
+    located = sorted(
+        (_located(text, path) for text in texts), key=lambda e: (e["file"], e["line"] or 0, e["column"] or 0)
+    )
+    first = located[0]
+    lines = [f"{e['file']}:{e['line']}:{e['column']}: {e['message']}" if e["line"] else e["message"] for e in located]
+    count = f"{len(lines)} errors" if len(lines) > 1 else "error"
     return AquaCompileError(
-        f"Aqua compile error at {where}: {summary}{more}",
-        file=file,
-        line=line,
-        column=column,
+        f"Aqua compile {count} in {first['file']}:\n  " + "\n  ".join(lines),
+        file=first["file"],
+        line=first["line"],
+        column=first["column"],
+        errors=located,
         compiler_text="\n".join(texts),
     )
+
+
+def _located(text: str, path: Path) -> dict[str, Any]:
+    match = _ERROR_LOCATION.search(text)
+    return {
+        "file": match.group("file") if match else str(path),
+        "line": int(match.group("line")) if match else None,
+        "column": int(match.group("column")) if match else None,
+        "message": _summary(text),
+    }
 
 
 def _summary(text: str) -> str:
