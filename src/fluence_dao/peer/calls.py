@@ -194,3 +194,6 @@ class ParticleHooks:
     on_error: Callable[[str], None] | None = None  # AquaVM failed on this peer
     on_idle: Callable[[], None] | None = None  # an invoke left no call pending on this peer
     on_expired: Callable[[], None] | None = None
+    # True once the initiator has what it waited for (call_function: the response): the peer then feeds no more
+    # call results to AquaVM for this particle (the initiator forgets it right away; that invoke would be wasted)
+    finished: Callable[[], bool] | None = None

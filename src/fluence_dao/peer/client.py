@@ -88,6 +88,8 @@ def call_function(
         on_error=lambda message: outcome.__setitem__("avm_error", message),
         on_expired=lambda: outcome.__setitem__("expired", True),
         on_idle=lambda: outcome.__setitem__("idle", True),
+        # with the response in, the client's last invoke (feeding the response's empty result) is not needed
+        finished=(lambda: outcome["result"] is not _NO_RESULT) if expects_result else None,
     )
     particle = client.initiate(function.script, ttl_ms=ttl_ms, hooks=hooks)
 

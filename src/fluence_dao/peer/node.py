@@ -515,6 +515,8 @@ class Peer:
                     self._defer(key, state, call_id, answer)
                 else:
                     results[call_id] = answer
+            if results and hooks is not None and hooks.finished is not None and hooks.finished():
+                return  # the initiator has its answer and forgets the particle: no invoke for nothing
             if not results:
                 if state.pending_calls == 0:
                     if not outcome.call_requests:
