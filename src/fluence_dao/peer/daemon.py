@@ -265,6 +265,7 @@ class PeerDaemon:
         self.particles_sent = 0
         self._routes: dict[str, _Connection] = {}  # peer id -> the first live connection it came from
         self._particle_routes: dict[str, tuple[_Connection, int]] = {}  # particle id -> (connection, deadline ms)
+        self._route_prune_at = ROUTE_PRUNE_THRESHOLD  # sweep expired routes when the table grows past this
         self._syncs: list[tuple[_Connection, Any]] = []  # Sync requests the loop answers after its next step
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
@@ -614,12 +615,15 @@ class PeerDaemon:
             entry = self._particle_routes.get(particle.id)
             if entry is None or entry[0].closed:
                 self._particle_routes[particle.id] = (conn, particle.deadline_ms)
-            if len(self._particle_routes) > ROUTE_PRUNE_THRESHOLD:
+            if len(self._particle_routes) > self._route_prune_at:
                 now = now_ms()
                 for particle_id in [
                     k for k, (c, deadline) in self._particle_routes.items() if deadline <= now or c.closed
                 ]:
                     del self._particle_routes[particle_id]
+                # next sweep once the table doubled: a sweep per particle would cost O(live routes) each time
+                # (250 calls/s with 2-minute TTLs keep 30,000 routes alive)
+                self._route_prune_at = max(ROUTE_PRUNE_THRESHOLD, 2 * len(self._particle_routes))
 
     def _refuse(self, conn: _Connection, particle_id: str | None, reason: str) -> None:
         self.particles_refused += 1
