@@ -209,9 +209,7 @@ def _run_compiler(files: list[Path], import_paths: list[str], constants: Sequenc
 def _compile_error(path: Path, errors: list[str]) -> AquaCompileError:
     """Every error of the compiler as `file:line:column: message`, one a line; the first one's place as fields."""
     texts = [_strip(e).strip() for e in errors]
-    located = sorted(
-        (_located(text, path) for text in texts), key=lambda e: (e["file"], e["line"] or 0, e["column"] or 0)
-    )
+    located = [_located(text, path) for text in texts]  # the compiler's order: a cause before its consequences
     first = located[0]
     lines = [f"{e['file']}:{e['line']}:{e['column']}: {e['message']}" if e["line"] else e["message"] for e in located]
     count = f"{len(lines)} errors" if len(lines) > 1 else "error"

@@ -47,14 +47,14 @@ def test_compiler_error_keeps_file_and_line(tmp_path) -> None:
     assert [e["line"] for e in err.details["errors"]] == [13, 13]
 
 
-def test_compiler_errors_are_all_listed_in_line_order_syntax_errors_too(tmp_path) -> None:
+def test_compiler_errors_are_all_listed_in_the_compilers_order_syntax_errors_too(tmp_path) -> None:
     syntax = "\x1b[31m---- Syntax error: /x/y.aqua:9:4\x1b[0m\n9 f(\n   ^==\n   Expected: EndOfString(1,2)\n"
     scope = "---- Error: /x/y.aqua:3:8\n3  <- x\n   ^\n   Name 'x' isn't found in scope.\n"
     err = _compile_error(tmp_path / "y.aqua", [syntax, scope])
-    assert err.details["line"] == 3
+    assert err.details["line"] == 9
     assert err.message.splitlines()[1:] == [
-        "  /x/y.aqua:3:8: Name 'x' isn't found in scope.",
         "  /x/y.aqua:9:4: Expected: EndOfString(1,2)",
+        "  /x/y.aqua:3:8: Name 'x' isn't found in scope.",
     ]
     assert "\x1b" not in err.details["compiler_text"]
 
