@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -109,46 +110,73 @@ def info(message: str) -> None:
 def status(message: str, *, loggers: Sequence[str] = ()) -> Iterator[None]:
     """Progress for an operation that may take more than a second.
 
-    On a terminal: a rich spinner with `message`, progress lines printed above it. Otherwise: `message ...` as a
-    plain line, and `message: done in S s` once it succeeded after a second or more. The INFO records of `loggers`
-    (e.g. "anvil started (pid 123)") are shown as progress lines meanwhile. Silent with --quiet.
+    On a terminal: a rich spinner with `message`, progress lines printed above it. Otherwise plain lines: `message
+    ...` once the operation has taken a second (or at its first progress line), and `message: done in S s` when it
+    succeeds after that. The INFO records of `loggers` (e.g. "anvil started (pid 123)") are shown as progress lines
+    meanwhile. Silent with --quiet.
     """
     global _live_console
     if _quiet:
         yield
         return
-    with _forward_logs(loggers):
-        if sys.stderr.isatty():
-            from rich.console import Console
+    if sys.stderr.isatty():
+        from rich.console import Console
 
-            console = Console(stderr=True)
-            with console.status(message):
-                _live_console = console
-                try:
-                    yield
-                finally:
-                    _live_console = None
-            return
-        info(f"{message} ...")
-        started = time.monotonic()
-        yield
-        elapsed = time.monotonic() - started
-        if elapsed >= 1.0:
-            info(f"{message}: done in {elapsed:.1f} s")
+        console = Console(stderr=True)
+        with console.status(message), _forward_logs(loggers, None):
+            _live_console = console
+            try:
+                yield
+            finally:
+                _live_console = None
+        return
+    announce = _Announcement(f"{message} ...")
+    timer = threading.Timer(1.0, announce)
+    timer.daemon = True
+    started = time.monotonic()
+    timer.start()
+    try:
+        with _forward_logs(loggers, announce):
+            yield
+    finally:
+        timer.cancel()
+    if announce.done:
+        info(f"{message}: done in {time.monotonic() - started:.1f} s")
+
+
+class _Announcement:
+    """A progress line printed once, by whichever comes first: the one-second timer or the first log line."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            if not self.done:
+                self.done = True
+                info(self.line)
 
 
 class _ProgressHandler(logging.Handler):
+    def __init__(self, before: _Announcement | None) -> None:
+        super().__init__(logging.INFO)
+        self.before = before
+
     def emit(self, record: logging.LogRecord) -> None:
         setattr(record, PROGRESS_ATTR, True)
+        if self.before is not None:
+            self.before()
         info(record.getMessage())
 
 
 @contextmanager
-def _forward_logs(names: Sequence[str]) -> Iterator[None]:
+def _forward_logs(names: Sequence[str], before: _Announcement | None) -> Iterator[None]:
     if not names:
         yield
         return
-    handler = _ProgressHandler(logging.INFO)
+    handler = _ProgressHandler(before)
     saved: list[tuple[logging.Logger, int]] = []
     for name in names:
         logger = logging.getLogger(name)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _paths
 from fluence_dao.cli._options import JsonOption
 
 app = typer.Typer(help="Compile Aqua with the project's @fluencelabs/aqua-api.", no_args_is_help=True)
@@ -29,10 +29,11 @@ def compile_cmd(
 
     from fluence_dao.aqua import compile_aqua
 
+    if out is not None:
+        _paths.writable_dir(out, "--out")
     with _output.status(f"compiling {file}"):
         compiled = compile_aqua(file, imports or None)
-    target = out or compiled.file.parent
-    target.mkdir(parents=True, exist_ok=True)
+    target = out or _paths.writable_dir(compiled.file.parent, "FILE's directory (give -o DIR)")
     stem = compiled.file.stem
     functions = {}
     for name, function in sorted(compiled.functions.items()):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _paths
 from fluence_dao.cli._options import JsonOption
 
 app = typer.Typer()
@@ -30,6 +30,8 @@ def build(
     """
     from fluence_dao.build import build_modules, build_native
 
+    if out is not None:
+        _paths.writable_dir(out, "--out")
     built = build_modules(modules or None, out, progress=_output.info)
     native = [] if modules else build_native(progress=_output.info)
     rows = [m.to_dict() for m in built]
