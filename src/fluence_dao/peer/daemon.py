@@ -223,7 +223,8 @@ class PeerDaemon:
             management = config.management_peer_ids
         self.management_peer_ids = management
         binaries: dict[str, str | HostBinary] = dict(config.allowed_binaries or {})
-        if config.allowed_binaries is None:  # `curl` is the HTTP effector: requests only to the operator's endpoints, no raw curl
+        # `curl` is the HTTP effector: requests only to the operator's endpoints, no raw curl
+        if config.allowed_binaries is None:
             from fluence_dao.peer.http_effector import daemon_http_effector
 
             binaries = {
