@@ -7,7 +7,7 @@ headers and a `read(n)` that stops at the next boundary.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Protocol
 from urllib.parse import unquote
 
 from fluence_dao.errors import IpfsError
@@ -15,10 +15,18 @@ from fluence_dao.errors import IpfsError
 _READ = 1 << 16
 
 
+class ByteStream(Protocol):
+    """What the readers read from: a request's `rfile`, or another reader (`readline` only for chunked)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def readline(self, size: int = ..., /) -> bytes: ...
+
+
 class ChunkedReader:
     """Decodes an HTTP/1.1 `Transfer-Encoding: chunked` request body."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: ByteStream) -> None:
         self._stream = stream
         self._left = 0
         self._done = False
@@ -51,7 +59,7 @@ class ChunkedReader:
 class LimitedReader:
     """At most `length` bytes from a stream (a Content-Length body)."""
 
-    def __init__(self, stream: Any, length: int) -> None:
+    def __init__(self, stream: ByteStream, length: int) -> None:
         self._stream = stream
         self._left = length
 
