@@ -224,9 +224,7 @@ def import_buffer(
     return builder.finish()
 
 
-def _write_file_parent(
-    children: list[ImportedNode], sink: Callable[[Cid, Any], None], options: ImportOptions
-) -> ImportedNode:
+def _write_file_parent(children: list[ImportedNode], sink: BlockSink, options: ImportOptions) -> ImportedNode:
     filesize = sum(child.filesize for child in children)
     unixfs = UnixFSData(FILE, filesize=filesize, blocksizes=[child.filesize for child in children])
     links = tuple(PBLink(child.cid, "", child.tsize) for child in children)
