@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fluence_dao.config import Settings
 
@@ -29,13 +29,17 @@ SIGNER_SERVICE_KEY = "signer.service"
 SIGNER_ADDRESS_KEY = "signer.address"
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 @dataclass
 class FlowContext:
     """Lazily connected handles for one flow run. Nothing dials the chain or IPFS until it is used."""
 
     settings: Settings
     ipfs_repo: Path | None = None
-    _closers: list[Any] = field(default_factory=list)
+    _closers: list[_Closable] = field(default_factory=list)
 
     @cached_property
     def endpoint(self) -> Endpoint:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fluence_dao._util.json_types import JsonObject
 from fluence_dao.config import Settings
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
@@ -44,7 +45,7 @@ class AggregateDemoResult:
     items: int = 0
     kept: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "contract": self.contract,
             "subgraph_url": self.subgraph_url,

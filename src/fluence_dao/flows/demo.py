@@ -10,9 +10,8 @@ stop the interval and tear the devnet down (unless `keep`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from fluence_dao._util.json_types import JsonObject
 from fluence_dao.config import Settings
@@ -107,7 +106,7 @@ def run_demo(
 
 def _confirmed_updates(
     context: FlowContext, session: PeerSession, script_id: str, signer: str, timeout_s: float
-) -> Any:
+) -> Iterator[ConfirmedUpdate]:
     """Yield each new successful run once its transaction is checked on chain; fail after `timeout_s`."""
     import json
 
