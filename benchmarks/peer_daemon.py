@@ -1,73 +1,128 @@
 """Calls per second through the peer daemon (RemoteNetwork over 127.0.0.1 TCP) vs an in-process LocalNetwork.
 
-    python -m benchmarks.peer_daemon [--iterations N] [--repeat R]
+    python -m benchmarks.peer_daemon [--iterations N] [--rounds R]
 
 The same compiled Aqua function (`greet` of tests/aqua/basics.aqua: one builtin call on the relay) is called
-sequentially from one client, on a one-peer LocalNetwork (the baseline) and on a PeerDaemon started in this
-process (its own threads, a real socket). A fresh connection per call (as one CLI invocation) is measured too.
-Ratios are daemon / local (higher is better; below 1 is the cost of the socket, framing and threads).
+sequentially from one client. Baseline: a one-peer LocalNetwork in this process (peer and client on one thread:
+no socket, no second process). The daemon is `fluence-dao peer serve` in its own process, as `devnet up` starts
+it, reached as the CLI reaches it:
+- management key: the CLI client's key (what `fluence-dao run` and `start-interval` sign with), one connection;
+- stranger's key: any other key, whose particles the daemon runs in budgeted slices under size and time limits;
+- new connection per call: a RemoteNetwork per call, as each CLI invocation opens one (its own client peer and
+  AquaVM instance, a signed Ping), interpreter start-up not included.
+Rounds alternate; rates are the median round's, latencies pooled. Ratios are daemon / local (higher is better;
+below 1 is the cost of the socket, framing, a second process and its threads).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks._peer import ROOT, Timing, daemon_process, load, machine, merged, timed, versions
+
+WARMUP = 10
 
 
-def _rate(call: Any, iterations: int) -> float:
-    for _ in range(2):
-        call()
-    started = time.perf_counter()
-    for _ in range(iterations):
-        call()
-    return iterations / (time.perf_counter() - started)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     from fluence_dao.aqua import compile_aqua
-    from fluence_dao.peer import KeyPair, LocalNetwork, RemoteNetwork, call_function
-    from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon
+    from fluence_dao.peer import AquaVM, KeyPair, LocalNetwork, RemoteNetwork, call_function
 
+    load_before = load()
     greet = compile_aqua(ROOT / "tests" / "aqua" / "basics.aqua").function("greet")
     local = LocalNetwork(1)
     local_client = local.client()
-    with tempfile.TemporaryDirectory() as state:
-        daemon = PeerDaemon(DaemonConfig(state_dir=Path(state))).start()
-        key = KeyPair.generate()
+    rows: dict[str, list[Timing]] = {
+        "local (baseline)": [],
+        "daemon, management key": [],
+        "daemon, stranger's key": [],
+        "daemon, new connection per call": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as state, daemon_process(Path(state)) as daemon:
+        management = RemoteNetwork(daemon.address, daemon.client_key())
+        stranger = RemoteNetwork(daemon.address, KeyPair.generate())
+
+        def through(network: Any) -> Timing:
+            for _ in range(WARMUP):
+                call_function(network, greet, ["x"])
+            cpu = daemon.cpu_s()
+            timing = timed(lambda: call_function(network, greet, ["x"]), args.iterations, 0)
+            timing.cpu_s += daemon.cpu_s() - cpu
+            return timing
+
+        def fresh() -> None:
+            with RemoteNetwork(daemon.address, daemon.client_key()) as network:
+                call_function(network, greet, ["x"])
+
         try:
-            remote = RemoteNetwork(daemon.address, key)
-            rates: dict[str, list[float]] = {"local": [], "daemon": [], "daemon, new connection per call": []}
-            for _ in range(args.repeat):
-                rates["local"].append(
-                    _rate(lambda: call_function(local, greet, ["x"], client=local_client), args.iterations)
+            for _ in range(args.rounds):
+                rows["local (baseline)"].append(
+                    timed(lambda: call_function(local, greet, ["x"], client=local_client), args.iterations, WARMUP)
                 )
-                rates["daemon"].append(_rate(lambda: call_function(remote, greet, ["x"]), args.iterations))
-
-                def fresh() -> None:
-                    with RemoteNetwork(daemon.address, key) as net:
-                        call_function(net, greet, ["x"])
-
-                rates["daemon, new connection per call"].append(_rate(fresh, max(1, args.iterations // 10)))
-            remote.close()
+                rows["daemon, management key"].append(through(management))
+                rows["daemon, stranger's key"].append(through(stranger))
+                cpu = daemon.cpu_s()
+                timing = timed(fresh, max(1, args.iterations // 10), 2)
+                timing.cpu_s += daemon.cpu_s() - cpu
+                rows["daemon, new connection per call"].append(timing)
         finally:
-            daemon.stop()
-    baseline = statistics.median(rates["local"])
-    print(f"greet, {args.iterations} sequential calls, median of {args.repeat} runs")
-    for name, values in rates.items():
-        median = statistics.median(values)
-        print(f"  {name:<34} {median:8.1f} calls/s   ratio vs local {median / baseline:5.2f}")
+            management.close()
+            stranger.close()
+
+    started = time.perf_counter()
+    for _ in range(5):
+        AquaVM()
+    instantiate_ms = (time.perf_counter() - started) / 5 * 1000
+
+    print("greet (one builtin call on the relay) through the peer daemon vs an in-process LocalNetwork")
+    print(f"machine: {machine()}")
+    print(f"load: {load_before} before, {load()} after")
+    print(f"versions: {versions()}")
+    print(
+        f"{args.iterations} sequential calls per round ({max(1, args.iterations // 10)} with a new connection each) "
+        f"after {WARMUP} warm-up calls, {args.rounds} rounds interleaved: rate of the median round, p50/p99 over all"
+    )
+    print("daemon: `fluence-dao peer serve` in its own process; CPU ms/call: this process plus the daemon's")
+    print()
+    print(f"{'':<34}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/call':>12}{'vs local':>10}")
+    baseline = merged(rows["local (baseline)"])
+    for name, timings in rows.items():
+        timing = merged(timings)
+        print(
+            f"{name:<34}{timing.rate:>9.1f}{timing.percentile(0.5) * 1000:>9.2f}{timing.percentile(0.99) * 1000:>9.2f}"
+            f"{timing.cpu_s / timing.count * 1000:>12.2f}{timing.rate / baseline.rate:>9.2f}x"
+        )
+    explain({name: merged(t) for name, t in rows.items()}, baseline, instantiate_ms)
+    return 0
+
+
+def explain(rows: dict[str, Timing], baseline: Timing, instantiate_ms: float) -> None:
+    lines = []
+    for name, timing in rows.items():
+        ratio = timing.rate / baseline.rate
+        if 0.5 <= ratio <= 2.0:
+            continue
+        why = (
+            f"each call opens a RemoteNetwork: a TCP connection, a signed Ping and a new client peer whose AquaVM "
+            f"instance alone takes {instantiate_ms:.0f} ms to create here (a CLI invocation pays this too)"
+            if "new connection" in name
+            else "the socket round trips and the second process"
+        )
+        lines.append(f"  {name}: {ratio:.2f}x local: {why}.")
+    if lines:
+        print()
+        print("Why these differ from the local baseline by more than 2x:")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
