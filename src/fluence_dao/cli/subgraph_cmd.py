@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli import _output, _paths
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer(help="Subgraphs built by graph-cli, indexed and served on 127.0.0.1.", no_args_is_help=True)
 
 DirArg = Annotated[Path, typer.Argument(help="The subgraph directory (holds subgraph.yaml).")]
 DbOption = Annotated[
-    Path | None, typer.Option("--db", help="SQLite database (default: <state dir>/subgraph/<dir name>.sqlite).")
+    Path | None,
+    typer.Option(
+        "--db",
+        help="SQLite database (default: the devnet's for its subgraph, else <state dir>/subgraph/<dir name>.sqlite).",
+    ),
 ]
 RpcUrlOption = Annotated[
     str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint (env FLUENCE_DAO_ETH__RPC_URL; devnet default).")
@@ -28,22 +33,60 @@ StartOption = Annotated[
 ]
 
 
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     out = {}
     for value in values or []:
         name, sep, rest = value.partition("=")
         if not sep or not name or not rest:
-            raise typer.BadParameter(f"{flag} expects NAME=VALUE, got {value!r}")
+            raise typer.BadParameter(f"expects NAME=VALUE, got {value!r}", param_hint=flag)
         out[name] = rest
     return out
 
 
-def _db_path(directory: Path, db: Path | None) -> Path:
-    if db is not None:
-        return db
+def _addresses(values: list[str] | None) -> dict[str, str]:
+    pairs = _pairs(values, "--address")
+    for name, address in pairs.items():
+        if not _ADDRESS.match(address):
+            raise typer.BadParameter(
+                f"{name}={address}: {address!r} is not an address (0x and 40 hex digits)", param_hint="--address"
+            )
+    return pairs
+
+
+def _start_blocks(values: list[str] | None) -> dict[str, int]:
+    out = {}
+    for name, number in _pairs(values, "--start-block").items():
+        if not number.isdigit():
+            raise typer.BadParameter(
+                f"{name}={number}: the start block must be a block number (0 or more), got {number!r}",
+                param_hint="--start-block",
+            )
+        out[name] = int(number)
+    return out
+
+
+def _settings(state_dir: Path | None) -> Any:
     from fluence_dao.config import load_settings
 
-    return load_settings().state_dir / "subgraph" / f"{directory.resolve().name}.sqlite"
+    return load_settings({"state_dir": state_dir})
+
+
+def _db_path(directory: Path, db: Path | None, settings: Any) -> Path:
+    """--db, else the database the devnet's subgraph server uses when DIRECTORY is the devnet's subgraph, else
+    <state dir>/subgraph/<dir name>.sqlite."""
+    if db is not None:
+        return db
+    from fluence_dao.runtime import read_devnet_info
+
+    info = read_devnet_info(settings.state_dir)
+    devnet = info.subgraph if info is not None else None
+    served = getattr(devnet, "directory", None)
+    if devnet is not None and devnet.db and served and Path(served).resolve() == directory.resolve():
+        return Path(devnet.db)
+    return Path(settings.state_dir) / "subgraph" / f"{directory.resolve().name}.sqlite"
 
 
 @app.command()
@@ -51,37 +94,53 @@ def build(directory: DirArg = Path("subgraph"), json: JsonOption = False) -> Non
     """Run `graph codegen && graph build` in DIRECTORY; prints the build directory."""
     from fluence_dao.subgraph import build_subgraph
 
-    with _output.status(f"building subgraph in {directory}"):
+    with _output.status(f"building the subgraph in {directory}", loggers=("fluence_dao.subgraph",)):
         out = build_subgraph(directory)
     _output.emit({"build_dir": str(out)}, str(out))
 
 
 def _indexer(
-    directory: Path, db: Path | None, rpc_url: str | None, address: Any, start_block: Any, reorg_depth: int
+    directory: Path,
+    db: Path | None,
+    rpc_url: str | None,
+    address: Any,
+    start_block: Any,
+    reorg_depth: int,
+    state_dir: Path | None,
 ) -> Any:
-    from fluence_dao.config import load_settings
     from fluence_dao.eth import read_deployment
     from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store
     from fluence_dao.subgraph._manifest import load_manifest
 
-    addresses = _pairs(address, "--address")
-    starts = {k: int(v) for k, v in _pairs(start_block, "--start-block").items()}
-    settings = load_settings()
+    addresses = _addresses(address)
+    starts = _start_blocks(start_block)
+    settings = _settings(state_dir)
     names = {ds.name for ds in load_manifest(directory / "build").data_sources}
+    unknown = sorted((set(addresses) | set(starts)) - names)
+    if unknown:
+        raise typer.BadParameter(
+            f"no data source named {', '.join(unknown)} in {directory / 'build' / 'subgraph.yaml'} "
+            f"(data sources: {', '.join(sorted(names)) or 'none'})",
+            param_hint="--address" if set(unknown) & set(addresses) else "--start-block",
+        )
     deployment = read_deployment(settings.state_dir)
     if deployment is not None and "Governance" in names and "Governance" not in addresses:
         # The contract `fluence-dao dao deploy` recorded (the demo subgraph's data source).
         addresses["Governance"] = deployment.address
         starts.setdefault("Governance", deployment.block_number)
     if rpc_url is None:
-        from fluence_dao.devnet import resolve_endpoint
+        from fluence_dao.runtime import resolve_endpoint
 
         rpc_url = resolve_endpoint(settings, need_registry=False).rpc_url
-    store = Store(_db_path(directory, db))
+    rpc = EthRpc(rpc_url)
+    rpc.block_number()  # a chain that does not answer is an error now, not a loop of indexing errors
+    path = _db_path(directory, db, settings)
+    _paths.writable_file(path, "--db")
+    store = Store(path)
     return Indexer(
         directory / "build",
         store,
-        EthRpc(rpc_url),
+        rpc,
         addresses=addresses,
         start_blocks=starts,
         config=IndexerConfig(reorg_depth=reorg_depth),
@@ -96,7 +155,8 @@ def serve(
     address: AddressOption = None,
     start_block: StartOption = None,
     port: Annotated[int, typer.Option("--port", help="GraphQL port on 127.0.0.1 (0: any free port).")] = 8000,
-    reorg_depth: Annotated[int, typer.Option("--reorg-depth", help="Blocks kept for reorg handling.")] = 64,
+    reorg_depth: Annotated[int, typer.Option("--reorg-depth", min=1, help="Blocks kept for reorg handling.")] = 64,
+    state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
     """Index the built subgraph and serve GraphQL on 127.0.0.1 until interrupted (build it first)."""
@@ -104,7 +164,7 @@ def serve(
 
     from fluence_dao.subgraph import SubgraphServer
 
-    indexer = _indexer(directory, db, rpc_url, address, start_block, reorg_depth)
+    indexer = _indexer(directory, db, rpc_url, address, start_block, reorg_depth, state_dir)
     server = SubgraphServer(indexer, port).start()
     _output.emit({"url": server.url, "deployment": indexer.deployment}, server.url)
     try:
@@ -117,12 +177,14 @@ def serve(
 def status(
     directory: DirArg = Path("subgraph"),
     db: DbOption = None,
+    state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Indexing status from the database: synced block, deployment, and the indexing error if any."""
+    """Indexing status from the database (the devnet's, for the devnet's subgraph): synced block, deployment, and
+    the indexing error if any."""
     from fluence_dao.subgraph import Store
 
-    path = _db_path(directory, db)
+    path = _db_path(directory, db, _settings(state_dir))
     if not path.exists():
         from fluence_dao.errors import SubgraphError
 
@@ -141,6 +203,10 @@ def status(
         }
     finally:
         store.close()
-    lines = [f"synced block: {cursor.number if cursor else 'none'}", f"deployment: {result['deployment']}"]
+    lines = [
+        f"synced block: {cursor.number if cursor else 'none'}",
+        f"deployment: {_output.plain(result['deployment'], 'none')}",
+        f"database: {path}",
+    ]
     lines.append(f"FAILED: {error['message']}" if error else "healthy: no indexing errors")
     _output.emit(result, "\n".join(lines))
