@@ -107,15 +107,28 @@ def aggregate_publish(state_dir: StateDirOption = None, json: JsonOption = False
 
 @tree_app.command("show")
 def tree_show(
-    cid: Annotated[str, typer.Argument(help="Root CID (default: the ipld-tip record in ENS).")] = "",
+    cid: Annotated[
+        str, typer.Argument(help="Root CID (default: the ipld-tip record in ENS); a path here when it is no CID.")
+    ] = "",
     path: Annotated[str, typer.Argument(help="Path under the root, e.g. templates/governance.")] = "",
     state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Print the node at PATH under the tree's root (links as {"/": cid}); exit 1 when there is no such node."""
+    """Print the node at PATH under the tree's root (links as {"/": cid}); exit 1 when there is no such node.
+    `tree show PATH` walks PATH under the root in ENS."""
     import json as jsonlib
 
+    from fluence_dao.errors import InvalidCidError
     from fluence_dao.flows.aggregate import read_tree
+    from fluence_dao.ipfs import Cid
+
+    if cid:
+        try:
+            Cid.parse(cid.split("/", 1)[0])
+        except InvalidCidError:
+            if path:
+                raise typer.BadParameter(f"{cid!r} is not a CID", param_hint="CID") from None
+            cid, path = "", cid  # `tree show templates/governance`: a path under the root in ENS
 
     context = _context(state_dir)
     try:
