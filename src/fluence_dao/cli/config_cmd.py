@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json as json_lib
 from typing import Annotated, Any
 
 import typer
 
 from fluence_dao.cli import _output
-from fluence_dao.cli._options import JsonOption
+from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer(help="Configuration: what fluence-dao will use, and where it came from.", no_args_is_help=True)
 
@@ -21,10 +21,19 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
         out.append((prefix, value))
 
 
+def _env_value(value: Any) -> str:
+    """A value as the environment takes it: lists and objects as JSON, booleans as true/false, unset as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | list | dict):
+        return json_lib.dumps(value)
+    return str(value)
+
+
 @app.command()
 def show(
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Override eth.rpc_url for this view.")] = None,
-    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Override the state dir.")] = None,
+    state_dir: StateDirOption = None,
     json: JsonOption = False,
 ) -> None:
     """Print every setting as FLUENCE_DAO_* = value; secrets show as ********** (or null when unset)."""
@@ -34,5 +43,5 @@ def show(
     masked = settings.masked()
     rows: list[tuple[str, Any]] = []
     _flatten("", masked, rows)
-    text = "\n".join(f"{ENV_PREFIX}{key.upper()}={'' if value is None else value}" for key, value in rows)
+    text = "\n".join(f"{ENV_PREFIX}{key.upper()}={_env_value(value)}" for key, value in rows)
     _output.emit(masked, text)
