@@ -145,14 +145,20 @@ def _bind(function: AquaFunction, args: Sequence[Any] | Mapping[str, Any]) -> di
 
 
 def _call_error(function: str, error: Any) -> AquaCallError:
+    """The error as a person reads it: AquaVM's wrapping of a service's answer (`error message is '"..."'`, JSON
+    inside a string, once per re-raise) is unwrapped; `aqua_message` keeps AquaVM's text as it came."""
+    from fluence_dao.peer.scheduler import error_text
+
     if isinstance(error, dict):
         message = error.get("message", json.dumps(error))
         return AquaCallError(
-            f"Aqua function {function!r} failed: {message}",
+            f"Aqua function {function!r} failed: {error_text(message)}",
             function=function,
             error_code=error.get("error_code"),
             instruction=error.get("instruction"),
             peer_id=error.get("peer_id"),
             aqua_message=message,
         )
-    return AquaCallError(f"Aqua function {function!r} failed: {error}", function=function, aqua_message=str(error))
+    return AquaCallError(
+        f"Aqua function {function!r} failed: {error_text(str(error))}", function=function, aqua_message=str(error)
+    )
