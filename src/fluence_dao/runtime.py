@@ -164,7 +164,7 @@ def resolve_endpoint(settings: Settings, *, need_registry: bool = True) -> Endpo
     rpc_url = eth.rpc_url
     registry = eth.effective_ens_registry()
     chain_id = eth.effective_chain_id()
-    if eth.network == "devnet" and (rpc_url is None or registry is None):
+    if eth.network == "devnet" and (rpc_url is None or (need_registry and registry is None)):
         info = read_devnet_info(settings.state_dir)
         if info is None or info.rpc_url is None:
             raise ConfigError(
