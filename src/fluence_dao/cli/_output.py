@@ -21,6 +21,7 @@ _json_mode = False
 _quiet = False
 _emitted = False
 _live_console: Any = None  # the rich Console of a running spinner: progress lines are printed above it
+_pending: Any = None  # the plain-line announcement of a running `status`, printed before its first progress line
 
 #: A log record with this attribute was shown as a progress line; the CLI's log handler skips it.
 PROGRESS_ATTR = "fluence_dao_progress"
@@ -99,6 +100,9 @@ def info(message: str) -> None:
     """A progress line on stderr (in --json mode too; nothing with --quiet)."""
     if _quiet:
         return
+    pending = _pending
+    if pending is not None and not pending.done:
+        pending()  # "publishing ..." before the operation's own first line
     if _live_console is not None:
         _live_console.print(message, markup=False, highlight=False, soft_wrap=True)
         return
@@ -111,11 +115,11 @@ def status(message: str, *, loggers: Sequence[str] = ()) -> Iterator[None]:
     """Progress for an operation that may take more than a second.
 
     On a terminal: a rich spinner with `message`, progress lines printed above it. Otherwise plain lines: `message
-    ...` once the operation has taken a second (or at its first progress line), and `message: done in S s` when it
-    succeeds after that. The INFO records of `loggers` (e.g. "anvil started (pid 123)") are shown as progress lines
+    ...` once the operation has taken a second (or before its first progress line, `info` or a log line), and
+    `message: done in S s` when it succeeds after that. The INFO records of `loggers` (e.g. "anvil started (pid 123)") are shown as progress lines
     meanwhile. Silent with --quiet.
     """
-    global _live_console
+    global _live_console, _pending
     if _quiet:
         yield
         return
@@ -123,7 +127,7 @@ def status(message: str, *, loggers: Sequence[str] = ()) -> Iterator[None]:
         from rich.console import Console
 
         console = Console(stderr=True)
-        with console.status(message), _forward_logs(loggers, None):
+        with console.status(message), _forward_logs(loggers):
             _live_console = console
             try:
                 yield
@@ -134,12 +138,14 @@ def status(message: str, *, loggers: Sequence[str] = ()) -> Iterator[None]:
     timer = threading.Timer(1.0, announce)
     timer.daemon = True
     started = time.monotonic()
+    outer, _pending = _pending, announce
     timer.start()
     try:
-        with _forward_logs(loggers, announce):
+        with _forward_logs(loggers):
             yield
     finally:
         timer.cancel()
+        _pending = outer
     if announce.done:
         info(f"{message}: done in {time.monotonic() - started:.1f} s")
 
@@ -150,7 +156,7 @@ class _Announcement:
     def __init__(self, line: str) -> None:
         self.line = line
         self.done = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __call__(self) -> None:
         with self._lock:
@@ -160,23 +166,20 @@ class _Announcement:
 
 
 class _ProgressHandler(logging.Handler):
-    def __init__(self, before: _Announcement | None) -> None:
+    def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.before = before
 
     def emit(self, record: logging.LogRecord) -> None:
         setattr(record, PROGRESS_ATTR, True)
-        if self.before is not None:
-            self.before()
         info(record.getMessage())
 
 
 @contextmanager
-def _forward_logs(names: Sequence[str], before: _Announcement | None) -> Iterator[None]:
+def _forward_logs(names: Sequence[str]) -> Iterator[None]:
     if not names:
         yield
         return
-    handler = _ProgressHandler(before)
+    handler = _ProgressHandler()
     saved: list[tuple[logging.Logger, int]] = []
     for name in names:
         logger = logging.getLogger(name)

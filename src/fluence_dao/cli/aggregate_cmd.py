@@ -82,10 +82,12 @@ def aggregate(
         config = _config(context, subgraph_url, contract, ipfs_api, timeout)
         session = _session(context)
         if every is not None:
-            scheduled = start_aggregate(context, session, config, every)
+            with _output.status("scheduling the aggregation AIR on the peer"):
+                scheduled = start_aggregate(context, session, config, every)
             _output.emit(scheduled.to_dict(), scheduled.script_id)
             return
-        result = aggregate_once(session, config)
+        with _output.status("aggregating on the peer: events, subgraph, IPLD tree, root in ENS"):
+            result = aggregate_once(session, config)
         _output.emit(result.to_dict(), result.summary())
     finally:
         context.close()
@@ -99,7 +101,8 @@ def aggregate_publish(state_dir: StateDirOption = None, json: JsonOption = False
 
     context = _context(state_dir)
     try:
-        cids = publish_aggregate(context, progress=_output.info)
+        with _output.status("publishing the aggregation pipeline"):
+            cids = publish_aggregate(context, progress=_output.info)
     finally:
         context.close()
     _output.emit(cids, "\n".join(f"{k:<24} {v}" for k, v in cids.items()))
@@ -132,7 +135,8 @@ def tree_show(
 
     context = _context(state_dir)
     try:
-        root, value = read_tree(context, cid, path)
+        with _output.status("reading the tree"):
+            root, value = read_tree(context, cid, path)
     finally:
         context.close()
     _output.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))

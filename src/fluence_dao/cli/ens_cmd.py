@@ -72,7 +72,8 @@ def set_(
     """Set the text record KEY of NAME to VALUE (signed by the configured key); print the tx hash."""
     ctx = _context(rpc_url, registry, state_dir)
     sender = ctx.governance
-    receipt = ctx.ens.set_text(name, key, value, sender)
+    with _output.status(f"setting {key} of {name}"):
+        receipt = ctx.ens.set_text(name, key, value, sender)
     _output.emit(
         {"name": name, "key": key, "value": value, "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
     )
@@ -104,7 +105,8 @@ def set_owner(
     """Move NAME to ADDRESS (signed by its owner, or by the owner of its parent name); print the tx hash."""
     ctx = _context(rpc_url, registry, state_dir)
     sender = ctx.governance
-    receipt = ctx.ens.set_owner(name, address, sender)
+    with _output.status(f"moving {name} to {address}"):
+        receipt = ctx.ens.set_owner(name, address, sender)
     _output.emit(
         {"name": name, "owner": ctx.ens.owner(name), "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
     )

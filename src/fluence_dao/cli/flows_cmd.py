@@ -61,7 +61,8 @@ def publish(propose: ProposeOption = None, state_dir: StateDirOption = None, jso
         _paths.writable_file(propose, "--propose")
     context = _context(state_dir)
     try:
-        result = run(context, propose_to=propose, progress=_output.info)
+        with _output.status("publishing"):
+            result = run(context, propose_to=propose, progress=_output.info)
     finally:
         context.close()
     lines = [
@@ -95,14 +96,15 @@ def deploy_signer(
         _paths.writable_file(propose, "--propose")
     context = _context(state_dir)
     try:
-        result = run(
-            context,
-            _session(context, relay),
-            replace=replace,
-            fund_wei=fund_wei,
-            propose_to=propose,
-            progress=_output.info,
-        )
+        with _output.status("deploying the signer"):
+            result = run(
+                context,
+                _session(context, relay),
+                replace=replace,
+                fund_wei=fund_wei,
+                propose_to=propose,
+                progress=_output.info,
+            )
     finally:
         context.close()
     state = "deployed" if result.created else "already live"
@@ -145,7 +147,10 @@ def start_interval(
         from fluence_dao.flows.interval import start_interval_spell as run
     context = _context(state_dir)
     try:
-        result = run(context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit)
+        with _output.status(f"scheduling the interval AIR from ENS as a {as_}"):
+            result = run(
+                context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit
+            )
     finally:
         context.close()
     _output.emit(result.to_dict(), result.script_id)
@@ -166,7 +171,8 @@ def stop_interval(
     from fluence_dao.flows import stop_interval as run
 
     context = _context(state_dir)
-    removed = run(_session(context, relay), script_id)
+    with _output.status(f"removing {script_id}"):
+        removed = run(_session(context, relay), script_id)
     if not removed:
         raise PeerError(f"no script {script_id} on the peer", script_id=script_id)
     _output.emit({"script_id": script_id, "removed": True}, f"removed {script_id}")
@@ -207,7 +213,8 @@ def status(
     except PeerError:
         session = None
     try:
-        result = run(context, session, runs_shown=runs)
+        with _output.status("reading the peer and the chain"):
+            result = run(context, session, runs_shown=runs)
     finally:
         context.close()
     found = problems(result, last=last)
@@ -332,9 +339,16 @@ def demo(
     def show(update: Any) -> None:
         _output.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
 
-    result = run_demo(
-        settings, every_s=every, updates=updates, keep=keep, timeout_s=timeout, progress=_output.info, on_update=show
-    )
+    with _output.status("running the demo"):
+        result = run_demo(
+            settings,
+            every_s=every,
+            updates=updates,
+            keep=keep,
+            timeout_s=timeout,
+            progress=_output.info,
+            on_update=show,
+        )
     lines = [f"signer {result.signer} on peer {result.peer_id} updated {result.record}:"]
     lines += [f"  {u.value}  block {u.block_number}  tx {u.tx_hash}  from {u.sender}" for u in result.updates]
     if keep:
@@ -355,7 +369,8 @@ def _kept_hint(state_dir: Path, what: str) -> list[str]:
 def _aggregate_demo(settings: Any, keep: bool) -> None:
     from fluence_dao.flows.aggregate_demo import run_aggregate_demo
 
-    result = run_aggregate_demo(settings, keep=keep, progress=_output.info)
+    with _output.status("running the aggregation demo"):
+        result = run_aggregate_demo(settings, keep=keep, progress=_output.info)
     lines = [f"Governance {result.contract}, subgraph {result.subgraph_url}"]
     lines += [run.summary() for run in result.runs]
     lines.append(f"the tree in ENS holds {result.items} items, each equal to the subgraph's answer")
