@@ -173,21 +173,24 @@ def test_a_wrong_chain_id_is_caught_on_reads(cli: Any, devnet: Any) -> None:
     _fails(cli("dao", "list", env=env), 1, "but chain 1 is configured")
 
 
-def test_dao_propose_prints_the_id_and_list_shows_it(cli: Any, ens_env: Any) -> None:
-    env = {"FLUENCE_DAO_STATE_DIR": str(ens_env.devnet.state_dir)}
-    before = cli("dao", "list", "--json", env=env)
-    assert before.code == 0, before.stderr
-    count = len(before.document()["proposals"])
-    proposed = cli("dao", "propose", "fund the record ✓", "--duration", "30", env=env)
+def test_dao_propose_prints_the_id_and_list_shows_it(cli: Any, ens_env: Any, tmp_path: Path) -> None:
+    """A Governance of this test's own (in its own state dir, on the devnet's chain, reverted after the test)."""
+    own = ("--rpc-url", ens_env.devnet.rpc_url, "--state-dir", str(tmp_path / "own"))
+    deployed = cli("dao", "deploy", *own, "--json")
+    assert deployed.code == 0, deployed.stderr
+    assert cli("dao", "list", *own).stdout == f"no proposals on {deployed.document()['address']}\n"
+    proposed = cli("dao", "propose", "fund the record ✓", "--duration", "30", *own)
     assert proposed.code == 0, proposed.stderr
-    assert proposed.stdout.startswith(f"proposal {count + 1}  tx 0x")
-    listed = cli("dao", "list", "--json", env=env).document()
-    newest = listed["proposals"][-1]
-    assert newest["id"] == count + 1
-    assert newest["description"] == "fund the record ✓" and newest["state"] == "open"
-    assert newest["for"] == 0 and newest["against"] == 0
-    text = cli("dao", "list", env=env).stdout
-    assert f"{count + 1:>4}  open" in text and "fund the record ✓" in text
+    assert proposed.stdout.startswith("proposal 1  tx 0x")
+    assert cli("dao", "vote", "1", "--weight", "7", *own).code == 0
+    listed = cli("dao", "list", *own, "--json").document()
+    assert listed["address"] == deployed.document()["address"]
+    [proposal] = listed["proposals"]
+    assert proposal["id"] == 1 and proposal["description"] == "fund the record ✓" and proposal["state"] == "open"
+    assert proposal["for"] == 7 and proposal["against"] == 0 and proposal["passed"] is None
+    assert cli("dao", "close", "1", *own).code == 0
+    text = cli("dao", "list", *own).stdout
+    assert text.startswith("   1  passed    for 7  against 0") and "fund the record ✓" in text
 
 
 def test_an_address_without_a_contract_is_refused(cli: Any, devnet: Any) -> None:
