@@ -88,6 +88,10 @@ class _Link:
                 address=f"{address[0]}:{address[1]}",
             ) from err
         self.sock.settimeout(SEND_TIMEOUT_S)  # reads go through select with their own deadlines
+        # a particle and the Sync after it are two writes in a row: with Nagle's algorithm the second waits
+        # for the daemon's delayed ACK (40 ms on Linux); each message is sent whole, so nothing is gained by it
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._reader = FrameReader()
         self._ready: list[bytes] = []
 
