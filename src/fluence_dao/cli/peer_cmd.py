@@ -76,6 +76,7 @@ def _one_daemon_per_state_dir(settings: Any) -> Any:
     started beside the first); also refused when a daemon started without the lock answers at daemon.json's
     address."""
     import fcntl
+    import os
 
     from fluence_dao.errors import PeerError
     from fluence_dao.peer.paths import daemon_file
@@ -83,7 +84,7 @@ def _one_daemon_per_state_dir(settings: Any) -> Any:
 
     path = daemon_file(settings.state_dir).with_name("daemon.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a")
+    handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a")  # private, as the dir
     address = daemon_address(settings)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
