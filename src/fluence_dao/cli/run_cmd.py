@@ -120,7 +120,7 @@ def _daemon_network(daemon: bool | None, peers: int, state_dir: Path | None) -> 
     remote = connect_from_settings(settings)
     if remote is None and daemon:
         raise PeerError(
-            f"--daemon: no peer daemon answers for state dir {settings.state_dir}: start one with "
+            f"--daemon: no peer daemon is running for state dir {settings.state_dir}: start one with "
             "`fluence-dao devnet up` or `fluence-dao peer serve`",
             state_dir=str(settings.state_dir),
         )
