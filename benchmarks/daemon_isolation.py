@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -31,13 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.interval import _machine, _percentile  # one way to print the machine and take percentiles
+
 GOAL_GAP_MS = 100.0
 KINDS = ("idle", "slow", "loops", "large")
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -235,13 +231,6 @@ def _drain(sock: socket.socket) -> None:
             pass
     except OSError:
         return
-
-
-def _machine() -> str:
-    return (
-        f"{platform.machine()} {platform.processor() or ''}".strip()
-        + f", {os.cpu_count()} cores, {platform.system()} {platform.release()}, load {os.getloadavg()[0]:.2f}"
-    )
 
 
 if __name__ == "__main__":
