@@ -204,9 +204,17 @@ def js_client_ephemeral(
         "cases": cases,
         "profileCalls": profile_calls,
     }
+    return run_js_bench("ephemeral_bench.mjs", request)
+
+
+def run_js_bench(script: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Run benchmarks/js/`script` in its own node process (no DEBUG logging): `request` as JSON on stdin, its JSON
+    reply (which must hold "results") back."""
+    from fluence_dao._util import paths
+
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "NODE_OPTIONS")}
     proc = subprocess.run(
-        [node(), str(HERE / "js" / "ephemeral_bench.mjs")],
+        [node(), str(HERE / "js" / script)],
         input=json.dumps(request).encode(),
         capture_output=True,
         timeout=1800,
@@ -219,7 +227,7 @@ def js_client_ephemeral(
     except ValueError:
         reply = {}
     if "results" not in reply:
-        raise RuntimeError(f"ephemeral_bench.mjs failed: {reply.get('fatal', '')} {proc.stderr.decode()[-2000:]}")
+        raise RuntimeError(f"{script} failed: {reply.get('fatal', '')} {proc.stderr.decode()[-2000:]}")
     return reply
 
 

@@ -19,9 +19,7 @@ the ratio is what our relay and its libp2p transport cost next to an in-process 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +34,7 @@ from benchmarks._peer import (
     load,
     machine,
     merged,
-    node,
+    run_js_bench,
     versions,
 )
 
@@ -53,7 +51,6 @@ def _warmup(function: str) -> int:
 
 def measure_relay(functions: dict[str, Any], daemon: Any, iterations: int) -> tuple[dict[str, Timing], dict[str, Any]]:
     """js-client through our daemon's libp2p endpoint; cpu_s is js-client's process plus the daemon's."""
-    from fluence_dao._util import paths
 
     request = {
         "relay": daemon.libp2p_multiaddr,
@@ -71,22 +68,7 @@ def measure_relay(functions: dict[str, Any], daemon: Any, iterations: int) -> tu
         "relayPid": daemon.pid,
         "ticksPerSecond": os.sysconf("SC_CLK_TCK"),
     }
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "NODE_OPTIONS")}
-    proc = subprocess.run(
-        [node(), str(HERE / "js" / "relay_bench.mjs")],
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        timeout=1800,
-        cwd=str(paths.project_root()),
-        env=env,
-        check=False,
-    )
-    try:
-        reply: dict[str, Any] = json.loads(proc.stdout.decode() or "{}")
-    except ValueError:
-        reply = {}
-    if "results" not in reply:
-        raise RuntimeError(f"relay_bench.mjs failed: {reply.get('fatal', '')} {proc.stderr.decode()[-2000:]}")
+    reply = run_js_bench("relay_bench.mjs", request)
     if reply["relayPeerId"] != daemon.peer_id:
         raise RuntimeError(f"js-client connected to {reply['relayPeerId']}, not our daemon {daemon.peer_id}")
     out = {}
