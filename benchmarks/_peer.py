@@ -94,7 +94,7 @@ def node() -> str:
 
 
 def npm_version(package: str) -> str:
-    from fluence_dao._util import paths
+    from fluence_dao.util import paths
 
     try:
         return str(json.loads(paths.node_package_file(package, "package.json").read_text())["version"])
@@ -196,7 +196,7 @@ def js_client_ephemeral(
     `cases`: [{"name", "function", "peers", "args": "last" | "round_robin", "iterations", "warmup"}].
     Returns its reply: {"config": {...}, "results": [{"name", "latencies_ms", "seconds", "cpu_ms", ...}]}.
     """
-    from fluence_dao._util import paths
+    from fluence_dao.util import paths
 
     request = {
         "jsClientDist": str(paths.node_package_file("@fluencelabs/js-client", "dist")),
@@ -210,7 +210,7 @@ def js_client_ephemeral(
 def run_js_bench(script: str, request: dict[str, Any]) -> dict[str, Any]:
     """Run benchmarks/js/`script` in its own node process (no DEBUG logging): `request` as JSON on stdin, its JSON
     reply (which must hold "results") back."""
-    from fluence_dao._util import paths
+    from fluence_dao.util import paths
 
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "NODE_OPTIONS")}
     proc = subprocess.run(

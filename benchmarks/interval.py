@@ -214,8 +214,8 @@ def _versions(settings: Any) -> str:
     from importlib.metadata import version
 
     from fluence_dao import __version__
-    from fluence_dao._util import paths
     from fluence_dao.devnet import anvil_binary
+    from fluence_dao.util import paths
 
     anvil = subprocess.run([str(anvil_binary(settings)), "--version"], capture_output=True, text=True, check=False)
     anvil_version = anvil.stdout.strip().splitlines()[0] if anvil.stdout.strip() else "anvil ?"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import wasmtime
 
-from fluence_dao._util import paths
 from fluence_dao.marine import MarineModule, ModuleConfig
+from fluence_dao.util import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 WAT_MODULE = ROOT / "tests" / "fixtures" / "wat" / "abi.wat"

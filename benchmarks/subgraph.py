@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.signer import load, machine
-from fluence_dao._util.net import LOOPBACK, free_port
-from fluence_dao._util.paths import node_package_file, project_root
+from fluence_dao.util.net import LOOPBACK, free_port
+from fluence_dao.util.paths import node_package_file, project_root
 
 
 def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Read from the process environment by _util/paths, not Settings: a clean environment keeps them.
+#: Read from the process environment by util/paths, not Settings: a clean environment keeps them.
 _PROCESS_ONLY_SUFFIXES = ("PROJECT_ROOT", "CACHE_DIR")
 
 
@@ -213,7 +213,7 @@ def user_stack(state_dir: Path, *, before_interval: Callable[[Stack], None] | No
 
 def require_marine_js() -> tuple[str, Path]:
     """(node, marine-js.wasm) for running modules under the reference marine-js; skips / fails in CI without them."""
-    from fluence_dao._util.paths import node_modules
+    from fluence_dao.util.paths import node_modules
 
     node = shutil.which("node")
     package = node_modules() / "@fluencelabs/marine-js/dist/marine-js.wasm"

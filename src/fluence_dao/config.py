@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.paths import project_root
 from fluence_dao.errors import ConfigError
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.paths import project_root
 
 ENV_PREFIX = "FLUENCE_DAO_"
 

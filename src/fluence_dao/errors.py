@@ -40,7 +40,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: at run time this module imports nothing from the package
-    from fluence_dao._util.json_types import JsonObject
+    from fluence_dao.util.json_types import JsonObject
 
 
 class FluenceDaoError(Exception):

@@ -20,7 +20,7 @@ import pytest
 
 from _helpers import require_marine_js, skip_or_fail
 
-#: Read from the process environment by _util/paths, not Settings: keep them.
+#: Read from the process environment by util/paths, not Settings: keep them.
 _PROCESS_ONLY = ("FLUENCE_DAO_PROJECT_ROOT", "FLUENCE_DAO_CACHE_DIR")
 
 
@@ -150,7 +150,7 @@ def marine_js(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import json
     import subprocess
 
-    from fluence_dao._util.paths import node_modules
+    from fluence_dao.util.paths import node_modules
 
     node, _ = require_marine_js()
     work = tmp_path_factory.mktemp("marine-js")

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from fluence_dao._util import paths
 from fluence_dao.errors import AbiError, AvmError
 from fluence_dao.peer.avm import AquaVM, CallResult, InterpreterOutcome, RunParameters
 from fluence_dao.peer.particle import KeyPair, now_ms
+from fluence_dao.util import paths
 
 pytestmark = pytest.mark.integration
 

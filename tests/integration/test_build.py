@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import (
     SDK_VERSION,
     BuiltModule,
@@ -27,6 +26,7 @@ from fluence_dao.build import (
 from fluence_dao.build._interface import ABI_EXPORTS
 from fluence_dao.cli.main import app
 from fluence_dao.errors import BuildError
+from fluence_dao.util.wasm_sections import iter_custom_sections
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,13 @@ import pytest
 from eth_account import Account
 
 from _helpers import invoke_cli
-from fluence_dao._util.net import free_port
-from fluence_dao._util.process import ManagedProcess, ProcessSpec
 from fluence_dao.cli import _output
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, load_settings
 from fluence_dao.devnet import Devnet, DevnetPaths, anvil_binary, rpc_chain_id
 from fluence_dao.errors import StartupTimeoutError, ToolNotFoundError
 from fluence_dao.eth import EnsClient, EthClient, TxSender
+from fluence_dao.util.net import free_port
+from fluence_dao.util.process import ManagedProcess, ProcessSpec
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ from eth_account import Account
 
 from _helpers import invoke_cli, process_running, require_graph_cli
 from _helpers import require as skip_unless
-from fluence_dao._util.paths import project_root
 from fluence_dao.config import load_settings
 from fluence_dao.devnet import COMPONENTS, Devnet, DevnetPaths, SubgraphComponent, anvil_binary, subgraph_build_stale
 from fluence_dao.errors import ToolNotFoundError
 from fluence_dao.eth import EthClient
 from fluence_dao.runtime import write_info
+from fluence_dao.util.paths import project_root
 
 PROPOSALS = "{ proposals { id description forVotes againstVotes voteCount votes { weight support } } }"
 

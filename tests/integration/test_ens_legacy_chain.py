@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from fluence_dao._util.net import free_port
-from fluence_dao._util.process import ManagedProcess, ProcessSpec
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, load_settings
 from fluence_dao.devnet import anvil_binary, deploy_ens, ensure_name, rpc_chain_id
 from fluence_dao.errors import ToolNotFoundError
 from fluence_dao.eth import EnsClient, EthClient, TxSender
+from fluence_dao.util.net import free_port
+from fluence_dao.util.process import ManagedProcess, ProcessSpec
 
 pytestmark = pytest.mark.integration
 

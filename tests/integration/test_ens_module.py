@@ -227,8 +227,8 @@ def test_bad_input_gets_a_clear_error_and_the_next_call_works(ens_module: Marine
 
 def test_zig_unit_tests_pass() -> None:
     """The module's own Zig tests (vectors from web3.py and eth-abi) run under CI too."""
-    from fluence_dao._util.paths import project_root
     from fluence_dao.build import zig_test
+    from fluence_dao.util.paths import project_root
 
     proc = zig_test(project_root() / "wasm" / "ens/ens.zig")
     assert proc.returncode == 0, proc.stderr[-3000:]

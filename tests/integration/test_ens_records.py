@@ -160,7 +160,7 @@ def test_an_underpriced_transaction_is_rejected_clearly(ens_env) -> None:
 
 
 def test_a_dead_rpc_endpoint_names_the_url(ens_env) -> None:
-    from fluence_dao._util.net import free_port
+    from fluence_dao.util.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     client = EthClient(url, timeout_s=2.0)
@@ -277,7 +277,7 @@ def test_cli_never_prints_the_key(ens_env) -> None:
 
 
 def test_cli_dead_rpc_is_exit_1_naming_the_url(ens_env) -> None:
-    from fluence_dao._util.net import free_port
+    from fluence_dao.util.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     result = _cli(ens_env.devnet.cli_env(), "ens", "get", PROJECT, "k", "--rpc-url", url)
@@ -304,7 +304,7 @@ def test_cli_error_as_json_through_the_entry_point(ens_env) -> None:
     import subprocess
     import sys
 
-    from fluence_dao._util.net import free_port
+    from fluence_dao.util.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FLUENCE_DAO_")}

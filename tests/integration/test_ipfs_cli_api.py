@@ -76,7 +76,7 @@ def test_cli_through_api_shares_the_served_store(served: tuple[str, Path], tmp_p
 
 
 def test_unreachable_api_is_a_clean_failure(tmp_path: Path) -> None:
-    from fluence_dao._util.net import free_port
+    from fluence_dao.util.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "FLUENCE_DAO_STATE_DIR": str(tmp_path / "state")}

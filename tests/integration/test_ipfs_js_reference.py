@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao._util.paths import project_root
 from fluence_dao.ipfs import LocalIpfs
+from fluence_dao.util.paths import project_root
 
 pytestmark = pytest.mark.integration
 

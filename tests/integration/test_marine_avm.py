@@ -11,9 +11,9 @@ import msgpack
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fluence_dao._util import paths
 from fluence_dao.errors import AbiError, FunctionNotFoundError
 from fluence_dao.marine import MarineModule, ModuleConfig
+from fluence_dao.util import paths
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
 from _helpers import PreparedRandom, call_params
-from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import build_module
 from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig
+from fluence_dao.util.wasm_sections import iter_custom_sections
 
 pytestmark = pytest.mark.integration
 

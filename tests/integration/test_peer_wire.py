@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao._util import paths
 from fluence_dao.errors import ParticleError
 from fluence_dao.peer import KeyPair, Particle
 from fluence_dao.peer.wire import decode_particle, encode_particle, frame, unframe
+from fluence_dao.util import paths
 
 pytestmark = pytest.mark.integration
 

@@ -502,8 +502,8 @@ def test_the_key_appears_in_no_result_log_line_output_or_file(
 
 def test_zig_unit_tests_pass() -> None:
     """The module's own Zig tests (vectors from eth-account and eth-keys) run under CI too."""
-    from fluence_dao._util.paths import project_root
     from fluence_dao.build import zig_test
+    from fluence_dao.util.paths import project_root
 
     proc = zig_test(project_root() / "wasm" / "signer/service.zig")
     assert proc.returncode == 0, proc.stderr[-3000:]

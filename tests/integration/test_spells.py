@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao._util.paths import project_root
 from fluence_dao.peer import LocalNetwork, PeerConfig, call_function
 from fluence_dao.peer.particle import KeyPair
 from fluence_dao.peer.spells import spell_id_of_particle
+from fluence_dao.util.paths import project_root
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from fluence_dao.config import (
 )
 from fluence_dao.errors import ConfigError
 
-#: Read from the process environment by _util/paths, not Settings: keep them.
+#: Read from the process environment by util/paths, not Settings: keep them.
 _PROCESS_ONLY = ("FLUENCE_DAO_PROJECT_ROOT", "FLUENCE_DAO_CACHE_DIR")
 ROOT = Path(__file__).resolve().parents[2]
 

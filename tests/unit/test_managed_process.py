@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from fluence_dao._util.process import ManagedProcess, ProcessSpec
+from fluence_dao.util.process import ManagedProcess, ProcessSpec
 
 
 def _proc(tmp_path: Path, argv0: str, healthy: bool = True) -> ManagedProcess:
@@ -91,7 +91,7 @@ def test_a_child_that_exits_between_the_checks_is_reaped(monkeypatch) -> None:
 
     import pytest
 
-    from fluence_dao._util import process
+    from fluence_dao.util import process
 
     pid = os.posix_spawn("/bin/true", ["/bin/true"], dict(os.environ))
     deadline = time.monotonic() + 5

@@ -1,6 +1,6 @@
 """Bridge to the Aqua compiler (node + @fluencelabs/aqua-api): .aqua -> AIR and function signatures.
 
-A leaf subpackage: imports only errors and _util. Calling a compiled function on a peer lives in
+A leaf subpackage: imports only errors and util. Calling a compiled function on a peer lives in
 `fluence_dao.peer` (the client is a peer).
 """
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fluence_dao._util.json_types import Args
 from fluence_dao.errors import AquaCompileError
+from fluence_dao.util.json_types import Args
 
 _CALL = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\((?P<args>.*)\)\s*$", re.DOTALL)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

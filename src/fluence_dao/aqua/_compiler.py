@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-from fluence_dao._util import paths
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import AquaCompileError, ToolNotFoundError
+from fluence_dao.util import paths
+from fluence_dao.util.json_types import JsonObject
 
 logger = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluence_dao._util.paths import cache_dir, project_root
-from fluence_dao._util.wasm_sections import append_custom_section, function_exports, iter_custom_sections
 from fluence_dao.build._interface import ModuleInterface, interface_zig, load_interface, root_zig
 from fluence_dao.build._interface_types import generate_interface_types
 from fluence_dao.errors import BuildError
+from fluence_dao.util.paths import cache_dir, project_root
+from fluence_dao.util.wasm_sections import append_custom_section, function_exports, iter_custom_sections
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import BuildError
+from fluence_dao.util.json_types import JsonObject
 
 ABI_EXPORTS = ("allocate", "release_objects", "get_result_ptr", "get_result_size", "set_result_ptr", "set_result_size")
 SECTION_PREFIX = "__m_generated_section__"

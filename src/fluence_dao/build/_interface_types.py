@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluence_dao._util.varint import encode_uvarint
 from fluence_dao.errors import BuildError
+from fluence_dao.util.varint import encode_uvarint
 
 IT_VERSION = "0.27.0"
 

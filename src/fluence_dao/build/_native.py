@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluence_dao._util.paths import cache_dir, project_root
 from fluence_dao.build._builder import _zig_env, _zig_version, zig_command
 from fluence_dao.errors import BuildError
+from fluence_dao.util.paths import cache_dir, project_root
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ def _devnet(state_dir: Path | None) -> Any:
 
 
 #: Loggers whose INFO lines (a process started, ENS deployed, a graph build step) are `devnet up`'s progress.
-PROGRESS_LOGGERS = ("fluence_dao.devnet", "fluence_dao._util.process", "fluence_dao.subgraph")
+PROGRESS_LOGGERS = ("fluence_dao.devnet", "fluence_dao.util.process", "fluence_dao.subgraph")
 
 
 def _up_text(info: dict[str, Any]) -> str:

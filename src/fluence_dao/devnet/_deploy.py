@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.paths import node_package_file
 from fluence_dao.errors import DevnetError
 from fluence_dao.eth import ZERO_ADDRESS, EnsClient, TxSender, split_name
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.paths import node_package_file
 
 log = logging.getLogger(__name__)
 

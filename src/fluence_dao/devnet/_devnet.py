@@ -27,13 +27,13 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from fluence_dao._util.net import LOOPBACK, free_port
-from fluence_dao._util.paths import node_modules
-from fluence_dao._util.process import ManagedProcess, ProcessSpec, ProcessStatus
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, Settings
 from fluence_dao.devnet._permissions import PRIVATE_UMASK, secure_state_dir
 from fluence_dao.errors import DevnetError, ToolNotFoundError
 from fluence_dao.runtime import DevnetPaths, read_info, write_info
+from fluence_dao.util.net import LOOPBACK, free_port
+from fluence_dao.util.paths import node_modules
+from fluence_dao.util.process import ManagedProcess, ProcessSpec, ProcessStatus
 
 log = logging.getLogger(__name__)
 
@@ -371,10 +371,10 @@ class _SubgraphProcess(ManagedProcess):
         self.facts: dict[str, Any] = {}
 
     def start(self) -> tuple[int, bool]:
-        from fluence_dao._util.paths import cache_dir
         from fluence_dao.eth import EthClient, TxSender, deploy_governance, read_deployment
         from fluence_dao.subgraph import build_subgraph
         from fluence_dao.subgraph._build import graph_cli
+        from fluence_dao.util.paths import cache_dir
 
         settings = self._devnet.settings
         rpc_url = self._info.get("rpc_url")
@@ -456,7 +456,7 @@ class SubgraphComponent:
         return settings.devnet.subgraph
 
     def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
-        from fluence_dao._util.paths import project_root
+        from fluence_dao.util.paths import project_root
 
         previous = info.get("processes", {}).get(self.name, {})
         port = _stable_port(devnet, self.name, 0, previous)

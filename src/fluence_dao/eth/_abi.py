@@ -5,7 +5,7 @@ Registry events come from web3's `ens.abis` (the npm ENSRegistry artifact's `Tra
 
 from __future__ import annotations
 
-from fluence_dao._util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject
 
 
 def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability: str) -> JsonObject:

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fluence_dao._util.json_types import JsonArray, JsonObject
 from fluence_dao.errors import EthError, RpcUnavailableError, TransactionFailedError
+from fluence_dao.util.json_types import JsonArray, JsonObject
 
 if TYPE_CHECKING:
     from eth_typing import ChecksumAddress

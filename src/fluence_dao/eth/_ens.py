@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import EnsError, EthError, TransactionFailedError
 from fluence_dao.eth._abi import RESOLVER_ABI, registry_abi
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
 from fluence_dao.eth._tx import TxSender
+from fluence_dao.util.json_types import JsonObject
 
 log = logging.getLogger(__name__)
 

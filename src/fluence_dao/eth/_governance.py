@@ -14,12 +14,12 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.paths import project_root
 from fluence_dao.errors import ConfigError, TransactionFailedError
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
 from fluence_dao.eth._solc import ContractArtifact, compile_contracts
 from fluence_dao.eth._tx import TxSender
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.paths import project_root
 
 _SIGNATURES = {
     "propose": ["string", "uint256"],

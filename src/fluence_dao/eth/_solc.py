@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 from typing import TypedDict
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.paths import cache_dir, project_root
 from fluence_dao.errors import BuildError, ToolNotFoundError
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.paths import cache_dir, project_root
 
 
 class ContractArtifact(TypedDict):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fluence_dao._util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.eth import TxRequest

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from fluence_dao._util.paths import project_root
+from fluence_dao.util.paths import project_root
 
 if TYPE_CHECKING:
     from fluence_dao.aqua import CompiledAqua

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
 from fluence_dao.flows._governance import Governance
 from fluence_dao.flows._session import PeerSession
+from fluence_dao.util.json_types import JsonObject
 
 logger = logging.getLogger(__name__)
 

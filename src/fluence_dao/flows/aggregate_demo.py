@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.config import Settings
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
@@ -30,6 +29,7 @@ from fluence_dao.flows.aggregate import (
 )
 from fluence_dao.flows.deploy_signer import deploy_signer
 from fluence_dao.flows.publish import publish
+from fluence_dao.util.json_types import JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.eth import GovernanceContract

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.config import Settings
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
@@ -21,6 +20,7 @@ from fluence_dao.flows._session import PeerSession
 from fluence_dao.flows.deploy_signer import deploy_signer
 from fluence_dao.flows.interval import start_interval, stop_interval
 from fluence_dao.flows.publish import publish
+from fluence_dao.util.json_types import JsonObject
 
 Progress = Callable[[str], None]
 

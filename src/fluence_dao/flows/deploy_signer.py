@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.eth import split_name
 from fluence_dao.flows._context import SIGNER_ADDRESS_KEY, SIGNER_PEER_KEY, SIGNER_SERVICE_KEY, FlowContext
 from fluence_dao.flows._governance import Governance
 from fluence_dao.flows._session import PeerSession
+from fluence_dao.util.json_types import JsonObject
 
 DEFAULT_FUNDING_WEI = 10**18  # 1 ETH on the devnet: thousands of setText transactions
 

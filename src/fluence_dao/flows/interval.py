@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import AIR_INTERVAL_KEY, FlowContext
 from fluence_dao.flows._session import PeerSession
+from fluence_dao.util.json_types import JsonObject
 
 DEFAULT_RECORD_KEY = "notice"
 DEFAULT_GAS_LIMIT = 120_000

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.paths import project_root
 from fluence_dao.flows._context import AIR_INTERVAL_KEY, WASM_MODULES, FlowContext
 from fluence_dao.flows._governance import Governance, GovernanceWrite
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.paths import project_root
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
     api_token_for(...)     the secret for the RPC API: configured, else the devnet's <state_dir>/ipfs/api-token
 
 Lower layers: `Cid`; UnixFS `import_file` / `iter_file`; DAG-CBOR and DAG-JSON codecs; CAR v1.
-This subpackage is a leaf: it imports only `errors` and `_util`.
+This subpackage is a leaf: it imports only `errors` and `util`.
 """
 
 from __future__ import annotations

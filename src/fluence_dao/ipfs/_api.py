@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.ipfs._cid import Cid
+from fluence_dao.util.json_types import JsonObject
 
 PinKind = Literal["recursive", "direct", "indirect"]
 PinFilter = Literal["all", "recursive", "direct", "indirect"]

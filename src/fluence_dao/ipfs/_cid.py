@@ -14,8 +14,8 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from fluence_dao._util.varint import decode_uvarint, encode_uvarint
 from fluence_dao.errors import InvalidCidError
+from fluence_dao.util.varint import decode_uvarint, encode_uvarint
 
 RAW = 0x55
 DAG_PB = 0x70

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import BlockCorruptedError, BlockNotFoundError, IpfsError, KuboRpcError
 from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
 from fluence_dao.ipfs._auth import authorization_header
 from fluence_dao.ipfs._cid import Cid, codec_code
 from fluence_dao.ipfs._codecs import decode_dag_cbor, encode_block
+from fluence_dao.util.json_types import JsonObject
 
 if TYPE_CHECKING:
     import httpx

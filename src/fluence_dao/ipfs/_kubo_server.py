@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import FluenceDaoError, IpfsError
 from fluence_dao.ipfs._auth import token_matches
 from fluence_dao.ipfs._cid import DAG_PB, Cid, codec_code
@@ -46,6 +45,7 @@ from fluence_dao.ipfs._unixfs import (
     write_directory,
     write_symlink,
 )
+from fluence_dao.util.json_types import JsonObject
 
 log = logging.getLogger(__name__)
 

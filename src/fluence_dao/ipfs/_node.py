@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from fluence_dao import __version__
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import IpfsError
 from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
 from fluence_dao.ipfs._car import read_car, write_car
@@ -17,6 +16,7 @@ from fluence_dao.ipfs._cid import DAG_PB, Cid, codec_code
 from fluence_dao.ipfs._codecs import decode_block, encode_block
 from fluence_dao.ipfs._store import BlockStore
 from fluence_dao.ipfs._unixfs import ImportOptions, export_to_path, import_buffer, import_file, import_path, iter_file
+from fluence_dao.util.json_types import JsonObject
 
 log = logging.getLogger(__name__)
 

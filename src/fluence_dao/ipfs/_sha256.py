@@ -19,8 +19,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from fluence_dao._util.paths import project_root
 from fluence_dao.errors import IpfsError
+from fluence_dao.util.paths import project_root
 
 log = logging.getLogger(__name__)
 

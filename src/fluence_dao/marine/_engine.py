@@ -32,8 +32,8 @@ from pathlib import Path
 
 import wasmtime
 
-from fluence_dao._util.paths import cache_dir
 from fluence_dao.errors import ModuleLoadError
+from fluence_dao.util.paths import cache_dir
 
 logger = logging.getLogger(__name__)
 

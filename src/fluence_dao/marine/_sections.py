@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluence_dao._util import wasm_sections as _wasm_sections
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import ModuleLoadError
+from fluence_dao.util import wasm_sections as _wasm_sections
+from fluence_dao.util.json_types import JsonObject
 
 SECTION_PREFIX = "__m_generated_section__"
 SDK_VERSION_SECTION = "__fluence_sdk_version"

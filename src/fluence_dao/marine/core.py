@@ -21,10 +21,10 @@ from typing import Any
 
 import wasmtime
 
-from fluence_dao._util.wasm_sections import keep_exports as _keep_exports
 from fluence_dao.errors import ModuleLoadError, ModuleTrapError
 from fluence_dao.marine import _engine
 from fluence_dao.marine._config import DEFAULT_MAX_CALL_SECONDS, DEFAULT_MAX_MEMORY_BYTES
+from fluence_dao.util.wasm_sections import keep_exports as _keep_exports
 
 logger = logging.getLogger(__name__)
 

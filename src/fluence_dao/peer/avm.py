@@ -281,8 +281,8 @@ class AquaVM:
         reset_memory_bytes: int = AVM_RESET_MEMORY_BYTES,
         guest_call_seconds: float = AVM_GUEST_CALL_SECONDS,
     ) -> None:
-        from fluence_dao._util import paths
         from fluence_dao.marine import MarineModule, ModuleConfig
+        from fluence_dao.util import paths
 
         self.max_memory_bytes = max_memory_bytes
         self.reset_memory_bytes = reset_memory_bytes

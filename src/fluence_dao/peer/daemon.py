@@ -49,8 +49,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.builtins.operator import OperatorConfig, settings_operator
 from fluence_dao.peer.calls import BuiltinHandler
@@ -76,6 +74,8 @@ from fluence_dao.peer.wire import (
     frame,
     ping_signer,
 )
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.net import LOOPBACK
 
 if TYPE_CHECKING:
     from fluence_dao.config import Settings

@@ -27,12 +27,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
 from fluence_dao.peer.remote import drive_client
 from fluence_dao.peer.wire import FrameReader, decode_particle, encode_particle, frame
+from fluence_dao.util.net import LOOPBACK
 
 if TYPE_CHECKING:
     from libp2p.abc import IHost, INetConn, INetStream, INetwork

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
 from fluence_dao.peer.avm import (
     AVM_GUEST_CALL_SECONDS,
@@ -57,6 +56,7 @@ from fluence_dao.peer.scheduler import ScriptRun, ScriptScheduler
 from fluence_dao.peer.services import PermissionPolicy, ServiceHost
 from fluence_dao.peer.vault import ParticleVault
 from fluence_dao.peer.workers import CallJob, CallWorkers
+from fluence_dao.util.json_types import Args, JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.marine import HostBinary

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
@@ -43,6 +42,7 @@ from fluence_dao.peer.wire import (
     encode_signed_ping,
     frame,
 )
+from fluence_dao.util.net import LOOPBACK
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject
 
 logger = logging.getLogger(__name__)
 

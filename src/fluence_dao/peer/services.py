@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from multiformats import CID, multihash
 
-from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.peer.calls import BuiltinError
+from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 if TYPE_CHECKING:
     from fluence_dao.marine import CallParameters, HostBinary, ModuleConfig, ModuleInterface, MType

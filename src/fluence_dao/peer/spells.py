@@ -33,8 +33,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TypedDict, cast
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.peer.scheduler import RunBook, ScriptRun
+from fluence_dao.util.json_types import JsonObject
 
 logger = logging.getLogger(__name__)
 

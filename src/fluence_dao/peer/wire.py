@@ -25,9 +25,9 @@ from typing import Any
 
 import msgpack
 
-from fluence_dao._util.varint import encode_uvarint
 from fluence_dao.errors import ParticleError
 from fluence_dao.peer.particle import KeyPair, Particle, now_ms, verify_signature
+from fluence_dao.util.varint import encode_uvarint
 
 MSGPACK_PREFIX = b"\x81\x04"
 MAX_MESSAGE_BYTES = 4 * 2**20  # js-client refuses larger messages

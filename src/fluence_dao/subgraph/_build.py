@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from fluence_dao._util.paths import node_modules
 from fluence_dao.errors import BuildError, ToolNotFoundError
+from fluence_dao.util.paths import node_modules
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._manifest import EntitySchema, EntityType, FieldType
 from fluence_dao.subgraph._numbers import BigDecimal
 from fluence_dao.subgraph._store import Entity, Store
+from fluence_dao.util.json_types import JsonObject
 
 MAX_FIRST = 1000
 MAX_DEPTH = 16  # nesting of selections in one query (graph-node: GRAPH_GRAPHQL_MAX_DEPTH)

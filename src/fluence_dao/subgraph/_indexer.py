@@ -23,7 +23,6 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import SubgraphError
 from fluence_dao.marine.core import StoreLimits
 from fluence_dao.subgraph import _asc as A
@@ -31,6 +30,7 @@ from fluence_dao.subgraph._abi_types import AbiType, decode_elementary, eth_valu
 from fluence_dao.subgraph._manifest import EventHandler, Manifest, Mapping, load_manifest, load_schema
 from fluence_dao.subgraph._runtime import BlockState, HandlerError, MappingRuntime, Trigger
 from fluence_dao.subgraph._store import BlockPtr, DynamicDataSource, Store, encode_value
+from fluence_dao.util.json_types import JsonObject
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from fluence_dao._util.json_types import JsonArray, JsonObject
 from fluence_dao.errors import RpcUnavailableError, SubgraphError
+from fluence_dao.util.json_types import JsonArray, JsonObject
 
 
 def hex_bytes(value: str | None) -> bytes:

@@ -13,8 +13,6 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
-from fluence_dao._util.wasm_sections import static_data_end
 from fluence_dao.errors import ModuleLoadError, ModuleTrapError, SubgraphError
 from fluence_dao.marine.core import CoreInstance, CoreModule, StoreLimits
 from fluence_dao.subgraph._asc import AscHeap
@@ -23,6 +21,8 @@ from fluence_dao.subgraph._host import BlockState, HostContext, HostFailure, bin
 from fluence_dao.subgraph._manifest import EntitySchema, EventHandler, Mapping
 from fluence_dao.subgraph._rpc import hex_int
 from fluence_dao.subgraph._store import Store
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.wasm_sections import static_data_end
 
 log = logging.getLogger(__name__)
 

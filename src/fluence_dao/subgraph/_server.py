@@ -12,10 +12,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fluence_dao._util.net import LOOPBACK
 from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph._graphql import SubgraphSchema
 from fluence_dao.subgraph._indexer import Indexer
+from fluence_dao.util.net import LOOPBACK
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph._asc import (
     SV_ARRAY,
@@ -31,6 +30,7 @@ from fluence_dao.subgraph._asc import (
     StoreValue,
 )
 from fluence_dao.subgraph._numbers import BigDecimal
+from fluence_dao.util.json_types import JsonObject
 
 Entity = dict[str, StoreValue]
 

@@ -10,7 +10,7 @@ import json
 
 import wasmtime
 
-from fluence_dao._util.wasm_sections import append_custom_section
+from fluence_dao.util.wasm_sections import append_custom_section
 
 WAT = """
 (module

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao._util.varint import encode_uvarint
-from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import SDK_VERSION, discover_modules, generate_interface_types, parse_interface
 from fluence_dao.build._builder import (
     _linked_cache_key,
@@ -20,6 +18,8 @@ from fluence_dao.build._builder import (
     zig_build_args,
 )
 from fluence_dao.errors import BuildError
+from fluence_dao.util.varint import encode_uvarint
+from fluence_dao.util.wasm_sections import iter_custom_sections
 
 INTERFACE = '[records.P]\nx = "u8"\n[functions.f]\nargs = { p = "P" }\noutput = "String"\n[functions.g]\n'
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao._util.paths import node_modules
-from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import BUILTIN_RECORDS, load_interface, parse_interface, parse_type
 from fluence_dao.build._builder import _check_sources
 from fluence_dao.build._interface import interface_zig, root_zig
 from fluence_dao.errors import BuildError
+from fluence_dao.util.paths import node_modules
+from fluence_dao.util.wasm_sections import iter_custom_sections
 
 # avm.wasm's own functions and RunParameters, spelled in interface.toml form.
 AVM_LIKE = """

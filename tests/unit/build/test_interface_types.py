@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from fluence_dao._util.paths import node_modules
-from fluence_dao._util.wasm_sections import iter_custom_sections
 from fluence_dao.build import generate_interface_types
 from fluence_dao.errors import BuildError
+from fluence_dao.util.paths import node_modules
+from fluence_dao.util.wasm_sections import iter_custom_sections
 
 
 def _fn(name: str, args: list[tuple[str, Any]], outputs: list[Any]) -> dict[str, Any]:

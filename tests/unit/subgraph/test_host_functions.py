@@ -122,9 +122,9 @@ def test_unsupported_and_critical(host: Any) -> None:
 def test_rpc_outage_in_ethereum_call_is_not_a_mapping_failure(host: Any) -> None:
     """A dead endpoint (a real closed port) surfaces as RpcUnavailableError, so the block is retried later
     instead of failing the subgraph."""
-    from fluence_dao._util.net import free_port
     from fluence_dao.errors import RpcUnavailableError
     from fluence_dao.subgraph import EthRpc
+    from fluence_dao.util.net import free_port
 
     table, heap, ctx = host
     ctx.rpc = EthRpc(f"http://127.0.0.1:{free_port()}", timeout_s=2)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fluence_dao._util.varint import decode_uvarint, encode_uvarint
+from fluence_dao.util.varint import decode_uvarint, encode_uvarint
 
 
 @given(st.integers(min_value=0, max_value=2**63))

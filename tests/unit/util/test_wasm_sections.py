@@ -1,11 +1,11 @@
-"""_util.wasm_sections: keeping some exports, and where a module's static data ends."""
+"""util.wasm_sections: keeping some exports, and where a module's static data ends."""
 
 from __future__ import annotations
 
 import pytest
 import wasmtime
 
-from fluence_dao._util.wasm_sections import function_exports, keep_exports, static_data_end
+from fluence_dao.util.wasm_sections import function_exports, keep_exports, static_data_end
 
 WAT = """
 (module

@@ -26,9 +26,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.util.json_types import Args, JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.ipfs import Cid, Ipfs

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from fluence_dao._util.json_types import Args, JsonArray
 from fluence_dao.peer.builtins.math import checked
 from fluence_dao.peer.builtins.op import OpService
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.util.json_types import Args, JsonArray
 
 
 def _unique(items: list[str]) -> list[str]:

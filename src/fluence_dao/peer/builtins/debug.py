@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from fluence_dao._util.json_types import Args
 from fluence_dao.peer.builtins.json_ import stringify
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function
+from fluence_dao.util.json_types import Args
 
 logger = logging.getLogger("fluence_dao.peer.console")
 

@@ -10,9 +10,9 @@ import base64
 import binascii
 from typing import Any
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
 from fluence_dao.peer.services import Blueprint, normalize_module_config, unopt_pairs
+from fluence_dao.util.json_types import Args, JsonObject
 
 
 def _config_arg(args: Args, index: int) -> JsonObject:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 
 def stringify(value: object) -> str:

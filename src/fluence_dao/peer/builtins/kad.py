@@ -6,8 +6,8 @@ import hashlib
 
 import base58
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.util.json_types import Args, JsonObject
 
 K_VALUE = 20
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from fluence_dao._util.json_types import Args, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.util.json_types import Args, JsonValue
 
 I64_MIN = -(2**63)
 I64_MAX = 2**63 - 1

@@ -6,7 +6,6 @@ import hashlib
 
 import base58
 
-from fluence_dao._util.json_types import Args, JsonArray
 from fluence_dao.peer.calls import (
     JSON_NULL,
     BuiltinError,
@@ -16,6 +15,7 @@ from fluence_dao.peer.calls import (
     arg,
     opt,
 )
+from fluence_dao.util.json_types import Args, JsonArray
 
 
 def _b58decode(text: str) -> bytes:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.util.json_types import Args, JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.config import Settings

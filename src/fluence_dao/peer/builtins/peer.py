@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from fluence_dao import __version__
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.errors import ParticleError
 from fluence_dao.peer.calls import BuiltinService, CallContext, Deferred, Function, arg, missing, opt
 from fluence_dao.peer.particle import public_key_from_peer_id
+from fluence_dao.util.json_types import Args, JsonObject
 
 AIR_VERSION = "0.62.0"
 

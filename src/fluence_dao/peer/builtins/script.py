@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.util.json_types import Args, JsonObject
 
 #: getDataSrv names the peer answers itself in a script's particles; an argument cannot take them over
 RESERVED_ARGS = frozenset({"-relay-"})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function, arg
 from fluence_dao.peer.particle import verify_signature
+from fluence_dao.util.json_types import Args, JsonObject
 
 
 class SigService(BuiltinService):

@@ -19,10 +19,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, cast
 
-from fluence_dao._util.json_types import Args, JsonObject, JsonValue
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, ParticleHooks, arg, opt
 from fluence_dao.peer.scheduler import ScriptRun
 from fluence_dao.peer.spells import Spell, SpellConfigError, SpellStore, spell_id_of_particle
+from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 if TYPE_CHECKING:
     from fluence_dao.peer.node import Peer

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.util.json_types import Args, JsonObject
 
 
 class SrvService(BuiltinService):

@@ -6,8 +6,8 @@ check `success` behave as they would against a fresh nox with an empty trust gra
 
 from __future__ import annotations
 
-from fluence_dao._util.json_types import Args, JsonObject
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function
+from fluence_dao.util.json_types import Args, JsonObject
 
 
 def _certs(args: Args, ctx: CallContext) -> JsonObject:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fluence_dao._util.json_types import Args
 from fluence_dao.peer.calls import BuiltinService, CallContext, Function, arg
+from fluence_dao.util.json_types import Args
 
 
 class VaultService(BuiltinService):

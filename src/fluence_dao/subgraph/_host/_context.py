@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.subgraph._asc import AscHeap
 from fluence_dao.subgraph._manifest import EntitySchema, Mapping
 from fluence_dao.subgraph._store import Entity, Store
+from fluence_dao.util.json_types import JsonObject
 
 #: A host function: called by wasmtime with the guest's numbers, returns a number or None.
 HostFunction = Callable[..., Any]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fluence_dao._util.json_types import JsonObject
 from fluence_dao.subgraph._host._context import HostContext, HostFunction
 from fluence_dao.subgraph._store import decode_value, encode_value
+from fluence_dao.util.json_types import JsonObject
 
 
 def _create(ctx: HostContext, name: str, params: list[str], context: JsonObject | None) -> None:

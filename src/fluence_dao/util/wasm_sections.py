@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fluence_dao._util.varint import decode_uvarint, encode_uvarint
+from fluence_dao.util.varint import decode_uvarint, encode_uvarint
 
 WASM_MAGIC = b"\0asm\x01\0\0\0"
 _CUSTOM = 0

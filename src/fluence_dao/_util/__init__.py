@@ -1,1 +1,0 @@
-"""Private helpers shared across subpackages. Nothing here imports heavy libraries."""
