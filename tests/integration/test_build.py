@@ -22,8 +22,8 @@ from fluence_dao.build import (
     load_interface,
     wasm_function_exports,
     wasm_source_dir,
+    zig_command,
 )
-from fluence_dao.build._interface import ABI_EXPORTS
 from fluence_dao.cli.main import app
 from fluence_dao.errors import BuildError
 from fluence_dao.util.wasm_sections import iter_custom_sections
@@ -53,8 +53,8 @@ def test_exports_are_exactly_the_abi_and_the_described_functions(built: dict[str
     for name, module in built.items():
         interface = load_interface(wasm_source_dir() / name / "interface.toml")
         exported = wasm_function_exports(module.path.read_bytes())
-        assert sorted(exported) == sorted([*ABI_EXPORTS, *(f.name for f in interface.functions)]), name
-        assert module.functions == tuple(f.name for f in interface.functions)
+        assert sorted(exported) == sorted(interface.exports), name
+        assert module.functions == tuple(interface.functions)
 
 
 def test_marine_sections(built: dict[str, BuiltModule]) -> None:
@@ -65,7 +65,7 @@ def test_marine_sections(built: dict[str, BuiltModule]) -> None:
         assert by_name["__fluence_sdk_version"] == SDK_VERSION.encode()
         generated = [(n, p) for n, p in sections if n.startswith("__m_generated_section__")]
         assert len(generated) == len({n for n, _ in generated}), f"{name}: duplicate sections"
-        for fn in interface.functions:
+        for fn in interface.functions.values():
             doc = json.loads(by_name[f"__m_generated_section__{fn.name}"])
             assert doc["ast_type"] == "Function"
             assert doc["signature"]["name"] == fn.name
@@ -82,7 +82,7 @@ def test_imports_are_only_host_api_and_described_namespaces(built: dict[str, Bui
     for name, module in built.items():
         interface = load_interface(wasm_source_dir() / name / "interface.toml")
         imports = wasmtime.Module(engine, module.path.read_bytes()).imports
-        described = {(ns, f.link_name or f.name) for ns, fns in interface.imports.items() for f in fns}
+        described = set(interface.imports)
         for imp in imports:
             assert imp.module in HOST_NAMESPACES or (imp.module, imp.name) in described, (name, imp.module, imp.name)
         if name == "conformance":
@@ -200,8 +200,6 @@ def test_cli_unknown_module_fails_naming_it(tmp_path: Path) -> None:
 
 def test_zig_sources_are_zig_fmt_clean() -> None:
     import subprocess
-
-    from fluence_dao.build._builder import zig_command
 
     dirs = [
         wasm_source_dir() / d for d in ("lib", "conformance", "curl_adapter", "pingpong_effector", "pingpong_facade")

@@ -9,42 +9,57 @@ sections Fluence runtimes read: `__m_generated_section__*` JSON, `__fluence_sdk_
 from fluence_dao.build._builder import (
     SDK_VERSION,
     BuiltModule,
+    add_sections,
     build_module,
     build_modules,
+    check_sources,
     default_out_dir,
     discover_modules,
+    linked_cache_key,
     wasm_function_exports,
     wasm_source_dir,
+    write_glue,
+    zig_build_args,
+    zig_command,
     zig_test,
 )
-from fluence_dao.build._interface import (
-    BUILTIN_RECORDS,
-    ModuleInterface,
-    load_interface,
-    parse_interface,
-    parse_type,
-)
+from fluence_dao.build._interface import interface_zig, load_interface, parse_interface, parse_rust_type, root_zig
 from fluence_dao.build._interface_types import generate_interface_types
-from fluence_dao.build._native import NATIVE_LIBRARIES, BuiltNative, build_native, native_out_dir
+from fluence_dao.build._native import (
+    NATIVE_LIBRARIES,
+    BuiltNative,
+    build_native,
+    native_out_dir,
+    native_supported_host,
+)
+from fluence_dao.util.marine_interface import ModuleInterface
 
 __all__ = [
-    "BUILTIN_RECORDS",
     "NATIVE_LIBRARIES",
     "SDK_VERSION",
     "BuiltModule",
     "BuiltNative",
     "ModuleInterface",
+    "add_sections",
     "build_module",
     "build_modules",
     "build_native",
+    "check_sources",
     "default_out_dir",
     "discover_modules",
     "generate_interface_types",
+    "interface_zig",
+    "linked_cache_key",
     "load_interface",
     "native_out_dir",
+    "native_supported_host",
     "parse_interface",
-    "parse_type",
+    "parse_rust_type",
+    "root_zig",
     "wasm_function_exports",
     "wasm_source_dir",
+    "write_glue",
+    "zig_build_args",
+    "zig_command",
     "zig_test",
 ]

@@ -25,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluence_dao.build._interface import ModuleInterface, interface_zig, load_interface, root_zig
+from fluence_dao.build._interface import interface_zig, load_interface, root_zig
 from fluence_dao.build._interface_types import generate_interface_types
 from fluence_dao.errors import BuildError
+from fluence_dao.util.marine_interface import ModuleInterface
 from fluence_dao.util.paths import cache_dir, project_root
 from fluence_dao.util.wasm_sections import append_custom_section, function_exports, iter_custom_sections
 
@@ -140,12 +141,12 @@ def build_module(
     main_zig = module_dir / "main.zig"
     if not main_zig.is_file():
         raise BuildError(f"module {name}: {main_zig} not found", module=name)
-    _check_sources(interface, module_dir)
+    check_sources(interface, module_dir)
 
     started = time.monotonic()
-    glue_dir = _write_glue(interface, f"wasm/{name}/{INTERFACE_FILE}")
+    glue_dir = write_glue(interface, f"wasm/{name}/{INTERFACE_FILE}")
     marine_zig = source_dir / "lib" / "marine.zig"
-    key = _linked_cache_key(name, glue_dir, module_dir, marine_zig, interface)
+    key = linked_cache_key(name, glue_dir, module_dir, marine_zig, interface)
     cached = cache_dir() / "linked" / f"{name}-{key}.wasm"
     target = out / f"{name}.wasm"
     if cached.is_file():
@@ -168,7 +169,7 @@ def build_module(
     _write_atomically(target, data)
     digest = hashlib.sha256(data).hexdigest()
     log.info("built %s: %d bytes in %.1f s", name, len(data), time.monotonic() - started)
-    return BuiltModule(name, target, len(data), digest, tuple(f.name for f in interface.functions))
+    return BuiltModule(name, target, len(data), digest, tuple(interface.functions))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -178,7 +179,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     partial.replace(path)
 
 
-def _linked_cache_key(name: str, glue_dir: Path, module_dir: Path, marine_zig: Path, interface: ModuleInterface) -> str:
+def linked_cache_key(name: str, glue_dir: Path, module_dir: Path, marine_zig: Path, interface: ModuleInterface) -> str:
     """A digest of everything the Zig output depends on.
 
     `zig build-exe` from the command line does not reuse its own cache for the final output (only the
@@ -225,9 +226,9 @@ def add_sections(linked: bytes, interface: ModuleInterface) -> bytes:
     return append_custom_section(data, "interface-types", generate_interface_types(docs))
 
 
-def _check_sources(interface: ModuleInterface, module_dir: Path) -> None:
+def check_sources(interface: ModuleInterface, module_dir: Path) -> None:
     """Fail loudly when Zig sources and interface.toml disagree about what is exported."""
-    described = {f.name for f in interface.functions}
+    described = set(interface.functions)
     declared: set[str] = set()
     for source in sorted(module_dir.glob("*.zig")):
         text = source.read_text(encoding="utf-8")
@@ -258,7 +259,7 @@ def _check_sources(interface: ModuleInterface, module_dir: Path) -> None:
         )
 
 
-def _write_glue(interface: ModuleInterface, label: str) -> Path:
+def write_glue(interface: ModuleInterface, label: str) -> Path:
     """Write the generated Zig files into a directory named by their content."""
     files = {"root.zig": root_zig(interface, label), "interface.zig": interface_zig(interface, label)}
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:24]

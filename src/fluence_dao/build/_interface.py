@@ -26,230 +26,51 @@ typed wrappers of the imports.
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fluence_dao.errors import BuildError
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, JsonValue
+from fluence_dao.util.marine_interface import (
+    ABI_EXPORTS,
+    RUST_NAMES,
+    SCALAR_SIZES,
+    SDK_RECORDS,
+    Argument,
+    FunctionSignature,
+    ImportSignature,
+    ModuleInterface,
+    MType,
+    RecordType,
+)
 
-ABI_EXPORTS = ("allocate", "release_objects", "get_result_ptr", "get_result_size", "set_result_ptr", "set_result_size")
-SECTION_PREFIX = "__m_generated_section__"
-
-_SCALARS = {
-    "bool": "Boolean", "i8": "I8", "i16": "I16", "i32": "I32", "i64": "I64", "u8": "U8", "u16": "U16",
-    "u32": "U32", "u64": "U64", "f32": "F32", "f64": "F64",
-}  # fmt: skip
+_FROM_RUST = {rust: kind for kind, rust in RUST_NAMES.items() if kind in SCALAR_SIZES}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VEC = re.compile(r"Vec\s*<(.*)>\Z")
 
 
-@dataclass(frozen=True)
-class MarineType:
-    """A Marine type: kind is a scalar name, "String", "&str", "Vec" (with `inner`) or "Record" (with `record`)."""
-
-    kind: str
-    inner: MarineType | None = None
-    record: str | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "Vec":
-            return f"Vec<{self.inner}>"
-        if self.kind == "Record":
-            return str(self.record)
-        return self.kind
-
-    @property
-    def is_scalar(self) -> bool:
-        return self.kind in _SCALARS
-
-    def records(self) -> list[str]:
-        """Record names used by this type."""
-        if self.kind == "Record":
-            return [str(self.record)]
-        return self.inner.records() if self.inner else []
-
-    def to_json(self) -> JsonObject:
-        """The type as marine-rs-sdk's `ParsedType` serializes it."""
-        if self.kind in _SCALARS:
-            return {_SCALARS[self.kind]: "ByValue"}
-        if self.kind == "String":
-            return {"Utf8String": "ByValue"}
-        if self.kind == "&str":
-            return {"Utf8Str": "ByRef"}
-        if self.kind == "Vec":
-            assert self.inner is not None
-            return {"Vector": [self.inner.to_json(), "ByValue"]}
-        return {"Record": [self.record, "ByValue"]}
-
-    def zig(self, records_prefix: str = "") -> str:
-        """The Zig type of values of this type."""
-        if self.kind in _SCALARS:
-            return self.kind
-        if self.kind in ("String", "&str"):
-            return "[]const u8"
-        if self.kind == "Vec":
-            assert self.inner is not None
-            return "[]const " + self.inner.zig(records_prefix)
-        return records_prefix + _zig_ident(str(self.record))
-
-
-def parse_type(text: str, *, where: str) -> MarineType:
-    """Parse a Marine type in Rust spelling; `where` names the place for the error message."""
+def parse_rust_type(text: str, *, where: str) -> MType:
+    """Parse a Marine type in Rust spelling (`u64`, `String`, `&str`, `Vec<T>`, a record name); `where` names the
+    place for the error message."""
     spelled = text.strip()
-    if spelled in _SCALARS or spelled in ("String", "&str"):
-        return MarineType(spelled)
+    if spelled in _FROM_RUST:
+        return MType(_FROM_RUST[spelled])
+    if spelled == "String":
+        return MType("Utf8String")
+    if spelled == "&str":
+        return MType("Utf8Str", passing="ByRef")
     if spelled in ("&String", "str"):
         raise BuildError(f"{where}: type {text!r} is not supported; use String or &str")
     vec = _VEC.match(spelled)
     if vec:
-        inner = parse_type(vec.group(1), where=where)
-        if inner.kind == "&str":
+        inner = parse_rust_type(vec.group(1), where=where)
+        if inner.kind == "Utf8Str":
             raise BuildError(f"{where}: Vec<&str> is not a Marine type; use Vec<String>")
-        return MarineType("Vec", inner=inner)
+        return MType("Vector", element=inner)
     if _IDENT.match(spelled):
-        return MarineType("Record", record=spelled)
+        return MType("Record", record=spelled)
     raise BuildError(f"{where}: cannot parse type {text!r}")
-
-
-@dataclass(frozen=True)
-class Argument:
-    name: str
-    type: MarineType
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    arguments: tuple[Argument, ...]
-    output: MarineType | None
-    link_name: str | None = None
-
-    def signature_json(self) -> JsonObject:
-        return {
-            "name": self.name,
-            "arguments": [{"name": a.name, "ty": a.type.to_json()} for a in self.arguments],
-            "output_types": [self.output.to_json()] if self.output else [],
-        }
-
-
-@dataclass(frozen=True)
-class Record:
-    name: str
-    fields: tuple[Argument, ...]
-
-    def to_json(self) -> JsonObject:
-        return {
-            "ast_type": "Record",
-            "name": self.name,
-            "fields": {"Named": [{"name": f.name, "ty": f.type.to_json()} for f in self.fields]},
-        }
-
-
-def _builtin(name: str, fields: list[tuple[str, str]]) -> Record:
-    return Record(name, tuple(Argument(n, parse_type(t, where=name)) for n, t in fields))
-
-
-# The records marine-rs-sdk 0.14 defines itself (crates/call-parameters, src/mounted_binary.rs).
-BUILTIN_RECORDS: dict[str, Record] = {
-    r.name: r
-    for r in (
-        _builtin(
-            "CallParameters",
-            [
-                ("particle", "ParticleParameters"),
-                ("service_id", "String"),
-                ("service_creator_peer_id", "String"),
-                ("host_id", "String"),
-                ("worker_id", "String"),
-                ("tetraplets", "Vec<Vec<SecurityTetraplet>>"),
-            ],
-        ),
-        _builtin(
-            "ParticleParameters",
-            [
-                ("id", "String"),
-                ("init_peer_id", "String"),
-                ("timestamp", "u64"),
-                ("ttl", "u32"),
-                ("script", "String"),
-                ("signature", "Vec<u8>"),
-                ("token", "String"),
-            ],
-        ),
-        _builtin(
-            "SecurityTetraplet",
-            [("peer_pk", "String"), ("service_id", "String"), ("function_name", "String"), ("lens", "String")],
-        ),
-        _builtin(
-            "MountedBinaryResult",
-            [("ret_code", "i32"), ("error", "String"), ("stdout", "Vec<u8>"), ("stderr", "Vec<u8>")],
-        ),
-        _builtin(
-            "MountedBinaryStringResult",
-            [("ret_code", "i32"), ("error", "String"), ("stdout", "String"), ("stderr", "String")],
-        ),
-    )
-}
-
-
-@dataclass
-class ModuleInterface:
-    """What interface.toml says: the module's records, exported functions and imports."""
-
-    name: str
-    records: list[Record] = field(default_factory=list)
-    functions: list[Function] = field(default_factory=list)
-    imports: dict[str, list[Function]] = field(default_factory=dict)
-
-    @property
-    def exports(self) -> list[str]:
-        """Every function the wasm module must export: the ABI plus the described functions."""
-        return [*ABI_EXPORTS, *(f.name for f in self.functions)]
-
-    def all_records(self) -> list[Record]:
-        """The module's records followed by the sdk records it uses (directly or through other records)."""
-        own = {r.name for r in self.records}
-        used: list[str] = []
-
-        def visit(name: str) -> None:
-            if name in own or name in used:
-                return
-            used.append(name)
-            for f in BUILTIN_RECORDS[name].fields:
-                for inner in f.type.records():
-                    visit(inner)
-
-        types = [a.type for fn in self._all_functions() for a in fn.arguments]
-        types += [fn.output for fn in self._all_functions() if fn.output]
-        types += [f.type for r in self.records for f in r.fields]
-        for ty in types:
-            for name in ty.records():
-                visit(name)
-        return [*self.records, *(BUILTIN_RECORDS[n] for n in used)]
-
-    def _all_functions(self) -> list[Function]:
-        return [*self.functions, *(f for fns in self.imports.values() for f in fns)]
-
-    def sections(self) -> list[tuple[str, bytes]]:
-        """The `__m_generated_section__*` custom sections: functions, then records, then imports."""
-        docs: list[tuple[str, JsonObject]] = []
-        for fn in self.functions:
-            docs.append((fn.name, {"ast_type": "Function", "signature": fn.signature_json()}))
-        for record in self.all_records():
-            docs.append((record.name, record.to_json()))
-        for namespace, functions in self.imports.items():
-            imports = [{"link_name": f.link_name, "signature": f.signature_json()} for f in functions]
-            docs.append((namespace, {"ast_type": "ExternMod", "namespace": namespace, "imports": imports}))
-        return [(SECTION_PREFIX + name.replace(".", "_"), _json_bytes(doc)) for name, doc in docs]
-
-
-def _json_bytes(doc: JsonObject) -> bytes:
-    """JSON as serde_json writes it: no spaces, keys in declaration order, UTF-8 unescaped."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 # --- parsing -----------------------------------------------------------------------------------------------
@@ -267,6 +88,8 @@ def load_interface(path: Path, name: str | None = None) -> ModuleInterface:
 
 
 def parse_interface(data: JsonObject, name: str, *, where: str = "interface.toml") -> ModuleInterface:
+    """interface.toml's tables -> the module's interface; its records are the module's own, then the sdk records
+    it uses (directly or through other records), in the order the sections describe them."""
     unknown = set(data) - {"records", "functions", "imports"}
     if unknown:
         raise BuildError(f"{where}: unknown top-level keys {sorted(unknown)} (expected records, functions, imports)")
@@ -274,23 +97,28 @@ def parse_interface(data: JsonObject, name: str, *, where: str = "interface.toml
     for record_name, fields in _table(data.get("records", {}), f"{where}: [records]").items():
         here = f"{where}: record {record_name}"
         _check_name(record_name, here)
-        if record_name in BUILTIN_RECORDS:
+        if record_name in SDK_RECORDS:
             raise BuildError(f"{here}: {record_name} is defined by the sdk; use it without defining it")
         fields = _table(fields, here)
         if not fields:
             raise BuildError(f"{here}: a record needs at least one field")
-        interface.records.append(Record(record_name, _arguments(fields, here, allow_str=False)))
+        interface.records[record_name] = RecordType(record_name, _arguments(fields, here, allow_str=False))
     for fn_name, spec in _table(data.get("functions", {}), f"{where}: [functions]").items():
-        interface.functions.append(_function(fn_name, spec, f"{where}: function {fn_name}"))
+        interface.functions[fn_name] = _function(fn_name, spec, f"{where}: function {fn_name}")[0]
     for namespace, functions in _table(data.get("imports", {}), f"{where}: [imports]").items():
         _check_name(namespace, f"{where}: import namespace")
-        interface.imports[namespace] = [
-            _function(fn_name, spec, f"{where}: import {namespace}.{fn_name}", allow_link_name=True)
-            for fn_name, spec in _table(functions, f"{where}: [imports.{namespace}]").items()
-        ]
+        for fn_name, spec in _table(functions, f"{where}: [imports.{namespace}]").items():
+            here = f"{where}: import {namespace}.{fn_name}"
+            signature, link_name = _function(fn_name, spec, here, allow_link_name=True)
+            imported = ImportSignature(namespace, link_name, signature)
+            if (namespace, imported.name) in interface.imports:
+                raise BuildError(f"{here}: {namespace}.{imported.name} is imported twice; give one a link_name")
+            interface.imports[(namespace, imported.name)] = imported
     _check_records(interface, where)
+    for record_name in _sdk_records_used(interface):
+        interface.records[record_name] = SDK_RECORDS[record_name]
     reserved = set(ABI_EXPORTS) | {"memory", "_start", "_initialize"}
-    clashing = sorted(f.name for f in interface.functions if f.name in reserved)
+    clashing = sorted(f for f in interface.functions if f in reserved)
     if clashing:
         raise BuildError(
             f"{where}: {', '.join(clashing)}: a function may not be named like an ABI export "
@@ -299,7 +127,33 @@ def parse_interface(data: JsonObject, name: str, *, where: str = "interface.toml
     return interface
 
 
-def _table(value: Any, where: str) -> JsonObject:
+def _all_signatures(interface: ModuleInterface) -> list[FunctionSignature]:
+    return [*interface.functions.values(), *(i.signature for i in interface.imports.values())]
+
+
+def _sdk_records_used(interface: ModuleInterface) -> list[str]:
+    """The sdk records the interface uses, directly or through other records, in first-use order."""
+    used: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in interface.records or name in used:
+            return
+        used.append(name)
+        for f in SDK_RECORDS[name].fields:
+            for inner in f.ty.records():
+                visit(inner)
+
+    signatures = _all_signatures(interface)
+    types = [a.ty for fn in signatures for a in fn.arguments]
+    types += [fn.output for fn in signatures if fn.output]
+    types += [f.ty for r in interface.records.values() for f in r.fields]
+    for ty in types:
+        for name in ty.records():
+            visit(name)
+    return used
+
+
+def _table(value: JsonValue, where: str) -> JsonObject:
     if not isinstance(value, dict):
         raise BuildError(f"{where}: expected a table, got {value!r}")
     return value
@@ -316,46 +170,50 @@ def _arguments(spec: JsonObject, where: str, *, allow_str: bool) -> tuple[Argume
         _check_name(arg_name, where)
         if not isinstance(type_text, str):
             raise BuildError(f"{where}: the type of {arg_name!r} must be a string, got {type_text!r}")
-        ty = parse_type(type_text, where=f"{where}, {arg_name}")
-        if ty.kind == "&str" and not allow_str:
+        ty = parse_rust_type(type_text, where=f"{where}, {arg_name}")
+        if ty.kind == "Utf8Str" and not allow_str:
             raise BuildError(f"{where}, {arg_name}: &str is allowed for arguments only; use String")
         out.append(Argument(arg_name, ty))
     return tuple(out)
 
 
-def _function(name: str, spec: Any, where: str, *, allow_link_name: bool = False) -> Function:
+def _function(
+    name: str, spec: JsonValue, where: str, *, allow_link_name: bool = False
+) -> tuple[FunctionSignature, str | None]:
+    """A function's table -> (its signature, its link_name or None)."""
     _check_name(name, where)
-    spec = _table(spec, where)
+    table = _table(spec, where)
     allowed = {"args", "output"} | ({"link_name"} if allow_link_name else set())
-    unknown = set(spec) - allowed
+    unknown = set(table) - allowed
     if unknown:
         raise BuildError(f"{where}: unknown keys {sorted(unknown)} (expected {', '.join(sorted(allowed))})")
-    arguments = _arguments(_table(spec.get("args", {}), where), where, allow_str=True)
+    arguments = _arguments(_table(table.get("args", {}), where), where, allow_str=True)
     output = None
-    if "output" in spec:
-        if not isinstance(spec["output"], str):
-            raise BuildError(f"{where}: output must be a type string, got {spec['output']!r}")
-        output = parse_type(spec["output"], where=f"{where}, output")
-        if output.kind == "&str":
+    if "output" in table:
+        spelled = table["output"]
+        if not isinstance(spelled, str):
+            raise BuildError(f"{where}: output must be a type string, got {spelled!r}")
+        output = parse_rust_type(spelled, where=f"{where}, output")
+        if output.kind == "Utf8Str":
             raise BuildError(f"{where}: a function cannot return &str; return String")
-    link_name = spec.get("link_name")
+    link_name = table.get("link_name")
     if link_name is not None and not isinstance(link_name, str):
         raise BuildError(f"{where}: link_name must be a string")
-    return Function(name, arguments, output, link_name)
+    return FunctionSignature(name, arguments, output), link_name
 
 
 def _check_records(interface: ModuleInterface, where: str) -> None:
-    known = {r.name for r in interface.records} | set(BUILTIN_RECORDS)
-    places: list[tuple[str, MarineType]] = []
-    for fn in interface.functions:
-        places += [(f"function {fn.name}, {a.name}", a.type) for a in fn.arguments]
+    known = set(interface.records) | set(SDK_RECORDS)
+    places: list[tuple[str, MType]] = []
+    for fn in interface.functions.values():
+        places += [(f"function {fn.name}, {a.name}", a.ty) for a in fn.arguments]
         places += [(f"function {fn.name}, output", fn.output)] if fn.output else []
-    for namespace, functions in interface.imports.items():
-        for fn in functions:
-            places += [(f"import {namespace}.{fn.name}, {a.name}", a.type) for a in fn.arguments]
-            places += [(f"import {namespace}.{fn.name}, output", fn.output)] if fn.output else []
-    for record in interface.records:
-        places += [(f"record {record.name}, {f.name}", f.type) for f in record.fields]
+    for imported in interface.imports.values():
+        fn, here = imported.signature, f"import {imported.namespace}.{imported.signature.name}"
+        places += [(f"{here}, {a.name}", a.ty) for a in fn.arguments]
+        places += [(f"{here}, output", fn.output)] if fn.output else []
+    for record in interface.records.values():
+        places += [(f"record {record.name}, {f.name}", f.ty) for f in record.fields]
     for place, ty in places:
         for name in ty.records():
             if name not in known:
@@ -369,21 +227,37 @@ def _zig_ident(name: str) -> str:
     return f'@"{name}"'
 
 
-def _raw_params(ty: MarineType) -> list[str]:
+def _rust(ty: MType) -> str:
+    """A scalar type's Rust (and Zig) name."""
+    return RUST_NAMES[ty.kind]
+
+
+def _zig(ty: MType, records_prefix: str = "") -> str:
+    """The Zig type of values of this type."""
+    if ty.is_scalar:
+        return _rust(ty)
+    if ty.is_string:
+        return "[]const u8"
+    if ty.element is not None:
+        return "[]const " + _zig(ty.element, records_prefix)
+    return records_prefix + _zig_ident(str(ty.record))
+
+
+def _raw_params(ty: MType) -> list[str]:
     """The wasm parameter types carrying one argument of type `ty` (as Zig types)."""
     if ty.is_scalar:
-        return [f"marine.Raw({ty.kind})"]
+        return [f"marine.Raw({_rust(ty)})"]
     if ty.kind == "Record":
         return ["u32"]
     return ["u32", "u32"]
 
 
-def _lift_expr(ty: MarineType, raw: list[str], prefix: str) -> str:
+def _lift_expr(ty: MType, raw: list[str], prefix: str) -> str:
     if ty.is_scalar:
-        return f"marine.fromRaw({ty.kind}, {raw[0]})"
+        return f"marine.fromRaw({_rust(ty)}, {raw[0]})"
     if ty.kind == "Record":
-        return f"marine.liftRecord({ty.zig(prefix)}, {raw[0]})"
-    return f"marine.liftSlice({ty.zig(prefix)}, {raw[0]}, {raw[1]})"
+        return f"marine.liftRecord({_zig(ty, prefix)}, {raw[0]})"
+    return f"marine.liftSlice({_zig(ty, prefix)}, {raw[0]}, {raw[1]})"
 
 
 def root_zig(interface: ModuleInterface, source_label: str) -> str:
@@ -399,24 +273,24 @@ def root_zig(interface: ModuleInterface, source_label: str) -> str:
         "comptime {",
         "    _ = marine.abi_exports;",
     ]
-    for fn in interface.functions:
+    for fn in interface.functions.values():
         lines.append(
             f'    if (!@hasDecl(impl, "{fn.name}")) @compileError("{source_label} describes `{fn.name}` '
             f'but main.zig has no `pub fn {fn.name}`");'
         )
     lines += ["}", ""]
-    for fn in interface.functions:
+    for fn in interface.functions.values():
         params: list[str] = []
         lifted: list[str] = []
         for arg in fn.arguments:
             raw_names = []
-            for raw_type in _raw_params(arg.type):
+            for raw_type in _raw_params(arg.ty):
                 raw_names.append(f"a{len(params)}")
                 params.append(f"{raw_names[-1]}: {raw_type}")
-            lifted.append(_lift_expr(arg.type, raw_names, "iface."))
+            lifted.append(_lift_expr(arg.ty, raw_names, "iface."))
         out = fn.output
-        ret = f"marine.Raw({out.kind})" if out and out.is_scalar else "void"
-        result_type = out.zig("iface.") if out else "void"
+        ret = f"marine.Raw({_rust(out)})" if out and out.is_scalar else "void"
+        result_type = _zig(out, "iface.") if out else "void"
         call = f'marine.unwrap({result_type}, "{fn.name}", impl.{_zig_ident(fn.name)}({", ".join(lifted)}))'
         lines.append(f"export fn {_zig_ident(fn.name)}({', '.join(params)}) {ret} {{")
         lines += ["    marine.beginCall();", "    defer marine.endCall();"]
@@ -425,7 +299,7 @@ def root_zig(interface: ModuleInterface, source_label: str) -> str:
         else:
             lines.append(f"    const result: {result_type} = {call};")
             if out.is_scalar:
-                lines.append(f"    return marine.toRaw({out.kind}, result);")
+                lines.append(f"    return marine.toRaw({_rust(out)}, result);")
             elif out.kind == "Record":
                 lines.append(f"    marine.returnRecord({result_type}, result);")
             else:
@@ -441,46 +315,47 @@ def interface_zig(interface: ModuleInterface, source_label: str) -> str:
         'const marine = @import("marine");',
         "",
     ]
-    for record in interface.all_records():
-        if record.name in BUILTIN_RECORDS:
+    for record in interface.records.values():
+        if record.name in SDK_RECORDS:
             lines.append(f"pub const {_zig_ident(record.name)} = marine.{record.name};")
             continue
         lines.append(f"pub const {_zig_ident(record.name)} = struct {{")
-        lines += [f"    {_zig_ident(f.name)}: {f.type.zig()}," for f in record.fields]
+        lines += [f"    {_zig_ident(f.name)}: {_zig(f.ty)}," for f in record.fields]
         lines.append("};")
-    for namespace, functions in interface.imports.items():
+    for extern in interface.extern_modules():
+        namespace = extern.namespace
         lines += ["", f"pub const {_zig_ident(namespace)} = struct {{", "    const raw = struct {"]
-        for fn in functions:
-            raw_params = [p for a in fn.arguments for p in _raw_params(a.type)]
+        for imported in extern.imports:
+            fn = imported.signature
+            raw_params = [p for a in fn.arguments for p in _raw_params(a.ty)]
             params = ", ".join(f"p{i}: {t}" for i, t in enumerate(raw_params))
-            ret = f"marine.Raw({fn.output.kind})" if fn.output and fn.output.is_scalar else "void"
-            link = fn.link_name or fn.name
-            lines.append(f'        extern "{namespace}" fn {_zig_ident(link)}({params}) {ret};')
+            ret = f"marine.Raw({_rust(fn.output)})" if fn.output and fn.output.is_scalar else "void"
+            lines.append(f'        extern "{namespace}" fn {_zig_ident(imported.name)}({params}) {ret};')
         lines.append("    };")
-        for fn in functions:
-            link = fn.link_name or fn.name
-            typed = ", ".join(f"{_zig_ident(a.name)}: {a.type.zig()}" for a in fn.arguments)
+        for imported in extern.imports:
+            fn, link = imported.signature, imported.name
+            typed = ", ".join(f"{_zig_ident(a.name)}: {_zig(a.ty)}" for a in fn.arguments)
             out = fn.output
-            lines.append(f"    pub fn {_zig_ident(fn.name)}({typed}) {out.zig() if out else 'void'} {{")
+            lines.append(f"    pub fn {_zig_ident(fn.name)}({typed}) {_zig(out) if out else 'void'} {{")
             raw_args: list[str] = []
             for i, arg in enumerate(fn.arguments):
                 value = _zig_ident(arg.name)
-                if arg.type.is_scalar:
-                    raw_args.append(f"marine.toRaw({arg.type.kind}, {value})")
-                elif arg.type.kind == "Record":
-                    raw_args.append(f"marine.lowerRecord({arg.type.zig()}, {value})")
+                if arg.ty.is_scalar:
+                    raw_args.append(f"marine.toRaw({_rust(arg.ty)}, {value})")
+                elif arg.ty.kind == "Record":
+                    raw_args.append(f"marine.lowerRecord({_zig(arg.ty)}, {value})")
                 else:
-                    lines.append(f"        const r{i} = marine.lowerSlice({arg.type.zig()}, {value});")
+                    lines.append(f"        const r{i} = marine.lowerSlice({_zig(arg.ty)}, {value});")
                     raw_args += [f"r{i}.ptr", f"r{i}.len"]
             call = f"raw.{_zig_ident(link)}({', '.join(raw_args)})"
             if out is None:
                 lines.append(f"        {call};")
             elif out.is_scalar:
-                lines.append(f"        return marine.fromRaw({out.kind}, {call});")
+                lines.append(f"        return marine.fromRaw({_rust(out)}, {call});")
             else:
                 lines.append(f"        {call};")
                 lift = "liftResultRecord" if out.kind == "Record" else "liftResultSlice"
-                lines.append(f"        return marine.{lift}({out.zig()});")
+                lines.append(f"        return marine.{lift}({_zig(out)});")
             lines.append("    }")
         lines.append("};")
     lines.append("")

@@ -21,9 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeAlias
 
-from fluence_dao.errors import BuildError
+from fluence_dao.errors import BuildError, ModuleLoadError
+from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.marine_interface import (
+    Argument,
+    ExternModule,
+    FunctionSignature,
+    ImportSignature,
+    MType,
+    RecordType,
+    SectionItem,
+    parse_section,
+)
 from fluence_dao.util.varint import encode_uvarint
 
 IT_VERSION = "0.27.0"
@@ -69,8 +80,19 @@ _U8_TYPE_TAG = 1  # allocate's element type for string bytes
 _INNER_LIST_MAX = 127
 _NAME_MAX = 255
 
-# An IType value: a simple name ("U64"), ("Array", inner) or ("Record", type_index).
-IType = str | tuple[str, Any]
+
+@dataclass(frozen=True)
+class _Array:
+    inner: IType
+
+
+@dataclass(frozen=True)
+class _RecordRef:
+    type_index: int
+
+
+IType: TypeAlias = "str | _Array | _RecordRef"
+"""An interface-types type: a simple name ("U64", "String", "ByteArray"), an array, or a record by type index."""
 
 
 @dataclass
@@ -85,19 +107,21 @@ class _Interfaces:
     import_count: int = 0
 
 
-def generate_interface_types(sections: Iterable[dict[str, Any]], version: str = IT_VERSION) -> bytes:
+def generate_interface_types(sections: Iterable[JsonObject], version: str = IT_VERSION) -> bytes:
     """The payload of the `interface-types` custom section for a module with these JSON descriptions.
 
     `sections` are the decoded `__m_generated_section__*` JSON documents in the order they appear in the
     module (records, functions and extern mods may be interleaved; they are processed in that order per kind).
     """
-    docs = list(sections)
-    records = [d for d in docs if d.get("ast_type") == "Record"]
-    functions = [d for d in docs if d.get("ast_type") == "Function"]
-    extern_mods = [d for d in docs if d.get("ast_type") == "ExternMod"]
-    unknown = [d.get("ast_type") for d in docs if d.get("ast_type") not in ("Record", "Function", "ExternMod")]
-    if unknown:
-        raise BuildError(f"unknown ast_type in generated sections: {unknown}")
+    items: list[SectionItem] = []
+    for doc in sections:
+        try:
+            items.append(parse_section(doc))
+        except ModuleLoadError as err:
+            raise BuildError(f"generated sections: {err.message}") from err
+    records = [item for item in items if isinstance(item, RecordType)]
+    functions = [item for item in items if isinstance(item, FunctionSignature)]
+    extern_mods = [item for item in items if isinstance(item, ExternModule)]
 
     it = _Interfaces()
     for index, (name, args, outputs) in enumerate(_DEFAULT_API):
@@ -110,37 +134,35 @@ def generate_interface_types(sections: Iterable[dict[str, Any]], version: str = 
     if it.unresolved:
         raise BuildError(f"records referenced but not described: {sorted(it.unresolved)}")
     for function in functions:
-        _add_function(it, function["signature"])
+        _add_function(it, function)
     for extern_mod in extern_mods:
-        namespace = extern_mod["namespace"]
+        namespace = extern_mod.namespace
         if namespace == "host" or namespace.startswith("__marine_host_api_v"):
             continue
-        for imported in extern_mod["imports"]:
-            _add_import(it, namespace, imported)
+        for imported in extern_mod.imports:
+            _add_import(it, imported)
 
     out = bytearray([0x05]) + _string(version)
-    for kind, items in ((0x00, it.types), (0x01, it.imports), (0x02, it.adapters), (0x03, it.exports),
+    for kind, parts in ((0x00, it.types), (0x01, it.imports), (0x02, it.adapters), (0x03, it.exports),
                         (0x04, it.implementations)):  # fmt: skip
-        if items:
-            out += bytes([kind]) + encode_uvarint(len(items)) + b"".join(items)
+        if parts:
+            out += bytes([kind]) + encode_uvarint(len(parts)) + b"".join(parts)
     return bytes(out)
 
 
 # --- records and types -------------------------------------------------------------------------------------
 
 
-def _add_record(it: _Interfaces, record: dict[str, Any]) -> None:
-    name = record["name"]
-    fields = record["fields"]
-    if fields == "Unit":
-        return
-    field_list = fields.get("Named", fields.get("Unnamed", []))
-    if not field_list:
+def _add_record(it: _Interfaces, record: RecordType) -> None:
+    name = record.name
+    if not record.fields:
+        if not record.named:  # a unit struct
+            return
         raise BuildError(f"record {name!r} has no fields")
     encoded_fields = [
-        _string(f.get("name") or "", what=f"field name in record {name!r}")
-        + _encode_itype(_itype(it, f["ty"], checked=False))
-        for f in field_list
+        _string(f.name if record.named else "", what=f"field name in record {name!r}")
+        + _encode_itype(_itype(it, f.ty, checked=False))
+        for f in record.fields
     ]
     body = b"\x01" + _string(name, what="record name") + _inner_list(encoded_fields, f"fields of record {name!r}")
     if name in it.record_ids:
@@ -153,34 +175,29 @@ def _add_record(it: _Interfaces, record: dict[str, Any]) -> None:
         it.types.append(body)
 
 
-def _itype(it: _Interfaces, ty: Any, *, checked: bool) -> IType:
-    """Marine JSON type -> IType. Unchecked record references reserve a type index (forward references)."""
-    if isinstance(ty, dict) and len(ty) == 1:
-        ((kind, value),) = ty.items()
-        if kind in _SCALARS:
-            return _SCALARS[kind]
-        if kind == "Vector":
-            inner = _itype(it, value[0], checked=checked)
-            return "ByteArray" if inner == "U8" else ("Array", inner)
-        if kind == "Record":
-            record_name = value[0]
-            if record_name not in it.record_ids:
-                if checked:
-                    raise BuildError(f"record {record_name!r} is used but not described")
-                it.record_ids[record_name] = len(it.types)
-                it.types.append(b"")  # placeholder, replaced when the record is described
-                it.unresolved.add(record_name)
-            return ("Record", it.record_ids[record_name])
-    raise BuildError(f"unsupported type in generated section: {ty!r}")
+def _itype(it: _Interfaces, ty: MType, *, checked: bool) -> IType:
+    """Marine type -> IType. Unchecked record references reserve a type index (forward references)."""
+    if ty.kind in _SCALARS:
+        return _SCALARS[ty.kind]
+    if ty.element is not None:
+        inner = _itype(it, ty.element, checked=checked)
+        return "ByteArray" if inner == "U8" else _Array(inner)
+    record_name = str(ty.record)
+    if record_name not in it.record_ids:
+        if checked:
+            raise BuildError(f"record {record_name!r} is used but not described")
+        it.record_ids[record_name] = len(it.types)
+        it.types.append(b"")  # placeholder, replaced when the record is described
+        it.unresolved.add(record_name)
+    return _RecordRef(it.record_ids[record_name])
 
 
 def _encode_itype(ty: IType) -> bytes:
     if isinstance(ty, str):
         return bytes([_SIMPLE_ITYPES[ty]])
-    kind, value = ty
-    if kind == "Array":
-        return bytes([_ARRAY]) + _encode_itype(value)
-    return bytes([_RECORD]) + encode_uvarint(value)
+    if isinstance(ty, _RecordRef):
+        return bytes([_RECORD]) + encode_uvarint(ty.type_index)
+    return bytes([_ARRAY]) + _encode_itype(ty.inner)
 
 
 def _function_type(args: Sequence[tuple[str, bytes]], outputs: Sequence[bytes]) -> bytes:
@@ -191,10 +208,11 @@ def _function_type(args: Sequence[tuple[str, bytes]], outputs: Sequence[bytes]) 
 # --- exported functions ------------------------------------------------------------------------------------
 
 
-def _add_function(it: _Interfaces, signature: dict[str, Any]) -> None:
-    name = signature["name"]
-    args = [(a["name"], _itype(it, a["ty"], checked=True)) for a in signature["arguments"]]
-    outputs = [_itype(it, t, checked=True) for t in signature["output_types"]]
+def _add_function(it: _Interfaces, signature: FunctionSignature) -> None:
+    name = signature.name
+    args = [(a.name, _itype(it, a.ty, checked=True)) for a in signature.arguments]
+    output_types = [signature.output] if signature.output is not None else []
+    outputs = [_itype(it, t, checked=True) for t in output_types]
     fn_type = _function_type([(n, _encode_itype(t)) for n, t in args], [_encode_itype(t) for t in outputs])
     it.types += [fn_type, fn_type]
     adapter_type, core_type = len(it.types) - 2, len(it.types) - 1
@@ -206,9 +224,9 @@ def _add_function(it: _Interfaces, signature: dict[str, Any]) -> None:
         instructions += _lower_argument(index, ty)
     instructions.append(_call_core(export_index))
     release = False
-    for json_ty, ty in zip(signature["output_types"], outputs, strict=True):
+    for marine_ty, ty in zip(output_types, outputs, strict=True):
         instructions += _lift_output(ty)
-        release |= _is_complex(json_ty)
+        release |= not marine_ty.is_scalar
     if release:
         instructions.append(_call_core(_RELEASE_OBJECTS))
     it.adapters.append(encode_uvarint(adapter_type) + _inner_list(instructions, f"instructions of {name!r}"))
@@ -227,10 +245,10 @@ def _lower_argument(index: int, ty: IType) -> list[bytes]:
             get,
             _op("string.lower_memory"),
         ]
-    if isinstance(ty, tuple):
-        if ty[0] == "Record":
-            return [get, bytes([_RECORD_LOWER]) + encode_uvarint(ty[1])]
-        return [get, bytes([_ARRAY_LOWER]) + _encode_itype(ty[1])]
+    if isinstance(ty, _RecordRef):
+        return [get, bytes([_RECORD_LOWER]) + encode_uvarint(ty.type_index)]
+    if isinstance(ty, _Array):
+        return [get, bytes([_ARRAY_LOWER]) + _encode_itype(ty.inner)]
     if ty == "ByteArray":
         return [get, bytes([_ARRAY_LOWER]) + _encode_itype("U8")]
     return [get, *_scalar_ops(ty, lift=False)]
@@ -243,10 +261,10 @@ def _lift_output(ty: IType) -> list[bytes]:
         return [*result, _op("string.lift_memory")]
     if ty == "ByteArray":
         return [*result, _op("byte_array.lift_memory")]
-    if isinstance(ty, tuple):
-        if ty[0] == "Record":
-            return [_call_core(_GET_RESULT_PTR), bytes([_RECORD_LIFT]) + encode_uvarint(ty[1])]
-        return [*result, bytes([_ARRAY_LIFT]) + _encode_itype(ty[1])]
+    if isinstance(ty, _RecordRef):
+        return [_call_core(_GET_RESULT_PTR), bytes([_RECORD_LIFT]) + encode_uvarint(ty.type_index)]
+    if isinstance(ty, _Array):
+        return [*result, bytes([_ARRAY_LIFT]) + _encode_itype(ty.inner)]
     return _scalar_ops(ty, lift=True)
 
 
@@ -263,7 +281,7 @@ def _scalar_ops(ty: IType, *, lift: bool) -> list[bytes]:
     """The conversion of a scalar passed into the module (`lift=False`) or read out of it."""
     if ty in ("F32", "F64"):
         return []
-    ops = _SCALAR_OPS.get(ty)  # type: ignore[arg-type]
+    ops = _SCALAR_OPS.get(ty) if isinstance(ty, str) else None
     if ops is None:
         raise BuildError(f"unsupported scalar type {ty!r}")
     return [_op(ops[1] if lift else ops[0])]
@@ -272,25 +290,25 @@ def _scalar_ops(ty: IType, *, lift: bool) -> list[bytes]:
 # --- functions imported from another module of the service -------------------------------------------------
 
 
-def _raw_args(arguments: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+def _raw_args(arguments: Sequence[Argument]) -> list[tuple[str, bytes]]:
     raw: list[tuple[str, bytes]] = []
     for arg in arguments:
-        kind = next(iter(arg["ty"]))
+        kind = arg.ty.kind
         if kind in ("Utf8Str", "Utf8String", "Vector"):
-            raw += [(f"{arg['name']}_ptr", _encode_itype("I32"))] * 2
+            raw += [(f"{arg.name}_ptr", _encode_itype("I32"))] * 2
         elif kind in ("I64", "U64"):
-            raw.append((arg["name"], _encode_itype("I64")))
+            raw.append((arg.name, _encode_itype("I64")))
         elif kind in ("F32", "F64"):
-            raw.append((arg["name"], _encode_itype(kind)))
+            raw.append((arg.name, _encode_itype(kind)))
         else:
-            raw.append((arg["name"], _encode_itype("I32")))
+            raw.append((arg.name, _encode_itype("I32")))
     return raw
 
 
-def _raw_outputs(output_types: list[dict[str, Any]]) -> list[bytes]:
+def _raw_outputs(output_types: Sequence[MType]) -> list[bytes]:
     raw: list[bytes] = []
     for ty in output_types:
-        kind = next(iter(ty))
+        kind = ty.kind
         if kind in ("I64", "U64"):
             raw.append(_encode_itype("I64"))
         elif kind in ("F32", "F64"):
@@ -300,13 +318,13 @@ def _raw_outputs(output_types: list[dict[str, Any]]) -> list[bytes]:
     return raw
 
 
-def _add_import(it: _Interfaces, namespace: str, imported: dict[str, Any]) -> None:
-    signature = imported["signature"]
-    link_name = imported.get("link_name") or signature["name"]
-    args = [(a["name"], _itype(it, a["ty"], checked=True)) for a in signature["arguments"]]
-    outputs = [_itype(it, t, checked=True) for t in signature["output_types"]]
+def _add_import(it: _Interfaces, imported: ImportSignature) -> None:
+    namespace, signature, link_name = imported.namespace, imported.signature, imported.name
+    output_types = [signature.output] if signature.output is not None else []
+    args = [(a.name, _itype(it, a.ty, checked=True)) for a in signature.arguments]
+    outputs = [_itype(it, t, checked=True) for t in output_types]
     it.types.append(_function_type([(n, _encode_itype(t)) for n, t in args], [_encode_itype(t) for t in outputs]))
-    raw_type = _function_type(_raw_args(signature["arguments"]), _raw_outputs(signature["output_types"]))
+    raw_type = _function_type(_raw_args(signature.arguments), _raw_outputs(output_types))
     it.types += [raw_type, raw_type]
     import_type, adapter_type, raw_import_type = len(it.types) - 3, len(it.types) - 2, len(it.types) - 1
     for function_type in (import_type, raw_import_type):
@@ -320,11 +338,11 @@ def _add_import(it: _Interfaces, namespace: str, imported: dict[str, Any]) -> No
     instructions: list[bytes] = []
     raw_index = 0
     release = False
-    for arg, (_, ty) in zip(signature["arguments"], args, strict=True):
+    for arg, (_, ty) in zip(signature.arguments, args, strict=True):
         lifted, width = _lift_import_argument(raw_index, ty)
         instructions += lifted
         raw_index += width
-        release |= _is_complex(arg["ty"])
+        release |= not arg.ty.is_scalar
     if release:
         instructions.append(_call_core(_RELEASE_OBJECTS))
     instructions.append(_call_core(len(it.exports) + it.import_count - 1))
@@ -337,19 +355,15 @@ def _add_import(it: _Interfaces, namespace: str, imported: dict[str, Any]) -> No
 
 
 def _lift_import_argument(index: int, ty: IType) -> tuple[list[bytes], int]:
-    if ty in ("String", "ByteArray") or (isinstance(ty, tuple) and ty[0] == "Array"):
-        if ty == "String":
-            op = _op("string.lift_memory")
-        elif ty == "ByteArray":
-            op = _op("byte_array.lift_memory")
+    if ty in ("String", "ByteArray") or isinstance(ty, _Array):
+        if isinstance(ty, _Array):
+            op = bytes([_ARRAY_LIFT]) + _encode_itype(ty.inner)
         else:
-            op = bytes([_ARRAY_LIFT]) + _encode_itype(ty[1])
+            op = _op("string.lift_memory" if ty == "String" else "byte_array.lift_memory")
         return [_arg_get(index), _arg_get(index + 1), op], 2
-    if isinstance(ty, tuple):  # record
-        return [_arg_get(index), bytes([_RECORD_LIFT]) + encode_uvarint(ty[1])], 1
-    if ty in ("F32", "F64"):
-        return [_arg_get(index)], 1
-    return [_arg_get(index), _op(_SCALAR_OPS[ty][1])], 1
+    if isinstance(ty, _RecordRef):
+        return [_arg_get(index), bytes([_RECORD_LIFT]) + encode_uvarint(ty.type_index)], 1
+    return [_arg_get(index), *_scalar_ops(ty, lift=True)], 1
 
 
 def _lower_import_output(ty: IType) -> list[bytes]:
@@ -358,21 +372,15 @@ def _lower_import_output(ty: IType) -> list[bytes]:
             _op("dup"), _op("string.size"), _push_i32(_U8_TYPE_TAG), _call_core(_ALLOCATE), _op("swap2"),
             _op("string.lower_memory"), _call_core(_SET_RESULT_SIZE), _call_core(_SET_RESULT_PTR),
         ]  # fmt: skip
-    if ty == "ByteArray" or (isinstance(ty, tuple) and ty[0] == "Array"):
-        inner: IType = "U8" if isinstance(ty, str) else ty[1]
+    if ty == "ByteArray" or isinstance(ty, _Array):
+        inner: IType = ty.inner if isinstance(ty, _Array) else "U8"
         return [bytes([_ARRAY_LOWER]) + _encode_itype(inner), _call_core(_SET_RESULT_SIZE), _call_core(_SET_RESULT_PTR)]
-    if isinstance(ty, tuple):
-        return [bytes([_RECORD_LOWER]) + encode_uvarint(ty[1]), _call_core(_SET_RESULT_PTR)]
-    if ty in ("F32", "F64"):
-        return []
-    return [_op(_SCALAR_OPS[ty][0])]
+    if isinstance(ty, _RecordRef):
+        return [bytes([_RECORD_LOWER]) + encode_uvarint(ty.type_index), _call_core(_SET_RESULT_PTR)]
+    return _scalar_ops(ty, lift=False)
 
 
 # --- primitives --------------------------------------------------------------------------------------------
-
-
-def _is_complex(json_ty: dict[str, Any]) -> bool:
-    return next(iter(json_ty)) in ("Utf8Str", "Utf8String", "Vector", "Record")
 
 
 def _string(text: str, what: str = "string") -> bytes:

@@ -5,6 +5,7 @@
 modules by import namespace, as Marine does, and calls the facade (the last module).
 """
 
+from fluence_dao.marine._abi import GuestMemory, Lifter, Lowerer, scalar_from_wasm, scalar_to_wasm
 from fluence_dao.marine._config import (
     BinaryResult,
     CallParameters,
@@ -13,7 +14,10 @@ from fluence_dao.marine._config import (
     ParticleParameters,
     SecurityTetraplet,
 )
-from fluence_dao.marine._sections import (
+from fluence_dao.marine._fastcall import CoreFunc, MemoryView
+from fluence_dao.marine.module import MarineModule, describe_module
+from fluence_dao.marine.service import MarineService
+from fluence_dao.util.marine_interface import (
     Argument,
     FunctionSignature,
     ImportSignature,
@@ -23,19 +27,22 @@ from fluence_dao.marine._sections import (
     RecordType,
     parse_interface,
 )
-from fluence_dao.marine.module import MarineModule, describe_module
-from fluence_dao.marine.service import MarineService
 
 __all__ = [
     "Argument",
     "BinaryResult",
     "CallParameters",
+    "CoreFunc",
     "FunctionSignature",
+    "GuestMemory",
     "HostBinary",
     "ImportSignature",
+    "Lifter",
+    "Lowerer",
     "MType",
     "MarineModule",
     "MarineService",
+    "MemoryView",
     "ModuleConfig",
     "ModuleInterface",
     "ParticleParameters",
@@ -44,4 +51,6 @@ __all__ = [
     "SecurityTetraplet",
     "describe_module",
     "parse_interface",
+    "scalar_from_wasm",
+    "scalar_to_wasm",
 ]

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from fluence_dao.errors import AbiError
-from fluence_dao.marine._sections import FunctionSignature, MType, RecordType
+from fluence_dao.util.marine_interface import FunctionSignature, MType, RecordType
 
 # allocate() type tags (marine-rs-sdk crates/main/src/export_allocator.rs).
 TYPE_TAGS: dict[str, int] = {

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from fluence_dao.errors import ModuleLoadError, MountedBinaryError
 from fluence_dao.marine._abi import GuestMemory, Lifter, Lowerer, RecordResolver, raw_signature
 from fluence_dao.marine._config import BinaryResult, CallParameters, HostBinary, ModuleConfig
-from fluence_dao.marine._sections import Argument, FunctionSignature, MType, RecordField, RecordType
+from fluence_dao.util.marine_interface import SDK_RECORDS, Argument, FunctionSignature, MType, RecordField, RecordType
 
 logger = logging.getLogger(__name__)
 
@@ -71,72 +71,31 @@ class ImportHost(Protocol):
     def resolve_import(self, namespace: str, name: str) -> FunctionSignature | None: ...
 
 
-def _s(kind: str) -> MType:
-    return MType(kind)
-
-
-def _fields(*pairs: tuple[str, MType]) -> tuple[RecordField, ...]:
-    return tuple(RecordField(n, t) for n, t in pairs)
-
-
 def _call_parameters_records(version: int) -> dict[str, RecordType]:
-    string = _s("Utf8String")
-    last = {0: "json_path", 1: "json_path", 2: "lambda"}.get(version, "lens")
-    tetraplet = RecordType(
-        "SecurityTetraplet",
-        _fields(("peer_pk", string), ("service_id", string), ("function_name", string), (last, string)),
-    )
-    tetraplets = MType("Vector", element=MType("Vector", element=MType("Record", record="SecurityTetraplet")))
-    if version <= 1:
-        head = [("init_peer_id", string), ("service_id", string), ("service_creator_peer_id", string)]
-        head.append(("host_id", string))
-        if version == 1:
-            head.append(("worker_id", string))
-        head += [("particle_id", string), ("tetraplets", tetraplets)]
-        return {"CallParameters": RecordType("CallParameters", _fields(*head)), "SecurityTetraplet": tetraplet}
-    particle = RecordType(
-        "ParticleParameters",
-        _fields(
-            ("id", string),
-            ("init_peer_id", string),
-            ("timestamp", _s("U64")),
-            ("ttl", _s("U32")),
-            ("script", string),
-            ("signature", MType("Vector", element=_s("U8"))),
-            ("token", string),
-        ),
-    )
-    call_parameters = RecordType(
-        "CallParameters",
-        _fields(
-            ("particle", MType("Record", record="ParticleParameters")),
-            ("service_id", string),
-            ("service_creator_peer_id", string),
-            ("host_id", string),
-            ("worker_id", string),
-            ("tetraplets", tetraplets),
-        ),
-    )
-    return {"CallParameters": call_parameters, "ParticleParameters": particle, "SecurityTetraplet": tetraplet}
+    """The CallParameters record (and the records it uses) as host API `version` lays it out; v3 is sdk 0.14's."""
+    records = {name: SDK_RECORDS[name] for name in ("CallParameters", "ParticleParameters", "SecurityTetraplet")}
+    if version >= 3:
+        return records
+    tetraplet = records["SecurityTetraplet"]
+    last = RecordField("lambda" if version == 2 else "json_path", tetraplet.fields[3].ty)
+    records["SecurityTetraplet"] = RecordType(tetraplet.name, (*tetraplet.fields[:3], last))
+    if version == 2:
+        return records
+    head = ["init_peer_id", "service_id", "service_creator_peer_id", "host_id", *(["worker_id"] if version else [])]
+    fields = [RecordField(name, MType("Utf8String")) for name in (*head, "particle_id")]
+    tetraplets = records["CallParameters"].fields[-1]
+    call_parameters = RecordType("CallParameters", (*fields, tetraplets))
+    return {"CallParameters": call_parameters, "SecurityTetraplet": records["SecurityTetraplet"]}
 
 
 CALL_PARAMETERS_RECORDS = {v: _call_parameters_records(v) for v in HOST_NAMESPACES.values()}
-
-MOUNTED_BINARY_RESULT = RecordType(
-    "MountedBinaryResult",
-    _fields(
-        ("ret_code", _s("I32")),
-        ("error", _s("Utf8String")),
-        ("stdout", MType("Vector", element=_s("U8"))),
-        ("stderr", MType("Vector", element=_s("U8"))),
-    ),
-)
+MOUNTED_BINARY_RESULT = SDK_RECORDS["MountedBinaryResult"]
 
 
 def mounted_binary_signature(name: str) -> FunctionSignature:
     return FunctionSignature(
         name=name,
-        arguments=(Argument("args", MType("Vector", element=_s("Utf8String"))),),
+        arguments=(Argument("args", MType("Vector", element=MType("Utf8String"))),),
         output=MType("Record", record="MountedBinaryResult"),
     )
 

@@ -35,9 +35,9 @@ from fluence_dao.marine import _engine
 from fluence_dao.marine._abi import Lifter, Lowerer, normalise_arguments, raw_signature, scalar_from_wasm
 from fluence_dao.marine._config import CallParameters, ModuleConfig
 from fluence_dao.marine._fastcall import CoreFunc, MemoryView
-from fluence_dao.marine._sections import FunctionSignature, ModuleInterface, RecordType, parse_interface
 from fluence_dao.marine._wasi import wasi_config
 from fluence_dao.marine.host_imports import HOST_NAMESPACES, check_import_type, host_function, return_to_guest
+from fluence_dao.util.marine_interface import FunctionSignature, ModuleInterface, RecordType, parse_interface
 
 logger = logging.getLogger(__name__)
 

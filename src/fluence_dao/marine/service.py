@@ -16,8 +16,8 @@ from typing import Any
 
 from fluence_dao.errors import ModuleLoadError
 from fluence_dao.marine._config import CallParameters, ModuleConfig
-from fluence_dao.marine._sections import ModuleInterface
 from fluence_dao.marine.module import MarineModule
+from fluence_dao.util.marine_interface import ModuleInterface
 
 WasmSource = str | os.PathLike[str] | bytes
 

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao.build import SDK_VERSION, discover_modules, generate_interface_types, parse_interface
-from fluence_dao.build._builder import (
-    _linked_cache_key,
-    _write_glue,
+from fluence_dao.build import (
+    SDK_VERSION,
     add_sections,
+    discover_modules,
+    generate_interface_types,
+    linked_cache_key,
+    parse_interface,
     wasm_function_exports,
+    write_glue,
     zig_build_args,
 )
 from fluence_dao.errors import BuildError
@@ -59,8 +62,8 @@ def module_dir(tmp_path: Path) -> Path:
 
 def _key(module_dir: Path) -> str:
     interface = parse_interface(tomllib.loads((module_dir / "interface.toml").read_text()), "m")
-    glue = _write_glue(interface, "wasm/m/interface.toml")
-    return _linked_cache_key("m", glue, module_dir, module_dir.parent / "lib" / "marine.zig", interface)
+    glue = write_glue(interface, "wasm/m/interface.toml")
+    return linked_cache_key("m", glue, module_dir, module_dir.parent / "lib" / "marine.zig", interface)
 
 
 def test_cache_key_is_stable_and_follows_every_input(cache: Path, module_dir: Path) -> None:
@@ -88,9 +91,9 @@ def test_cache_key_ignores_other_modules(cache: Path, module_dir: Path) -> None:
 def test_glue_directory_is_named_by_content(cache: Path) -> None:
     a = parse_interface(tomllib.loads("[functions.f]\n"), "m")
     b = parse_interface(tomllib.loads("[functions.g]\n"), "m")
-    assert _write_glue(a, "x") == _write_glue(a, "x")
-    assert _write_glue(a, "x") != _write_glue(b, "x")
-    assert (_write_glue(a, "x") / "root.zig").read_text().count("export fn") == 1
+    assert write_glue(a, "x") == write_glue(a, "x")
+    assert write_glue(a, "x") != write_glue(b, "x")
+    assert (write_glue(a, "x") / "root.zig").read_text().count("export fn") == 1
 
 
 def test_function_exports_are_read_from_the_export_section() -> None:

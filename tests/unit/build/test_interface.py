@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao.build import BUILTIN_RECORDS, load_interface, parse_interface, parse_type
-from fluence_dao.build._builder import _check_sources
-from fluence_dao.build._interface import interface_zig, root_zig
+from fluence_dao.build import check_sources, interface_zig, load_interface, parse_interface, parse_rust_type, root_zig
 from fluence_dao.errors import BuildError
+from fluence_dao.util.marine_interface import SDK_RECORDS
 from fluence_dao.util.paths import node_modules
 from fluence_dao.util.wasm_sections import iter_custom_sections
 
@@ -56,9 +55,8 @@ output = "String"
 args = { cp = "CallParameters" }
 output = "MountedBinaryStringResult"
 
-[imports.host.curl]
-args = { cmd = "Vec<String>" }
-output = "MountedBinaryResult"
+[imports.host]  # an inline table: the same interface as the seed's curl adapter
+curl = { args = { cmd = "Vec<String>" }, output = "MountedBinaryResult" }
 """
 
 # The seed's curl_adapter.wasm (Joera/gitcoin11-fluence, ens-service/artifacts, marine-rs-sdk 0.6): its
@@ -91,7 +89,7 @@ def test_function_and_record_sections_equal_avm_wasm_byte_for_byte(avm_sections:
 
 def test_sdk_records_equal_avm_wasm_byte_for_byte(avm_sections: dict[str, bytes]) -> None:
     ours = _sections(AVM_LIKE)
-    for name in BUILTIN_RECORDS:
+    for name in SDK_RECORDS:
         key = f"__m_generated_section__{name}"
         assert ours[key] == avm_sections[key], name
 
@@ -126,7 +124,7 @@ def test_str_argument_is_utf8str_by_ref() -> None:
     ],
 )
 def test_type_spellings(spelled: str, expected: object) -> None:
-    assert parse_type(spelled, where="t").to_json() == expected
+    assert parse_rust_type(spelled, where="t").to_json() == expected
 
 
 @pytest.mark.parametrize(
@@ -173,7 +171,7 @@ def _module(tmp_path: Path, interface: str, main: str, extra: dict[str, str] | N
 def test_described_function_missing_from_main_zig_fails(tmp_path: Path) -> None:
     module_dir = _module(tmp_path, "[functions.present]\n[functions.absent]\n", "pub fn present() void {}\n")
     with pytest.raises(BuildError, match=r"describes absent but main\.zig has no `pub fn`"):
-        _check_sources(load_interface(module_dir / "interface.toml"), module_dir)
+        check_sources(load_interface(module_dir / "interface.toml"), module_dir)
 
 
 def test_undescribed_export_fails(tmp_path: Path) -> None:
@@ -181,18 +179,18 @@ def test_undescribed_export_fails(tmp_path: Path) -> None:
         tmp_path, "[functions.f]\n", "pub fn f() void {}\n", {"util.zig": "export fn sneaky() void {}\n"}
     )
     with pytest.raises(BuildError, match=r"util\.zig exports `sneaky` but interface\.toml has no description"):
-        _check_sources(load_interface(module_dir / "interface.toml"), module_dir)
+        check_sources(load_interface(module_dir / "interface.toml"), module_dir)
 
 
 def test_hand_written_export_of_a_described_function_fails(tmp_path: Path) -> None:
     module_dir = _module(tmp_path, "[functions.f]\n", "export fn f() void {}\n")
     with pytest.raises(BuildError, match="declares `export fn f`"):
-        _check_sources(load_interface(module_dir / "interface.toml"), module_dir)
+        check_sources(load_interface(module_dir / "interface.toml"), module_dir)
 
 
 def test_consistent_module_passes(tmp_path: Path) -> None:
     module_dir = _module(tmp_path, "[functions.f]\n[functions.g]\n", "pub fn f() void {}\npub const g = f;\n")
-    _check_sources(load_interface(module_dir / "interface.toml"), module_dir)
+    check_sources(load_interface(module_dir / "interface.toml"), module_dir)
 
 
 def test_generated_zig_names_every_function_and_record() -> None:

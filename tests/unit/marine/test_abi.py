@@ -9,8 +9,7 @@ import struct
 import pytest
 
 from fluence_dao.errors import AbiError
-from fluence_dao.marine import MType, RecordField, RecordType
-from fluence_dao.marine._abi import Lifter, Lowerer, scalar_from_wasm, scalar_to_wasm
+from fluence_dao.marine import Lifter, Lowerer, MType, RecordField, RecordType, scalar_from_wasm, scalar_to_wasm
 
 STRING = MType("Utf8String")
 U64 = MType("U64")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import wasmtime
 
-from fluence_dao.marine._fastcall import CoreFunc, MemoryView
+from fluence_dao.marine import CoreFunc, MemoryView
 
 WAT = """
 (module

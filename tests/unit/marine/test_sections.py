@@ -8,7 +8,7 @@ import pytest
 
 from fluence_dao.errors import ModuleLoadError
 from fluence_dao.marine import MType, parse_interface
-from fluence_dao.marine._sections import iter_custom_sections, parse_type
+from fluence_dao.util.marine_interface import iter_custom_sections, parse_type
 
 # avm.wasm 0.62's own description of `invoke` and one of its records, verbatim.
 INVOKE = (

@@ -18,13 +18,13 @@ SIGNER_FUNCTIONS = {"initiate", "address", "sign_tx", "sign_message", "authorize
 def test_every_function_returns_a_result_record_and_is_documented(module: str) -> None:
     interface = load_interface(WASM / module / "interface.toml", module)
     readme = (WASM / module / "README.md").read_text()
-    records = {r.name: r for r in interface.records}
+    records = interface.records
     assert interface.functions
-    for fn in interface.functions:
+    for fn in interface.functions.values():
         assert fn.output is not None and fn.output.kind == "Record", fn.name
         record = records[str(fn.output.record)]
         assert [f.name for f in record.fields] == ["success", "error", "value"], record.name
-        assert [str(f.type) for f in record.fields][:2] == ["bool", "String"]
+        assert [f.ty.describe() for f in record.fields][:2] == ["bool", "String"]
         documented = re.search(rf"\b{fn.name}\(([^)]*)\)", readme)
         assert documented, f"{fn.name} is not documented in wasm/{module}/README.md"
         documented_args = [a.split(":")[0].strip() for a in documented.group(1).split(",") if a.strip()]
@@ -33,5 +33,5 @@ def test_every_function_returns_a_result_record_and_is_documented(module: str) -
 
 def test_signer_exports_nothing_but_its_documented_functions() -> None:
     interface = load_interface(WASM / "signer" / "interface.toml", "signer")
-    assert {fn.name for fn in interface.functions} == SIGNER_FUNCTIONS
+    assert set(interface.functions) == SIGNER_FUNCTIONS
     assert not interface.imports
