@@ -323,6 +323,11 @@ def test_calls_without_call_parameters_are_refused(known_signer: MarineModule) -
 # ---------------------------------------------------------------- bad input
 
 
+def tx(**fields: object) -> str:
+    """A valid legacy transaction's JSON with `fields` added or replaced (the base of most bad requests)."""
+    return json.dumps({"nonce": 0, "gasPrice": 1, "gas": 1, **fields})
+
+
 BAD_REQUESTS: list[tuple[str, int, str]] = [
     ("{not json", 1, "not valid JSON"),
     ("[1, 2]", 1, "JSON object"),
@@ -330,28 +335,28 @@ BAD_REQUESTS: list[tuple[str, int, str]] = [
     ("{}", 1, "'nonce' is required"),
     ('{"nonce": 0, "gas": 21000}', 1, "'gasPrice' is required"),
     ('{"nonce": 0, "gasPrice": 1}', 1, "'gas' is required"),
-    ('{"nonce": "abc", "gasPrice": 1, "gas": 1}', 1, "'nonce'"),
-    ('{"nonce": -1, "gasPrice": 1, "gas": 1}', 1, "'nonce'"),
-    ('{"nonce": 1.5, "gasPrice": 1, "gas": 1}', 1, "'nonce'"),
+    (tx(nonce="abc"), 1, "'nonce'"),
+    (tx(nonce=-1), 1, "'nonce'"),
+    (tx(nonce=1.5), 1, "'nonce'"),
     ('{"nonce": 1e3, "gasPrice": 1, "gas": 1}', 1, "'nonce'"),
-    ('{"nonce": [], "gasPrice": 1, "gas": 1}', 1, "got an array"),
-    ('{"nonce": 0, "gasPrice": true, "gas": 1}', 1, "got a boolean"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "to": 5}', 1, "'to'"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "to": "0x1234"}', 1, "'to'"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "to": "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}', 1, "checksum"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "data": "0xabc"}', 1, "'data'"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "data": "abcd"}', 1, "'data'"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "value": "0x' + "1" * 65 + '"}', 1, "too large"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "gasLimit": 5}', 1, "unknown field 'gasLimit'"),
-    ('{"type": 1, "nonce": 0, "gasPrice": 1, "gas": 1}', 1, "unsupported transaction type 1"),
-    ('{"type": 2, "nonce": 0, "gasPrice": 1, "gas": 1}', 1, "gasPrice"),
+    (tx(nonce=[]), 1, "got an array"),
+    (tx(gasPrice=True), 1, "got a boolean"),
+    (tx(to=5), 1, "'to'"),
+    (tx(to="0x1234"), 1, "'to'"),
+    (tx(to="0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"), 1, "checksum"),
+    (tx(data="0xabc"), 1, "'data'"),
+    (tx(data="abcd"), 1, "'data'"),
+    (tx(value="0x" + "1" * 65), 1, "too large"),
+    (tx(gasLimit=5), 1, "unknown field 'gasLimit'"),
+    (tx(type=1), 1, "unsupported transaction type 1"),
+    (tx(type=2), 1, "gasPrice"),
     ('{"nonce": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 2, "gas": 1}', 1, "exceeds maxFeePerGas"),
     ('{"nonce": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1, "gas": 1, "accessList": {}}', 1, "accessList"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "chainId": 5}', 1, "chainId"),
+    (tx(chainId=5), 1, "chainId"),
     ('{"nonce": 0, "gasPrice": 1, "gas": 1, "nonce": 2}', 1, "duplicate"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1}', 0, "chain_id must be positive"),
-    ('{"nonce": 0, "gasPrice": 1, "gas": 1, "from": "0x' + "00" * 19 + '01"}', 1, "this signer's address is 0x"),
-    ('{"nonce": "0xffffffffffffffff", "gasPrice": 1, "gas": 1}', 1, "EIP-2681"),
+    (tx(), 0, "chain_id must be positive"),
+    (tx(**{"from": "0x" + "00" * 19 + "01"}), 1, "this signer's address is 0x"),
+    (tx(nonce="0xffffffffffffffff"), 1, "EIP-2681"),
 ]
 
 
