@@ -63,7 +63,7 @@ def test_two_changes_in_one_block_keep_their_own_values(ens_env) -> None:
 
 def test_a_change_inside_a_multicall_is_read_at_its_block(ens_env) -> None:
     """Not a plain setText (the resolver's multicall): the value is the record at the change's block."""
-    from fluence_dao.eth._abi import RESOLVER_ABI
+    from fluence_dao.eth import RESOLVER_ABI
 
     ens, gov, client = ens_env.ens, ens_env.gov, ens_env.client
     resolver = ens.resolver(PROJECT)

@@ -9,10 +9,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fluence_dao.errors import AquaCompileError
-from fluence_dao.util.json_types import Args
+from fluence_dao.util.json_types import Args, JsonValue
 
 _CALL = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\((?P<args>.*)\)\s*$", re.DOTALL)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -24,7 +23,7 @@ class FunctionCall:
     args: Args
 
 
-def parse_function_call(text: str, data: Mapping[str, Any] | None = None) -> FunctionCall:
+def parse_function_call(text: str, data: Mapping[str, JsonValue] | None = None) -> FunctionCall:
     match = _CALL.match(text)
     if match is None:
         raise AquaCompileError(

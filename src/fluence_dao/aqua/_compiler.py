@@ -16,11 +16,11 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict, TypeGuard
 
 from fluence_dao.errors import AquaCompileError, ToolNotFoundError
 from fluence_dao.util import paths
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, JsonValue
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,21 @@ class FuncDef(TypedDict):
 
     arrow: AquaArrow
     names: dict[str, str]
+
+
+class _CompiledFunction(TypedDict):
+    script: str
+    funcDef: JsonObject  # Scala.js field names: see `normalize_scala_fields`
+
+
+class _CompileResult(TypedDict):
+    """One file's entry in compile.mjs's reply (and in the compile cache)."""
+
+    filePath: str
+    errors: list[str]
+    warnings: list[str]
+    functions: dict[str, _CompiledFunction]
+    services: JsonObject
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,7 @@ def compile_many(
             raise AquaCompileError(f"Aqua file {path} does not exist", file=str(path))
     keys = [_cache_key(path, import_paths, constants) for path in resolved]
     cache = paths.cache_dir() / "aqua"
-    raw: dict[Path, dict[str, Any]] = {}
+    raw: dict[Path, _CompileResult] = {}
     missing: list[Path] = []
     for path, key in zip(resolved, keys, strict=True):
         entry = cache / f"{key}.json"
@@ -153,21 +168,21 @@ def compile_many(
     for path, key in zip(resolved, keys, strict=True):
         result = raw[path]
         if result.get("errors"):
-            raise _compile_error(path, result["errors"])
+            raise compile_error(path, result["errors"])
         if path in missing:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = cache / f"{key}.json.tmp"
             tmp.write_text(json.dumps(result))
             tmp.replace(cache / f"{key}.json")
         functions = {
-            name: AquaFunction(name=name, script=fn["script"], func_def=_normalize(fn["funcDef"]))
+            name: AquaFunction(name=name, script=fn["script"], func_def=_func_def(path, name, fn["funcDef"]))
             for name, fn in result["functions"].items()
         }
         results.append(CompiledAqua(file=path, functions=functions, warnings=[_strip(w) for w in result["warnings"]]))
     return results
 
 
-def _run_compiler(files: list[Path], import_paths: list[str], constants: Sequence[str]) -> list[dict[str, Any]]:
+def _run_compiler(files: list[Path], import_paths: list[str], constants: Sequence[str]) -> list[_CompileResult]:
     node = shutil.which("node")
     if node is None:
         raise ToolNotFoundError("node is not on PATH: install Node.js 20 to compile Aqua", tool="node")
@@ -202,11 +217,11 @@ def _run_compiler(files: list[Path], import_paths: list[str], constants: Sequenc
             f"the Aqua compiler crashed: {reply.get('fatal', '')[:2000]} {proc.stderr.decode()[-1000:]}",
             file=str(files[0]),
         )
-    results: list[dict[str, Any]] = reply["results"]
+    results: list[_CompileResult] = reply["results"]
     return results
 
 
-def _compile_error(path: Path, errors: list[str]) -> AquaCompileError:
+def compile_error(path: Path, errors: list[str]) -> AquaCompileError:
     """Every error of the compiler as `file:line:column: message`, one a line; the first one's place as fields."""
     texts = [_strip(e).strip() for e in errors]
     located = [_located(text, path) for text in texts]  # the compiler's order: a cause before its consequences
@@ -223,7 +238,14 @@ def _compile_error(path: Path, errors: list[str]) -> AquaCompileError:
     )
 
 
-def _located(text: str, path: Path) -> dict[str, Any]:
+class _Located(TypedDict):
+    file: str
+    line: int | None
+    column: int | None
+    message: str
+
+
+def _located(text: str, path: Path) -> _Located:
     match = _ERROR_LOCATION.search(text)
     return {
         "file": match.group("file") if match else str(path),
@@ -246,13 +268,31 @@ def _strip(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def _normalize(value: Any) -> Any:
+def normalize_scala_fields(value: JsonValue) -> JsonValue:
     """funcDef as aqua-api returns it has Scala.js field names (`Laqua_js_FunctionDefJs__f_arrow`): drop prefixes."""
     if isinstance(value, dict):
-        return {_SCALA_FIELD.sub("", key): _normalize(item) for key, item in value.items()}
+        return {_SCALA_FIELD.sub("", key): normalize_scala_fields(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_normalize(item) for item in value]
+        return [normalize_scala_fields(item) for item in value]
     return value
+
+
+def _func_def(path: Path, name: str, raw: JsonObject) -> FuncDef:
+    func_def = normalize_scala_fields(raw)
+    if not _is_func_def(func_def):
+        raise AquaCompileError(
+            f"the Aqua compiler described {name} in {path} without an arrow or names: {str(func_def)[:200]}",
+            file=str(path),
+            function=name,
+        )
+    return func_def
+
+
+def _is_func_def(value: JsonValue) -> TypeGuard[FuncDef]:
+    if not isinstance(value, dict) or not isinstance(value.get("names"), dict):
+        return False
+    arrow = value.get("arrow")
+    return isinstance(arrow, dict) and isinstance(arrow.get("domain"), dict) and isinstance(arrow.get("codomain"), dict)
 
 
 def _compiler_version() -> str:

@@ -7,12 +7,15 @@ defaults to anvil's account 0). It is never taken from a flag and never printed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluence_dao.cli import _output
 from fluence_dao.cli._options import JsonOption, StateDirOption
+
+if TYPE_CHECKING:
+    from fluence_dao.flows import FlowContext
 
 app = typer.Typer(help="ENS names: text records and owners.", no_args_is_help=True)
 
@@ -33,7 +36,7 @@ def _name_callback(value: str) -> str:
 NameArg = Annotated[str, typer.Argument(help="An ENS name, e.g. alpha.public-record.eth.", callback=_name_callback)]
 
 
-def _context(rpc_url: str | None, registry: str | None, state_dir: Path | None) -> Any:
+def _context(rpc_url: str | None, registry: str | None, state_dir: Path | None) -> FlowContext:
     """The flows' context (chain, ENS, governance signer) with a check that the registry is really there."""
     from fluence_dao.config import load_settings
     from fluence_dao.flows import FlowContext

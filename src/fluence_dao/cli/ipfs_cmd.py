@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -73,7 +73,7 @@ def _open(api: str | None, repo: Path | None, *, writes: bool = False) -> Iterat
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Any]:
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
     """A rich progress bar on a TTY for large inputs; otherwise a no-op callback."""
     if not _output.progress_bar_wanted(total, PROGRESS_MIN_BYTES):
         yield None

@@ -7,14 +7,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from fluence_dao.errors import EthError, RpcUnavailableError, TransactionFailedError
-from fluence_dao.util.json_types import JsonArray, JsonObject
+from fluence_dao.util.json_types import JsonArray, JsonObject, JsonValue, json_name, to_json_object
 
 if TYPE_CHECKING:
     from eth_typing import ChecksumAddress
+    from web3.types import RPCResponse
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,24 @@ def classify_failure(message: str) -> str:
     return "unknown"
 
 
+class RpcLog(TypedDict, total=False):
+    """A log as eth_getLogs and eth_getTransactionReceipt return it (numbers and data as 0x-hex)."""
+
+    address: str
+    topics: list[str]
+    data: str
+    blockNumber: str
+    transactionHash: str
+    logIndex: str
+    removed: bool
+
+
+class RpcReceipt(TypedDict):
+    """The part of eth_getTransactionReceipt's result read here."""
+
+    logs: list[RpcLog]
+
+
 @dataclass(frozen=True)
 class TxReceipt:
     """The parts of a mined transaction's receipt the project uses."""
@@ -52,20 +71,12 @@ class TxReceipt:
     block_number: int
     gas_used: int
     status: int
-    sender: str
+    sender: str = field(metadata=json_name("from"))
     to: str | None
     contract_address: str | None
 
     def to_dict(self) -> JsonObject:
-        return {
-            "tx_hash": self.tx_hash,
-            "block_number": self.block_number,
-            "gas_used": self.gas_used,
-            "status": self.status,
-            "from": self.sender,
-            "to": self.to,
-            "contract_address": self.contract_address,
-        }
+        return to_json_object(self)
 
 
 class EthClient:
@@ -166,8 +177,18 @@ class EthClient:
             )
         )
 
-    def rpc(self, method: str, params: JsonArray) -> Any:
+    def rpc(self, method: str, params: JsonArray) -> JsonValue:
         """A raw JSON-RPC request (e.g. anvil's `evm_snapshot`); an error response raises EthError."""
+        result: JsonValue = self._rpc_response(method, params).get("result")
+        return result
+
+    def rpc_as(self, method: str, params: JsonArray, shape: type[T]) -> T | None:
+        """`rpc` for a method whose result has a known shape (`shape`, a TypedDict or a list of them); None when
+        the node has no result (an unknown transaction, say)."""
+        result: T | None = self._rpc_response(method, params).get("result")
+        return result
+
+    def _rpc_response(self, method: str, params: JsonArray) -> RPCResponse:
         from web3.types import RPCEndpoint
 
         response = self.call(method, lambda: self.w3.provider.make_request(RPCEndpoint(method), params))
@@ -180,7 +201,7 @@ class EthClient:
                 reason=classify_failure(message),
                 node_message=message,
             )
-        return response.get("result")
+        return response
 
     def fee_fields(self) -> dict[str, int]:
         """EIP-1559 fee fields when the chain has a base fee, else a legacy gasPrice."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fluence_dao.errors import EnsError, EthError, TransactionFailedError
 from fluence_dao.eth._abi import RESOLVER_ABI, registry_abi
-from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
+from fluence_dao.eth._client import EthClient, RpcLog, TxReceipt, to_checksum
 from fluence_dao.eth._tx import TxSender
 from fluence_dao.util.json_types import JsonObject
+
+if TYPE_CHECKING:
+    from web3.contract import Contract
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +162,8 @@ class EnsClient:
                 "toBlock": hex(to_block),
                 "topics": [list(TEXT_CHANGED_TOPICS), list(nodes)],
             }
-            for entry in self.client.rpc("eth_getLogs", [query]) or []:
-                decoded = _text_change(entry, resolver, nodes)
+            for entry in self.client.rpc_as("eth_getLogs", [query], list[RpcLog]) or []:
+                decoded = decode_text_changed(entry, resolver, nodes)
                 if decoded is not None:
                     found.append(decoded)
         found.sort(key=lambda item: (item[0].block_number, item[0].log_index))
@@ -295,7 +298,7 @@ class EnsClient:
     def _root_owner(self) -> str:
         return str(self.client.call("owner(root)", lambda: self._registry.functions.owner(ROOT_NODE).call()))
 
-    def _resolver_contract(self, name: str) -> Any:
+    def _resolver_contract(self, name: str) -> Contract:
         address = self.resolver(name)
         if address is None:
             raise EnsError(
@@ -322,7 +325,7 @@ class EnsClient:
             raise
 
 
-def _text_change(entry: dict[str, Any], resolver: str, nodes: dict[str, str]) -> tuple[TextChange, bool] | None:
+def decode_text_changed(entry: RpcLog, resolver: str, nodes: dict[str, str]) -> tuple[TextChange, bool] | None:
     """A `TextChanged` log as (change, whether the event carried the value); None for a log that is not one."""
     from eth_abi.abi import decode
     from eth_abi.exceptions import DecodingError

@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from eth_hash.auto import keccak
 
 from fluence_dao.errors import ConfigError, TransactionFailedError
-from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
+from fluence_dao.eth._client import EthClient, RpcReceipt, TxReceipt, to_checksum
 from fluence_dao.eth._solc import ContractArtifact, compile_contracts
 from fluence_dao.eth._tx import TxSender
 from fluence_dao.util.json_types import JsonObject
 from fluence_dao.util.paths import project_root
+
+if TYPE_CHECKING:
+    from web3.contract import Contract
 
 _SIGNATURES = {
     "propose": ["string", "uint256"],
@@ -28,13 +31,32 @@ _SIGNATURES = {
 }
 PROPOSAL_CREATED = "0x" + keccak(b"ProposalCreated(uint256,address,string,uint256)").hex()
 
+GovernanceArg = str | int | bool
+"""An argument of propose, vote or close."""
+
+Proposal = TypedDict(
+    "Proposal",
+    {
+        "id": int,
+        "proposer": str,
+        "description": str | None,
+        "end_block": int,
+        "for": int,
+        "against": int,
+        "closed": bool,
+        "passed": bool | None,
+        "state": NotRequired[str],  # open, ended, passed or rejected: added by readers that know the current block
+    },
+)
+"""A referendum as `governance_proposals` reads it."""
+
 
 def governance_artifact() -> ContractArtifact:
     """Governance.sol compiled (cached): {"abi": [...], "bytecode": "0x..."}."""
     return compile_contracts(project_root() / "contracts" / "Governance.sol")["Governance"]
 
 
-def governance_calldata(action: str, *args: Any) -> bytes:
+def governance_calldata(action: str, *args: GovernanceArg) -> bytes:
     """ABI-encoded calldata for propose(string,uint256), vote(uint256,bool,uint256) or close(uint256)."""
     import eth_abi.abi as eth_abi
 
@@ -42,12 +64,13 @@ def governance_calldata(action: str, *args: Any) -> bytes:
     return keccak(f"{action}({','.join(types)})".encode())[:4] + eth_abi.encode(types, list(args))
 
 
-def deploy_contract(sender: TxSender, artifact: ContractArtifact, *args: Any, what: str = "deploy") -> TxReceipt:
+def deploy_contract(sender: TxSender, artifact: ContractArtifact, *args: object, what: str = "deploy") -> TxReceipt:
     """Deploy a compiled contract (constructor arguments ABI-encoded from its ABI); the receipt names the address."""
     import eth_abi.abi as eth_abi
 
-    constructor: dict[str, Any] = next((e for e in artifact["abi"] if e.get("type") == "constructor"), {"inputs": []})
-    types = [i["type"] for i in constructor["inputs"]]
+    constructor: JsonObject = next((e for e in artifact["abi"] if e.get("type") == "constructor"), {"inputs": []})
+    inputs = constructor.get("inputs")
+    types = [str(i["type"]) for i in inputs if isinstance(i, dict)] if isinstance(inputs, list) else []
     data = bytes.fromhex(artifact["bytecode"].removeprefix("0x")) + (
         eth_abi.encode(types, list(args)) if types else b""
     )
@@ -117,11 +140,11 @@ class GovernanceContract:
         return cls(sender, deployment.address), deployment.block_number
 
     @property
-    def contract(self) -> Any:
+    def contract(self) -> Contract:
         """The web3 contract object (ABI-decoded events and views)."""
         return self.client.w3.eth.contract(address=to_checksum(self.address), abi=governance_artifact()["abi"])
 
-    def _send(self, action: str, args: list[Any], sender: TxSender | None) -> TxReceipt:
+    def _send(self, action: str, args: list[GovernanceArg], sender: TxSender | None) -> TxReceipt:
         return (sender or self.sender).send_and_wait(
             self.address, governance_calldata(action, *args), what=f"Governance {action}"
         )
@@ -135,8 +158,8 @@ class GovernanceContract:
     ) -> tuple[int, TxReceipt]:
         """Open a referendum; returns its id (from the ProposalCreated log) and the transaction's receipt."""
         receipt = self._send("propose", [description, duration_blocks], sender)
-        raw = self.client.rpc("eth_getTransactionReceipt", [receipt.tx_hash]) or {}
-        for entry in raw.get("logs", []):
+        raw = self.client.rpc_as("eth_getTransactionReceipt", [receipt.tx_hash], RpcReceipt)
+        for entry in raw["logs"] if raw else []:
             topics = entry.get("topics", [])
             if entry.get("address", "").lower() == self.address.lower() and topics and topics[0] == PROPOSAL_CREATED:
                 return int(topics[1], 16), receipt
@@ -150,11 +173,11 @@ class GovernanceContract:
     def close(self, proposal_id: int, *, sender: TxSender | None = None) -> TxReceipt:
         return self._send("close", [proposal_id], sender)
 
-    def proposals(self, from_block: int = 0) -> list[dict[str, Any]]:
+    def proposals(self, from_block: int = 0) -> list[Proposal]:
         return governance_proposals(self.client, self.address, from_block)
 
 
-def governance_proposals(client: EthClient, address: str, from_block: int = 0) -> list[dict[str, Any]]:
+def governance_proposals(client: EthClient, address: str, from_block: int = 0) -> list[Proposal]:
     """Every referendum of the Governance contract at `address`, oldest first: id, proposer, description (from its
     ProposalCreated log, None when the log is before `from_block`), end block, votes for and against, closed, and
     passed (for > against; None while open). Reads only: no key needed."""
@@ -163,7 +186,7 @@ def governance_proposals(client: EthClient, address: str, from_block: int = 0) -
         count = int(contract.functions.proposalCount().call())
         logs = contract.events.ProposalCreated.get_logs(from_block=from_block)
         descriptions = {int(entry["args"]["id"]): str(entry["args"]["description"]) for entry in logs}
-        rows = []
+        rows: list[Proposal] = []
         for proposal_id in range(1, count + 1):
             proposer, end_block, votes_for, votes_against, closed = contract.functions.getReferendum(proposal_id).call()
             rows.append(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TypeAlias, TypedDict, Unpack
 
 from pydantic import SecretStr
 
 from fluence_dao.errors import EthError, RpcUnavailableError, TransactionFailedError
 from fluence_dao.eth._client import EthClient, TxReceipt, to_checksum
+from fluence_dao.util.json_types import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,23 @@ class NonceManager:
             log.debug("nonces of %s resynced from the chain", self.address)
 
 
+TxFields: TypeAlias = dict[str, str | int | bytes]
+"""A transaction as eth-account signs it: to (checksum address), data (bytes), value, gas, fee fields, nonce,
+chainId (ints)."""
 #: Signs a complete transaction dict (to, data, value, gas, fees, nonce, chainId) and returns the raw bytes.
-SignFunction = Callable[[dict[str, Any]], bytes]
+SignFunction = Callable[[TxFields], bytes]
 
 
-def transaction_json(tx: dict[str, Any]) -> str:
+class SendOptions(TypedDict, total=False):
+    """The keyword arguments of `TxSender.send` that `send_and_wait` passes on."""
+
+    value: int
+    gas: int | None
+    fees: dict[str, int] | None
+    what: str
+
+
+def transaction_json(tx: TxFields) -> str:
     """The transaction dict a SignFunction receives, as JSON (bytes as 0x-hex): the signer module's request."""
     import json
 
@@ -121,7 +134,7 @@ class TxSender:
         sender = cls.__new__(cls)
         checked_address = str(to_checksum(address))
 
-        def sign_and_check(tx: dict[str, Any]) -> bytes:
+        def sign_and_check(tx: TxFields) -> bytes:
             from eth_account import Account
 
             raw = bytes(sign(tx))
@@ -148,8 +161,8 @@ class TxSender:
         transaction (`eth_signTransaction`), and the signature is checked like any external signer's."""
         checksum = to_checksum(address)
 
-        def node_sign(tx: dict[str, Any]) -> bytes:
-            request: dict[str, Any] = {"from": checksum}
+        def node_sign(tx: TxFields) -> bytes:
+            request: JsonObject = {"from": checksum}
             for key, value in tx.items():
                 if isinstance(value, bytes | bytearray):
                     request[key] = "0x" + bytes(value).hex()
@@ -189,7 +202,7 @@ class TxSender:
         """
         data_bytes = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
         chain_id = self.client.chain_id()
-        tx: dict[str, Any] = {"from": self.address, "value": value, "data": data_bytes, "chainId": chain_id}
+        tx: TxFields = {"from": self.address, "value": value, "data": data_bytes, "chainId": chain_id}
         if to is not None:
             tx["to"] = to_checksum(to)
         if gas is None:
@@ -230,7 +243,7 @@ class TxSender:
             _prefixed(err, what)
             raise
 
-    def send_and_wait(self, to: str | None, data: bytes | str = b"", **kwargs: Any) -> TxReceipt:
+    def send_and_wait(self, to: str | None, data: bytes | str = b"", **kwargs: Unpack[SendOptions]) -> TxReceipt:
         result = self.send(to, data, wait=True, **kwargs)
         assert isinstance(result, TxReceipt)
         return result
@@ -239,7 +252,7 @@ class TxSender:
         """Send `value_wei` to `to` (fund an address)."""
         return self.send_and_wait(to, b"", value=value_wei, what=f"fund {to_checksum(to)}")
 
-    def _estimate(self, tx: dict[str, Any], what: str) -> int:
+    def _estimate(self, tx: TxFields, what: str) -> int:
         try:
             estimate = self.client.call(f"{what}: gas estimate", lambda: self.client.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
         except RpcUnavailableError:
@@ -249,12 +262,14 @@ class TxSender:
             reason = err.details.get("reason", "unknown")
             if isinstance(err, TransactionFailedError) and reason == "unknown":
                 reason = "reverted"
+            to = tx.get("to")
+            to = to if isinstance(to, str) else None  # a checksum address, or None for a deployment
             raise TransactionFailedError(
-                f"{what} from {self.address} to {tx.get('to')} would fail: {node_message}",
+                f"{what} from {self.address} to {to} would fail: {node_message}",
                 tx_hash=None,
                 reason=reason,
                 sender=self.address,
-                to=tx.get("to"),
+                to=to,
                 node_message=node_message,
             ) from err
         return int(estimate * 1.25) + 10_000

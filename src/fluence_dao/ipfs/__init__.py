@@ -13,9 +13,9 @@ This subpackage is a leaf: it imports only `errors` and `util`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fluence_dao.ipfs._api import AddedEntry, BlockStat, Ipfs, PinFilter, PinKind
+from fluence_dao.ipfs._api import AddedEntry, AddOptions, BlockStat, Ipfs, PinFilter, PinKind
 from fluence_dao.ipfs._auth import (
     api_token_for,
     api_token_path,
@@ -25,14 +25,36 @@ from fluence_dao.ipfs._auth import (
     read_api_token_file,
 )
 from fluence_dao.ipfs._car import read_car, write_car
-from fluence_dao.ipfs._cid import DAG_CBOR, DAG_JSON, DAG_PB, RAW, Cid, codec_code
+from fluence_dao.ipfs._cid import (
+    DAG_CBOR,
+    DAG_JSON,
+    DAG_PB,
+    RAW,
+    Cid,
+    b58decode,
+    b58encode,
+    codec_code,
+    decode_varint,
+    encode_varint,
+)
 from fluence_dao.ipfs._codecs import (
+    IpldValue,
     decode_block,
     decode_dag_cbor,
     decode_dag_json,
     encode_block,
     encode_dag_cbor,
     encode_dag_json,
+)
+from fluence_dao.ipfs._dagpb import (
+    FILE,
+    PBLink,
+    PBNode,
+    UnixFSData,
+    decode_node,
+    decode_unixfs,
+    encode_node,
+    encode_unixfs,
 )
 from fluence_dao.ipfs._node import LocalIpfs, split_path
 from fluence_dao.ipfs._sha256 import backend as hash_backend
@@ -50,13 +72,18 @@ from fluence_dao.ipfs._unixfs import (
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from fluence_dao.ipfs._kubo_client import KuboClient
+    from fluence_dao.ipfs._kubo_server import KuboServer
+
 __all__ = [
     "CHUNK_SIZE",
     "DAG_CBOR",
     "DAG_JSON",
     "DAG_PB",
+    "FILE",
     "MAX_LINKS",
     "RAW",
+    "AddOptions",
     "AddedEntry",
     "BlockStat",
     "BlockStore",
@@ -64,21 +91,33 @@ __all__ = [
     "ImportOptions",
     "ImportedNode",
     "Ipfs",
+    "IpldValue",
     "KuboClient",
     "KuboServer",
     "LocalIpfs",
+    "PBLink",
+    "PBNode",
     "PinFilter",
     "PinKind",
+    "UnixFSData",
     "api_token_for",
     "api_token_path",
     "authorization_header",
+    "b58decode",
+    "b58encode",
     "codec_code",
     "decode_block",
     "decode_dag_cbor",
     "decode_dag_json",
+    "decode_node",
+    "decode_unixfs",
+    "decode_varint",
     "encode_block",
     "encode_dag_cbor",
     "encode_dag_json",
+    "encode_node",
+    "encode_unixfs",
+    "encode_varint",
     "ensure_api_token_file",
     "hash_backend",
     "import_buffer",
@@ -93,14 +132,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # KuboClient pulls in httpx and KuboServer http.server: load them on first use only.
+def __getattr__(name: str) -> type[KuboClient] | type[KuboServer]:
+    # KuboClient and KuboServer are loaded on first use only: http.server, tarfile and tempfile add ~30 ms to
+    # every `import fluence_dao.ipfs` (the peer's builtins and most commands need neither).
     if name == "KuboClient":
-        from fluence_dao.ipfs._kubo_client import KuboClient
+        from fluence_dao.ipfs._kubo_client import KuboClient  # lazy: see above
 
         return KuboClient
     if name == "KuboServer":
-        from fluence_dao.ipfs._kubo_server import KuboServer
+        from fluence_dao.ipfs._kubo_server import KuboServer  # lazy: see above
 
         return KuboServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -116,7 +156,7 @@ def open_ipfs(
     """A KuboClient when `api_url` is given (a real Kubo node or `fluence-dao ipfs serve`; `api_token` is sent
     to it, see `api_token_for`), else the embedded LocalIpfs over `repo`."""
     if api_url:
-        from fluence_dao.ipfs._kubo_client import KuboClient
+        from fluence_dao.ipfs._kubo_client import KuboClient  # lazy: see __getattr__
 
         client: Ipfs = KuboClient(api_url, timeout_s=timeout_s, api_token=api_token)
         return client

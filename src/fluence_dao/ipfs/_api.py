@@ -1,17 +1,21 @@
 """The one IPFS interface that the embedded node (`LocalIpfs`) and the Kubo RPC client (`KuboClient`) share.
 
 Callers (flows, the peer's `aqua-ipfs` builtin, the CLI) take an `Ipfs` and never care which one it is:
-moving from the embedded store to a real Kubo node is a change of URL.
+moving from the embedded store to a real Kubo node is a change of URL. Both subclass `Ipfs`: its `add_*`
+methods check their arguments once and hand an `AddOptions` to the backend's `_add_*` hooks.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
 
+from fluence_dao.errors import IpfsError
 from fluence_dao.ipfs._cid import Cid
+from fluence_dao.ipfs._codecs import IpldValue
 from fluence_dao.util.json_types import JsonObject
 
 PinKind = Literal["recursive", "direct", "indirect"]
@@ -41,13 +45,25 @@ class BlockStat:
         return {"cid": str(self.cid), "size": self.size}
 
 
+@dataclass(frozen=True, slots=True)
+class AddOptions:
+    """The `ipfs add` flags every backend gets: CID version, raw leaves (None: Kubo's default for the
+    version), pin the root, and include hidden files of a directory."""
+
+    cid_version: int = 0
+    raw_leaves: bool | None = None
+    pin: bool = True
+    hidden: bool = False
+
+
 @runtime_checkable
 class Ipfs(Protocol):
     """What fluence-dao needs from IPFS. Paths are `<cid>[/seg...]`, optionally prefixed by `/ipfs/`."""
 
     def add_bytes(
         self, data: bytes, *, name: str = "", cid_version: int = 0, raw_leaves: bool | None = None, pin: bool = True
-    ) -> AddedEntry: ...
+    ) -> AddedEntry:
+        return self._add_bytes(data, name, AddOptions(cid_version, raw_leaves, pin))
 
     def add_stream(
         self,
@@ -58,7 +74,8 @@ class Ipfs(Protocol):
         raw_leaves: bool | None = None,
         pin: bool = True,
         progress: ProgressCallback | None = None,
-    ) -> AddedEntry: ...
+    ) -> AddedEntry:
+        return self._add_stream(stream, name, AddOptions(cid_version, raw_leaves, pin), progress)
 
     def add_path(
         self,
@@ -71,6 +88,21 @@ class Ipfs(Protocol):
         progress: ProgressCallback | None = None,
     ) -> list[AddedEntry]:
         """A file or a directory tree; entries children first, the root last (named after `path`)."""
+        path = Path(path)
+        if not path.exists() and not path.is_symlink():
+            raise IpfsError(f"cannot add {path}: no such file or directory", path=str(path))
+        return self._add_path(path, AddOptions(cid_version, raw_leaves, pin, hidden), progress)
+
+    def _add_bytes(self, data: bytes, name: str, options: AddOptions) -> AddedEntry:
+        """`add_bytes`; a backend that can do better than streaming the bytes overrides it."""
+        return self._add_stream(io.BytesIO(data), name, options, None)
+
+    def _add_stream(
+        self, stream: BinaryIO, name: str, options: AddOptions, progress: ProgressCallback | None
+    ) -> AddedEntry: ...
+
+    def _add_path(self, path: Path, options: AddOptions, progress: ProgressCallback | None) -> list[AddedEntry]:
+        """`path` exists (or is a symlink)."""
         ...
 
     def cat(self, path: str | Cid, *, offset: int = 0, length: int | None = None) -> bytes: ...
@@ -89,9 +121,9 @@ class Ipfs(Protocol):
 
     def block_rm(self, cid: str | Cid) -> None: ...
 
-    def dag_put(self, value: Any, *, store_codec: str = "dag-cbor", pin: bool = False) -> Cid: ...
+    def dag_put(self, value: IpldValue, *, store_codec: str = "dag-cbor", pin: bool = False) -> Cid: ...
 
-    def dag_get(self, path: str | Cid) -> Any: ...
+    def dag_get(self, path: str | Cid) -> IpldValue: ...
 
     def dag_export(self, cid: str | Cid, out: BinaryIO) -> None: ...
 

@@ -65,8 +65,9 @@ def read_car(stream: BinaryIO) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
     if not isinstance(header, dict) or header.get("version") != 1:
         version = header.get("version") if isinstance(header, dict) else None
         raise CarError(f"unsupported CAR version {version!r} (only CAR v1)", version=str(version))
-    roots = header.get("roots")
-    if not isinstance(roots, list) or not all(isinstance(root, Cid) for root in roots):
+    listed = header.get("roots")
+    roots = [root for root in listed if isinstance(root, Cid)] if isinstance(listed, list) else []
+    if not isinstance(listed, list) or len(roots) != len(listed):
         raise CarError("CAR header 'roots' must be a list of CIDs")
 
     def blocks() -> Iterator[tuple[Cid, bytes]]:
@@ -83,7 +84,7 @@ def read_car(stream: BinaryIO) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
                 raise BlockCorruptedError(f"block {cid} in the CAR does not hash to its CID", cid=str(cid))
             yield cid, data
 
-    return list(roots), blocks()
+    return roots, blocks()
 
 
 def _split_cid(section: bytes) -> tuple[Cid, int]:

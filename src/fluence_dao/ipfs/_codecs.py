@@ -11,7 +11,7 @@ strings or not in canonical order (length first, then bytes) or repeated, tags o
 bytes do not start with 0x00, floats other than 64-bit and NaN/Infinity, simple values other than
 false/true/null, invalid UTF-8, and trailing bytes.
 
-The Python data model: None, bool, int, float, str, bytes, list, dict[str, ...], Cid.
+The Python data model (`IpldValue`): None, bool, int, float, str, bytes, list, dict[str, ...], Cid.
 """
 
 from __future__ import annotations
@@ -20,14 +20,19 @@ import base64
 import json
 import math
 import struct
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import NoReturn, TypeAlias
 
 from fluence_dao.errors import IpfsError, IpldCodecError
 from fluence_dao.ipfs._cid import DAG_CBOR, DAG_JSON, DAG_PB, RAW, Cid, codec_code
 from fluence_dao.ipfs._dagpb import PBLink, PBNode, decode_node, encode_node
+from fluence_dao.util.json_types import JsonObject, JsonValue
 
 MAX_DEPTH = 512
+
+IpldValue: TypeAlias = "bool | int | float | str | bytes | Cid | list[IpldValue] | dict[str, IpldValue] | None"
+"""A value of the IPLD data model as the codecs decode it (Kubo's DAG-CBOR/DAG-JSON model, links as `Cid`).
+The encoders also take tuples for lists and bytearray/memoryview for bytes."""
 
 
 # -- DAG-CBOR ------------------------------------------------------------------------------------------
@@ -49,13 +54,13 @@ def _map_key_order(key: bytes) -> tuple[int, bytes]:
     return (len(key), key)
 
 
-def encode_dag_cbor(value: Any) -> bytes:
+def encode_dag_cbor(value: IpldValue) -> bytes:
     out = bytearray()
     _enc_cbor(value, out, "", 0)
     return bytes(out)
 
 
-def _enc_cbor(value: Any, out: bytearray, where: str, depth: int) -> None:
+def _enc_cbor(value: object, out: bytearray, where: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise IpldCodecError(f"value nested deeper than {MAX_DEPTH} at {where or '/'}")
     if value is None:
@@ -109,7 +114,7 @@ def _enc_cbor(value: Any, out: bytearray, where: str, depth: int) -> None:
         raise IpldCodecError(f"cannot encode {type(value).__name__} at {where or '/'} as DAG-CBOR")
 
 
-def decode_dag_cbor(data: bytes | memoryview) -> Any:
+def decode_dag_cbor(data: bytes | memoryview) -> IpldValue:
     view = memoryview(data)
     value, pos = _dec_cbor(view, 0, 0)
     if pos != len(view):
@@ -139,7 +144,7 @@ def _dec_head(view: memoryview, pos: int) -> tuple[int, int, int, int]:
     return major, info, arg, pos + size
 
 
-def _dec_cbor(view: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+def _dec_cbor(view: memoryview, pos: int, depth: int) -> tuple[IpldValue, int]:
     if depth > MAX_DEPTH:
         raise IpldCodecError(f"invalid DAG-CBOR: nested deeper than {MAX_DEPTH}")
     start = pos
@@ -160,13 +165,13 @@ def _dec_cbor(view: memoryview, pos: int, depth: int) -> tuple[Any, int]:
         except UnicodeDecodeError as err:
             raise IpldCodecError(f"invalid DAG-CBOR: text string at byte {start} is not UTF-8") from err
     if major == 4:
-        items = []
+        items: list[IpldValue] = []
         for _ in range(arg):
             item, pos = _dec_cbor(view, pos, depth + 1)
             items.append(item)
         return items, pos
     if major == 5:
-        result: dict[str, Any] = {}
+        result: dict[str, IpldValue] = {}
         previous: bytes | None = None
         for _ in range(arg):
             key_start = pos
@@ -209,7 +214,7 @@ def _dec_cbor(view: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     if info == 22:
         return None, pos
     if info == 27:
-        value = struct.unpack(">d", view[pos - 8 : pos])[0]
+        value = float(struct.unpack(">d", view[pos - 8 : pos])[0])
         if math.isnan(value) or math.isinf(value):
             raise IpldCodecError(f"invalid DAG-CBOR: float {value} at byte {start} is not allowed")
         return value, pos
@@ -219,7 +224,7 @@ def _dec_cbor(view: memoryview, pos: int, depth: int) -> tuple[Any, int]:
 # -- DAG-JSON ------------------------------------------------------------------------------------------
 
 
-def _to_json_model(value: Any, where: str, depth: int) -> Any:
+def _to_json_model(value: object, where: str, depth: int) -> JsonValue:
     if depth > MAX_DEPTH:
         raise IpldCodecError(f"value nested deeper than {MAX_DEPTH} at {where or '/'}")
     if isinstance(value, Cid):
@@ -233,7 +238,7 @@ def _to_json_model(value: Any, where: str, depth: int) -> Any:
     if isinstance(value, list | tuple):
         return [_to_json_model(item, f"{where}/{i}", depth + 1) for i, item in enumerate(value)]
     if isinstance(value, dict):
-        out = {}
+        out: JsonObject = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise IpldCodecError(f"map key {key!r} at {where or '/'} is not a string")
@@ -244,14 +249,14 @@ def _to_json_model(value: Any, where: str, depth: int) -> Any:
     raise IpldCodecError(f"cannot encode {type(value).__name__} at {where or '/'} as DAG-JSON")
 
 
-def encode_dag_json(value: Any) -> bytes:
+def encode_dag_json(value: IpldValue) -> bytes:
     """Canonical DAG-JSON: no whitespace, map keys sorted by their UTF-8 bytes, links `{"/": cid}`."""
     model = _to_json_model(value, "", 0)
     return json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _json_pairs(pairs: list[tuple[str, Any]]) -> Any:
-    seen: dict[str, Any] = {}
+def _json_pairs(pairs: list[tuple[str, IpldValue]]) -> IpldValue:
+    seen: dict[str, IpldValue] = {}
     for key, value in pairs:
         if key in seen:
             raise IpldCodecError(f"invalid DAG-JSON: repeated map key {key!r}")
@@ -260,8 +265,7 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> Any:
         inner = seen["/"]
         if isinstance(inner, str):
             return Cid.parse(inner)
-        if isinstance(inner, dict) and len(inner) == 1 and isinstance(inner.get("bytes"), str):
-            text = inner["bytes"]
+        if isinstance(inner, dict) and len(inner) == 1 and isinstance(text := inner.get("bytes"), str):
             try:
                 return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
             except ValueError as err:
@@ -269,55 +273,59 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> Any:
     return seen
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     raise IpldCodecError(f"invalid DAG-JSON: {name} is not allowed")
 
 
-def decode_dag_json(data: bytes | str) -> Any:
+def decode_dag_json(data: bytes | str) -> IpldValue:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-        return json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_reject_constant)
+        value: IpldValue = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_reject_constant)
     except IpldCodecError:
         raise
     except IpfsError as err:
         raise IpldCodecError(f"invalid DAG-JSON: {err}") from err
     except (ValueError, UnicodeDecodeError) as err:
         raise IpldCodecError(f"invalid DAG-JSON: {err}") from err
+    return value
 
 
 # -- dag-pb data model ------------------------------------------------------------------------------
 
 
-def dagpb_to_model(node: PBNode) -> dict[str, Any]:
+def dagpb_to_model(node: PBNode) -> dict[str, IpldValue]:
     """The IPLD data model of a dag-pb node, as Kubo's `dag get` shows it."""
-    links = []
+    links: list[IpldValue] = []
     for link in node.links:
-        entry: dict[str, Any] = {"Hash": link.hash}
+        entry: dict[str, IpldValue] = {"Hash": link.hash}
         if link.name is not None:
             entry["Name"] = link.name
         if link.tsize is not None:
             entry["Tsize"] = link.tsize
         links.append(entry)
-    model: dict[str, Any] = {"Links": links}
+    model: dict[str, IpldValue] = {"Links": links}
     if node.data is not None:
         model["Data"] = node.data
     return model
 
 
-def dagpb_from_model(value: Any) -> PBNode:
+def dagpb_from_model(value: IpldValue) -> PBNode:
     if not isinstance(value, dict) or set(value) - {"Data", "Links"}:
         raise IpldCodecError("a dag-pb node must be a map with only 'Data' and 'Links'")
     data = value.get("Data")
     if data is not None and not isinstance(data, bytes):
         raise IpldCodecError("dag-pb 'Data' must be bytes")
+    entries = value.get("Links", [])
+    if not isinstance(entries, list):
+        raise IpldCodecError("dag-pb 'Links' must be a list")
     links = []
-    for index, entry in enumerate(value.get("Links", [])):
-        if not isinstance(entry, dict) or not isinstance(entry.get("Hash"), Cid):
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(link_cid := entry.get("Hash"), Cid):
             raise IpldCodecError(f"dag-pb link {index} must be a map with a CID 'Hash'")
         name, tsize = entry.get("Name"), entry.get("Tsize")
         if (name is not None and not isinstance(name, str)) or (tsize is not None and not isinstance(tsize, int)):
             raise IpldCodecError(f"dag-pb link {index}: Name must be a string and Tsize an integer")
-        links.append(PBLink(entry["Hash"], name, tsize))
+        links.append(PBLink(link_cid, name, tsize))
     links.sort(key=lambda link: (link.name or "").encode("utf-8"))
     return PBNode(tuple(links), data)
 
@@ -325,35 +333,41 @@ def dagpb_from_model(value: Any) -> PBNode:
 # -- by codec ---------------------------------------------------------------------------------------
 
 
-def encode_block(value: Any, codec: int | str) -> bytes:
-    code = codec_code(codec)
-    if code == DAG_CBOR:
-        return encode_dag_cbor(value)
-    if code == DAG_JSON:
-        return encode_dag_json(value)
-    if code == DAG_PB:
-        return encode_node(dagpb_from_model(value))
-    if code == RAW:
-        if not isinstance(value, bytes):
-            raise IpldCodecError("a raw block must be bytes")
-        return value
-    raise IpldCodecError(f"cannot encode codec {codec!r} (dag-cbor, dag-json, dag-pb or raw)", codec=str(codec))
+def _encode_raw(value: IpldValue) -> bytes:
+    if not isinstance(value, bytes):
+        raise IpldCodecError("a raw block must be bytes")
+    return value
 
 
-def decode_block(data: bytes, codec: int | str) -> Any:
-    code = codec_code(codec)
-    if code == DAG_CBOR:
-        return decode_dag_cbor(data)
-    if code == DAG_JSON:
-        return decode_dag_json(data)
-    if code == DAG_PB:
-        return dagpb_to_model(decode_node(data))
-    if code == RAW:
-        return data
-    raise IpldCodecError(f"cannot decode codec {codec!r} (dag-cbor, dag-json, dag-pb or raw)", codec=str(codec))
+def _decode_raw(data: bytes) -> IpldValue:
+    return data
 
 
-def iter_links(value: Any) -> Iterator[Cid]:
+#: codec -> (encoder, decoder) of the block codecs this node reads and writes.
+_BLOCK_CODECS: dict[int, tuple[Callable[[IpldValue], bytes], Callable[[bytes], IpldValue]]] = {
+    DAG_CBOR: (encode_dag_cbor, decode_dag_cbor),
+    DAG_JSON: (encode_dag_json, decode_dag_json),
+    DAG_PB: (lambda value: encode_node(dagpb_from_model(value)), lambda data: dagpb_to_model(decode_node(data))),
+    RAW: (_encode_raw, _decode_raw),
+}
+
+
+def _block_codec(codec: int | str, action: str) -> tuple[Callable[[IpldValue], bytes], Callable[[bytes], IpldValue]]:
+    pair = _BLOCK_CODECS.get(codec_code(codec))
+    if pair is None:
+        raise IpldCodecError(f"cannot {action} codec {codec!r} (dag-cbor, dag-json, dag-pb or raw)", codec=str(codec))
+    return pair
+
+
+def encode_block(value: IpldValue, codec: int | str) -> bytes:
+    return _block_codec(codec, "encode")[0](value)
+
+
+def decode_block(data: bytes, codec: int | str) -> IpldValue:
+    return _block_codec(codec, "decode")[1](data)
+
+
+def iter_links(value: IpldValue) -> Iterator[Cid]:
     """Every CID inside a decoded data-model value, depth first, in order."""
     stack = [value]
     while stack:

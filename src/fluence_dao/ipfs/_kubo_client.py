@@ -14,7 +14,6 @@ from a node are checked against their CID before they are returned.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -22,16 +21,16 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NotRequired, TypeAlias, TypedDict, TypeVar
 from urllib.parse import quote
 
 from fluence_dao.errors import BlockCorruptedError, BlockNotFoundError, IpfsError, KuboRpcError
-from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
+from fluence_dao.ipfs._api import AddedEntry, AddOptions, BlockStat, Ipfs, PinFilter, PinKind, ProgressCallback
 from fluence_dao.ipfs._auth import authorization_header
 from fluence_dao.ipfs._cid import Cid, codec_code
-from fluence_dao.ipfs._codecs import decode_dag_cbor, encode_block
+from fluence_dao.ipfs._codecs import IpldValue, decode_dag_cbor, encode_block
 from fluence_dao.util.json_types import JsonObject
 
 if TYPE_CHECKING:
@@ -41,6 +40,62 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "http://127.0.0.1:5001"
+
+_FilePart: TypeAlias = tuple[str, tuple[str, bytes | BinaryIO, str]]
+"""One multipart part of a request: ("file", (URL-escaped file name, content, content type))."""
+_Params: TypeAlias = Mapping[str, str] | None
+
+# The Kubo RPC responses this client reads (docs.ipfs.tech/reference/kubo/rpc); fields it ignores are left out.
+_Link = TypedDict("_Link", {"/": str})
+
+
+class _KeySize(TypedDict):  # block/put, block/stat
+    Key: str
+    Size: int
+
+
+class _DagPut(TypedDict):
+    Cid: _Link
+
+
+class _DagResolve(TypedDict):
+    Cid: _Link
+    RemPath: NotRequired[str | None]
+
+
+class _Pins(TypedDict):  # pin/add, pin/rm
+    Pins: NotRequired[list[str] | None]
+
+
+class _PinType(TypedDict):
+    Type: PinKind
+
+
+class _PinLs(TypedDict):
+    Keys: NotRequired[dict[str, _PinType] | None]
+
+
+class _Line(TypedDict, total=False):
+    """A line of an NDJSON stream: add (Name, Hash, Size; Bytes for progress), block/rm (Hash, Error),
+    dag/import (Root), repo/gc (Key, Error)."""
+
+    Name: str
+    Hash: str
+    Size: str | int
+    Bytes: int
+    Error: str
+    Root: _DagImportRoot
+    Key: _Link | str
+    Type: str  # "error" on a failure, with Message
+    Message: str
+
+
+class _DagImportRoot(TypedDict):
+    Cid: _Link
+    PinErrorMsg: NotRequired[str]
+
+
+_Body = TypeVar("_Body")
 
 
 def _flag(value: bool) -> str:
@@ -59,7 +114,7 @@ def _error_class(message: str) -> type[IpfsError]:
     return KuboRpcError
 
 
-class KuboClient:
+class KuboClient(Ipfs):
     """A Kubo RPC API client. `api_url` is the API root, e.g. http://127.0.0.1:5001 (no /api/v0); `api_token`
     the secret for an API with authorizations (never shown in repr, errors or logs)."""
 
@@ -119,10 +174,12 @@ class KuboClient:
         return cls(text, **details)
 
     @contextlib.contextmanager
-    def _stream(self, endpoint: str, params: Any = None, **kwargs: Any) -> Iterator[httpx.Response]:
+    def _stream(
+        self, endpoint: str, params: _Params = None, files: Sequence[_FilePart] | None = None
+    ) -> Iterator[httpx.Response]:
         httpx = self._httpx
         try:
-            with self._client.stream("POST", endpoint, params=params, **kwargs) as response:
+            with self._client.stream("POST", endpoint, params=params, files=files) as response:
                 if response.status_code != 200:
                     response.read()
                     raise self._http_error(endpoint, response)
@@ -154,45 +211,55 @@ class KuboClient:
             message = f"HTTP {response.status_code}: {message}"
         return self._fail(endpoint, message, response.status_code)
 
-    def _post_bytes(self, endpoint: str, params: Any = None, **kwargs: Any) -> bytes:
-        with self._stream(endpoint, params, **kwargs) as response:
+    def _post_bytes(self, endpoint: str, params: _Params = None, files: Sequence[_FilePart] | None = None) -> bytes:
+        with self._stream(endpoint, params, files) as response:
             return response.read()
 
-    def _post_json(self, endpoint: str, params: Any = None, **kwargs: Any) -> Any:
-        raw = self._post_bytes(endpoint, params, **kwargs)
-        try:
-            return json.loads(raw)
-        except ValueError as err:
-            raise self._fail(endpoint, f"response is not JSON: {raw[:200]!r}") from err
+    def _post_json(
+        self, endpoint: str, shape: type[_Body], params: _Params = None, files: Sequence[_FilePart] | None = None
+    ) -> _Body:
+        """The JSON object Kubo answers, read as `shape` (a TypedDict of the fields used)."""
+        raw = self._post_bytes(endpoint, params, files)
+        return self._json_object(endpoint, raw, shape, "response is not a JSON object")
 
-    def _post_ndjson(self, endpoint: str, params: Any = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        with self._stream(endpoint, params, **kwargs) as response:
+    def _post_ndjson(
+        self, endpoint: str, params: _Params = None, files: Sequence[_FilePart] | None = None
+    ) -> Iterator[_Line]:
+        with self._stream(endpoint, params, files) as response:
             for line in response.iter_lines():
                 if not line.strip():
                     continue
-                try:
-                    item = json.loads(line)
-                except ValueError as err:
-                    raise self._fail(endpoint, f"bad response line {line[:200]!r}") from err
-                if isinstance(item, dict) and item.get("Type") == "error" and "Message" in item:
+                item = self._json_object(endpoint, line, _Line, "bad response line")
+                if item.get("Type") == "error" and "Message" in item:
                     raise self._fail(endpoint, str(item["Message"]), 500)
                 yield item
 
+    def _json_object(self, endpoint: str, raw: bytes | str, shape: type[_Body], problem: str) -> _Body:
+        try:
+            body: _Body = json.loads(raw)
+        except ValueError as err:
+            raise self._fail(endpoint, f"{problem}: {raw[:200]!r}") from err
+        if not isinstance(body, dict):
+            raise self._fail(endpoint, f"{problem}: {raw[:200]!r}")
+        return body
+
     @staticmethod
-    def _file(data: bytes | BinaryIO, name: str = "") -> dict[str, Any]:
-        return {"file": (quote(name, safe=""), data, "application/octet-stream")}
+    def _file(data: bytes | BinaryIO, name: str = "") -> list[_FilePart]:
+        return [("file", (quote(name, safe=""), data, "application/octet-stream"))]
 
     # -- UnixFS ---------------------------------------------------------------------------------------
-    def _add_params(self, cid_version: int, raw_leaves: bool | None, pin: bool, progress: bool) -> dict[str, str]:
-        params = {"cid-version": str(cid_version), "pin": _flag(pin), "progress": _flag(progress)}
-        if raw_leaves is not None:
-            params["raw-leaves"] = _flag(raw_leaves)
+    def _add_params(self, options: AddOptions, progress: bool) -> dict[str, str]:
+        params = {"cid-version": str(options.cid_version), "pin": _flag(options.pin), "progress": _flag(progress)}
+        if options.raw_leaves is not None:
+            params["raw-leaves"] = _flag(options.raw_leaves)
         return params
 
-    def _run_add(self, params: dict[str, str], files: Any, progress: ProgressCallback | None) -> list[AddedEntry]:
+    def _run_add(
+        self, options: AddOptions, files: Sequence[_FilePart], progress: ProgressCallback | None
+    ) -> list[AddedEntry]:
         entries: list[AddedEntry] = []
         seen: dict[str, int] = {}
-        for item in self._post_ndjson("add", params, files=files):
+        for item in self._post_ndjson("add", self._add_params(options, progress is not None), files=files):
             if "Hash" in item:
                 entries.append(AddedEntry(str(item.get("Name", "")), Cid.parse(item["Hash"]), int(item.get("Size", 0))))
             elif "Bytes" in item and progress is not None:
@@ -204,45 +271,21 @@ class KuboClient:
             raise self._fail("add", "Kubo returned no added entries")
         return entries
 
-    def add_bytes(
-        self, data: bytes, *, name: str = "", cid_version: int = 0, raw_leaves: bool | None = None, pin: bool = True
+    def _add_stream(
+        self, stream: BinaryIO, name: str, options: AddOptions, progress: ProgressCallback | None
     ) -> AddedEntry:
-        return self.add_stream(io.BytesIO(data), name=name, cid_version=cid_version, raw_leaves=raw_leaves, pin=pin)
-
-    def add_stream(
-        self,
-        stream: BinaryIO,
-        *,
-        name: str = "",
-        cid_version: int = 0,
-        raw_leaves: bool | None = None,
-        pin: bool = True,
-        progress: ProgressCallback | None = None,
-    ) -> AddedEntry:
-        params = self._add_params(cid_version, raw_leaves, pin, progress is not None)
-        entry = self._run_add(params, self._file(stream, name), progress)[-1]
+        entry = self._run_add(options, self._file(stream, name), progress)[-1]
         return AddedEntry(name or str(entry.cid), entry.cid, entry.size)
 
-    def add_path(
-        self,
-        path: Path,
-        *,
-        cid_version: int = 0,
-        raw_leaves: bool | None = None,
-        pin: bool = True,
-        hidden: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> list[AddedEntry]:
-        path = Path(path)
-        if not path.exists() and not path.is_symlink():
-            raise IpfsError(f"cannot add {path}: no such file or directory", path=str(path))
-        params = self._add_params(cid_version, raw_leaves, pin, progress is not None)
+    def _add_path(self, path: Path, options: AddOptions, progress: ProgressCallback | None) -> list[AddedEntry]:
         with contextlib.ExitStack() as stack:
-            parts: list[tuple[str, tuple[str, Any, str]]] = []
-            self._collect_parts(path, path.name, hidden, parts, stack)
-            return self._run_add(params, parts, progress)
+            parts: list[_FilePart] = []
+            self._collect_parts(path, path.name, options.hidden, parts, stack)
+            return self._run_add(options, parts, progress)
 
-    def _collect_parts(self, path: Path, rel: str, hidden: bool, parts: list[Any], stack: contextlib.ExitStack) -> None:
+    def _collect_parts(
+        self, path: Path, rel: str, hidden: bool, parts: list[_FilePart], stack: contextlib.ExitStack
+    ) -> None:
         """Kubo's multipart directory form: depth first, directories as `application/x-directory` parts,
         paths URL-escaped in the filename."""
         name = quote(rel, safe="")
@@ -290,9 +333,8 @@ class KuboClient:
     # -- blocks ---------------------------------------------------------------------------------------
     def block_put(self, data: bytes, *, codec: str = "raw", pin: bool = False) -> BlockStat:
         expected = Cid.for_data(data, codec_code(codec), 1)
-        body = self._post_json(
-            "block/put", {"cid-codec": codec, "mhtype": "sha2-256", "pin": _flag(pin)}, files=self._file(data)
-        )
+        params = {"cid-codec": codec, "mhtype": "sha2-256", "pin": _flag(pin)}
+        body = self._post_json("block/put", _KeySize, params, self._file(data))
         cid = Cid.parse(body["Key"])
         if cid.multihash != expected.multihash:
             raise self._fail("block/put", f"node returned {cid}, expected {expected}")
@@ -309,7 +351,7 @@ class KuboClient:
 
     def block_stat(self, cid: str | Cid) -> BlockStat:
         cid = Cid.parse(cid)
-        body = self._post_json("block/stat", {"arg": str(cid)})
+        body = self._post_json("block/stat", _KeySize, {"arg": str(cid)})
         return BlockStat(Cid.parse(body["Key"]), int(body["Size"]))
 
     def block_rm(self, cid: str | Cid) -> None:
@@ -319,21 +361,21 @@ class KuboClient:
                 raise self._fail("block/rm", str(item["Error"]), 500)
 
     # -- DAGs -----------------------------------------------------------------------------------------
-    def dag_put(self, value: Any, *, store_codec: str = "dag-cbor", pin: bool = False) -> Cid:
+    def dag_put(self, value: IpldValue, *, store_codec: str = "dag-cbor", pin: bool = False) -> Cid:
         block = encode_block(value, store_codec)
         params = {"store-codec": store_codec, "input-codec": store_codec, "pin": _flag(pin), "hash": "sha2-256"}
-        body = self._post_json("dag/put", params, files=self._file(block))
+        body = self._post_json("dag/put", _DagPut, params, self._file(block))
         cid = Cid.parse(body["Cid"]["/"])
         if cid.multihash != Cid.for_data(block).multihash:
             raise self._fail("dag/put", f"node stored {cid}, which is not the block that was sent")
         return cid
 
-    def dag_get(self, path: str | Cid) -> Any:
+    def dag_get(self, path: str | Cid) -> IpldValue:
         raw = self._post_bytes("dag/get", {"arg": str(path), "output-codec": "dag-cbor"})
         return decode_dag_cbor(raw)
 
     def dag_resolve(self, path: str | Cid) -> tuple[Cid, list[str]]:
-        body = self._post_json("dag/resolve", {"arg": str(path)})
+        body = self._post_json("dag/resolve", _DagResolve, {"arg": str(path)})
         rest = str(body.get("RemPath") or "")
         return Cid.parse(body["Cid"]["/"]), [part for part in rest.split("/") if part]
 
@@ -344,7 +386,7 @@ class KuboClient:
 
     def dag_import(self, stream: BinaryIO, *, pin_roots: bool = True) -> list[Cid]:
         roots = []
-        for item in self._post_ndjson("dag/import", {"pin-roots": _flag(pin_roots)}, files=self._file(stream)):
+        for item in self._post_ndjson("dag/import", {"pin-roots": _flag(pin_roots)}, self._file(stream)):
             root = item.get("Root")
             if root:
                 if root.get("PinErrorMsg"):
@@ -354,18 +396,18 @@ class KuboClient:
 
     # -- pins and gc ----------------------------------------------------------------------------------
     def pin_add(self, cid: str | Cid, *, recursive: bool = True) -> list[Cid]:
-        body = self._post_json("pin/add", {"arg": str(cid), "recursive": _flag(recursive)})
+        body = self._post_json("pin/add", _Pins, {"arg": str(cid), "recursive": _flag(recursive)})
         return [Cid.parse(text) for text in body.get("Pins") or []]
 
     def pin_rm(self, cid: str | Cid, *, recursive: bool = True) -> list[Cid]:
-        body = self._post_json("pin/rm", {"arg": str(cid), "recursive": _flag(recursive)})
+        body = self._post_json("pin/rm", _Pins, {"arg": str(cid), "recursive": _flag(recursive)})
         return [Cid.parse(text) for text in body.get("Pins") or []]
 
     def pin_ls(self, cid: str | Cid | None = None, *, type: PinFilter = "all") -> dict[Cid, PinKind]:
         params: dict[str, str] = {"type": type}
         if cid is not None:
             params["arg"] = str(cid)
-        body = self._post_json("pin/ls", params)
+        body = self._post_json("pin/ls", _PinLs, params)
         keys = body.get("Keys") or {}
         return {Cid.parse(text): info.get("Type") for text, info in keys.items()}
 
@@ -381,9 +423,7 @@ class KuboClient:
 
     # -- node info ------------------------------------------------------------------------------------
     def id(self) -> JsonObject:
-        body: JsonObject = self._post_json("id")
-        return body
+        return self._post_json("id", JsonObject)
 
     def version(self) -> JsonObject:
-        body: JsonObject = self._post_json("version")
-        return body
+        return self._post_json("version", JsonObject)

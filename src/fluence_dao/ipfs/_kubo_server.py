@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 from fluence_dao.errors import FluenceDaoError, IpfsError
@@ -138,6 +138,10 @@ class _Streamed:
         self.length = length
 
 
+_Result: TypeAlias = _Streamed | bytes | JsonObject | list[JsonObject]
+"""What a command returns: a streamed body, plain bytes, one JSON object, or JSON lines."""
+
+
 def _json_lines(items: Iterable[JsonObject]) -> bytes:
     return b"".join(json.dumps(item).encode("utf-8") + b"\n" for item in items)
 
@@ -146,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json", **headers: str) -> None:
@@ -222,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, FluenceDaoError):
             return
 
-    def _respond(self, result: Any) -> None:
+    def _respond(self, result: _Result) -> None:
         if isinstance(result, _Streamed):
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", result.content_type)
@@ -268,7 +272,7 @@ class _Server(ThreadingHTTPServer):
 # -- commands ------------------------------------------------------------------------------------------
 
 
-def _add(node: LocalIpfs, req: _Request) -> Any:
+def _add(node: LocalIpfs, req: _Request) -> _Streamed | list[JsonObject]:
     cid_version = req.integer("cid-version", 0)
     raw_leaves_text = req.query.get("raw-leaves")
     raw_leaves = req.flag("raw-leaves", False) if raw_leaves_text else None
@@ -512,7 +516,7 @@ def _version(node: LocalIpfs, req: _Request) -> JsonObject:
     return node.version()
 
 
-_COMMANDS: dict[str, Callable[[LocalIpfs, _Request], Any]] = {
+_COMMANDS: dict[str, Callable[[LocalIpfs, _Request], _Result]] = {
     "add": _add,
     "block/get": _block_get,
     "block/put": _block_put,

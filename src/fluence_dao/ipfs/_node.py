@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from fluence_dao import __version__
 from fluence_dao.errors import IpfsError
-from fluence_dao.ipfs._api import AddedEntry, BlockStat, PinFilter, PinKind, ProgressCallback
+from fluence_dao.ipfs._api import AddedEntry, AddOptions, BlockStat, Ipfs, PinFilter, PinKind, ProgressCallback
 from fluence_dao.ipfs._car import read_car, write_car
 from fluence_dao.ipfs._cid import DAG_PB, Cid, codec_code
-from fluence_dao.ipfs._codecs import decode_block, encode_block
-from fluence_dao.ipfs._store import BlockStore
-from fluence_dao.ipfs._unixfs import ImportOptions, export_to_path, import_buffer, import_file, import_path, iter_file
+from fluence_dao.ipfs._codecs import IpldValue, decode_block, encode_block
+from fluence_dao.ipfs._store import BlockStore, BlockWriter
+from fluence_dao.ipfs._unixfs import (
+    ImportedNode,
+    ImportOptions,
+    export_to_path,
+    import_buffer,
+    import_file,
+    import_path,
+    iter_file,
+)
 from fluence_dao.util.json_types import JsonObject
 
 log = logging.getLogger(__name__)
@@ -38,7 +46,7 @@ def split_path(path: str | Cid) -> tuple[Cid, list[str]]:
     return Cid.parse(parts[0]), parts[1:]
 
 
-class LocalIpfs:
+class LocalIpfs(Ipfs):
     """The embedded node: UnixFS add/cat/get, blocks, DAGs, CAR, pins and gc over one repo directory."""
 
     def __init__(self, repo: str | Path | BlockStore, *, fsync: bool = True) -> None:
@@ -57,53 +65,31 @@ class LocalIpfs:
         self.close()
 
     # -- UnixFS ---------------------------------------------------------------------------------------
-    def add_bytes(
-        self, data: bytes, *, name: str = "", cid_version: int = 0, raw_leaves: bool | None = None, pin: bool = True
+    def _add_bytes(self, data: bytes, name: str, options: AddOptions) -> AddedEntry:
+        # raw leaves are written straight from `data`
+        return self._add_file(name, options, lambda sink, layout: import_buffer(data, sink, layout))
+
+    def _add_stream(
+        self, stream: BinaryIO, name: str, options: AddOptions, progress: ProgressCallback | None
     ) -> AddedEntry:
-        options = ImportOptions(cid_version=cid_version, raw_leaves=raw_leaves)
+        return self._add_file(name, options, lambda sink, layout: import_file(stream, sink, layout, progress))
+
+    def _add_file(
+        self, name: str, options: AddOptions, run: Callable[[BlockWriter, ImportOptions], ImportedNode]
+    ) -> AddedEntry:
         with self.store.writing():
             with self.store.writer() as sink:
-                root = import_buffer(data, sink, options)  # raw leaves written straight from `data`
-            if pin:
+                root = run(sink, ImportOptions(cid_version=options.cid_version, raw_leaves=options.raw_leaves))
+            if options.pin:
                 self.store.pin_add(root.cid, recursive=True)
         return AddedEntry(name or str(root.cid), root.cid, root.tsize)
 
-    def add_stream(
-        self,
-        stream: BinaryIO,
-        *,
-        name: str = "",
-        cid_version: int = 0,
-        raw_leaves: bool | None = None,
-        pin: bool = True,
-        progress: ProgressCallback | None = None,
-    ) -> AddedEntry:
-        options = ImportOptions(cid_version=cid_version, raw_leaves=raw_leaves)
+    def _add_path(self, path: Path, options: AddOptions, progress: ProgressCallback | None) -> list[AddedEntry]:
+        layout = ImportOptions(cid_version=options.cid_version, raw_leaves=options.raw_leaves, hidden=options.hidden)
         with self.store.writing():
             with self.store.writer() as sink:
-                root = import_file(stream, sink, options, progress)
-            if pin:
-                self.store.pin_add(root.cid, recursive=True)
-        return AddedEntry(name or str(root.cid), root.cid, root.tsize)
-
-    def add_path(
-        self,
-        path: Path,
-        *,
-        cid_version: int = 0,
-        raw_leaves: bool | None = None,
-        pin: bool = True,
-        hidden: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> list[AddedEntry]:
-        path = Path(path)
-        if not path.exists() and not path.is_symlink():
-            raise IpfsError(f"cannot add {path}: no such file or directory", path=str(path))
-        options = ImportOptions(cid_version=cid_version, raw_leaves=raw_leaves, hidden=hidden)
-        with self.store.writing():
-            with self.store.writer() as sink:
-                entries = import_path(path, sink, options, progress)
-            if pin:
+                entries = import_path(path, sink, layout, progress)
+            if options.pin:
                 self.store.pin_add(entries[-1].node.cid, recursive=True)
         base = path.name
         return [
@@ -119,19 +105,9 @@ class LocalIpfs:
         cid, segments = split_path(path)
         if not segments:
             return cid
-        current = cid
-        value = self._load(cid)
-        for index, segment in enumerate(segments):
-            value = self._step(value, current, segment, path, index, segments)
-            if isinstance(value, Cid):
-                current = value
-                if index + 1 < len(segments):
-                    value = self._load(value)
-            elif index + 1 == len(segments):
-                raise IpfsError(
-                    f"cannot resolve {path}: it ends on a {type(value).__name__}, not a link",
-                    path=str(path),
-                )
+        current, value, _ = self._walk(cid, segments, path, load_last=False)
+        if not isinstance(value, Cid):
+            raise IpfsError(f"cannot resolve {path}: it ends on a {type(value).__name__}, not a link", path=str(path))
         return current
 
     def cat_stream(self, path: str | Cid, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -167,7 +143,7 @@ class LocalIpfs:
         self.store.delete(cid)
 
     # -- DAGs -----------------------------------------------------------------------------------------
-    def dag_put(self, value: Any, *, store_codec: str = "dag-cbor", pin: bool = False) -> Cid:
+    def dag_put(self, value: IpldValue, *, store_codec: str = "dag-cbor", pin: bool = False) -> Cid:
         code = codec_code(store_codec)
         block = encode_block(value, code)
         with self.store.writing():
@@ -176,41 +152,40 @@ class LocalIpfs:
                 self.store.pin_add(cid, recursive=True)
         return cid
 
-    def _load(self, cid: Cid) -> Any:
+    def _load(self, cid: Cid) -> IpldValue:
         return decode_block(self.store.get(cid), cid.codec)
 
     def dag_resolve(self, path: str | Cid) -> tuple[Cid, list[str]]:
         """The last block on `path` and the segments left inside it (as Kubo's `dag resolve`)."""
         cid, segments = split_path(path)
-        current = cid
-        value = self._load(cid)
-        rest_start = 0
-        for index, segment in enumerate(segments):
-            value = self._step(value, current, segment, path, index, segments)
-            if isinstance(value, Cid):
-                current = value
-                rest_start = index + 1
-                value = self._load(value)
-        return current, segments[rest_start:]
+        current, _, in_block = self._walk(cid, segments, path)
+        return current, segments[in_block:]
 
-    def dag_get(self, path: str | Cid) -> Any:
+    def dag_get(self, path: str | Cid) -> IpldValue:
         """The value at `path`, following links through blocks; a path ending on a link gives the linked node."""
         cid, segments = split_path(path)
-        current = cid
-        value = self._load(cid)
+        return self._walk(cid, segments, path)[1]
+
+    def _walk(
+        self, cid: Cid, segments: list[str], path: str | Cid, *, load_last: bool = True
+    ) -> tuple[Cid, IpldValue, int]:
+        """Follow `segments` from block `cid` through links: (the last block reached, the value at the end, how many
+        segments led to that block). A path ending on a link gives the linked node unless not `load_last`."""
+        current, value, in_block = cid, self._load(cid), 0
         for index, segment in enumerate(segments):
             value = self._step(value, current, segment, path, index, segments)
             if isinstance(value, Cid):
-                current = value
-                value = self._load(value)
-        return value
+                current, in_block = value, index + 1
+                if load_last or in_block < len(segments):
+                    value = self._load(value)
+        return current, value, in_block
 
     @staticmethod
-    def _step(value: Any, current: Cid, segment: str, path: object, index: int, segments: list[str]) -> Any:
+    def _step(value: IpldValue, current: Cid, segment: str, path: object, index: int, segments: list[str]) -> IpldValue:
         where = "/".join(segments[:index]) or "(root)"
-        if current.codec == DAG_PB and isinstance(value, dict) and "Links" in value:
-            for link in value["Links"]:
-                if link.get("Name") == segment:
+        if current.codec == DAG_PB and isinstance(value, dict) and isinstance(links := value.get("Links"), list):
+            for link in links:
+                if isinstance(link, dict) and link.get("Name") == segment:
                     return link["Hash"]
             if segment not in ("Data", "Links"):
                 raise IpfsError(

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO, Generic, TypeVar
 
 from fluence_dao.errors import IpfsError
 from fluence_dao.ipfs._cid import DAG_PB, RAW, Cid, encode_varint
@@ -60,6 +60,7 @@ BlockSink = Callable[[Cid, bytes], None]
 BufferSink = Callable[[Cid, bytes | memoryview], None]  # import_buffer's: raw leaves are views into the input
 BlockSource = Callable[[Cid], bytes]
 ProgressCallback = Callable[[int], None]
+_Block = TypeVar("_Block", bytes, bytes | memoryview)  # what a sink takes: import_buffer's also takes views
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,27 +127,27 @@ def _leaf_frame(size: int) -> tuple[bytes, bytes]:
     return b"\x0a" + encode_varint(unixfs_len) + b"\x08\x02\x12" + size_varint, b"\x18" + size_varint
 
 
-class _FileBuilder:
+class _FileBuilder(Generic[_Block]):
     """Leaves in, balanced tree out. A leaf is the chunk itself (raw leaves: no copy) or one join of a
     precomputed frame around it (dag-pb: one copy). Leaves are hashed once, `batch` at a time, so the
     native library (see _sha256) can hash several in lockstep; then they reach the sink in order."""
 
     __slots__ = ("_batch", "_codec", "_frames", "_pending", "_sink", "_version", "leaves", "options", "raw")
 
-    def __init__(self, sink: Callable[[Cid, Any], None], options: ImportOptions, batch: int) -> None:
-        self._sink = sink
+    def __init__(self, sink: Callable[[Cid, _Block], None], options: ImportOptions, batch: int) -> None:
+        self._sink: Callable[[Cid, _Block], None] = sink
         self.options = options
         self.raw = options.use_raw_leaves
         self._version = 1 if self.raw else options.cid_version
         self._codec = RAW if self.raw else DAG_PB
         self._frames = {options.chunk_size: _leaf_frame(options.chunk_size)}
         self._batch = batch
-        self._pending: list[tuple[bytes | memoryview, int]] = []
+        self._pending: list[tuple[_Block, int]] = []
         self.leaves: list[ImportedNode] = []
 
-    def add(self, chunk: bytes | memoryview) -> None:
+    def add(self, chunk: _Block) -> None:
         size = len(chunk)
-        block: bytes | memoryview
+        block: _Block
         if self.raw:
             block = chunk
         elif size:

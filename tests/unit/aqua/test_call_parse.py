@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fluence_dao.aqua import parse_function_call
-from fluence_dao.aqua._compiler import _compile_error, _normalize
+from fluence_dao.aqua import compile_error, normalize_scala_fields, parse_function_call
 from fluence_dao.errors import AquaCompileError
 
 
@@ -39,7 +38,7 @@ def test_compiler_error_keeps_file_and_line(tmp_path) -> None:
         '\x1b[36m---- Error: /x/y.aqua:13:26\x1b[0m\n\x1b[36m13\x1b[0m         r <- Op.identity("x")\n'
         "                            \x1b[36m^^^=\x1b[0m\n\x1b[36m      Types mismatch.\n      expected:   ?string\n"
     )
-    err = _compile_error(tmp_path / "y.aqua", [text, text])
+    err = compile_error(tmp_path / "y.aqua", [text, text])
     assert err.details["file"] == "/x/y.aqua"
     assert err.details["line"] == 13 and err.details["column"] == 26
     assert "Types mismatch. expected: ?string" in err.message
@@ -50,7 +49,7 @@ def test_compiler_error_keeps_file_and_line(tmp_path) -> None:
 def test_compiler_errors_are_all_listed_in_the_compilers_order_syntax_errors_too(tmp_path) -> None:
     syntax = "\x1b[31m---- Syntax error: /x/y.aqua:9:4\x1b[0m\n9 f(\n   ^==\n   Expected: EndOfString(1,2)\n"
     scope = "---- Error: /x/y.aqua:3:8\n3  <- x\n   ^\n   Name 'x' isn't found in scope.\n"
-    err = _compile_error(tmp_path / "y.aqua", [syntax, scope])
+    err = compile_error(tmp_path / "y.aqua", [syntax, scope])
     assert err.details["line"] == 9
     assert err.message.splitlines()[1:] == [
         "  /x/y.aqua:9:4: Expected: EndOfString(1,2)",
@@ -61,4 +60,4 @@ def test_compiler_errors_are_all_listed_in_the_compilers_order_syntax_errors_too
 
 def test_scala_field_names_are_normalized() -> None:
     raw = {"Laqua_js_FunctionDefJs__f_functionName": "f", "Laqua_js_X__f_items": [{"Laqua_js_Y__f_tag": "scalar"}]}
-    assert _normalize(raw) == {"functionName": "f", "items": [{"tag": "scalar"}]}
+    assert normalize_scala_fields(raw) == {"functionName": "f", "items": [{"tag": "scalar"}]}

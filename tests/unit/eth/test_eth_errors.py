@@ -10,23 +10,24 @@ from fluence_dao.errors import EthError
 from fluence_dao.eth import EthClient, TxRequest, TxSender, classify_failure, to_checksum
 
 
-@pytest.mark.parametrize(
-    ("message", "reason"),
-    [
-        ("nonce too low: next nonce 5, tx nonce 3", "nonce_too_low"),
-        ("Nonce too low", "nonce_too_low"),
-        ("already known", "already_known"),
-        ("insufficient funds for gas * price + value", "insufficient_funds"),
-        ("Insufficient funds for gas * price + value", "insufficient_funds"),
-        ("replacement transaction underpriced", "underpriced"),
-        ("transaction underpriced", "underpriced"),
-        ("max fee per gas less than block base fee", "underpriced"),
-        ("intrinsic gas too low", "out_of_gas"),
-        ("out of gas", "out_of_gas"),
-        ("execution reverted", "reverted"),
-        ("execution reverted: Ownable: caller is not the owner", "reverted"),
-        ("something else entirely", "unknown"),
+#: reason code -> node messages (geth, anvil, reth wordings) that must map to it
+REASON_MESSAGES = {
+    "nonce_too_low": ["nonce too low: next nonce 5, tx nonce 3", "Nonce too low"],
+    "already_known": ["already known"],
+    "insufficient_funds": ["insufficient funds for gas * price + value", "Insufficient funds for gas * price + value"],
+    "underpriced": [
+        "replacement transaction underpriced",
+        "transaction underpriced",
+        "max fee per gas less than block base fee",
     ],
+    "out_of_gas": ["intrinsic gas too low", "out of gas"],
+    "reverted": ["execution reverted", "execution reverted: Ownable: caller is not the owner"],
+    "unknown": ["something else entirely"],
+}
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"), [(message, reason) for reason, messages in REASON_MESSAGES.items() for message in messages]
 )
 def test_node_messages_map_to_stable_reasons(message: str, reason: str) -> None:
     assert classify_failure(message) == reason

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from eth_abi.abi import encode
 
-from fluence_dao.eth import namehash
-from fluence_dao.eth._ens import TEXT_CHANGED_TOPICS, _text_change
+from fluence_dao.eth import TEXT_CHANGED_TOPICS, decode_text_changed, namehash
 
 RESOLVER = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 NODE = "0x" + namehash("alpha.public-record.eth").hex()
@@ -28,7 +27,7 @@ def _log(topic0: str, data: bytes, **extra: object) -> dict[str, object]:
 
 
 def test_the_old_layout_carries_the_key_only() -> None:
-    decoded = _text_change(_log(WITHOUT_VALUE, encode(["string"], ["notice"])), RESOLVER, NODES)
+    decoded = decode_text_changed(_log(WITHOUT_VALUE, encode(["string"], ["notice"])), RESOLVER, NODES)
     assert decoded is not None
     change, has_value = decoded
     assert not has_value and change.value is None
@@ -37,7 +36,7 @@ def test_the_old_layout_carries_the_key_only() -> None:
 
 
 def test_the_new_layout_carries_the_value() -> None:
-    decoded = _text_change(_log(WITH_VALUE, encode(["string", "string"], ["notice", "1796272816"])), RESOLVER, NODES)
+    decoded = decode_text_changed(_log(WITH_VALUE, encode(["string", "string"], ["notice", "1796272816"])), RESOLVER, NODES)
     assert decoded is not None and decoded[1] is True
     assert (decoded[0].key, decoded[0].value) == ("notice", "1796272816")
 
@@ -46,7 +45,7 @@ def test_other_nodes_removed_logs_and_garbage_are_left_out() -> None:
     data = encode(["string"], ["notice"])
     other_node = _log(WITHOUT_VALUE, data)
     other_node["topics"] = [WITHOUT_VALUE, "0x" + "00" * 32]
-    assert _text_change(other_node, RESOLVER, NODES) is None
-    assert _text_change(_log(WITHOUT_VALUE, data, removed=True), RESOLVER, NODES) is None
-    assert _text_change(_log("0x" + "99" * 32, data), RESOLVER, NODES) is None
-    assert _text_change(_log(WITH_VALUE, b"\x00" * 7), RESOLVER, NODES) is None
+    assert decode_text_changed(other_node, RESOLVER, NODES) is None
+    assert decode_text_changed(_log(WITHOUT_VALUE, data, removed=True), RESOLVER, NODES) is None
+    assert decode_text_changed(_log("0x" + "99" * 32, data), RESOLVER, NODES) is None
+    assert decode_text_changed(_log(WITH_VALUE, b"\x00" * 7), RESOLVER, NODES) is None

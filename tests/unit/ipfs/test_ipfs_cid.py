@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from multiformats import CID
 
 from fluence_dao.errors import InvalidCidError
-from fluence_dao.ipfs import Cid
-from fluence_dao.ipfs._cid import b58decode, b58encode, decode_varint, encode_varint
+from fluence_dao.ipfs import Cid, b58decode, b58encode, decode_varint, encode_varint
 
 V0 = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
 V1 = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"

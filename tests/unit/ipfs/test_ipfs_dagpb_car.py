@@ -6,8 +6,17 @@ from pathlib import Path
 import pytest
 
 from fluence_dao.errors import BlockCorruptedError, CarError, IpldCodecError
-from fluence_dao.ipfs import Cid, LocalIpfs, read_car, write_car
-from fluence_dao.ipfs._dagpb import PBLink, PBNode, decode_node, decode_unixfs, encode_node
+from fluence_dao.ipfs import (
+    Cid,
+    LocalIpfs,
+    PBLink,
+    PBNode,
+    decode_node,
+    decode_unixfs,
+    encode_node,
+    read_car,
+    write_car,
+)
 
 EMPTY_DIR = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"  # Kubo's well-known empty directory
 
