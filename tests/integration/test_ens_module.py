@@ -252,85 +252,70 @@ def test_random_input_never_traps(ens_module: MarineModule) -> None:
     assert ok(ens_module.call("namehash", ["eth"])) == hexstr(raw_name_to_hash("eth"))
 
 
+class _ModulesOnChain:
+    """The ens and signer modules (a fresh key nobody knows) against the devnet chain of `ens_env`."""
+
+    def __init__(self, ens_env: Any, built_wasm: Any) -> None:
+        self.client = ens_env.client
+        self.chain_id = self.client.chain_id()
+        self.ens = MarineModule.load(built_wasm("ens"), ModuleConfig(name="ens"))
+        self.signer = MarineModule.load(built_wasm("signer"), ModuleConfig(name="signer"))
+        self.creator = CallParameters(
+            particle=ParticleParameters(init_peer_id="12D3KooWCreator"), service_creator_peer_id="12D3KooWCreator"
+        )
+        self.address = ok(self.signer.call("initiate", [], call_parameters=self.creator))
+
+    def eth_call(self, to: str, data: str) -> str:
+        return "0x" + bytes(self.client.w3.eth.call({"to": to, "data": data})).hex()
+
+    def sign(self, tx_json: str, chain_id: int) -> bytes:
+        raw = ok(self.signer.call("sign_tx", [tx_json, chain_id], call_parameters=self.creator))
+        return bytes.fromhex(raw[2:])
+
+    def send(self, tx_json: str) -> None:
+        raw = self.sign(tx_json, self.chain_id)
+        receipt = self.client.wait_for_receipt(self.client.send_raw_transaction(raw), timeout_s=30)
+        assert receipt.status == 1
+
+
 def test_signer_and_ens_modules_write_a_text_record_on_a_real_chain(ens_env, built_wasm) -> None:
     """anvil + the real ENS contracts: the ens module's call data and setText request, signed by the signer
     module (a key nobody knows), are accepted and mined; the record reads back through the ens module."""
-    client = ens_env.client
-    chain_id = client.chain_id()
+    chain = _ModulesOnChain(ens_env, built_wasm)
+    client, ens, address = chain.client, chain.ens, chain.address
     name, key, value = (
         "alpha.public-record.eth",
         "ipld-tip",
         "bafyreib4pff766vhpbxbhjbqqnsh5emeznvujayjj4z2iu533cprgbz23m",
     )
-    ens = MarineModule.load(built_wasm("ens"), ModuleConfig(name="ens"))
-    signer = MarineModule.load(built_wasm("signer"), ModuleConfig(name="signer"))
-    creator = CallParameters(
-        particle=ParticleParameters(init_peer_id="12D3KooWCreator"), service_creator_peer_id="12D3KooWCreator"
-    )
-    address = ok(signer.call("initiate", [], call_parameters=creator))
-
-    def eth_call(to: str, data: str) -> str:
-        return "0x" + bytes(client.w3.eth.call({"to": to, "data": data})).hex()
-
-    def send(tx_json: str) -> None:
-        raw = ok(signer.call("sign_tx", [tx_json, chain_id], call_parameters=creator))
-        receipt = client.wait_for_receipt(client.send_raw_transaction(bytes.fromhex(raw[2:])), timeout_s=30)
-        assert receipt.status == 1
-
     node = ok(ens.call("namehash", [name]))
     registry = ens_env.devnet.registry
     # Governance funds the signer and hands it the name, using the ens module's setOwner call data.
     ens_env.gov.transfer(address, 10**18)
     ens_env.gov.send_and_wait(registry, ok(ens.call("set_owner_call_data", [node, address])))
-    assert (
-        ok(ens.call("decode_address_result", [eth_call(registry, ok(ens.call("owner_call_data", [node])))])) == address
-    )
-    resolver = ok(ens.call("decode_address_result", [eth_call(registry, ok(ens.call("resolver_call_data", [node])))]))
+    owner_data = chain.eth_call(registry, ok(ens.call("owner_call_data", [node])))
+    assert ok(ens.call("decode_address_result", [owner_data])) == address
+    resolver_data = chain.eth_call(registry, ok(ens.call("resolver_call_data", [node])))
+    resolver = ok(ens.call("decode_address_result", [resolver_data]))
     assert resolver.lower() == ens_env.devnet.resolver.lower()
 
     # A legacy transfer signed by the module is mined.
     gas_price = int(client.w3.eth.gas_price) * 2
-    send(
-        json.dumps(
-            {
-                "nonce": client.pending_nonce(address),
-                "gasPrice": gas_price,
-                "gas": 21000,
-                "to": "0x" + "42" * 20,
-                "value": 1,
-            }
-        )
-    )
+    transfer = {"nonce": client.pending_nonce(address), "gasPrice": gas_price, "gas": 21000, "value": 1}
+    chain.send(json.dumps({**transfer, "to": "0x" + "42" * 20}))
 
     # fluence_dao.eth's TxSender with the module as its external signer (the request is transaction_json()).
     from fluence_dao.eth import TxSender, transaction_json
 
-    def module_sign(tx: dict[str, Any]) -> bytes:
-        raw = ok(signer.call("sign_tx", [transaction_json(tx), int(tx["chainId"])], call_parameters=creator))
-        return bytes.fromhex(raw[2:])
-
-    sender = TxSender.external(client, address, module_sign)
+    sender = TxSender.external(client, address, lambda tx: chain.sign(transaction_json(tx), int(tx["chainId"])))
     assert sender.transfer("0x" + "43" * 20, 5).status == 1
     assert client.balance("0x" + "43" * 20) == 5
 
     # The setText request built by the ens module, signed by the signer module (type 2), is mined.
     fees = client.fee_fields()
-    tx_json = ok(
-        ens.call(
-            "prepare_set_text",
-            [
-                name,
-                key,
-                value,
-                resolver,
-                hex(client.pending_nonce(address)),
-                "200000",
-                str(fees["maxFeePerGas"]),
-                str(fees["maxPriorityFeePerGas"]),
-            ],
-        )
-    )
-    send(tx_json)
-    stored = eth_call(resolver, ok(ens.call("text_call_data", [node, key])))
+    nonce = hex(client.pending_nonce(address))
+    fee_args = [str(fees["maxFeePerGas"]), str(fees["maxPriorityFeePerGas"])]
+    chain.send(ok(ens.call("prepare_set_text", [name, key, value, resolver, nonce, "200000", *fee_args])))
+    stored = chain.eth_call(resolver, ok(ens.call("text_call_data", [node, key])))
     assert ok(ens.call("decode_text_result", [stored])) == value
     assert ens_env.ens.text(name, key) == value

@@ -9,7 +9,6 @@ import pytest
 from fluence_dao.errors import EthError
 from fluence_dao.eth import EthClient, TxRequest, TxSender, classify_failure, to_checksum
 
-
 #: reason code -> node messages (geth, anvil, reth wordings) that must map to it
 REASON_MESSAGES = {
     "nonce_too_low": ["nonce too low: next nonce 5, tx nonce 3", "Nonce too low"],

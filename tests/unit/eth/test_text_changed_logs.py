@@ -36,7 +36,9 @@ def test_the_old_layout_carries_the_key_only() -> None:
 
 
 def test_the_new_layout_carries_the_value() -> None:
-    decoded = decode_text_changed(_log(WITH_VALUE, encode(["string", "string"], ["notice", "1796272816"])), RESOLVER, NODES)
+    decoded = decode_text_changed(
+        _log(WITH_VALUE, encode(["string", "string"], ["notice", "1796272816"])), RESOLVER, NODES
+    )
     assert decoded is not None and decoded[1] is True
     assert (decoded[0].key, decoded[0].value) == ("notice", "1796272816")
 
