@@ -5,7 +5,7 @@ signatures from graph-cli manifests (`Transfer(indexed address,indexed address,u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeAlias, TypedDict
 
 from fluence_dao.subgraph import _asc as A
 
@@ -31,6 +31,27 @@ class AbiType:
         if self.base == "tuple":
             return any(t.is_dynamic for t in self.inner)
         return self.base in ("string", "bytes")
+
+
+#: A Python value of an ABI type, as eth_abi decodes and encodes it (addresses as 0x-hex strings, tuples as tuples).
+AbiValue: TypeAlias = "int | bool | str | bytes | list[AbiValue] | tuple[AbiValue, ...]"
+
+
+class AbiParam(TypedDict, total=False):
+    """An input of an ABI JSON entry (`components` for tuples)."""
+
+    name: str
+    type: str
+    indexed: bool
+    components: list[AbiParam]
+
+
+class AbiEntry(TypedDict, total=False):
+    """An entry of an ABI JSON file (events are the ones read here)."""
+
+    type: str
+    name: str
+    inputs: list[AbiParam]
 
 
 _ALIASES = {"uint": "uint256", "int": "int256"}
@@ -71,9 +92,9 @@ def parse_type(text: str) -> AbiType:
     return AbiType(_ALIASES.get(s, s))
 
 
-def abi_json_type(param: dict[str, Any]) -> str:
+def abi_json_type(param: AbiParam) -> str:
     """The canonical type string of an ABI JSON parameter (tuples expanded from `components`)."""
-    kind: str = param["type"]
+    kind = param["type"]
     if kind.startswith("tuple"):
         inner = ",".join(abi_json_type(c) for c in param.get("components", []))
         return f"({inner}){kind[len('tuple') :]}"
@@ -97,7 +118,7 @@ class EventSignature:
         return f"{self.name}({','.join(p.type.canonical() for p in self.params)})"
 
 
-def parse_manifest_event(signature: str, abi: list[dict[str, Any]]) -> EventSignature:
+def parse_manifest_event(signature: str, abi: list[AbiEntry]) -> EventSignature:
     """`Name(indexed t1,t2)` from subgraph.yaml, with parameter names taken from the matching ABI event."""
     name, _, rest = signature.partition("(")
     if not rest.endswith(")"):
@@ -137,25 +158,43 @@ def parse_call_signature(signature: str) -> tuple[str, list[AbiType], list[AbiTy
     )
 
 
-def eth_value_from_python(t: AbiType, value: Any) -> A.EthValue:
+def _abi_items(t: AbiType, value: object) -> list[object] | tuple[object, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"a {t.canonical()} value must be a list or tuple, not {type(value).__name__}")
+    return value
+
+
+def _abi_bytes(t: AbiType, value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview | list | tuple):
+        return bytes(value)
+    raise ValueError(f"a {t.canonical()} value must be bytes, not {type(value).__name__}")
+
+
+def _abi_int(t: AbiType, value: object) -> int:
+    if isinstance(value, int | str | bytes):
+        return int(value)
+    raise ValueError(f"a {t.canonical()} value must be an integer, not {type(value).__name__}")
+
+
+def eth_value_from_python(t: AbiType, value: object) -> A.EthValue:
     """An eth_abi-decoded value as a graph-ts ethereum.Value."""
     if t.is_array:
         kind = A.EV_FIXED_ARRAY if t.array_len is not None else A.EV_ARRAY
-        return kind, [eth_value_from_python(t.inner[0], v) for v in value]
+        return kind, [eth_value_from_python(t.inner[0], v) for v in _abi_items(t, value)]
     if t.base == "tuple":
-        return A.EV_TUPLE, [eth_value_from_python(s, v) for s, v in zip(t.inner, value, strict=True)]
+        return A.EV_TUPLE, [eth_value_from_python(s, v) for s, v in zip(t.inner, _abi_items(t, value), strict=True)]
     if t.base == "address":
         if isinstance(value, str):
             return A.EV_ADDRESS, bytes.fromhex(value[2:] if value.startswith("0x") else value)
-        return A.EV_ADDRESS, bytes(value)
+        return A.EV_ADDRESS, _abi_bytes(t, value)
     if t.base == "bytes":
-        return A.EV_BYTES, bytes(value)
+        return A.EV_BYTES, _abi_bytes(t, value)
     if t.base.startswith("bytes"):
-        return A.EV_FIXED_BYTES, bytes(value)
+        return A.EV_FIXED_BYTES, _abi_bytes(t, value)
     if t.base.startswith("uint"):
-        return A.EV_UINT, int(value)
+        return A.EV_UINT, _abi_int(t, value)
     if t.base.startswith("int"):
-        return A.EV_INT, int(value)
+        return A.EV_INT, _abi_int(t, value)
     if t.base == "bool":
         return A.EV_BOOL, bool(value)
     if t.base == "string":
@@ -163,13 +202,14 @@ def eth_value_from_python(t: AbiType, value: Any) -> A.EthValue:
     raise ValueError(f"unsupported ABI type {t.canonical()}")
 
 
-def eth_value_to_python(value: A.EthValue) -> Any:
+def eth_value_to_python(value: A.EthValue) -> AbiValue:
     kind, v = value
     if kind in (A.EV_FIXED_ARRAY, A.EV_ARRAY):
         return [eth_value_to_python(x) for x in v]
     if kind == A.EV_TUPLE:
         return tuple(eth_value_to_python(x) for x in v)
-    return v
+    payload: AbiValue = v  # address and bytes as bytes, numbers as int, bool, string
+    return payload
 
 
 def eth_value_type(value: A.EthValue) -> str:
@@ -198,7 +238,7 @@ def eth_value_type(value: A.EthValue) -> str:
 _ZEROS = bytes(32)
 
 
-def decode_elementary(types: list[AbiType], data: bytes) -> list[Any] | None:
+def decode_elementary(types: list[AbiType], data: bytes) -> list[AbiValue] | None:
     """`eth_abi.decode` (strict) for elementary types (uintN, intN, address, bool, bytesN, bytes, string), or None
     when this cannot decide: another type, or data eth_abi would reject (then eth_abi decodes, and raises).
 
@@ -209,7 +249,7 @@ def decode_elementary(types: list[AbiType], data: bytes) -> list[Any] | None:
     size = len(data)
     if size < head:
         return None
-    out: list[Any] = []
+    out: list[AbiValue] = []
     for i, t in enumerate(types):
         if t.is_array:
             return None

@@ -9,56 +9,62 @@ from __future__ import annotations
 import struct
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, get_args
 
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._asc import AscHeap
-from fluence_dao.subgraph._rpc import hex_bytes, hex_int
+from fluence_dao.subgraph._rpc import RpcBlock, RpcLog, RpcReceipt, RpcTransaction, hex_bytes, hex_int
 
-_BLOCK = struct.Struct("<15I")
-_TRANSACTION = struct.Struct("<9I")
-_EVENT = struct.Struct("<8I")
-_LOG = struct.Struct("<11I")
-_RECEIPT = struct.Struct("<11I")
-_PARAM = struct.Struct("<II")
+
+def _pointers(count: int) -> struct.Struct:
+    """An object of `count` u32 pointers (every object here is one)."""
+    return struct.Struct(f"<{count}I")
+
+
+_TRANSACTION = _pointers(9)
+_EVENT = _pointers(8)
+_LOG = _pointers(11)
+_RECEIPT = _pointers(11)
+_PARAM = _pointers(2)
+
+# AscEthereumBlock_0_0_6, in field order: hashes and addresses, then quantities, then optional quantities
+_BlockData = Literal["hash", "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot"]
+_BlockQuantity = Literal["number", "gasUsed", "gasLimit", "timestamp", "difficulty", "totalDifficulty"]
+_BlockOptional = Literal["size", "baseFeePerGas"]
+_BLOCK_DATA: tuple[_BlockData, ...] = get_args(_BlockData)
+_BLOCK_QUANTITIES: tuple[_BlockQuantity, ...] = get_args(_BlockQuantity)
+_BLOCK_OPTIONAL: tuple[_BlockOptional, ...] = get_args(_BlockOptional)
+_BLOCK = _pointers(len(_BLOCK_DATA) + len(_BLOCK_QUANTITIES) + len(_BLOCK_OPTIONAL))
 
 
 @dataclass
 class Trigger:
     """What an event handler needs to know about its event."""
 
-    log: dict[str, Any]
-    block: dict[str, Any]
-    transaction: dict[str, Any] | None
+    log: RpcLog
+    block: RpcBlock
+    transaction: RpcTransaction | None
     transaction_log_index: int
     params: list[tuple[str, A.EthValue]]
-    receipt: dict[str, Any] | None = None  # eth_getTransactionReceipt, for handlers with `receipt: true`
+    receipt: RpcReceipt | None = None  # eth_getTransactionReceipt, for handlers with `receipt: true`
 
 
-def new_block(h: AscHeap, b: dict[str, Any]) -> int:
+def _opt_bigint(h: AscHeap, value: str | None) -> int:
+    return 0 if value is None else h.new_bigint(hex_int(value))
+
+
+def _opt_bytes(h: AscHeap, value: str | None) -> int:
+    return h.new_bytes(hex_bytes(value)) if value else 0
+
+
+def new_block(h: AscHeap, b: RpcBlock) -> int:
     """ethereum.Block with the fields of graph-node's AscEthereumBlock_0_0_6 (apiVersion >= 0.0.6)."""
-
-    def opt_bigint(v: Any) -> int:
-        return 0 if v is None else h.new_bigint(hex_int(v))
-
     return h.new(
         A.IDX_ETHEREUM_BLOCK,
         _BLOCK.pack(
-            h.new_bytes(hex_bytes(b.get("hash"))),
-            h.new_bytes(hex_bytes(b.get("parentHash"))),
-            h.new_bytes(hex_bytes(b.get("sha3Uncles"))),
-            h.new_bytes(hex_bytes(b.get("miner"))),
-            h.new_bytes(hex_bytes(b.get("stateRoot"))),
-            h.new_bytes(hex_bytes(b.get("transactionsRoot"))),
-            h.new_bytes(hex_bytes(b.get("receiptsRoot"))),
-            h.new_bigint(hex_int(b.get("number"))),
-            h.new_bigint(hex_int(b.get("gasUsed"))),
-            h.new_bigint(hex_int(b.get("gasLimit"))),
-            h.new_bigint(hex_int(b.get("timestamp"))),
-            h.new_bigint(hex_int(b.get("difficulty"))),
-            h.new_bigint(hex_int(b.get("totalDifficulty"))),
-            opt_bigint(b.get("size")),
-            opt_bigint(b.get("baseFeePerGas")),
+            *(h.new_bytes(hex_bytes(b.get(name))) for name in _BLOCK_DATA),
+            *(h.new_bigint(hex_int(b.get(name))) for name in _BLOCK_QUANTITIES),
+            *(_opt_bigint(h, b.get(name)) for name in _BLOCK_OPTIONAL),
         ),
     )
 
@@ -92,7 +98,7 @@ def new_event(h: AscHeap, t: Trigger, cache: dict[Hashable, tuple[int, bytes, in
 
 def new_transaction(h: AscHeap, t: Trigger) -> int:
     """ethereum.Transaction (AscEthereumTransaction_0_0_6), from the block's transaction or the log."""
-    tx = t.transaction or {}
+    tx: RpcTransaction = t.transaction or {}
     return h.new(
         A.IDX_ETHEREUM_TRANSACTION,
         _TRANSACTION.pack(
@@ -109,15 +115,8 @@ def new_transaction(h: AscHeap, t: Trigger) -> int:
     )
 
 
-def new_receipt(h: AscHeap, r: dict[str, Any]) -> int:
+def new_receipt(h: AscHeap, r: RpcReceipt) -> int:
     """ethereum.TransactionReceipt (graph-node's AscEthereumTransactionReceipt, with its logs)."""
-
-    def opt_bytes(v: Any) -> int:
-        return h.new_bytes(hex_bytes(v)) if v else 0
-
-    def opt_bigint(v: Any) -> int:
-        return 0 if v is None else h.new_bigint(hex_int(v))
-
     logs = []
     for entry in r.get("logs", []):
         topics = h.new_array_ptrs(A.IDX_ARRAY_B256, [h.new_bytes(hex_bytes(t)) for t in entry.get("topics", [])])
@@ -125,11 +124,11 @@ def new_receipt(h: AscHeap, r: dict[str, Any]) -> int:
             h.new_bytes(hex_bytes(entry.get("address"))),
             topics,
             h.new_bytes(hex_bytes(entry.get("data"))),
-            opt_bytes(entry.get("blockHash")),
-            opt_bigint(entry.get("blockNumber")),
-            opt_bytes(entry.get("transactionHash")),
-            opt_bigint(entry.get("transactionIndex")),
-            opt_bigint(entry.get("logIndex")),
+            _opt_bytes(h, entry.get("blockHash")),
+            _opt_bigint(h, entry.get("blockNumber")),
+            _opt_bytes(h, entry.get("transactionHash")),
+            _opt_bigint(h, entry.get("transactionIndex")),
+            _opt_bigint(h, entry.get("logIndex")),
             0,  # transactionLogIndex: not in standard receipts (graph-node leaves it null too)
             0,  # logType: null
             h.new_wrapped(A.IDX_WRAPPED_BOOL, 1 if entry.get("removed") else 0),
@@ -140,14 +139,14 @@ def new_receipt(h: AscHeap, r: dict[str, Any]) -> int:
         _RECEIPT.pack(
             h.new_bytes(hex_bytes(r.get("transactionHash"))),
             h.new_bigint(hex_int(r.get("transactionIndex"))),
-            opt_bytes(r.get("blockHash")),
-            opt_bigint(r.get("blockNumber")),
+            _opt_bytes(h, r.get("blockHash")),
+            _opt_bigint(h, r.get("blockNumber")),
             h.new_bigint(hex_int(r.get("cumulativeGasUsed"))),
             h.new_bigint(hex_int(r.get("gasUsed"))),
-            opt_bytes(r.get("contractAddress")),
+            _opt_bytes(h, r.get("contractAddress")),
             h.new_array_ptrs(A.IDX_ARRAY_LOG, logs),
-            opt_bigint(r.get("status")),
-            opt_bytes(r.get("root")),
+            _opt_bigint(h, r.get("status")),
+            _opt_bytes(h, r.get("root")),
             h.new_bytes(hex_bytes(r.get("logsBloom"))),
         ),
     )

@@ -18,15 +18,16 @@ Values are serialised as The Graph does: BigInt, BigDecimal, Int8 and Timestamp 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._manifest import EntitySchema, EntityType, FieldType
 from fluence_dao.subgraph._numbers import BigDecimal
 from fluence_dao.subgraph._store import Entity, Store
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, JsonScalar, JsonValue, to_json
 
 MAX_FIRST = 1000
 MAX_DEPTH = 16  # nesting of selections in one query (graph-node: GRAPH_GRAPHQL_MAX_DEPTH)
@@ -34,16 +35,20 @@ MAX_ENTITIES = 100_000  # entities one query may return in all: nested collectio
 
 if TYPE_CHECKING:
     from graphql import (
+        DocumentNode,
         GraphQLArgument,
         GraphQLEnumType,
+        GraphQLEnumValue,
         GraphQLField,
         GraphQLInputField,
         GraphQLInputObjectType,
+        GraphQLInputType,
         GraphQLObjectType,
         GraphQLOutputType,
         GraphQLResolveInfo,
         GraphQLScalarType,
         GraphQLSchema,
+        SelectionSetNode,
         ValueNode,
     )
 
@@ -59,6 +64,19 @@ class _BlockHeight(TypedDict, total=False):
     hash: str
     number: int
     number_gte: int
+
+
+class MetaBlock(TypedDict):
+    number: int
+    hash: str
+
+
+class SubgraphMeta(TypedDict):
+    """What `_meta` and block resolution need to know about the indexer, read once per resolution."""
+
+    deployment: str
+    block: MetaBlock | None  # the indexed block (None before the first)
+    has_errors: bool
 
 
 class QueryError(Exception):
@@ -84,24 +102,23 @@ def singular(name: str) -> str:
     return name[0].lower() + name[1:]
 
 
-def _to_output(value: A.StoreValue | None) -> Any:
+def _to_output(value: A.StoreValue | None) -> JsonValue:
     if value is None:
         return None
     kind, v = value
-    if kind in (A.SV_BIGINT, A.SV_INT8, A.SV_TIMESTAMP):
-        return str(v)
-    if kind == A.SV_BIGDECIMAL:
+    if kind in (A.SV_BIGINT, A.SV_INT8, A.SV_TIMESTAMP, A.SV_BIGDECIMAL):
         return str(v)
     if kind == A.SV_BYTES:
-        return "0x" + v.hex()
+        return "0x" + bytes(v).hex()
     if kind == A.SV_ARRAY:
         return [_to_output(x) for x in v]
     if kind == A.SV_NULL:
         return None
-    return v
+    scalar: JsonScalar = v  # String, Int, Boolean
+    return scalar
 
 
-def _comparable(value: A.StoreValue | None) -> Any:
+def _comparable(value: A.StoreValue | None) -> object:
     if value is None:
         return None
     kind, v = value
@@ -114,13 +131,15 @@ def _id_of(value: A.StoreValue) -> str:
     return "0x" + value[1].hex() if isinstance(value[1], bytes) else str(value[1])
 
 
-def _parse_input(base: str, value: Any) -> Any:
+def _parse_input(base: str, value: object) -> object:
     """A filter argument in the store's comparable form."""
     if value is None:
         return None
     if isinstance(value, list):
         return [_parse_input(base, v) for v in value]
     if base in ("BigInt", "Int8", "Timestamp"):
+        if not isinstance(value, int | float | str):
+            raise QueryError(f"a {base} filter takes a number or a numeric string, not {value!r}")
         return int(value)
     if base == "BigDecimal":
         return BigDecimal.parse(str(value))
@@ -169,6 +188,136 @@ class _Request:
         return index.get(target_id, [])
 
 
+@dataclass
+class _Types:
+    """The schema's named types while it is built: the shared ones first, the entity types added by `_build`."""
+
+    scalars: dict[str, GraphQLScalarType]
+    enums: dict[str, GraphQLEnumType]
+    order_direction: GraphQLEnumType
+    error_policy: GraphQLEnumType
+    block_height: GraphQLInputObjectType
+    block_changed: GraphQLInputObjectType
+    objects: dict[str, GraphQLObjectType] = field(default_factory=dict)
+    filters: dict[str, GraphQLInputObjectType] = field(default_factory=dict)
+    order_enums: dict[str, GraphQLEnumType] = field(default_factory=dict)
+
+    def leaf_type(self, base: str) -> GraphQLObjectType | GraphQLEnumType | GraphQLScalarType:
+        return self.objects[base] if base in self.objects else self.enums.get(base) or self.scalars[base]
+
+    def output_type(self, f: FieldType) -> GraphQLOutputType:
+        import graphql as g
+
+        t: GraphQLOutputType = self.leaf_type(f.base)
+        if f.is_list:
+            t = g.GraphQLList(g.GraphQLNonNull(t))
+        return g.GraphQLNonNull(t) if f.non_null else t
+
+    def collection_args(self, name: str, with_block: bool) -> dict[str, GraphQLArgument]:
+        import graphql as g
+
+        args = {
+            "skip": g.GraphQLArgument(g.GraphQLInt, default_value=0),
+            "first": g.GraphQLArgument(g.GraphQLInt, default_value=100),
+            "orderBy": g.GraphQLArgument(self.order_enums[name]),
+            "orderDirection": g.GraphQLArgument(self.order_direction),
+            "where": g.GraphQLArgument(self.filters[name]),
+        }
+        if with_block:
+            args.update(self.block_args())
+        return args
+
+    def block_args(self) -> dict[str, GraphQLArgument]:
+        """`block` and `subgraphError`: the arguments of every top-level query field."""
+        import graphql as g
+
+        return {
+            "block": g.GraphQLArgument(self.block_height),
+            "subgraphError": g.GraphQLArgument(self.error_policy, default_value="deny"),
+        }
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def _literal(node: ValueNode, variables: dict[str, object] | None = None) -> object:
+    from graphql import value_from_ast_untyped
+
+    return value_from_ast_untyped(node, variables)
+
+
+def _shared_types(entities: EntitySchema) -> _Types:
+    """Scalars, the schema's enums and the input types every entity's arguments share."""
+    import graphql as g
+
+    custom = ("BigInt", "BigDecimal", "Bytes", "Int8", "Timestamp")
+    scalars: dict[str, GraphQLScalarType] = {
+        "ID": g.GraphQLID,
+        "String": g.GraphQLString,
+        "Int": g.GraphQLInt,
+        "Boolean": g.GraphQLBoolean,
+        **{n: g.GraphQLScalarType(n, serialize=_same, parse_value=_same, parse_literal=_literal) for n in custom},
+    }
+    block_height = g.GraphQLInputObjectType(
+        "Block_height",
+        {
+            "hash": g.GraphQLInputField(scalars["Bytes"]),
+            "number": g.GraphQLInputField(g.GraphQLInt),
+            "number_gte": g.GraphQLInputField(g.GraphQLInt),
+        },
+    )
+    return _Types(
+        scalars=scalars,
+        enums={n: g.GraphQLEnumType(n, {v: g.GraphQLEnumValue(v) for v in vals}) for n, vals in entities.enums.items()},
+        order_direction=g.GraphQLEnumType("OrderDirection", {"asc": "asc", "desc": "desc"}),
+        error_policy=g.GraphQLEnumType("_SubgraphErrorPolicy_", {"allow": "allow", "deny": "deny"}),
+        block_height=block_height,
+        block_changed=g.GraphQLInputObjectType(
+            "BlockChangedFilter", {"number_gte": g.GraphQLInputField(g.GraphQLNonNull(g.GraphQLInt))}
+        ),
+    )
+
+
+def _meta_type(types: _Types) -> GraphQLObjectType:
+    """`_Meta_ { block { number hash timestamp parentHash } deployment hasIndexingErrors }`."""
+    import graphql as g
+
+    meta_block = g.GraphQLObjectType(
+        "_Block_",
+        {
+            "hash": g.GraphQLField(types.scalars["Bytes"]),
+            "number": g.GraphQLField(g.GraphQLNonNull(g.GraphQLInt)),
+            "timestamp": g.GraphQLField(g.GraphQLInt),
+            "parentHash": g.GraphQLField(types.scalars["Bytes"]),
+        },
+    )
+    return g.GraphQLObjectType(
+        "_Meta_",
+        {
+            "block": g.GraphQLField(g.GraphQLNonNull(meta_block)),
+            "deployment": g.GraphQLField(g.GraphQLNonNull(g.GraphQLString)),
+            "hasIndexingErrors": g.GraphQLField(g.GraphQLNonNull(g.GraphQLBoolean)),
+        },
+    )
+
+
+def _where(value: object) -> Mapping[str, object]:
+    """A `where` argument (graphql-core validated it: an input object or nothing)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise QueryError(f"a filter must be an object, not {value!r}")
+    return value
+
+
+def _where_list(value: object) -> list[Mapping[str, object]]:
+    """The operands of `and` / `or`: a list of filters."""
+    if not isinstance(value, list):
+        raise QueryError(f"`and` / `or` take a list of filters, not {value!r}")
+    return [_where(w) for w in value]
+
+
 class SubgraphSchema:
     """Builds the graphql-core schema and executes queries against a Store."""
 
@@ -176,7 +325,7 @@ class SubgraphSchema:
         self,
         schema: EntitySchema,
         store: Store,
-        meta: Callable[[], dict[str, Any]],
+        meta: Callable[[], SubgraphMeta],
         block_hash: Callable[[int], str | None] | None = None,
     ) -> None:
         self.entities = schema
@@ -186,16 +335,14 @@ class SubgraphSchema:
         self.graphql_schema = self._build()
 
     # -- public -----------------------------------------------------------------------------------------------
-    def execute(
-        self, query: str, variables: dict[str, Any] | None = None, operation: str | None = None
-    ) -> dict[str, Any]:
+    def execute(self, query: str, variables: JsonObject | None = None, operation: str | None = None) -> JsonObject:
         from graphql import GraphQLError, graphql_sync, parse
 
         request = _Request(self.store, {})
         try:
             depth = _depth(parse(query, no_location=True))
         except GraphQLError as err:
-            return {"errors": [err.formatted]}
+            return {"errors": [to_json(err.formatted)]}
         if depth > MAX_DEPTH:
             return {"errors": [{"message": f"the query nests selections more than {MAX_DEPTH} levels deep"}]}
         try:
@@ -203,10 +350,10 @@ class SubgraphSchema:
                 self.graphql_schema, query, context_value=request, variable_values=variables, operation_name=operation
             )
         except GraphQLError as err:
-            return {"errors": [err.formatted]}
-        out: dict[str, Any] = {}
+            return {"errors": [to_json(err.formatted)]}
+        out: JsonObject = {}
         if result.errors:
-            out["errors"] = [e.formatted for e in result.errors]
+            out["errors"] = [to_json(e.formatted) for e in result.errors]
         if result.data is not None or not result.errors:
             out["data"] = result.data
         return out
@@ -223,35 +370,31 @@ class SubgraphSchema:
                 if ptr.hash.lower() == wanted:
                     return ptr.number
             raise QueryError(f"no block with hash `{wanted}` is known to this subgraph")
-        if arg.get("number") is not None:
-            number = int(arg["number"])
+        # `number` answers at that block, `number_gte` at the indexed block once it is that far
+        for key, asked in (("number", arg.get("number")), ("number_gte", arg.get("number_gte"))):
+            if asked is None:
+                continue
+            number = int(asked)
             if indexed is None or number > indexed:
-                raise QueryError(
-                    f"Failed to decode `block.number` value: `subgraph {meta['deployment']} has only indexed up to "
-                    f"block number {indexed} and data for block number {number} is therefore not yet available`"
-                )
-            return number
-        if arg.get("number_gte") is not None:
-            number = int(arg["number_gte"])
-            if indexed is None or number > indexed:
-                raise QueryError(
+                reason = (
                     f"subgraph {meta['deployment']} has only indexed up to block number {indexed} "
                     f"and data for block number {number} is therefore not yet available"
                 )
-            return int(indexed)
-        return int(indexed) if indexed is not None else None
+                raise QueryError(f"Failed to decode `block.number` value: `{reason}`" if key == "number" else reason)
+            return number if key == "number" else indexed
+        return indexed
 
     # -- filtering --------------------------------------------------------------------------------------------
     def _matches(
-        self, etype: EntityType, data: Entity, where: dict[str, Any], block: int | None, req: _Request
+        self, etype: EntityType, data: Entity, where: Mapping[str, object], block: int | None, req: _Request
     ) -> bool:
         for key, arg in where.items():
             if key == "and":
-                if not all(self._matches(etype, data, w, block, req) for w in arg):
+                if not all(self._matches(etype, data, w, block, req) for w in _where_list(arg)):
                     return False
                 continue
             if key == "or":
-                if not any(self._matches(etype, data, w, block, req) for w in arg):
+                if not any(self._matches(etype, data, w, block, req) for w in _where_list(arg)):
                     return False
                 continue
             if key == "_change_block":
@@ -268,13 +411,15 @@ class SubgraphSchema:
                 return etype.fields[name], key[len(name) :]
         raise QueryError(f"unknown filter `{key}` on `{etype.name}`")
 
-    def _match_one(self, etype: EntityType, data: Entity, key: str, arg: Any, block: int | None, req: _Request) -> bool:
+    def _match_one(
+        self, etype: EntityType, data: Entity, key: str, arg: object, block: int | None, req: _Request
+    ) -> bool:
         ftype, op = self._field_and_op(etype, key)
         is_entity = self.entities.is_entity(ftype.base)
         if op == "_":  # nested entity filter
             target = self.entities.entity(ftype.base)
             related = self._related(etype, ftype, data, block, req)
-            return any(self._matches(target, r, arg, block, req) for r in related)
+            return any(self._matches(target, r, _where(arg), block, req) for r in related)
         if ftype.is_derived:
             raise QueryError(f"filter `{key}`: derived field `{ftype.name}` only supports `{ftype.name}_`")
         raw = data.get(ftype.name)
@@ -301,232 +446,134 @@ class SubgraphSchema:
 
     # -- collections ------------------------------------------------------------------------------------------
     def _collection(
-        self, etype: EntityType, rows: list[Entity], args: dict[str, Any], block: int | None, req: _Request
-    ) -> list[dict[str, Any]]:
-        where = args.get("where") or {}
+        self, etype: EntityType, rows: list[Entity], args: Mapping[str, object], block: int, req: _Request
+    ) -> list[_Node]:
+        where = _where(args.get("where"))
         if where:
             rows = [r for r in rows if self._matches(etype, r, where, block, req)]
         order_by = args.get("orderBy") or "id"
         descending = (args.get("orderDirection") or "asc") == "desc"
-        keyfn = self._sort_key(etype, order_by, block, req)
+        keyfn = self._sort_key(etype, str(order_by), block, req)
         present = [r for r in rows if keyfn(r) is not None]
         missing = [r for r in rows if keyfn(r) is None]
         present.sort(key=lambda r: (keyfn(r), _id_of(r["id"])), reverse=descending)
         rows = (missing + present) if descending else (present + missing)
         first = args.get("first", 100)
         skip = args.get("skip", 0)
-        if first is None or first < 0 or first > MAX_FIRST:
+        if not isinstance(first, int) or first < 0 or first > MAX_FIRST:
             raise QueryError(f"The `first` argument must be between 0 and {MAX_FIRST}, but is {first}")
-        if skip is None or skip < 0:
+        if not isinstance(skip, int) or skip < 0:
             raise QueryError(f"The `skip` argument must be at least 0, but is {skip}")
         page = rows[skip : skip + first]
         req.hand_out(len(page))
         return [{"__entity": etype.name, "__block": block, "__data": r} for r in page]
 
-    def _sort_key(self, etype: EntityType, order_by: str, block: int | None, req: _Request) -> Callable[[Entity], Any]:
+    def _sort_key(
+        self, etype: EntityType, order_by: str, block: int | None, req: _Request
+    ) -> Callable[[Entity], _SortValue]:
         if "__" in order_by:
             rel, child = order_by.split("__", 1)
             ftype = etype.fields[rel]
-            target = self.entities.entity(ftype.base)
 
-            def nested(row: Entity) -> Any:
+            def nested(row: Entity) -> _SortValue:
                 related = self._related(etype, ftype, row, block, req)
                 if not related:
                     return None
-                return _sort_value(target.fields[child], related[0].get(child))
+                return _sort_value(related[0].get(child))
 
             return nested
-        ftype = etype.fields[order_by]
-        return lambda row: _sort_value(ftype, row.get(order_by))
+        return lambda row: _sort_value(row.get(order_by))
 
     # -- schema -----------------------------------------------------------------------------------------------
     def _build(self) -> GraphQLSchema:
         import graphql as g
 
-        def same(value: object) -> object:
-            return value
-
-        def literal(node: ValueNode, variables: dict[str, Any] | None = None) -> object:
-            return g.value_from_ast_untyped(node, variables)
-
-        def scalar(name: str) -> g.GraphQLScalarType:
-            return g.GraphQLScalarType(name, serialize=same, parse_value=same, parse_literal=literal)
-
-        scalars: dict[str, GraphQLScalarType] = {
-            "ID": g.GraphQLID,
-            "String": g.GraphQLString,
-            "Int": g.GraphQLInt,
-            "Boolean": g.GraphQLBoolean,
-            **{n: scalar(n) for n in ("BigInt", "BigDecimal", "Bytes", "Int8", "Timestamp")},
-        }
-        enums = {
-            n: g.GraphQLEnumType(n, {v: g.GraphQLEnumValue(v) for v in vals}) for n, vals in self.entities.enums.items()
-        }
-        order_direction = g.GraphQLEnumType("OrderDirection", {"asc": "asc", "desc": "desc"})
-        error_policy = g.GraphQLEnumType("_SubgraphErrorPolicy_", {"allow": "allow", "deny": "deny"})
-        block_height = g.GraphQLInputObjectType(
-            "Block_height",
-            {
-                "hash": g.GraphQLInputField(scalars["Bytes"]),
-                "number": g.GraphQLInputField(g.GraphQLInt),
-                "number_gte": g.GraphQLInputField(g.GraphQLInt),
-            },
-        )
-        block_changed = g.GraphQLInputObjectType(
-            "BlockChangedFilter", {"number_gte": g.GraphQLInputField(g.GraphQLNonNull(g.GraphQLInt))}
-        )
-        objects: dict[str, g.GraphQLObjectType] = {}
-        filters: dict[str, g.GraphQLInputObjectType] = {}
-        order_enums: dict[str, g.GraphQLEnumType] = {}
-
-        def leaf_type(base: str) -> GraphQLObjectType | GraphQLEnumType | GraphQLScalarType:
-            return objects[base] if base in objects else enums.get(base) or scalars[base]
-
-        def output_type(f: FieldType) -> GraphQLOutputType:
-            t: GraphQLOutputType = leaf_type(f.base)
-            if f.is_list:
-                t = g.GraphQLList(g.GraphQLNonNull(t))
-            return g.GraphQLNonNull(t) if f.non_null else t
-
-        def collection_args(name: str, with_block: bool) -> dict[str, g.GraphQLArgument]:
-            args = {
-                "skip": g.GraphQLArgument(g.GraphQLInt, default_value=0),
-                "first": g.GraphQLArgument(g.GraphQLInt, default_value=100),
-                "orderBy": g.GraphQLArgument(order_enums[name]),
-                "orderDirection": g.GraphQLArgument(order_direction),
-                "where": g.GraphQLArgument(filters[name]),
-            }
-            if with_block:
-                args["block"] = g.GraphQLArgument(block_height)
-                args["subgraphError"] = g.GraphQLArgument(error_policy, default_value="deny")
-            return args
-
+        types = _shared_types(self.entities)
         for name, etype in self.entities.entities.items():
-            objects[name] = g.GraphQLObjectType(
-                name,
-                self._thunk(self._object_fields, etype, output_type, collection_args),
-                description=etype.description,
+            # fields are thunks (built on first use), so entity types can refer to each other
+            types.objects[name] = g.GraphQLObjectType(
+                name, partial(self._object_fields, etype, types), description=etype.description
             )
-            filters[name] = g.GraphQLInputObjectType(
-                f"{name}_filter", self._thunk(self._filter_fields, etype, leaf_type, filters, block_changed)
-            )
-            order_values: dict[str, Any] = {}
-            for fname, f in etype.fields.items():
-                order_values[fname] = g.GraphQLEnumValue(fname)
-                if self.entities.is_entity(f.base) and not f.is_list and not f.is_derived:
-                    for child, cf in self.entities.entity(f.base).fields.items():
-                        if not cf.is_list and not self.entities.is_entity(cf.base):
-                            order_values[f"{fname}__{child}"] = g.GraphQLEnumValue(f"{fname}__{child}")
-            order_enums[name] = g.GraphQLEnumType(f"{name}_orderBy", order_values)
-
-        query_fields: dict[str, g.GraphQLField] = {}
-        for name, etype in self.entities.entities.items():
-            query_fields[singular(name)] = g.GraphQLField(
-                objects[name],
-                args={
-                    "id": g.GraphQLArgument(g.GraphQLNonNull(g.GraphQLID)),
-                    "block": g.GraphQLArgument(block_height),
-                    "subgraphError": g.GraphQLArgument(error_policy, default_value="deny"),
-                },
-                resolve=self._resolve_one(etype),
-            )
-            query_fields[plural(name)] = g.GraphQLField(
-                g.GraphQLNonNull(g.GraphQLList(g.GraphQLNonNull(objects[name]))),
-                args=collection_args(name, True),
-                resolve=self._resolve_many(etype),
-            )
-        meta_block = g.GraphQLObjectType(
-            "_Block_",
-            {
-                "hash": g.GraphQLField(scalars["Bytes"]),
-                "number": g.GraphQLField(g.GraphQLNonNull(g.GraphQLInt)),
-                "timestamp": g.GraphQLField(g.GraphQLInt),
-                "parentHash": g.GraphQLField(scalars["Bytes"]),
-            },
-        )
-        meta_type = g.GraphQLObjectType(
-            "_Meta_",
-            {
-                "block": g.GraphQLField(g.GraphQLNonNull(meta_block)),
-                "deployment": g.GraphQLField(g.GraphQLNonNull(g.GraphQLString)),
-                "hasIndexingErrors": g.GraphQLField(g.GraphQLNonNull(g.GraphQLBoolean)),
-            },
-        )
+            types.filters[name] = g.GraphQLInputObjectType(f"{name}_filter", partial(self._filter_fields, etype, types))
+            types.order_enums[name] = g.GraphQLEnumType(f"{name}_orderBy", self._order_values(etype))
+        query_fields = self._query_fields(types)
         query_fields["_meta"] = g.GraphQLField(
-            meta_type, args={"block": g.GraphQLArgument(block_height)}, resolve=self._resolve_meta
+            _meta_type(types), args={"block": g.GraphQLArgument(types.block_height)}, resolve=self._resolve_meta
         )
         return g.GraphQLSchema(g.GraphQLObjectType("Query", query_fields))
 
-    @staticmethod
-    def _thunk(build: Callable[..., dict[str, Any]], *args: Any) -> Callable[[], dict[str, Any]]:
-        """Fields built lazily, so entity types can refer to each other."""
-        return lambda: build(*args)
+    def _order_values(self, etype: EntityType) -> dict[str, GraphQLEnumValue]:
+        """`orderBy` values: every field, and the scalar fields of a single related entity (`proposal__endBlock`)."""
+        from graphql import GraphQLEnumValue
 
-    def _object_fields(
-        self,
-        etype: EntityType,
-        output_type: Callable[[FieldType], GraphQLOutputType],
-        collection_args: Callable[[str, bool], dict[str, GraphQLArgument]],
-    ) -> dict[str, GraphQLField]:
+        names = []
+        for fname, f in etype.fields.items():
+            names.append(fname)
+            if self.entities.is_entity(f.base) and not f.is_list and not f.is_derived:
+                for child, cf in self.entities.entity(f.base).fields.items():
+                    if not cf.is_list and not self.entities.is_entity(cf.base):
+                        names.append(f"{fname}__{child}")
+        return {n: GraphQLEnumValue(n) for n in names}
+
+    def _query_fields(self, types: _Types) -> dict[str, GraphQLField]:
+        """`entity(id)` and `entities(...)` for every entity type."""
+        import graphql as g
+
+        query_fields: dict[str, GraphQLField] = {}
+        for name, etype in self.entities.entities.items():
+            query_fields[singular(name)] = g.GraphQLField(
+                types.objects[name],
+                args={"id": g.GraphQLArgument(g.GraphQLNonNull(g.GraphQLID)), **types.block_args()},
+                resolve=self._resolve_one(etype),
+            )
+            query_fields[plural(name)] = g.GraphQLField(
+                g.GraphQLNonNull(g.GraphQLList(g.GraphQLNonNull(types.objects[name]))),
+                args=types.collection_args(name, True),
+                resolve=self._resolve_many(etype),
+            )
+        return query_fields
+
+    def _object_fields(self, etype: EntityType, types: _Types) -> dict[str, GraphQLField]:
         import graphql as g
 
         fields = {}
         for fname, f in etype.fields.items():
             if self.entities.is_entity(f.base) and f.is_list:
                 fields[fname] = g.GraphQLField(
-                    output_type(f), args=collection_args(f.base, False), resolve=self._resolve_list_relation(etype, f)
+                    types.output_type(f),
+                    args=types.collection_args(f.base, False),
+                    resolve=self._resolve_list_relation(etype, f),
                 )
             elif self.entities.is_entity(f.base):
-                fields[fname] = g.GraphQLField(output_type(f), resolve=self._resolve_relation(etype, f))
+                fields[fname] = g.GraphQLField(types.output_type(f), resolve=self._resolve_relation(etype, f))
             else:
-                fields[fname] = g.GraphQLField(output_type(f), resolve=_scalar_resolver(fname))
+                fields[fname] = g.GraphQLField(types.output_type(f), resolve=_scalar_resolver(fname))
         return fields
 
-    def _filter_fields(
-        self,
-        etype: EntityType,
-        leaf_type: Callable[[str], Any],  # a scalar or enum type for the fields filtered here
-        filters: dict[str, GraphQLInputObjectType],
-        block_changed: GraphQLInputObjectType,
-    ) -> dict[str, GraphQLInputField]:
+    def _filter_fields(self, etype: EntityType, types: _Types) -> dict[str, GraphQLInputField]:
         import graphql as g
 
         out: dict[str, GraphQLInputField] = {}
         for fname, f in etype.fields.items():
+            base: GraphQLInputType
             if self.entities.is_entity(f.base):
-                out[f"{fname}_"] = g.GraphQLInputField(filters[f.base])
+                out[f"{fname}_"] = g.GraphQLInputField(types.filters[f.base])
                 if f.is_derived:
                     continue
                 base = g.GraphQLString
             else:
-                base = leaf_type(f.base)
-            if f.is_list:
-                lst = g.GraphQLList(g.GraphQLNonNull(base))
-                for op in ("", "_not", "_contains", "_not_contains"):
-                    out[fname + op] = g.GraphQLInputField(lst)
-                if base is g.GraphQLString:
-                    for op in ("_contains_nocase", "_not_contains_nocase"):
-                        out[fname + op] = g.GraphQLInputField(lst)
-                continue
-            for op in ("", "_not", "_gt", "_lt", "_gte", "_lte"):
-                out[fname + op] = g.GraphQLInputField(base)
-            for op in ("_in", "_not_in"):
-                out[fname + op] = g.GraphQLInputField(g.GraphQLList(g.GraphQLNonNull(base)))
-            if f.base in ("String", "ID") or self.entities.is_entity(f.base):
-                for stem in ("contains", "starts_with", "ends_with"):
-                    for neg in ("", "not_"):
-                        for nocase in ("", "_nocase"):
-                            out[f"{fname}_{neg}{stem}{nocase}"] = g.GraphQLInputField(base)
-            elif f.base == "Bytes":
-                for op in ("_contains", "_not_contains"):
-                    out[fname + op] = g.GraphQLInputField(base)
-        out["_change_block"] = g.GraphQLInputField(block_changed)
-        out["and"] = g.GraphQLInputField(g.GraphQLList(filters[etype.name]))
-        out["or"] = g.GraphQLInputField(g.GraphQLList(filters[etype.name]))
+                leaf = types.leaf_type(f.base)
+                assert not isinstance(leaf, g.GraphQLObjectType)  # f.base is no entity here
+                base = leaf
+            text = f.base in ("String", "ID") or self.entities.is_entity(f.base)
+            out.update(_field_filters(fname, f, base, text))
+        out["_change_block"] = g.GraphQLInputField(types.block_changed)
+        out["and"] = g.GraphQLInputField(g.GraphQLList(types.filters[etype.name]))
+        out["or"] = g.GraphQLInputField(g.GraphQLList(types.filters[etype.name]))
         return out
 
     # -- resolvers --------------------------------------------------------------------------------------------
-    def _resolve_one(self, etype: EntityType) -> Callable[..., Any]:
+    def _resolve_one(self, etype: EntityType) -> Callable[..., _Node | None]:
         def resolve(
             _root: object, info: GraphQLResolveInfo, id: str, block: _BlockHeight | None = None, **_: object
         ) -> _Node | None:
@@ -538,16 +585,18 @@ class SubgraphSchema:
 
         return resolve
 
-    def _resolve_many(self, etype: EntityType) -> Callable[..., Any]:
-        def resolve(_root: object, info: GraphQLResolveInfo, **args: Any) -> Any:
-            number = self._block(args.get("block"))
+    def _resolve_many(self, etype: EntityType) -> Callable[..., list[_Node]]:
+        def resolve(
+            _root: object, info: GraphQLResolveInfo, block: _BlockHeight | None = None, **args: object
+        ) -> list[_Node]:
+            number = self._block(block)
             if number is None:
                 return []
             return self._collection(etype, info.context.all(etype.name, number), args, number, info.context)
 
         return resolve
 
-    def _resolve_relation(self, etype: EntityType, f: FieldType) -> Callable[..., Any]:
+    def _resolve_relation(self, etype: EntityType, f: FieldType) -> Callable[..., _Node | None]:
         def resolve(parent: _Node, info: GraphQLResolveInfo) -> _Node | None:
             related = self._related(etype, f, parent["__data"], parent["__block"], info.context)
             if not related:
@@ -556,10 +605,10 @@ class SubgraphSchema:
 
         return resolve
 
-    def _resolve_list_relation(self, etype: EntityType, f: FieldType) -> Callable[..., Any]:
+    def _resolve_list_relation(self, etype: EntityType, f: FieldType) -> Callable[..., list[_Node]]:
         target = self.entities.entity(f.base)
 
-        def resolve(parent: _Node, info: GraphQLResolveInfo, **args: Any) -> Any:
+        def resolve(parent: _Node, info: GraphQLResolveInfo, **args: object) -> list[_Node]:
             block = parent["__block"]
             related = self._related(etype, f, parent["__data"], block, info.context)
             return self._collection(target, related, args, block, info.context)
@@ -593,24 +642,49 @@ class SubgraphSchema:
         }
 
 
-def _scalar_resolver(fname: str) -> Callable[..., Any]:
-    def resolve(parent: _Node, _info: GraphQLResolveInfo) -> Any:
+def _field_filters(fname: str, f: FieldType, base: GraphQLInputType, text: bool) -> dict[str, GraphQLInputField]:
+    """The `where` operators of one field that filters by value (`base` is the type of a value; `text`: strings,
+    IDs and entity references also take `_contains`, `_starts_with`, `_ends_with` and their variants)."""
+    from graphql import GraphQLInputField, GraphQLList, GraphQLNonNull, GraphQLString
+
+    if f.is_list:
+        ops = ["", "_not", "_contains", "_not_contains"]
+        if base is GraphQLString:
+            ops += ["_contains_nocase", "_not_contains_nocase"]
+        return {fname + op: GraphQLInputField(GraphQLList(GraphQLNonNull(base))) for op in ops}
+    out = {fname + op: GraphQLInputField(base) for op in ("", "_not", "_gt", "_lt", "_gte", "_lte")}
+    out.update({fname + op: GraphQLInputField(GraphQLList(GraphQLNonNull(base))) for op in ("_in", "_not_in")})
+    if text:
+        text_ops = [f"_{neg}{stem}{nocase}" for stem in _TEXT_OPS for neg in ("", "not_") for nocase in ("", "_nocase")]
+        out.update({fname + op: GraphQLInputField(base) for op in text_ops})
+    elif f.base == "Bytes":
+        out.update({fname + op: GraphQLInputField(base) for op in ("_contains", "_not_contains")})
+    return out
+
+
+_TEXT_OPS = ("contains", "starts_with", "ends_with")
+
+#: what rows sort by: a scalar payload of the store, or a list's length
+_SortValue = int | str | bytes | bool | BigDecimal | None
+
+
+def _scalar_resolver(fname: str) -> Callable[..., JsonValue]:
+    def resolve(parent: _Node, _info: GraphQLResolveInfo) -> JsonValue:
         return _to_output(parent["__data"].get(fname))
 
     return resolve
 
 
-def _sort_value(ftype: FieldType, value: A.StoreValue | None) -> Any:
+def _sort_value(value: A.StoreValue | None) -> _SortValue:
     if value is None or value[0] == A.SV_NULL:
         return None
     if value[0] == A.SV_ARRAY:
         return len(value[1])
-    if isinstance(value[1], bytes):
-        return value[1]
-    return value[1]
+    sortable: _SortValue = value[1]
+    return sortable
 
 
-def _compare(value: Any, op: str, want: Any, is_list: bool) -> bool:
+def _compare(value: Any, op: str, want: Any, is_list: bool) -> bool:  # store payloads of one type: compared as-is
     if is_list:
         have = value or []
         if op == "":
@@ -657,21 +731,23 @@ def _compare(value: Any, op: str, want: Any, is_list: bool) -> bool:
     return not result if negate else result
 
 
-def _fold(v: Any) -> Any:
+def _fold(v: object) -> object:
     return v.lower() if isinstance(v, str) else v
 
 
-def _same(v: Any) -> Any:
-    return v
-
-
-def _depth(document: Any) -> int:
+def _depth(document: DocumentNode) -> int:
     """How deeply the selections of `document` nest, following fragment spreads (a cycle counts as too deep)."""
-    from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
+    from graphql import (
+        ExecutableDefinitionNode,
+        FieldNode,
+        FragmentDefinitionNode,
+        FragmentSpreadNode,
+        InlineFragmentNode,
+    )
 
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
-    def deepest(selection_set: Any, level: int, seen: frozenset[str]) -> int:
+    def deepest(selection_set: SelectionSetNode | None, level: int, seen: frozenset[str]) -> int:
         if selection_set is None or level > MAX_DEPTH:
             return level
         best = level
@@ -690,6 +766,10 @@ def _depth(document: Any) -> int:
         return best
 
     return max(
-        (deepest(d.selection_set, 0, frozenset()) for d in document.definitions if hasattr(d, "selection_set")),
+        (
+            deepest(d.selection_set, 0, frozenset())
+            for d in document.definitions
+            if isinstance(d, ExecutableDefinitionNode)
+        ),
         default=0,
     )

@@ -19,18 +19,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from eth_hash.auto import keccak
 
 from fluence_dao.errors import SubgraphError
 from fluence_dao.marine.core import StoreLimits
 from fluence_dao.subgraph import _asc as A
-from fluence_dao.subgraph._abi_types import AbiType, decode_elementary, eth_value_from_python
+from fluence_dao.subgraph._abi_types import AbiType, AbiValue, decode_elementary, eth_value_from_python
 from fluence_dao.subgraph._manifest import EventHandler, Manifest, Mapping, load_manifest, load_schema
+from fluence_dao.subgraph._numbers import BigDecimal
+from fluence_dao.subgraph._rpc import ChainRpc, RpcBlock, RpcLog, RpcReceipt, RpcTransaction
 from fluence_dao.subgraph._runtime import BlockState, HandlerError, MappingRuntime, Trigger
 from fluence_dao.subgraph._store import BlockPtr, DynamicDataSource, Store, encode_value
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, JsonValue, to_json
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,17 @@ class _Source:
     start_block: int  # first block whose logs it handles
 
 
-def _manifest_context(raw: dict[str, Any] | None) -> JsonObject | None:
+def _manifest_context(raw: dict[str, tuple[str, JsonValue]] | None) -> JsonObject | None:
     if not raw:
         return None
-    from fluence_dao.subgraph._numbers import BigDecimal
-
     out: JsonObject = {}
     for key, (kind_name, data) in raw.items():
         kind = _CONTEXT_KINDS.get(kind_name)
         if kind is None:
             raise SubgraphError(f"context entry {key!r}: unsupported type {kind_name!r}", key=key)
-        value: Any = data
+        value: object = data
         if kind == A.SV_BIGINT or kind in (A.SV_INT, A.SV_INT8):
-            value = int(data)
+            value = int(data) if isinstance(data, int | float) else int(str(data))
         elif kind == A.SV_BIGDECIMAL:
             value = BigDecimal.parse(str(data))
         elif kind == A.SV_BYTES:
@@ -96,7 +95,7 @@ class _BlockPrefetch:
     BATCH_BLOCKS = 16
     BATCH_LOGS = 100  # a batch stops growing once its blocks hold this many logs (big blocks go alone)
 
-    def __init__(self, rpc: Any, numbers: list[int], logs: dict[int, list[dict[str, Any]]]) -> None:
+    def __init__(self, rpc: ChainRpc, numbers: list[int], logs: dict[int, list[RpcLog]]) -> None:
         self._rpc = rpc
         self._batches: list[list[int]] = []
         for number in numbers:
@@ -106,12 +105,12 @@ class _BlockPrefetch:
             else:
                 self._batches.append([number])
         self._batch_of = {n: i for i, batch in enumerate(self._batches) for n in batch}
-        self._futures: dict[int, Future[dict[int, dict[str, Any] | None]]] = {}
+        self._futures: dict[int, Future[dict[int, RpcBlock | None]]] = {}
         self._submitted = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="subgraph-blocks") if len(numbers) > 1 else None
         self._fill(0)
 
-    def _fetch(self, batch: list[int]) -> dict[int, dict[str, Any] | None]:
+    def _fetch(self, batch: list[int]) -> dict[int, RpcBlock | None]:
         many = getattr(self._rpc, "blocks", None)
         if many is not None and len(batch) > 1:
             return dict(zip(batch, many(batch, True), strict=True))
@@ -122,11 +121,10 @@ class _BlockPrefetch:
             self._futures[self._submitted] = self._pool.submit(self._fetch, self._batches[self._submitted])
             self._submitted += 1
 
-    def get(self, number: int) -> dict[str, Any] | None:
+    def get(self, number: int) -> RpcBlock | None:
         index = self._batch_of.get(number)
         if index is None or self._pool is None:
-            result: dict[str, Any] | None = self._rpc.block(number, True)
-            return result
+            return self._rpc.block(number, True)
         self._fill(index)
         blocks = self._futures[index].result()
         if number == self._batches[index][-1]:
@@ -146,7 +144,7 @@ class Indexer:
         self,
         build_dir: Path | str,
         store: Store,
-        rpc: Any,
+        rpc: ChainRpc,
         addresses: dict[str, str] | None = None,
         start_blocks: dict[str, int] | None = None,
         config: IndexerConfig | None = None,
@@ -220,7 +218,7 @@ class Indexer:
         return sources
 
     # -- status ---------------------------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JsonObject:
         cursor = self.store.cursor()
         error = self.store.error()
         return {
@@ -294,7 +292,7 @@ class Indexer:
         if end_block is None:
             raise _ChainMoved()
         logs = self.rpc.logs(start, end, addresses) if addresses else []
-        by_block: dict[int, list[dict[str, Any]]] = {}
+        by_block: dict[int, list[RpcLog]] = {}
         for entry in logs:
             if entry.get("removed"):
                 continue
@@ -320,7 +318,7 @@ class Indexer:
         return end + 1
 
     def _process_block(
-        self, number: int, entries: list[dict[str, Any]], sources: list[_Source], block: dict[str, Any] | None
+        self, number: int, entries: list[RpcLog], sources: list[_Source], block: RpcBlock | None
     ) -> bool:
         """Run one block's triggers and commit its changes; `block` is the full block (with transactions)."""
         if block is None or any(e["blockHash"] != block["hash"] for e in entries):
@@ -348,7 +346,7 @@ class Indexer:
                 self._run_triggers(more, fresh, block, txs, state)
         except HandlerError as err:
             log.error("%s", err.message)
-            self.store.set_error({"message": err.message, **{k: v for k, v in err.details.items()}})
+            self.store.set_error({"message": err.message, **{k: to_json(v) for k, v in err.details.items()}})
             return False
         self.store.commit_block(
             BlockPtr(number, block["hash"], int(block["timestamp"], 16)),
@@ -360,15 +358,13 @@ class Indexer:
 
     def _run_triggers(
         self,
-        entries: list[dict[str, Any]],
+        entries: list[RpcLog],
         sources: list[_Source],
-        block: dict[str, Any],
-        txs: dict[str, dict[str, Any]],
+        block: RpcBlock,
+        txs: dict[str, RpcTransaction],
         state: BlockState,
     ) -> None:
-        import eth_abi.abi as eth_abi
-
-        receipts: dict[str, dict[str, Any]] = {}
+        receipts: dict[str, RpcReceipt | None] = {}
         for entry in entries:
             topics = [bytes.fromhex(t[2:]) for t in entry.get("topics", [])]
             if not topics:
@@ -378,14 +374,14 @@ class Indexer:
                 if source.address != address:
                     continue
                 for handler in source.mapping.handler_for(topics[0]):
-                    params = self._decode(handler, topics, entry, eth_abi)
+                    params = self._decode(handler, topics, entry)
                     if params is None:
                         continue
                     receipt = None
                     if handler.receipt:
                         tx_hash = entry["transactionHash"]
                         if tx_hash not in receipts:
-                            receipts[tx_hash] = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+                            receipts[tx_hash] = self.rpc.receipt(tx_hash)
                         receipt = receipts[tx_hash]
                     trigger = Trigger(
                         entry,
@@ -399,7 +395,7 @@ class Indexer:
                         handler, trigger, state, bytes.fromhex(address[2:]), source.context
                     )
 
-    def _run_block_handlers(self, block: dict[str, Any], sources: list[_Source], state: BlockState, once: bool) -> None:
+    def _run_block_handlers(self, block: RpcBlock, sources: list[_Source], state: BlockState, once: bool) -> None:
         number = int(block["number"], 16)
         for source in sources:
             for handler in source.mapping.block_handlers:
@@ -409,9 +405,7 @@ class Indexer:
                     )
 
     @staticmethod
-    def _decode(
-        handler: EventHandler, topics: list[bytes], entry: dict[str, Any], eth_abi: Any
-    ) -> list[tuple[str, A.EthValue]] | None:
+    def _decode(handler: EventHandler, topics: list[bytes], entry: RpcLog) -> list[tuple[str, A.EthValue]] | None:
         params = handler.event.params
         indexed = [p for p in params if p.indexed]
         if len(topics) != len(indexed) + 1:
@@ -420,7 +414,7 @@ class Indexer:
         plain = [p for p in params if not p.indexed]
         try:
             data = bytes.fromhex(entry["data"][2:])
-            decoded = _decode_values([p.type for p in plain], data, eth_abi) if plain else []
+            decoded = _decode_values([p.type for p in plain], data) if plain else []
         except Exception:
             log.warning("log %s does not match %s (data)", entry.get("transactionHash"), handler.event.canonical)
             return None
@@ -433,7 +427,7 @@ class Indexer:
                 if p.type.is_dynamic or p.type.base == "tuple" or p.type.is_array:
                     out.append((p.name, (A.EV_FIXED_BYTES, topic)))
                 else:
-                    out.append((p.name, eth_value_from_python(p.type, _decode_values([p.type], topic, eth_abi)[0])))
+                    out.append((p.name, eth_value_from_python(p.type, _decode_values([p.type], topic)[0])))
             else:
                 out.append((p.name, eth_value_from_python(p.type, next(data_iter))))
         return out
@@ -455,12 +449,14 @@ class Indexer:
             stop.wait(self.config.poll_interval_s)
 
 
-def _decode_values(types: list[AbiType], data: bytes, eth_abi: Any) -> list[Any]:
+def _decode_values(types: list[AbiType], data: bytes) -> list[AbiValue]:
     """ABI-decode `data` as `types`: elementary types directly, anything else (or invalid data) by eth_abi."""
     fast = decode_elementary(types, data)
     if fast is not None:
         return fast
-    return list(eth_abi.decode([t.canonical() for t in types], data))
+    from eth_abi.abi import decode  # lazy: only logs with tuples or arrays need it
+
+    return list(decode([t.canonical() for t in types], data))
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.05) -> bool:

@@ -5,12 +5,78 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from eth_hash.auto import keccak
 
 from fluence_dao.errors import SubgraphError
-from fluence_dao.subgraph._abi_types import EventSignature, parse_manifest_event
+from fluence_dao.subgraph._abi_types import AbiEntry, EventSignature, parse_manifest_event
+from fluence_dao.util.json_types import JsonObject, JsonValue
+
+# -- build/subgraph.yaml as graph-cli writes it (the keys this runner reads) ------------------------------------
+
+
+class _NamedFile(TypedDict):
+    name: str
+    file: str
+
+
+class _EventHandlerYaml(TypedDict, total=False):
+    event: str
+    handler: str
+    receipt: bool
+
+
+class _BlockFilterYaml(TypedDict, total=False):
+    kind: str
+    every: int
+
+
+class _BlockHandlerYaml(TypedDict, total=False):
+    handler: str
+    filter: _BlockFilterYaml | None
+
+
+class _MappingYaml(TypedDict, total=False):
+    file: str
+    apiVersion: str
+    abis: list[_NamedFile]
+    eventHandlers: list[_EventHandlerYaml]
+    blockHandlers: list[_BlockHandlerYaml] | None
+    callHandlers: list[JsonObject] | None
+
+
+class _SourceYaml(TypedDict, total=False):
+    address: str
+    abi: str
+    startBlock: int
+
+
+class _ContextValueYaml(TypedDict):
+    type: str
+    data: JsonValue
+
+
+class DataSourceYaml(TypedDict, total=False):
+    """A data source or template entry."""
+
+    kind: str
+    name: str
+    network: str
+    source: _SourceYaml
+    mapping: _MappingYaml
+    context: dict[str, _ContextValueYaml] | None
+
+
+class _SchemaYaml(TypedDict):
+    file: str
+
+
+class ManifestYaml(TypedDict, total=False):
+    schema: _SchemaYaml
+    dataSources: list[DataSourceYaml]
+    templates: list[DataSourceYaml] | None
+
 
 SCALARS = {"ID", "String", "Int", "BigInt", "BigDecimal", "Boolean", "Bytes", "Int8", "Timestamp"}
 
@@ -49,11 +115,11 @@ class Mapping:
     abi_name: str
     api_version: tuple[int, ...]
     wasm_path: Path
-    abis: dict[str, list[dict[str, Any]]]
+    abis: dict[str, list[AbiEntry]]
     handlers: list[EventHandler]
     address: str | None = None
     start_block: int = 0
-    context: dict[str, Any] | None = None
+    context: dict[str, tuple[str, JsonValue]] | None = None  # name -> (type, data), as the manifest has it
     is_template: bool = False
     block_handlers: list[BlockHandler] = field(default_factory=list)
 
@@ -67,7 +133,7 @@ class Manifest:
     data_sources: list[Mapping]
     templates: dict[str, Mapping]
     schema_path: Path
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    raw: ManifestYaml = field(repr=False, default_factory=lambda: ManifestYaml())
 
     @property
     def network(self) -> str:
@@ -78,7 +144,7 @@ def _parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in str(text).split("."))
 
 
-def _mapping(entry: dict[str, Any], directory: Path, is_template: bool) -> Mapping:
+def _mapping(entry: DataSourceYaml, directory: Path, is_template: bool) -> Mapping:
     name = entry.get("name", "?")
     if entry.get("kind") != "ethereum" and entry.get("kind") != "ethereum/contract":
         raise SubgraphError(f"data source {name!r}: unsupported kind {entry.get('kind')!r} (only ethereum)", name=name)
@@ -100,7 +166,7 @@ def _mapping(entry: dict[str, Any], directory: Path, is_template: bool) -> Mappi
                 f"data source {name!r}: block handler filter kind {kind!r} is not supported (supported: none, once, polling)",
                 name=name,
             )
-    abis: dict[str, list[dict[str, Any]]] = {}
+    abis: dict[str, list[AbiEntry]] = {}
     for abi in mapping.get("abis", []):
         abi_path = directory / abi["file"]
         try:
@@ -117,8 +183,9 @@ def _mapping(entry: dict[str, Any], directory: Path, is_template: bool) -> Mappi
             EventHandler(sig, handler["handler"], keccak(sig.canonical.encode()), bool(handler.get("receipt")))
         )
     context = None
-    if entry.get("context"):
-        context = {k: (v["type"], v["data"]) for k, v in entry["context"].items()}
+    raw_context = entry.get("context")
+    if raw_context:
+        context = {k: (v["type"], v["data"]) for k, v in raw_context.items()}
     return Mapping(
         kind="ethereum",
         name=name,
@@ -143,7 +210,7 @@ def load_manifest(build_dir: Path | str) -> Manifest:
     directory = Path(build_dir)
     path = directory / "subgraph.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw: ManifestYaml = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise SubgraphError(
             f"cannot read manifest {path}: {err} (run `fluence-dao subgraph build`)", path=str(path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
 
 from fluence_dao.errors import ModuleLoadError, ModuleTrapError, SubgraphError
 from fluence_dao.marine.core import CoreInstance, CoreModule, StoreLimits
@@ -19,7 +18,7 @@ from fluence_dao.subgraph._asc import AscHeap
 from fluence_dao.subgraph._events import Trigger, new_block, new_event
 from fluence_dao.subgraph._host import BlockState, HostContext, HostFailure, bind, host_functions
 from fluence_dao.subgraph._manifest import EntitySchema, EventHandler, Mapping
-from fluence_dao.subgraph._rpc import hex_int
+from fluence_dao.subgraph._rpc import ChainRpc, RpcBlock, hex_int
 from fluence_dao.subgraph._store import Store
 from fluence_dao.util.json_types import JsonObject
 from fluence_dao.util.wasm_sections import static_data_end
@@ -48,7 +47,7 @@ class MappingRuntime:
         mapping: Mapping,
         schema: EntitySchema,
         store: Store,
-        rpc: Any,
+        rpc: ChainRpc,
         templates: dict[str, Mapping],
         limits: StoreLimits | None = None,
     ) -> None:
@@ -107,7 +106,7 @@ class MappingRuntime:
         )
 
     def run_block(
-        self, handler: str, block: JsonObject, state: BlockState, address: bytes, context: JsonObject | None
+        self, handler: str, block: RpcBlock, state: BlockState, address: bytes, context: JsonObject | None
     ) -> None:
         """Run one block handler with the block (ethereum.Block)."""
         number = hex_int(block["number"])
@@ -160,8 +159,8 @@ class MappingRuntime:
                 function=err.function,
             ) from None
         except ModuleTrapError as err:
-            frames = err.details.get("frames") or []
-            function = frames[0] if frames else handler_name
+            frames = err.details.get("frames")
+            function = str(frames[0]) if isinstance(frames, list) and frames else handler_name
             raise HandlerError(
                 f"{where} trapped in wasm function {function}: {err.details.get('trap', err.message)}",
                 handler=handler_name,

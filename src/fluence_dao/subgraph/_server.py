@@ -10,17 +10,17 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from fluence_dao.errors import SubgraphError
-from fluence_dao.subgraph._graphql import SubgraphSchema
+from fluence_dao.subgraph._graphql import SubgraphMeta, SubgraphSchema
 from fluence_dao.subgraph._indexer import Indexer
+from fluence_dao.util.json_types import JsonValue
 from fluence_dao.util.net import LOOPBACK
 
 log = logging.getLogger(__name__)
 
 
-def meta_of(indexer: Indexer) -> dict[str, Any]:
+def meta_of(indexer: Indexer) -> SubgraphMeta:
     cursor = indexer.store.cursor()
     return {
         "deployment": indexer.deployment,
@@ -50,10 +50,10 @@ class SubgraphServer:
             disable_nagle_algorithm = True  # one small JSON reply: no 40 ms delayed-ACK stalls
             timeout = REQUEST_TIMEOUT_S  # a client that sends nothing (slowloris) loses its connection
 
-            def log_message(self, fmt: str, *args: Any) -> None:
+            def log_message(self, fmt: str, *args: object) -> None:
                 log.debug("graphql: " + fmt, *args)
 
-            def _reply(self, status: int, body: Any) -> None:
+            def _reply(self, status: int, body: JsonValue) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

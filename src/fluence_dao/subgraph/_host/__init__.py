@@ -12,8 +12,6 @@ fault: the block is retried later).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fluence_dao.errors import RpcUnavailableError
 from fluence_dao.subgraph._host import (
     big_decimal,
@@ -53,7 +51,7 @@ def bind(ctx: HostContext, table: dict[str, HostFunction], name: str) -> HostFun
 
         return unsupported
 
-    def call(*args: int | float) -> Any:
+    def call(*args: int | float) -> int | float | None:
         heap = ctx.heap
         if heap is not None:
             heap.sync()  # the guest may have grown its memory since the host last looked

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fluence_dao.subgraph._asc import AscHeap
 from fluence_dao.subgraph._manifest import EntitySchema, Mapping
+from fluence_dao.subgraph._rpc import ChainRpc
 from fluence_dao.subgraph._store import Entity, Store
 from fluence_dao.util.json_types import JsonObject
 
 #: A host function: called by wasmtime with the guest's numbers, returns a number or None.
-HostFunction = Callable[..., Any]
+HostFunction = Callable[..., int | float | None]
 
 
 class HostFailure(Exception):
@@ -39,7 +39,7 @@ class HostContext:
     mapping: Mapping
     schema: EntitySchema
     store: Store
-    rpc: Any
+    rpc: ChainRpc
     templates: dict[str, Mapping]
     heap: AscHeap | None = None
     state: BlockState = field(default_factory=BlockState)
