@@ -28,7 +28,7 @@ def build(
     Without MODULES, also the host's native libraries (native/ -> target/native/, x86-64 Linux only).
     Prints module, path, size and sha256 of each; progress goes to stderr.
     """
-    from fluence_dao.build import build_modules, build_native
+    from fluence_dao.build import build_modules, build_native  # lazy: importlib.metadata etc. cost ~90 ms of start-up
 
     if out is not None:
         _paths.writable_dir(out, "--out")

@@ -8,18 +8,20 @@ imported inside the commands, so `--help` stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluence_dao.cli import _output
 from fluence_dao.cli._options import JsonOption
+from fluence_dao.errors import MarineError, ModuleLoadError
+from fluence_dao.util.json_types import JsonArray, JsonObject, JsonValue
 
 if TYPE_CHECKING:
-    from fluence_dao.marine import MType, RecordType
+    from fluence_dao.marine import MarineModule, MarineValue, ModuleDescription, MType, RecordType
 
 app = typer.Typer(help="Marine modules: inspect their interface, call their functions.", no_args_is_help=True)
 
@@ -31,7 +33,7 @@ FileArgument = Annotated[
 @app.command("inspect")
 def inspect(file: FileArgument, json_output: JsonOption = False) -> None:
     """Show a module's functions, records, SDK version, imports, exports and custom sections."""
-    from fluence_dao.marine import describe_module
+    from fluence_dao.marine import describe_module  # lazy: wasmtime costs ~150 ms of CLI start-up
 
     with _naming(file):
         report = describe_module(file)
@@ -41,8 +43,6 @@ def inspect(file: FileArgument, json_output: JsonOption = False) -> None:
 @contextmanager
 def _naming(file: Path) -> Iterator[None]:
     """Load errors name the file given on the command line (the loader knows only a module name)."""
-    from fluence_dao.errors import MarineError, ModuleLoadError
-
     head = file.read_bytes()[:4]
     if head != b"\0asm":
         try:
@@ -59,7 +59,7 @@ def _naming(file: Path) -> Iterator[None]:
         raise type(err)(f"{file}: {err.message}", **{**err.details, "path": str(file)}) from err
 
 
-def _inspect_text(report: dict[str, Any]) -> str:
+def _inspect_text(report: ModuleDescription) -> str:
     lines = [f"sdk version: {report['sdk_version'] or 'unknown (no __fluence_sdk_version section)'}", "functions:"]
     lines += [f"  {sig}" for sig in report["functions"].values()] or ["  (none described)"]
     lines.append("records:")
@@ -111,16 +111,17 @@ def call(
         if not name:
             raise typer.BadParameter("expected 'FUNCTION [ARGS_JSON]'", param_hint="--then")
         calls.append((name, _json_args(rest.strip() or "[]", "--then")))
-    raw_params: Any = None
+    raw_params: JsonObject | None = None
     if call_params is not None:
         try:
-            raw_params = json.loads(call_params)
+            parsed = json.loads(call_params)
         except json.JSONDecodeError as err:
             raise typer.BadParameter(f"not JSON: {err}", param_hint="--call-params") from err
-        if not isinstance(raw_params, dict):
+        if not isinstance(parsed, dict):
             raise typer.BadParameter("must be a JSON object", param_hint="--call-params")
+        raw_params = parsed
 
-    from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig
+    from fluence_dao.marine import CallParameters, MarineModule, ModuleConfig  # lazy: wasmtime, as above
 
     config = ModuleConfig(
         name=file.stem,
@@ -145,29 +146,30 @@ def call(
     _output.emit(result, text)
 
 
-def _json_args(text: str, hint: str) -> Any:
+def _json_args(text: str, hint: str) -> JsonArray | JsonObject:
     try:
         raw_args = json.loads(text)
     except json.JSONDecodeError as err:
         raise typer.BadParameter(f"{hint} is not JSON: {err}", param_hint=hint) from err
     if not isinstance(raw_args, list | dict):
         raise typer.BadParameter(f"{hint} must be a JSON array or object", param_hint=hint)
-    return raw_args
+    parsed: JsonArray | JsonObject = raw_args
+    return parsed
 
 
-def _args(module: Any, function: str, raw_args: Any) -> list[Any] | dict[str, Any]:
+def _args(module: MarineModule, function: str, raw_args: JsonArray | JsonObject) -> list[object] | dict[str, object]:
     """JSON arguments -> the values the host expects for `function` (hex strings become bytes for Vec<u8>)."""
     sig = module.signature(function)
     names = [a.name for a in sig.arguments]
     if isinstance(raw_args, dict):
-        args: list[Any] | dict[str, Any] = {
+        args: list[object] | dict[str, object] = {
             k: _from_json(sig.arguments[names.index(k)].ty, v, module.resolve_record) if k in names else v
             for k, v in raw_args.items()
         }
     else:
         pairs = zip(sig.arguments, raw_args, strict=False)
         converted = [_from_json(arg.ty, value, module.resolve_record) for arg, value in pairs]
-        args = converted + raw_args[len(converted) :]  # extra arguments: the host reports the count
+        args = [*converted, *raw_args[len(converted) :]]  # extra arguments: the host reports the count
     return args
 
 
@@ -181,7 +183,7 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def _from_json(ty: MType, value: Any, records: Any) -> Any:
+def _from_json(ty: MType, value: JsonValue, records: Callable[[str], RecordType]) -> object:
     """JSON -> the Python value the host expects: hex strings become bytes where the type is Vec<u8>."""
     if ty.is_bytes and isinstance(value, str):
         try:
@@ -191,17 +193,18 @@ def _from_json(ty: MType, value: Any, records: Any) -> Any:
     if ty.kind == "Vector" and ty.element is not None and isinstance(value, list):
         return [_from_json(ty.element, v, records) for v in value]
     if ty.kind == "Record" and isinstance(value, dict):
-        record: RecordType = records(str(ty.record))
+        record = records(str(ty.record))
         types = {f.name: f.ty for f in record.fields}
         return {k: _from_json(types[k], v, records) if k in types else v for k, v in value.items()}
     return value
 
 
-def _to_json(value: Any) -> Any:
+def _to_json(value: MarineValue | None) -> JsonValue:
+    """A lifted value as JSON: bytes become 0x-hex, records objects, vectors arrays."""
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    if isinstance(value, list):
-        return [_to_json(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: _to_json(v) for k, v in value.items()}
-    return value
+    return [_to_json(v) for v in value]

@@ -15,12 +15,13 @@ from fluence_dao.marine._config import (
     SecurityTetraplet,
 )
 from fluence_dao.marine._fastcall import CoreFunc, MemoryView
-from fluence_dao.marine.module import MarineModule, describe_module
+from fluence_dao.marine.module import MarineModule, ModuleDescription, describe_module
 from fluence_dao.marine.service import MarineService
 from fluence_dao.util.marine_interface import (
     Argument,
     FunctionSignature,
     ImportSignature,
+    MarineValue,
     ModuleInterface,
     MType,
     RecordField,
@@ -42,8 +43,10 @@ __all__ = [
     "MType",
     "MarineModule",
     "MarineService",
+    "MarineValue",
     "MemoryView",
     "ModuleConfig",
+    "ModuleDescription",
     "ModuleInterface",
     "ParticleParameters",
     "RecordField",

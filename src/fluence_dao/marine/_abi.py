@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol, TypeAlias
 
 from fluence_dao.errors import AbiError
-from fluence_dao.util.marine_interface import FunctionSignature, MType, RecordType
+from fluence_dao.util.marine_interface import FunctionSignature, MarineValue, MType, RecordType
 
 # allocate() type tags (marine-rs-sdk crates/main/src/export_allocator.rs).
 TYPE_TAGS: dict[str, int] = {
@@ -52,6 +52,14 @@ _WASM_TYPE: dict[str, str] = {
 }  # fmt: skip
 
 RecordResolver = Callable[[str], RecordType]
+CallArgs: TypeAlias = "Sequence[object] | Mapping[str, object]"
+"""A call's arguments: a list in signature order or a dict by argument name (values are checked when lowered)."""
+WasmValue: TypeAlias = int | float
+"""A raw wasm value as wasmtime passes it: i32/i64 as (signed) int, f32/f64 as float."""
+WasmResult: TypeAlias = int | float | None
+"""What a core function returns: its one value, or None without one."""
+HostFunction: TypeAlias = Callable[..., WasmResult]
+"""A Python function linked to a wasm import: called with the raw wasm arguments, returns the raw result."""
 
 _SCALAR, _INT, _STRING, _BYTES, _RECORD, _SEQUENCE = range(6)
 
@@ -128,7 +136,7 @@ def raw_signature(sig: FunctionSignature) -> tuple[list[str], list[str]]:
 # scalar conversions
 
 
-def check_scalar(ty: MType, value: Any, where: str) -> int | float | bool:
+def check_scalar(ty: MType, value: object, where: str) -> int | float | bool:
     """Validate a Python value for a scalar type; return it normalised (bool, int or float)."""
     kind = ty.kind
     if kind == "Boolean":
@@ -162,7 +170,7 @@ def scalar_to_wasm(ty: MType, value: int | float | bool) -> int | float:
     return number
 
 
-def scalar_from_wasm(ty: MType, raw: Any) -> int | float | bool:
+def scalar_from_wasm(ty: MType, raw: WasmValue) -> int | float | bool:
     """A wasm value (as wasmtime gives it: signed ints) as the Python value of a scalar type."""
     kind = ty.kind
     if kind == "Boolean":
@@ -208,9 +216,9 @@ class Lowerer:
             )
         return ptr
 
-    def lower_arguments(self, sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any]) -> list[int | float]:
+    def lower_arguments(self, sig: FunctionSignature, args: CallArgs) -> list[WasmValue]:
         values = normalise_arguments(sig, args)
-        raw: list[int | float] = []
+        raw: list[WasmValue] = []
         for arg, value in zip(sig.arguments, values, strict=True):
             ty = arg.ty
             if ty.is_string and type(value) is str:  # the common case, without building `where`
@@ -219,7 +227,7 @@ class Lowerer:
                 raw.extend(self.lower(ty, value, f"argument {arg.name!r} of {sig.name}"))
         return raw
 
-    def lower(self, ty: MType, value: Any, where: str) -> list[int | float]:
+    def lower(self, ty: MType, value: object, where: str) -> list[WasmValue]:
         """One value as raw wasm arguments (1 or 2 numbers)."""
         if ty.is_scalar:
             return [scalar_to_wasm(ty, check_scalar(ty, value, where))]
@@ -236,7 +244,7 @@ class Lowerer:
             raise AbiError(f"{where}: the string cannot be encoded as UTF-8 ({err.reason})", where=where) from err
         return self._alloc_write(data, len(data), BYTE_TAG, where, suffix), len(data)
 
-    def lower_sequence(self, ty: MType, value: Any, where: str) -> tuple[int, int]:
+    def lower_sequence(self, ty: MType, value: object, where: str) -> tuple[int, int]:
         """A string or vector -> (ptr, len)."""
         if ty.is_string:
             if not isinstance(value, str):
@@ -267,7 +275,7 @@ class Lowerer:
             pairs.extend(self.lower_sequence(element, v, f"{where}[{i}]"))
         return self._alloc_write(struct.pack(f"<{2 * count}I", *pairs), 2 * count, POINTER_TAG, where), count
 
-    def lower_record(self, record: RecordType, value: Any, where: str) -> int:
+    def lower_record(self, record: RecordType, value: object, where: str) -> int:
         """A record -> pointer to its packed fields (0 for a record without fields).
 
         Fields are lowered in declaration order (nested buffers before the record's own), the same
@@ -277,7 +285,7 @@ class Lowerer:
         values = _field_values(plan, value)
         if values is None:
             values = record_values(record, value, where)  # the slow path names what is wrong
-        parts: list[Any] = []
+        parts: list[WasmValue] = []
         for (name, code, ty, int_range), v in zip(plan.fields, values, strict=True):
             if code == _STRING and type(v) is str:
                 parts.extend(self._lower_str(v, where, "." + name))
@@ -294,7 +302,7 @@ class Lowerer:
         return self._alloc_write(out, len(out), BYTE_TAG, where)
 
 
-def as_bytes(value: Any, where: str) -> bytes:
+def as_bytes(value: object, where: str) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     if isinstance(value, list | tuple):
@@ -305,7 +313,7 @@ def as_bytes(value: Any, where: str) -> bytes:
     raise AbiError(f"{where}: expected bytes for Vec<u8>, got {type(value).__name__}", where=where)
 
 
-def normalise_arguments(sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+def normalise_arguments(sig: FunctionSignature, args: CallArgs) -> list[object]:
     """Arguments given as a list (positional) or a dict (by name) -> a list in signature order."""
     if type(args) in (list, tuple) and len(args) == len(sig.arguments):  # the common case, no ABC checks
         return list(args)
@@ -330,7 +338,7 @@ def normalise_arguments(sig: FunctionSignature, args: Sequence[Any] | Mapping[st
     return list(args)
 
 
-def _field_values(plan: _RecordPlan, value: Any) -> list[Any] | None:
+def _field_values(plan: _RecordPlan, value: object) -> list[object] | None:
     """Field values of a dict with exactly the record's fields, in declaration order; None otherwise."""
     if type(value) is not dict or len(value) != len(plan.names):
         return None
@@ -340,7 +348,7 @@ def _field_values(plan: _RecordPlan, value: Any) -> list[Any] | None:
         return None
 
 
-def record_values(record: RecordType, value: Any, where: str) -> list[Any]:
+def record_values(record: RecordType, value: object, where: str) -> list[object]:
     """Field values in declaration order from a dict (or a list for a tuple struct)."""
     names = [f.name for f in record.fields]
     if not record.named and isinstance(value, list | tuple):
@@ -369,7 +377,7 @@ class Lifter:
         self.memory = memory
         self.records = records
 
-    def lift_sequence(self, ty: MType, ptr: int, length: int) -> Any:
+    def lift_sequence(self, ty: MType, ptr: int, length: int) -> MarineValue:
         """A string or vector from its (ptr, len)."""
         if ty.is_string:
             data = self.memory.read(ptr, length) if length else b""
@@ -385,7 +393,7 @@ class Lifter:
             return []
         if element.is_scalar:
             raw = self.memory.read(ptr, length * element.serialized_size)
-            values = list(struct.unpack("<" + _FORMATS[element.kind] * length, raw))
+            values: list[int | float] = list(struct.unpack("<" + _FORMATS[element.kind] * length, raw))
             if element.kind == "Boolean":
                 return [v != 0 for v in values]
             return values
@@ -396,11 +404,11 @@ class Lifter:
         pairs = struct.unpack(f"<{2 * length}I", self.memory.read(ptr, 8 * length))
         return [self.lift_sequence(element, pairs[2 * i], pairs[2 * i + 1]) for i in range(length)]
 
-    def lift_record(self, record: RecordType, ptr: int) -> dict[str, Any]:
+    def lift_record(self, record: RecordType, ptr: int) -> dict[str, MarineValue]:
         plan = _plan(record)
         size = plan.struct.size
         raw = plan.struct.unpack(self.memory.read(ptr, size) if size else b"")
-        out: dict[str, Any] = {}
+        out: dict[str, MarineValue] = {}
         pos = 0
         for name, code, ty, _ in plan.fields:
             if code in (_INT, _SCALAR):
@@ -415,7 +423,7 @@ class Lifter:
                 pos += 2
         return out
 
-    def lift_raw(self, ty: MType, raw: Sequence[Any]) -> Any:
+    def lift_raw(self, ty: MType, raw: Sequence[WasmValue]) -> MarineValue:
         """One value from the raw wasm arguments it occupies (a host import's parameters)."""
         if ty.is_scalar:
             return scalar_from_wasm(ty, raw[0])
@@ -423,8 +431,8 @@ class Lifter:
             return self.lift_record(self.records(str(ty.record)), int(raw[0]) & 0xFFFFFFFF)
         return self.lift_sequence(ty, int(raw[0]) & 0xFFFFFFFF, int(raw[1]) & 0xFFFFFFFF)
 
-    def lift_arguments(self, sig: FunctionSignature, raw: Sequence[Any]) -> list[Any]:
-        values: list[Any] = []
+    def lift_arguments(self, sig: FunctionSignature, raw: Sequence[WasmValue]) -> list[MarineValue]:
+        values: list[MarineValue] = []
         pos = 0
         for arg in sig.arguments:
             width = len(raw_param_types(arg.ty))

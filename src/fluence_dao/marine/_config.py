@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NotRequired, Protocol, TypedDict
+from dataclasses import dataclass, field, fields
+from typing import NotRequired, Protocol, TypedDict
+
+from fluence_dao.errors import AbiError
+from fluence_dao.util.marine_interface import MarineValue
 
 DEFAULT_MAX_MEMORY_BYTES = 256 * 2**20
 DEFAULT_MAX_CALL_SECONDS = 10.0
@@ -92,7 +95,7 @@ class CallParameters:
     worker_id: str = ""
     tetraplets: tuple[tuple[SecurityTetraplet, ...], ...] | list[list[SecurityTetraplet]] = ()
 
-    def for_host_api(self, version: int) -> dict[str, Any]:
+    def for_host_api(self, version: int) -> dict[str, MarineValue]:
         """The record value the `get_call_parameters` import of host API `version` (0..3) returns.
 
         v0 (`host`, sdk <= 0.10): init_peer_id, service_id, service_creator_peer_id, host_id, particle_id,
@@ -109,7 +112,7 @@ class CallParameters:
             for group in self.tetraplets
         ]
         if version <= 1:
-            out: dict[str, Any] = {
+            out: dict[str, MarineValue] = {
                 "init_peer_id": p.init_peer_id,
                 "service_id": self.service_id,
                 "service_creator_peer_id": self.service_creator_peer_id,
@@ -138,33 +141,72 @@ class CallParameters:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> CallParameters:
-        """From a JSON-style dict (the CLI's `--call-params`); unknown keys are refused."""
-        from fluence_dao.errors import AbiError
-
-        allowed = {"particle", "service_id", "service_creator_peer_id", "host_id", "worker_id", "tetraplets"}
-        extra = set(raw) - allowed
-        if extra:
-            raise AbiError(f"unknown call parameter(s) {sorted(extra)}; allowed: {sorted(allowed)}")
-        particle_raw = dict(raw.get("particle", {}))
-        signature = particle_raw.get("signature")
-        if isinstance(signature, str):  # hex, as the CLI prints bytes
-            try:
-                particle_raw["signature"] = bytes.fromhex(signature.removeprefix("0x"))
-            except ValueError as err:
-                raise AbiError(f"particle.signature must be hex or a list of bytes: {err}") from err
-        elif signature is not None and not isinstance(signature, bytes):
-            particle_raw["signature"] = bytes(signature)
-        try:
-            particle = ParticleParameters(**particle_raw)
-            tetraplets = tuple(tuple(SecurityTetraplet(**t) for t in group) for group in raw.get("tetraplets", []))
-        except TypeError as err:
-            raise AbiError(f"bad call parameters: {err}") from err
+    def from_dict(cls, raw: Mapping[str, object]) -> CallParameters:
+        """From a JSON-style dict (the CLI's `--call-params`); unknown keys and wrong types are refused."""
+        top = _object(raw, "call parameters", _fields_of(cls))
+        particle = _object(top.get("particle", {}), "particle", _fields_of(ParticleParameters))
+        groups = top.get("tetraplets", [])
+        if not isinstance(groups, list) or not all(isinstance(group, list) for group in groups):
+            raise AbiError(f"call parameter 'tetraplets' must be a list of lists, got {groups!r}")
+        tetraplets = []
+        for group in groups:
+            items = [_object(t, "tetraplet", _fields_of(SecurityTetraplet)) for t in group]
+            tetraplets.append(tuple(SecurityTetraplet(*(_str(t, n, "tetraplet") for n in _TETRAPLET)) for t in items))
         return cls(
-            particle=particle,
-            service_id=str(raw.get("service_id", "")),
-            service_creator_peer_id=str(raw.get("service_creator_peer_id", "")),
-            host_id=str(raw.get("host_id", "")),
-            worker_id=str(raw.get("worker_id", "")),
-            tetraplets=tetraplets,
+            particle=ParticleParameters(
+                id=_str(particle, "id", "particle"),
+                init_peer_id=_str(particle, "init_peer_id", "particle"),
+                timestamp=_int(particle, "timestamp", "particle"),
+                ttl=_int(particle, "ttl", "particle"),
+                script=_str(particle, "script", "particle"),
+                signature=_signature(particle.get("signature", b"")),
+                token=_str(particle, "token", "particle"),
+            ),
+            service_id=_str(top, "service_id", "call parameters"),
+            service_creator_peer_id=_str(top, "service_creator_peer_id", "call parameters"),
+            host_id=_str(top, "host_id", "call parameters"),
+            worker_id=_str(top, "worker_id", "call parameters"),
+            tetraplets=tuple(tetraplets),
         )
+
+
+_TETRAPLET = ("peer_pk", "service_id", "function_name", "lens")
+
+
+def _fields_of(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _object(raw: object, what: str, allowed: set[str]) -> Mapping[str, object]:
+    if not isinstance(raw, Mapping):
+        raise AbiError(f"{what} must be a JSON object, got {raw!r}")
+    extra = set(raw) - allowed
+    if extra:
+        raise AbiError(f"unknown {what} field(s) {sorted(extra)}; allowed: {sorted(allowed)}")
+    return raw
+
+
+def _str(raw: Mapping[str, object], key: str, what: str) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str):
+        raise AbiError(f"{what} field {key!r} must be a string, got {value!r}")
+    return value
+
+
+def _int(raw: Mapping[str, object], key: str, what: str) -> int:
+    value = raw.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AbiError(f"{what} field {key!r} must be an integer, got {value!r}")
+    return value
+
+
+def _signature(value: object) -> bytes:
+    """particle.signature: bytes, hex (as the CLI prints bytes) or a list of byte values."""
+    try:
+        if isinstance(value, str):
+            return bytes.fromhex(value.removeprefix("0x"))
+        if isinstance(value, bytes | list):
+            return bytes(value)
+    except (ValueError, TypeError) as err:
+        raise AbiError(f"particle.signature must be hex or a list of bytes: {err}") from err
+    raise AbiError(f"particle.signature must be hex or a list of bytes, got {value!r}")

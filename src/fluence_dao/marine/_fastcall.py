@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import byref
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import wasmtime
 
+if TYPE_CHECKING:
+    from _ctypes import _CDataType  # typeshed's name for "a ctypes type"
+
 try:  # wasmtime-py internals, present in the pinned version
     from wasmtime import _ffi as ffi
-    from wasmtime._func import maybe_raise_last_exn
+    from wasmtime._func import enter_wasm, maybe_raise_last_exn
 
     _NEEDED = ("wasmtime_func_call_unchecked", "wasmtime_val_raw_t", "wasm_trap_t", "dll", "wasmtime_memory_t")
     _FAST = all(hasattr(ffi, n) for n in _NEEDED) and ctypes.sizeof(ffi.wasmtime_val_raw_t) % 8 == 0
@@ -36,9 +39,11 @@ except ImportError:  # pragma: no cover - other wasmtime-py versions
 
 if _FAST:
 
-    def _raw_symbol(name: str, restype: Any, argtypes: list[Any]) -> Any:
+    def _raw_symbol(
+        name: str, restype: type[_CDataType] | None, argtypes: list[type[_CDataType]]
+    ) -> ctypes._NamedFuncPointer:
         """A private ctypes prototype of a libwasmtime symbol (wasmtime-py's own stays untouched)."""
-        func = type(getattr(ffi.dll, name))((name, ffi.dll))
+        func: ctypes._NamedFuncPointer = type(getattr(ffi.dll, name))((name, ffi.dll))
         func.restype = restype
         func.argtypes = argtypes
         return func
@@ -89,7 +94,7 @@ class CoreFunc:
             self._trap = _TrapPtr()
             self._trap_ref = byref(self._trap)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: int | float) -> int | float | None:
         if not self.unchecked:
             return self._call_typed(args) if self.typed else self.func(self.store, *args)
         if len(args) != self._count:
@@ -100,7 +105,8 @@ class CoreFunc:
             trap_ref = byref(trap)
         else:
             words, trap, trap_ref = self._words, self._trap, self._trap_ref
-        for i, value in enumerate(args):
+        # this path is taken for integer-only signatures (ctypes refuses a float here)
+        for i, value in enumerate(cast("tuple[int, ...]", args)):
             words[i * _SLOT_WORDS] = value  # an i32 goes in the low half (little endian), an i64 whole
         busy, self._busy = self._busy, True
         try:
@@ -113,7 +119,7 @@ class CoreFunc:
             return ((words[0] & _I32_MASK) ^ _I32_SIGN) - _I32_SIGN
         return words[0] if self.results else None
 
-    def _raise(self, error: Any, trap: Any) -> None:
+    def _raise(self, error: ctypes._Pointer[ffi.wasmtime_error_t], trap: ctypes._Pointer[ffi.wasm_trap_t]) -> None:
         """What `enter_wasm` does: a host function's Python exception first, then the error or trap."""
         if error:
             maybe_raise_last_exn()
@@ -125,9 +131,7 @@ class CoreFunc:
         maybe_raise_last_exn()
         raise trap_obj
 
-    def _call_typed(self, args: tuple[Any, ...]) -> Any:
-        from wasmtime._func import enter_wasm
-
+    def _call_typed(self, args: tuple[int | float, ...]) -> int | float | None:
         count = self._count
         if len(args) != count:
             raise wasmtime.WasmtimeError(f"expected {count} parameters, got {len(args)}")
@@ -145,7 +149,8 @@ class CoreFunc:
                 raise wasmtime.WasmtimeError._from_ptr(error)
         if not self.results:
             return None
-        return getattr(results[0].of, _KINDS[self.results[0]][1])
+        result: int | float = getattr(results[0].of, _KINDS[self.results[0]][1])
+        return result
 
 
 class MemoryView:

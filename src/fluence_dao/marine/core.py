@@ -21,8 +21,9 @@ from typing import Any
 
 import wasmtime
 
-from fluence_dao.errors import ModuleLoadError, ModuleTrapError
+from fluence_dao.errors import AbiError, ModuleLoadError, ModuleTrapError
 from fluence_dao.marine import _engine
+from fluence_dao.marine._abi import HostFunction, WasmResult, WasmValue
 from fluence_dao.marine._config import DEFAULT_MAX_CALL_SECONDS, DEFAULT_MAX_MEMORY_BYTES
 from fluence_dao.util.wasm_sections import keep_exports as _keep_exports
 
@@ -31,21 +32,24 @@ logger = logging.getLogger(__name__)
 #: (namespace, name, param types, result types) -> the Python function the import calls, or None if the host
 #: has no such function (the module then fails to load, naming the import). The function is called with numbers
 #: and returns a number for its one result; what it returns is ignored when the import has no result.
-ImportResolver = Callable[[str, str, list[str], list[str]], "Callable[..., Any] | None"]
+ImportResolver = Callable[[str, str, list[str], list[str]], "HostFunction | None"]
 
 
-def _adapt(func: Callable[..., Any], results: list[str]) -> Callable[..., Any]:
+def _adapt(func: HostFunction, results: list[str]) -> Callable[..., wasmtime.Val | WasmResult]:
     """`func` as wasmtime-py wants it: None for no result, and an i32 as a Val (converted back faster than an int)."""
     if not results:
 
-        def no_result(*args: Any) -> None:
+        def no_result(*args: WasmValue) -> None:
             func(*args)
 
         return no_result
     if results == ["i32"]:
 
-        def i32_result(*args: Any) -> wasmtime.Val:
-            return wasmtime.Val.i32(func(*args))
+        def i32_result(*args: WasmValue) -> wasmtime.Val:
+            value = func(*args)
+            if not isinstance(value, int):
+                raise AbiError(f"a host function returned {value!r} for an i32 result")
+            return wasmtime.Val.i32(value)
 
         return i32_result
     return func
@@ -136,7 +140,7 @@ class CoreInstance:
     def has(self, name: str) -> bool:
         return isinstance(self._exports.get(name), wasmtime.Func)
 
-    def call(self, name: str, *args: int | float) -> Any:
+    def call(self, name: str, *args: WasmValue) -> Any:  # WasmResult; Any: callers int() a known i32 result
         """Call an exported function with numbers; returns its result (None without one).
 
         The outermost call gets `max_call_seconds`; a call made from inside a host function shares it.

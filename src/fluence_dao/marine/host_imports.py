@@ -17,7 +17,7 @@ offers the same names:
   the name to an absolute path (a process is run) or to a HostBinary, a Python object the host implements
   (e.g. the peer's HTTP effector mounted as `curl`): it is called with the arguments instead.
 
-Any other import in these namespaces makes the module fail to load, as in Marine (a link error there).
+Every other import in these namespaces makes the module fail to load, as in Marine (a link error there).
 A mounted binary the config does not allow fails at load with MountedBinaryError (Marine and nox link
 only the configured binaries, so such a module cannot be instantiated there either); failures while
 running an allowed binary are returned to the guest in `ret_code`/`error` with nox's codes: 100000
@@ -30,12 +30,29 @@ import logging
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from fluence_dao.errors import ModuleLoadError, MountedBinaryError
-from fluence_dao.marine._abi import GuestMemory, Lifter, Lowerer, RecordResolver, raw_signature
+from fluence_dao.marine._abi import (
+    GuestMemory,
+    HostFunction,
+    Lifter,
+    Lowerer,
+    RecordResolver,
+    WasmResult,
+    WasmValue,
+    raw_signature,
+)
 from fluence_dao.marine._config import BinaryResult, CallParameters, HostBinary, ModuleConfig
-from fluence_dao.util.marine_interface import SDK_RECORDS, Argument, FunctionSignature, MType, RecordField, RecordType
+from fluence_dao.util.marine_interface import (
+    SDK_RECORDS,
+    Argument,
+    FunctionSignature,
+    MarineValue,
+    MType,
+    RecordField,
+    RecordType,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +117,7 @@ def mounted_binary_signature(name: str) -> FunctionSignature:
     )
 
 
-def return_to_guest(guest: Guest, records: RecordResolver, ty: MType | None, value: Any, where: str) -> Any:
+def return_to_guest(guest: Guest, records: RecordResolver, ty: MType | None, value: object, where: str) -> WasmResult:
     """Hand a host function's result to the guest the way marine's `lower_outputs` does.
 
     Scalars are returned as the wasm result; strings and vectors are lowered and announced with
@@ -133,7 +150,7 @@ def check_import_type(module: str, namespace: str, name: str, sig: FunctionSigna
 
 
 def host_function(host: ImportHost, namespace: str, name: str, params: list[str],
-                  results: list[str]) -> Callable[..., Any]:  # fmt: skip
+                  results: list[str]) -> HostFunction:  # fmt: skip
     """The Python callable for one import in a host namespace (refuses unknown or unallowed ones)."""
     version = HOST_NAMESPACES[namespace]
     if name == "log_utf8_string":
@@ -211,14 +228,14 @@ def _process_runner(path: str, timeout_s: float, module: str, name: str) -> Host
     return run
 
 
-def _run_host_binary(runner: HostBinary, args: object, module: str, name: str) -> dict[str, Any]:
+def _run_host_binary(runner: HostBinary, args: object, module: str, name: str) -> dict[str, MarineValue]:
     """Call a host-implemented binary; a malformed answer or an exception becomes a nox-style host error."""
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         return {"ret_code": 100004, "error": "mounted binary arguments must be a list of strings", "stdout": b"",
                 "stderr": b""}  # fmt: skip
     try:
-        result: dict[str, Any] = dict(runner(list(args)))
-        answer = {
+        result = runner(list(args))
+        answer: dict[str, MarineValue] = {
             "ret_code": int(result["ret_code"]),
             "error": str(result.get("error", "")),
             "stdout": bytes(result.get("stdout", b"")),
@@ -231,7 +248,7 @@ def _run_host_binary(runner: HostBinary, args: object, module: str, name: str) -
     return answer
 
 
-def _mounted_binary(host: ImportHost, name: str, runner: HostBinary, sig: FunctionSignature) -> Callable[..., Any]:
+def _mounted_binary(host: ImportHost, name: str, runner: HostBinary, sig: FunctionSignature) -> HostFunction:
     def resolve(record: str) -> RecordType:
         if record == "MountedBinaryResult":
             try:
@@ -240,7 +257,7 @@ def _mounted_binary(host: ImportHost, name: str, runner: HostBinary, sig: Functi
                 return MOUNTED_BINARY_RESULT
         return host.resolve_record(record)
 
-    def run_binary(*raw: int) -> Any:
+    def run_binary(*raw: WasmValue) -> WasmResult:
         guest = host.guest()
         (args,) = Lifter(guest, resolve).lift_arguments(sig, raw)
         result = _run_host_binary(runner, args, host.name, name)
@@ -248,8 +265,9 @@ def _mounted_binary(host: ImportHost, name: str, runner: HostBinary, sig: Functi
             # a module may declare the result as MountedBinaryStringResult: the same layout with String fields
             record = resolve(str(sig.output.record))
             for fld in record.fields:
-                if fld.ty.is_string and isinstance(result.get(fld.name), bytes):
-                    result[fld.name] = result[fld.name].decode("utf-8", errors="replace")
+                value = result.get(fld.name)
+                if fld.ty.is_string and isinstance(value, bytes):
+                    result[fld.name] = value.decode("utf-8", errors="replace")
         return return_to_guest(guest, resolve, sig.output, result, f"result of host.{name}")
 
     return run_binary

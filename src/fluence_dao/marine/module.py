@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 import wasmtime
 
@@ -32,12 +32,33 @@ from fluence_dao.errors import (
     ModuleTrapError,
 )
 from fluence_dao.marine import _engine
-from fluence_dao.marine._abi import Lifter, Lowerer, normalise_arguments, raw_signature, scalar_from_wasm
+from fluence_dao.marine._abi import (
+    CallArgs,
+    HostFunction,
+    Lifter,
+    Lowerer,
+    WasmResult,
+    WasmValue,
+    normalise_arguments,
+    raw_signature,
+    scalar_from_wasm,
+)
 from fluence_dao.marine._config import CallParameters, ModuleConfig
 from fluence_dao.marine._fastcall import CoreFunc, MemoryView
 from fluence_dao.marine._wasi import wasi_config
-from fluence_dao.marine.host_imports import HOST_NAMESPACES, check_import_type, host_function, return_to_guest
-from fluence_dao.util.marine_interface import FunctionSignature, ModuleInterface, RecordType, parse_interface
+from fluence_dao.marine.host_imports import (
+    HOST_NAMESPACES,
+    check_import_type,
+    host_function,
+    return_to_guest,
+)
+from fluence_dao.util.marine_interface import (
+    FunctionSignature,
+    MarineValue,
+    ModuleInterface,
+    RecordType,
+    parse_interface,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +67,14 @@ RESULT_SETTERS = ("set_result_ptr", "set_result_size")
 WASI_NAMESPACE = "wasi_snapshot_preview1"
 _U32 = 0xFFFFFFFF
 _NO_CALL_PARAMETERS = CallParameters()
+T = TypeVar("T")
+
+
+def _u32(value: WasmResult) -> int:
+    """An ABI function's i32 result as an unsigned 32-bit number."""
+    if not isinstance(value, int):
+        raise AbiError(f"an ABI function returned {value!r} where an i32 was expected")
+    return value & _U32
 
 
 class _DryMemory:
@@ -124,12 +153,12 @@ class _Instance:
             raise AbiError(f"module {self.owner.name!r}: allocate returned {ptr}, outside its memory")
 
     def allocate(self, count: int, type_tag: int) -> int:
-        return int(self.abi("allocate")(count, type_tag)) & _U32
+        return _u32(self.abi("allocate")(count, type_tag))
 
     def put(self, data: bytes, count: int, type_tag: int) -> int:
         """`allocate(count, type_tag)`, then `data` written there; 0 (nothing written) when allocate fails."""
         allocate = self._allocate or self.abi("allocate")
-        ptr = int(allocate(count, type_tag)) & _U32
+        ptr = _u32(allocate(count, type_tag))
         if ptr != 0 and not self.view.write(ptr, data):
             raise AbiError(f"module {self.owner.name!r}: allocate returned {ptr}, outside its memory")
         return ptr
@@ -140,10 +169,10 @@ class _Instance:
             self.abi("set_result_size")(_signed32(size))
 
     def result_ptr(self) -> int:
-        return int(self.abi("get_result_ptr")()) & _U32
+        return _u32(self.abi("get_result_ptr")())
 
     def result_size(self) -> int:
-        return int(self.abi("get_result_size")()) & _U32
+        return _u32(self.abi("get_result_size")())
 
     def release_objects(self) -> None:
         self.abi("release_objects")()
@@ -250,9 +279,9 @@ class MarineModule:
     def call(
         self,
         function: str,
-        args: Sequence[Any] | Mapping[str, Any] = (),
+        args: CallArgs = (),
         call_parameters: CallParameters | None = None,
-    ) -> Any:
+    ) -> Any:  # a MarineValue | None whose shape the caller knows from the signature (peer/avm.py indexes it)
         """Call an exported function with Python values (a list in order, or a dict by argument name)."""
         sig = self.signature(function)
         return self._call(sig, args, call_parameters or CallParameters())
@@ -260,9 +289,9 @@ class MarineModule:
     def call_lowered(
         self,
         function: str,
-        lower: Callable[[_Instance], Sequence[int | float]],
-        lift: Callable[[_Instance, Any], Any],
-    ) -> Any:
+        lower: Callable[[_Instance], Sequence[WasmValue]],
+        lift: Callable[[_Instance, WasmResult], T],
+    ) -> T:
         """Call `function` with arguments its caller lowers itself: the hot path of a caller that knows the
         function's types (AquaVM's `invoke`, once per particle step). `lower(guest)` writes the arguments through
         `guest.put` and returns the raw wasm arguments; `lift(guest, raw_result)` reads the result (before
@@ -372,7 +401,7 @@ class MarineModule:
             if not isinstance(ty, wasmtime.FuncType):
                 raise ModuleLoadError(f"module {self.name!r} imports {namespace}.{name}, which is not a function")
             params, results = [str(p) for p in ty.params], [str(r) for r in ty.results]
-            func: Callable[..., Any]
+            func: HostFunction
             if namespace == WASI_NAMESPACE:
                 if name == "random_get" and self.config.random_source is not None:
                     linker.define_func(namespace, name, ty, self._random_get(self.config.random_source))
@@ -406,7 +435,7 @@ class MarineModule:
         return random_get
 
     def _service_import(self, callee: MarineModule, namespace: str, name: str, params: list[str],
-                        results: list[str]) -> Callable[..., Any]:  # fmt: skip
+                        results: list[str]) -> HostFunction:  # fmt: skip
         callee_sig = callee.signature(name) if name in callee._callable else None
         if callee_sig is None:
             raise ModuleLoadError(
@@ -425,7 +454,7 @@ class MarineModule:
         # release_objects once the arguments are lifted, when any of them is a string, vector or record
         release_caller = any(not arg.ty.is_scalar for arg in caller_sig.arguments)
 
-        def call_other_module(*raw: Any) -> Any:
+        def call_other_module(*raw: WasmValue) -> WasmResult:
             guest = self._guest()
             values = Lifter(guest, records).lift_arguments(caller_sig, raw)
             if release_caller:
@@ -435,7 +464,7 @@ class MarineModule:
 
         return call_other_module
 
-    def _call(self, sig: FunctionSignature, args: Sequence[Any] | Mapping[str, Any], cp: CallParameters) -> Any:
+    def _call(self, sig: FunctionSignature, args: CallArgs, cp: CallParameters) -> MarineValue | None:
         values = normalise_arguments(sig, args)
         Lowerer(_DryMemory(), self.interface.record).lower_arguments(sig, values)  # validate: AbiError
         with self._lock:
@@ -447,7 +476,7 @@ class MarineModule:
                 self._call_parameters.pop()
                 _engine.ticker.end()
 
-    def _invoke(self, sig: FunctionSignature, values: list[Any]) -> Any:
+    def _invoke(self, sig: FunctionSignature, values: list[object]) -> MarineValue | None:
         return self._run(
             sig.name,
             lambda guest: Lowerer(guest, self.interface.record).lower_arguments(sig, values),
@@ -455,8 +484,8 @@ class MarineModule:
         )
 
     def _run(
-        self, name: str, lower: Callable[[_Instance], Sequence[int | float]], lift: Callable[[_Instance, Any], Any]
-    ) -> Any:
+        self, name: str, lower: Callable[[_Instance], Sequence[WasmValue]], lift: Callable[[_Instance, WasmResult], T]
+    ) -> T:
         guest = self._guest()
         guest.store.set_epoch_deadline(_engine.deadline_ticks(self.config.max_call_seconds))
         try:
@@ -486,11 +515,13 @@ class MarineModule:
                 function=name,
             ) from err
 
-    def _lift_result(self, guest: _Instance, sig: FunctionSignature, raw_result: Any) -> Any:
+    def _lift_result(self, guest: _Instance, sig: FunctionSignature, raw_result: WasmResult) -> MarineValue | None:
         out = sig.output
         if out is None:
             return None
         if out.is_scalar:
+            if raw_result is None:  # the export's core type was checked at load: not reached
+                raise AbiError(f"module {self.name!r}: {sig.name} returned no value for {out.describe()}")
             return scalar_from_wasm(out, raw_result)
         lifter = Lifter(guest, self.interface.record)
         if out.kind == "Record":
@@ -523,18 +554,36 @@ class MarineModule:
             self._instance = None
 
 
-def describe_module(wasm: str | os.PathLike[str] | bytes) -> dict[str, Any]:
-    """What a module offers and needs, without instantiating it (`fluence-dao module inspect`).
+class RecordDescription(TypedDict):
+    fields: dict[str, str]  # field name -> Rust type
+    size: int  # bytes of the packed record
 
-    Keys: `functions` (name -> Rust-style signature), `records` (name -> {fields, size}), `sdk_version`,
-    `imports` and `exports` (core wasm names and types), `custom_sections` (name and size, in file order),
-    `undescribed_exports` (exported functions with no Marine description, e.g. `_start`).
-    """
+
+class SectionSize(TypedDict):
+    name: str
+    size: int
+
+
+class ModuleDescription(TypedDict):
+    """What `describe_module` reports (the `--json` document of `fluence-dao module inspect`)."""
+
+    sdk_version: str | None
+    functions: dict[str, str]  # name -> Rust-style signature
+    records: dict[str, RecordDescription]
+    imports: list[str]  # "namespace.name: core type"
+    exports: dict[str, str]  # core wasm name -> type
+    undescribed_exports: list[str]  # exported functions with no Marine description, e.g. `_start`
+    missing_abi_exports: list[str]
+    custom_sections: list[SectionSize]  # in file order
+
+
+def describe_module(wasm: str | os.PathLike[str] | bytes) -> ModuleDescription:
+    """What a module offers and needs, without instantiating it (`fluence-dao module inspect`)."""
     data, _ = _read_wasm(wasm)
     compiled = _engine.compile_module(data, "inspected")
     interface = parse_interface(data)
 
-    def core(ty: Any) -> str:
+    def core(ty: object) -> str:
         if isinstance(ty, wasmtime.FuncType):
             params = ", ".join(str(p) for p in ty.params)
             results = ", ".join(str(r) for r in ty.results)

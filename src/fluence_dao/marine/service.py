@@ -11,13 +11,13 @@ outer call are passed on to the callee; the caller's time bound keeps running du
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from fluence_dao.errors import ModuleLoadError
+from fluence_dao.marine._abi import CallArgs
 from fluence_dao.marine._config import CallParameters, ModuleConfig
 from fluence_dao.marine.module import MarineModule
-from fluence_dao.util.marine_interface import ModuleInterface
+from fluence_dao.util.marine_interface import MarineValue, ModuleInterface
 
 WasmSource = str | os.PathLike[str] | bytes
 
@@ -42,12 +42,11 @@ class MarineService:
         return self.facade.interface
 
     def call(
-        self,
-        function: str,
-        args: Sequence[Any] | Mapping[str, Any] = (),
-        call_parameters: CallParameters | None = None,
-    ) -> Any:
-        return self.facade.call(function, args, call_parameters=call_parameters)
+        self, function: str, args: CallArgs = (), call_parameters: CallParameters | None = None
+    ) -> MarineValue | None:
+        """Call the facade's `function` (see `MarineModule.call`)."""
+        result: MarineValue | None = self.facade.call(function, args, call_parameters=call_parameters)
+        return result
 
     def module(self, name: str) -> MarineModule:
         try:

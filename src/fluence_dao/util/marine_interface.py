@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from fluence_dao.errors import ModuleLoadError
 from fluence_dao.util import wasm_sections
@@ -40,6 +41,10 @@ RUST_NAMES: dict[str, str] = {
     "U32": "u32", "U64": "u64", "F32": "f32", "F64": "f64", "Utf8String": "String", "Utf8Str": "str",
 }  # fmt: skip
 """SDK type name -> Rust spelling (interface.toml and `describe` use the Rust one)."""
+
+MarineValue: TypeAlias = "bool | int | float | str | bytes | Sequence[MarineValue] | Mapping[str, MarineValue]"
+"""A Marine value in Python: a scalar, a string, `bytes` (Vec<u8>), a list (a vector) or a dict (a record, by
+field name). What the host lifts out of a guest; lowering accepts the same shapes (and a list for a tuple struct)."""
 
 
 @dataclass(frozen=True)
@@ -496,6 +501,7 @@ __all__ = [
     "FunctionSignature",
     "ImportSignature",
     "MType",
+    "MarineValue",
     "ModuleInterface",
     "RecordField",
     "RecordType",
