@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from _helpers import QuietHandler, invoke_cli, loopback_server
 from fluence_dao.cli.main import app
+from fluence_dao.config import load_settings
 from fluence_dao.errors import ParticleError, PeerError
 from fluence_dao.peer import call_function
 from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon, client_key_path
@@ -46,7 +47,9 @@ def relay_aqua(compiled_aqua: Any) -> Any:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterator[PeerDaemon]:
     state_dir = tmp_path_factory.mktemp("libp2p-daemon")
-    running = PeerDaemon(DaemonConfig(state_dir=state_dir, libp2p_port=0)).start()
+    running = PeerDaemon(
+        DaemonConfig(settings=load_settings({"state_dir": state_dir}, env_file=None), libp2p_port=0)
+    ).start()
     try:
         yield running
     finally:
@@ -270,7 +273,6 @@ def test_flows_reach_the_peer_with_relay(daemon: PeerDaemon, tmp_path: Path) -> 
 def test_devnet_up_with_a_libp2p_port_records_the_multiaddr(
     tmp_path: Path, relay_aqua: Any, isolated_env: None
 ) -> None:
-    from fluence_dao.config import load_settings
     from fluence_dao.devnet import anvil_binary
     from fluence_dao.errors import ToolNotFoundError
 
@@ -309,4 +311,6 @@ def test_a_libp2p_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(
             PeerError, match=rf"could not listen on /ip4/127.0.0.1/tcp/{port}/ws \(is the port in use\?\)"
         ):
-            PeerDaemon(DaemonConfig(state_dir=tmp_path, libp2p_port=port)).start()
+            PeerDaemon(
+                DaemonConfig(settings=load_settings({"state_dir": tmp_path}, env_file=None), libp2p_port=port)
+            ).start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fluence_dao.config import load_settings
 from fluence_dao.peer import KeyPair, RemoteNetwork
 from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon
 
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_client_and_daemon_sockets_do_not_delay_small_writes(tmp_path: Path) -> None:
-    daemon = PeerDaemon(DaemonConfig(state_dir=tmp_path, allowed_binaries={})).start()
+    daemon = PeerDaemon(
+        DaemonConfig(settings=load_settings({"state_dir": tmp_path}, env_file=None), allowed_binaries={})
+    ).start()
     try:
         with RemoteNetwork(daemon.address, KeyPair.generate()) as network:
             client_side = network._link.sock

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fluence_dao.config import load_settings
 from fluence_dao.peer import KeyPair, Particle
 from fluence_dao.peer import daemon as daemon_module
 from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon, _Connection
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_routes_are_swept_when_the_table_doubles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    daemon = PeerDaemon(DaemonConfig(state_dir=tmp_path, allowed_binaries={}))
+    daemon = PeerDaemon(
+        DaemonConfig(settings=load_settings({"state_dir": tmp_path}, env_file=None), allowed_binaries={})
+    )
     ours, theirs = socket.socketpair()
     conn = _Connection(ours, ("127.0.0.1", 1), 1)
     sweeps = []

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 import socket
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from fluence_dao.config import load_settings
 from fluence_dao.errors import ConfigError, ParticleError
 from fluence_dao.peer import KeyPair, Particle, ParticleHooks
 from fluence_dao.peer.daemon import DaemonConfig, PeerDaemon
@@ -67,7 +69,7 @@ def start_daemon(tmp_path: Path, manager: KeyPair, interval_key: KeyPair) -> Ite
 
     def start(**limits: Any) -> PeerDaemon:
         config = DaemonConfig(
-            state_dir=tmp_path / f"daemon-{len(started)}",
+            settings=load_settings({"state_dir": tmp_path / f"daemon-{len(started)}"}, env_file=None),
             management_peer_ids=frozenset({manager.peer_id, interval_key.peer_id}),
             allowed_binaries={"echo": sleep, "echo_text": sleep},
             limits=DaemonLimits(**limits),
@@ -223,6 +225,17 @@ class Raw:
 
     def close(self) -> None:
         self.sock.close()
+
+
+@contextlib.contextmanager
+def raw_connections(daemon: PeerDaemon, count: int) -> Iterator[list[Raw]]:
+    """`count` bare connections to the daemon, closed at the end."""
+    opened = [Raw(daemon) for _ in range(count)]
+    try:
+        yield opened
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def signed(script: str, key: KeyPair, *, ttl_ms: int = 60_000, timestamp_ms: int | None = None) -> Particle:
@@ -381,8 +394,7 @@ def test_idle_attacker_connections_do_not_lock_the_operator_out(
     """Was: 64 idle connections made `status`, `stop-interval` and `devnet up` fail. The general pool still holds
     64, but 8 more slots are kept for connections that prove a management key (a signed Ping)."""
     daemon = start_daemon(max_connections_per_address=100, proof_timeout_s=3.0)
-    attackers = [Raw(daemon) for _ in range(72)]  # 64 general + 8 on probation: every slot is taken
-    try:
+    with raw_connections(daemon, 72) as attackers:  # 64 general + 8 on probation: every slot is taken
         deadline = time.monotonic() + 10
         while daemon.info()["connections"] < 72 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -397,17 +409,13 @@ def test_idle_attacker_connections_do_not_lock_the_operator_out(
         closed = sum(conn.closed_within(0.1) for conn in attackers[:64])
         assert closed == 0
         assert all(conn.closed_within(6.0) for conn in attackers[64:])
-    finally:
-        for conn in attackers:
-            conn.close()
 
 
 def test_a_particle_from_a_management_key_also_claims_a_reserved_slot(
     start_daemon: Callable[..., PeerDaemon], manager: KeyPair, attacker_key: KeyPair
 ) -> None:
     daemon = start_daemon(max_connections=2, reserved_connections=1, proof_timeout_s=3.0)
-    holders = [Raw(daemon) for _ in range(2)]
-    try:
+    with raw_connections(daemon, 2):  # the general pool is taken
         stranger = Raw(daemon)  # on probation: a particle from a key that is not a management key ends it
         stranger.send(encode_particle(signed("(null)", attacker_key)))
         refused = stranger.receive()
@@ -420,17 +428,13 @@ def test_a_particle_from_a_management_key_also_claims_a_reserved_slot(
         pong = operator.receive()
         assert pong["action"] == "Pong" and pong["pool"] == "reserved"
         operator.close()
-    finally:
-        for conn in holders:
-            conn.close()
 
 
 def test_idle_connections_are_closed_after_the_idle_timeout(
     start_daemon: Callable[..., PeerDaemon], manager: KeyPair
 ) -> None:
     daemon = start_daemon(idle_timeout_s=1.0)
-    idle, talking = Raw(daemon), Raw(daemon)
-    try:
+    with raw_connections(daemon, 2) as (idle, talking):
         started = time.monotonic()
         for _ in range(6):  # a Ping every 0.4 s keeps a connection
             talking.send(encode_control("Ping"))
@@ -440,9 +444,6 @@ def test_idle_connections_are_closed_after_the_idle_timeout(
         assert time.monotonic() - started < 4.0
         talking.send(encode_control("Ping"))
         assert talking.receive()["action"] == "Pong"
-    finally:
-        idle.close()
-        talking.close()
     # a connection whose particle is alive on the daemon is not idle; once it ended, the connection is closed,
     # and a RemoteNetwork reconnects for its next particle
     with RemoteNetwork(daemon.address, manager) as net:
@@ -457,8 +458,7 @@ def test_idle_connections_are_closed_after_the_idle_timeout(
 
 def test_connections_per_address_are_limited(start_daemon: Callable[..., PeerDaemon], manager: KeyPair) -> None:
     daemon = start_daemon(max_connections_per_address=3, reserved_connections=0)
-    allowed = [Raw(daemon) for _ in range(3)]
-    try:
+    with raw_connections(daemon, 3) as allowed:
         for conn in allowed:
             conn.send(encode_control("Ping"))
             assert conn.receive()["action"] == "Pong"
@@ -467,9 +467,6 @@ def test_connections_per_address_are_limited(start_daemon: Callable[..., PeerDae
         assert refused["action"] == "Refused"
         assert "too many connections from 127.0.0.1 (3, limit peer.max_connections_per_address" in refused["reason"]
         assert extra.receive() is None
-    finally:
-        for conn in allowed:
-            conn.close()
 
 
 # ---- finding 5: memory amplification ------------------------------------------------------------------------
@@ -503,7 +500,7 @@ def test_a_ttl_over_the_cap_is_refused(
         with pytest.raises(ParticleError, match="exceeds this peer's limit of 300000 ms"):
             net.run_until(lambda: answered(box), 10.0)
     with pytest.raises(ConfigError, match=r"particle_ttl_ms.* = 400000 exceeds peer\.max_particle_ttl_ms"):
-        DaemonConfig(state_dir=daemon.config.state_dir, particle_ttl_ms=400_000)
+        DaemonConfig(settings=daemon.config.settings, particle_ttl_ms=400_000)
 
 
 def _rss_mib() -> float:

@@ -7,29 +7,24 @@ import socket
 from starlette.applications import Starlette
 
 from fluence_dao.errors import ConfigError
-
-HOST = "127.0.0.1"
+from fluence_dao.util.net import LOOPBACK, bind_loopback
 
 
 def bind(port: int) -> socket.socket:
     """A TCP socket bound to 127.0.0.1:`port` (0: a free port). ConfigError naming the port when it is taken."""
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is not a TCP port: pass --port between 0 and 65535", port=port)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((HOST, port))
+        return bind_loopback(port)
     except OSError as err:
-        sock.close()
         raise ConfigError(
-            f"cannot listen on {HOST}:{port}: {err.strerror or err}; pass another --port, or --port 0 for a free one",
+            f"cannot listen on {LOOPBACK}:{port}: {err.strerror or err}; pass another --port, or --port 0 for a free one",
             port=port,
         ) from err
-    return sock
 
 
 def url_of(sock: socket.socket) -> str:
-    return f"http://{HOST}:{sock.getsockname()[1]}/"
+    return f"http://{LOOPBACK}:{sock.getsockname()[1]}/"
 
 
 def serve(app: Starlette, sock: socket.socket) -> None:

@@ -47,11 +47,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
-from fluence_dao.peer.builtins.operator import OperatorConfig, settings_operator
+from fluence_dao.ipfs import api_token_for, open_ipfs
+from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
+from fluence_dao.peer.builtins.operator import OperatorConfig, OperatorService, settings_operator
 from fluence_dao.peer.calls import BuiltinHandler
+from fluence_dao.peer.http_effector import daemon_http_effector
+from fluence_dao.peer.libp2p import Libp2pEndpoint
 from fluence_dao.peer.limits import (
     GENERAL,
     PROBATION,
@@ -66,6 +72,7 @@ from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, is_peer
 from fluence_dao.peer.paths import client_key_path, daemon_file, peer_dir
 from fluence_dao.peer.wire import (
     PING_WINDOW_MS,
+    ControlMessage,
     FrameReader,
     decode_message,
     decode_particle,
@@ -75,7 +82,7 @@ from fluence_dao.peer.wire import (
     ping_signer,
 )
 from fluence_dao.util.json_types import JsonObject
-from fluence_dao.util.net import LOOPBACK
+from fluence_dao.util.net import LOOPBACK, bind_loopback
 
 if TYPE_CHECKING:
     from fluence_dao.config import Settings
@@ -123,7 +130,9 @@ def is_dumpable() -> bool | None:
 
 @dataclass
 class DaemonConfig:
-    state_dir: Path
+    # what `peer serve` started with: the state dir, the `operator` builtin's chain and the HTTP effector's
+    # allowlist (devnet.json, which the devnet writes after the daemon started, is read again when it changes)
+    settings: Settings = field(repr=False)
     port: int = 0  # 0: a free port on 127.0.0.1
     key_file: Path | None = None  # None: <state_dir>/peer/key
     management_peer_ids: frozenset[str] | None = None  # None: the CLI client's key (<state_dir>/client/key)
@@ -135,8 +144,12 @@ class DaemonConfig:
     extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
     libp2p_port: int | None = None  # None: no libp2p; 0: a free port for /ip4/127.0.0.1/tcp/PORT/ws (js-client)
     limits: DaemonLimits = field(default_factory=DaemonLimits)
-    # the `operator` builtin's configuration, read on every call; None: from the settings of state_dir
+    # the `operator` builtin's configuration, read on every call; None: from `settings` (settings_operator)
     operator: Callable[[], OperatorConfig] | None = field(default=None, repr=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
 
     def __post_init__(self) -> None:
         for peer_id in sorted(self.management_peer_ids or ()):
@@ -154,21 +167,32 @@ class DaemonConfig:
             )
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> DaemonConfig:
-        values: dict[str, Any] = {
-            "state_dir": settings.state_dir,
-            "port": settings.peer.port,
-            "key_file": settings.peer.key_file,
-            "ipfs_api_url": settings.ipfs.api_url,
-            "ipfs_api_token": settings.ipfs.api_token.get_secret_value() if settings.ipfs.api_token else None,
-            "particle_ttl_ms": settings.peer.particle_ttl_ms,
-            "management_peer_ids": frozenset(settings.peer.management_peer_ids) or None,
-            "libp2p_port": settings.peer.libp2p_port,
-            "limits": DaemonLimits.from_settings(settings.peer),
-            "operator": settings_operator(settings),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        port: int | None = None,
+        management_peer_ids: frozenset[str] | None = None,
+        ipfs_local_api_multiaddr: str | None = None,
+        libp2p_port: int | None = None,
+    ) -> DaemonConfig:
+        """What `peer serve` runs with: `settings`, and the command's options where given (None: the setting)."""
+        return cls(
+            settings=settings,
+            port=settings.peer.port if port is None else port,
+            key_file=settings.peer.key_file,
+            management_peer_ids=(
+                frozenset(settings.peer.management_peer_ids) or None
+                if management_peer_ids is None
+                else management_peer_ids
+            ),
+            ipfs_api_url=settings.ipfs.api_url,
+            ipfs_api_token=settings.ipfs.api_token.get_secret_value() if settings.ipfs.api_token else None,
+            ipfs_local_api_multiaddr=ipfs_local_api_multiaddr or "",
+            particle_ttl_ms=settings.peer.particle_ttl_ms,
+            libp2p_port=settings.peer.libp2p_port if libp2p_port is None else libp2p_port,
+            limits=DaemonLimits.from_settings(settings.peer),
+        )
 
 
 # ---- the daemon ---------------------------------------------------------------------------------------------
@@ -225,11 +249,9 @@ class PeerDaemon:
         binaries: dict[str, str | HostBinary] = dict(config.allowed_binaries or {})
         # `curl` is the HTTP effector: requests only to the operator's endpoints, no raw curl
         if config.allowed_binaries is None:
-            from fluence_dao.peer.http_effector import daemon_http_effector
-
             binaries = {
                 "curl": daemon_http_effector(
-                    state_dir,
+                    config.settings,
                     ipfs_api_url=config.ipfs_api_url,
                     ipfs_local_api_multiaddr=config.ipfs_local_api_multiaddr,
                     ipfs_api_token=config.ipfs_api_token,
@@ -267,7 +289,7 @@ class PeerDaemon:
         self._routes: dict[str, _Connection] = {}  # peer id -> the first live connection it came from
         self._particle_routes: dict[str, tuple[_Connection, int]] = {}  # particle id -> (connection, deadline ms)
         self._route_prune_at = ROUTE_PRUNE_THRESHOLD  # sweep expired routes when the table grows past this
-        self._syncs: list[tuple[_Connection, Any]] = []  # Sync requests the loop answers after its next step
+        self._syncs: list[tuple[_Connection, object]] = []  # Sync requests (token) the loop answers after a step
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -275,23 +297,14 @@ class PeerDaemon:
         self.peer.add_wake_listener(self._wake.set)  # a service call finished on a worker
         self._threads: list[threading.Thread] = []
         self._numbers = 0
-        self.libp2p: Any = None  # fluence_dao.peer.libp2p.Libp2pEndpoint when config.libp2p_port is set
+        self.libp2p: Libp2pEndpoint | None = None  # when config.libp2p_port is set
 
-    def _operator_builtin(self) -> Any:
-        """The `operator` builtin: the chain this peer's scripts talk to (DaemonConfig.operator, or the settings of
-        the state dir), current on every call (the devnet writes devnet.json after the peer has started)."""
-        from fluence_dao.peer.builtins.operator import OperatorService, settings_operator
+    def _operator_builtin(self) -> OperatorService:
+        """The `operator` builtin: the chain this peer's scripts talk to (DaemonConfig.operator, or its settings),
+        current on every call (the devnet writes devnet.json after the peer has started)."""
+        return OperatorService(self.config.operator or settings_operator(self.config.settings))
 
-        if self.config.operator is not None:
-            return OperatorService(self.config.operator)
-        from fluence_dao.config import load_settings
-
-        return OperatorService(settings_operator(load_settings({"state_dir": self.config.state_dir})))
-
-    def _ipfs_builtin(self) -> Any:
-        from fluence_dao.ipfs import api_token_for, open_ipfs
-        from fluence_dao.peer.builtins.aqua_ipfs import AquaIpfsService
-
+    def _ipfs_builtin(self) -> AquaIpfsService:
         api_url = self.config.ipfs_api_url
         token = api_token_for(self.config.state_dir, self.config.ipfs_api_token, api_url=api_url) if api_url else None
         ipfs = open_ipfs(api_url=api_url, repo=self.config.state_dir / "ipfs", api_token=token)
@@ -304,8 +317,6 @@ class PeerDaemon:
 
     def start(self) -> PeerDaemon:
         if self.config.libp2p_port is not None:  # first: once the loopback endpoint answers, Pong has the multiaddr
-            from fluence_dao.peer.libp2p import Libp2pEndpoint
-
             try:
                 self.libp2p = Libp2pEndpoint(
                     self.key_pair, self._on_libp2p_message, listen_port=self.config.libp2p_port
@@ -642,14 +653,16 @@ class PeerDaemon:
         privileged = self.peer.policy.is_privileged(particle.init_peer_id)
         return particle_admission_error(particle, self.limits, self.peer.held_bytes, privileged=privileged)
 
-    def _on_ping(self, conn: _Connection, body: dict[str, Any]) -> None:
+    def _on_ping(self, conn: _Connection, body: ControlMessage) -> None:
         """Answer a Ping; a signed one from a management or host key keeps a probation connection's slot."""
         reason = None
         try:
             signer = ping_signer(body)
         except ParticleError as err:
             signer, reason = None, err.message
-        if signer is not None and not self._replays.first_use(body["signature"], now_ms() + 2 * PING_WINDOW_MS):
+        signature = body.get("signature")  # bytes when ping_signer found a signer
+        expires_ms = now_ms() + 2 * PING_WINDOW_MS
+        if signer is not None and isinstance(signature, bytes) and not self._replays.first_use(signature, expires_ms):
             reason = f"signed Ping from {signer} replayed (each signed Ping is accepted once)"
         if reason is not None:
             if conn.pool == PROBATION:
@@ -710,12 +723,9 @@ class PeerDaemon:
 
 
 def _listen(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((LOOPBACK, port))
+        sock = bind_loopback(port)
     except OSError as err:
-        sock.close()
         raise PeerError(
             f"the peer daemon cannot listen on {LOOPBACK}:{port}: {err.strerror or err}", port=port
         ) from err
@@ -725,8 +735,6 @@ def _listen(port: int) -> socket.socket:
 
 
 def _url_to_multiaddr(url: str) -> str:
-    from urllib.parse import urlparse
-
     parsed = urlparse(url)
     if not parsed.hostname or not parsed.port:
         return ""
@@ -744,7 +752,7 @@ def serve(config: DaemonConfig) -> int:
     daemon = PeerDaemon(config).start()
     requested = threading.Event()
 
-    def _request_stop(signum: int, _frame: Any) -> None:
+    def _request_stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("signal %s: stopping", signal.Signals(signum).name)
         requested.set()
 

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fluence_dao.errors import ConfigError
+from fluence_dao.errors import ConfigError, IpfsError
+from fluence_dao.ipfs import api_token_for, authorization_header
+from fluence_dao.runtime import read_devnet_info, resolve_endpoint
 
 if TYPE_CHECKING:
     import httpx
@@ -206,7 +208,7 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 def _parse_url(url: str) -> httpx.URL:
-    import httpx
+    import httpx  # lazy: ~0.1 s of import, needed only once a module makes a request
 
     if any(c <= " " or c == "\x7f" for c in url):
         raise Refused(REFUSED_URL, f"URL {url[:200]!r} holds a space or control character")
@@ -317,7 +319,7 @@ class HttpEffector:
         return self._perform(request, url, injected)
 
     def _http(self) -> httpx.Client:
-        import httpx
+        import httpx  # lazy: see _parse_url
 
         with self._lock:
             if self._client is None:
@@ -327,7 +329,7 @@ class HttpEffector:
             return self._client
 
     def _perform(self, request: CurlRequest, url: httpx.URL, injected: Mapping[str, str]) -> BinaryResult:
-        import httpx
+        import httpx  # lazy: see _parse_url
 
         timeout = min(request.max_time_s or self.max_timeout_s, self.max_timeout_s)
         started = time.monotonic()
@@ -455,8 +457,6 @@ def operator_http_effector(
 
 def devnet_urls(state_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(IPFS API URLs, subgraph URLs) of a devnet under `state_dir` from its devnet.json (empty without one)."""
-    from fluence_dao.runtime import read_devnet_info
-
     info = read_devnet_info(state_dir)
     ipfs = info.ipfs.api_url if info is not None and info.ipfs is not None else None
     subgraph = info.subgraph.url if info is not None and info.subgraph is not None else None
@@ -466,9 +466,6 @@ def devnet_urls(state_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def ipfs_auth_headers(state_dir: Path, url: str, configured_token: str | None) -> dict[str, str]:
     """The Authorization header the host adds for an IPFS API: `configured_token`, else the devnet's
     <state_dir>/ipfs/api-token for a loopback API (fluence_dao.ipfs.api_token_for); {} when there is none."""
-    from fluence_dao.errors import IpfsError
-    from fluence_dao.ipfs import api_token_for, authorization_header
-
     try:
         token = api_token_for(state_dir, configured_token, api_url=url)
         return {"Authorization": authorization_header(token)} if token else {}
@@ -484,8 +481,6 @@ def settings_endpoints(
     ipfs.api_url and `ipfs_api_urls` (the daemon's own IPFS options; with ipfs.api_token or `ipfs_api_token`),
     subgraph.endpoint_url, the devnet's IPFS server (with its token) and subgraph, and peer.http_allowlist.
     Parts that cannot be resolved now are left out."""
-    from fluence_dao.runtime import resolve_endpoint
-
     rpc_url: str | None = None
     try:
         rpc_url = resolve_endpoint(settings, need_registry=False).rpc_url
@@ -520,20 +515,17 @@ def multiaddr_to_url(multiaddr: str) -> str | None:
 
 
 def daemon_http_effector(
-    state_dir: Path,
+    settings: Settings,
     *,
     ipfs_api_url: str | None = None,
     ipfs_local_api_multiaddr: str = "",
     ipfs_api_token: str | None = None,
 ) -> HttpEffector:
-    """The peer daemon's `curl`: the allowlist of `settings_endpoints` for the settings of `state_dir`, reloaded
+    """The peer daemon's `curl`: the allowlist of `settings_endpoints` for the daemon's `settings`, resolved again
     on every request (the devnet writes devnet.json after the daemon starts), plus the daemon's IPFS API."""
-    from fluence_dao.config import load_settings
-
-    settings = load_settings({"state_dir": state_dir})
     own_ipfs = (ipfs_api_url, multiaddr_to_url(ipfs_local_api_multiaddr) if ipfs_local_api_multiaddr else None)
 
-    def current() -> OperatorEndpoints:  # settings once; devnet.json on every request (written after we start)
+    def current() -> OperatorEndpoints:  # devnet.json on every request (written after we start)
         return settings_endpoints(settings, ipfs_api_urls=own_ipfs, ipfs_api_token=ipfs_api_token)
 
     return operator_http_effector(current, max_response_bytes=settings.peer.http_max_response_bytes)

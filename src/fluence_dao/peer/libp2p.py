@@ -25,16 +25,17 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
-from fluence_dao.peer.node import Peer, PeerConfig
-from fluence_dao.peer.particle import KeyPair, Particle
-from fluence_dao.peer.remote import drive_client
+from fluence_dao.peer.node import Peer
+from fluence_dao.peer.particle import KeyPair, Particle, is_peer_id
+from fluence_dao.peer.remote import RelayClient, RemotePeer
 from fluence_dao.peer.wire import FrameReader, decode_particle, encode_particle, frame
 from fluence_dao.util.net import LOOPBACK
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # py-libp2p and trio are imported where they are used: they cost start-up time
+    import trio
     from libp2p.abc import IHost, INetConn, INetStream, INetwork
     from libp2p.peer.id import ID
     from multiaddr import Multiaddr
@@ -50,6 +51,16 @@ STOP_TIMEOUT_S = 2.0
 READ_CHUNK = 65536
 
 MessageHandler = Callable[[str, bytes], None]
+Outgoing = tuple[str, bytes]  # (peer id, stream bytes) handed to the trio thread
+
+
+class RelayInfo(TypedDict):
+    """What a relay's identify said (`Libp2pEndpoint.connect`)."""
+
+    peer_id: str
+    protocol_version: str
+    agent_version: str
+    protocols: list[str]
 
 
 @dataclass(frozen=True)
@@ -64,8 +75,6 @@ class RelayAddress:
 
 def parse_relay_multiaddr(text: str) -> RelayAddress:
     """ConfigError naming the value for anything that is not a loopback tcp/ws multiaddr with a /p2p/ peer id."""
-    from fluence_dao.peer.particle import is_peer_id
-
     parts = text.strip().split("/")
     if len(parts) < 2 or parts[0] != "":
         raise ConfigError(f"relay {text!r} is not a multiaddr (expected /ip4/127.0.0.1/tcp/PORT/ws/p2p/12D3KooW...)")
@@ -103,13 +112,13 @@ class Libp2pEndpoint:
         self._connected: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._token: Any = None
-        self._send_channel: Any = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._send_channel: trio.MemorySendChannel[Outgoing] | None = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
-        self._stop_requested: Any = None  # trio.Event, set from the trio thread
+        self._stop_requested: trio.Event | None = None  # set from the trio thread
         self._stopped = threading.Event()
-        self._host: Any = None
+        self._host: IHost | None = None
         self._crash: BaseException | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
@@ -137,7 +146,7 @@ class Libp2pEndpoint:
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self._token is None or self._stopped.is_set():
+        if self._token is None or self._stop_requested is None or self._stopped.is_set():
             return
         import trio
 
@@ -166,7 +175,7 @@ class Libp2pEndpoint:
     def send_stream_bytes(self, peer_id: str, data: bytes) -> bool:
         """Write `data` as is on a new particle stream to `peer_id`: `send` does the framing; tests use this to
         check how a peer treats malformed or oversized streams."""
-        if self._token is None or self._stopped.is_set():
+        if self._token is None or self._send_channel is None or self._stopped.is_set():
             return False
         import trio
 
@@ -176,14 +185,14 @@ class Libp2pEndpoint:
             return False
         return True
 
-    def connect(self, relay: RelayAddress, timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, Any]:
+    def connect(self, relay: RelayAddress, timeout_s: float = CONNECT_TIMEOUT_S) -> RelayInfo:
         """Dial a relay (blocking); returns what its identify said. PeerError when it is not a Fluence peer."""
         import trio
 
         if self._token is None:
             raise PeerError("the libp2p host is not running")
         try:
-            result: dict[str, Any] = trio.from_thread.run(self._connect, relay, timeout_s, trio_token=self._token)
+            result = trio.from_thread.run(self._connect, relay, timeout_s, trio_token=self._token)
         except PeerError:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -222,7 +231,7 @@ class Libp2pEndpoint:
             self._stopped.set()
             self._started.set()
 
-    def _new_host(self) -> Any:
+    def _new_host(self) -> IHost:
         import libp2p.identity.identify.identify as identify_module
         from libp2p import create_yamux_muxer_option, new_host
         from libp2p.crypto.ed25519 import create_new_key_pair
@@ -255,7 +264,7 @@ class Libp2pEndpoint:
 
         self._token = trio.lowlevel.current_trio_token()
         self._stop_requested = trio.Event()
-        send_channel, receive_channel = trio.open_memory_channel[tuple[str, bytes]](1024)
+        send_channel, receive_channel = trio.open_memory_channel[Outgoing](1024)
         self._send_channel = send_channel
         host = self._new_host()
         self._host = host
@@ -340,7 +349,9 @@ class Libp2pEndpoint:
         except Exception:  # one bad message must not end the host
             logger.exception("libp2p: handling a message from %s failed", remote)
 
-    async def _send_loop(self, host: Any, receive_channel: Any, nursery: Any) -> None:
+    async def _send_loop(
+        self, host: IHost, receive_channel: trio.MemoryReceiveChannel[Outgoing], nursery: trio.Nursery
+    ) -> None:
         async for peer_id, data in receive_channel:
             nursery.start_soon(self._send_one, host, peer_id, data)
 
@@ -361,12 +372,14 @@ class Libp2pEndpoint:
             self.send_failures += 1
             logger.warning("libp2p: sending a particle to %s failed: %s: %s", peer_id, type(err).__name__, err)
 
-    async def _connect(self, relay: RelayAddress, timeout_s: float) -> dict[str, Any]:
+    async def _connect(self, relay: RelayAddress, timeout_s: float) -> RelayInfo:
         import multiaddr
         import trio
         from libp2p.peer.peerinfo import info_from_p2p_addr
 
         host = self._host
+        if host is None:
+            raise PeerError("the libp2p host is not running")
         info = info_from_p2p_addr(multiaddr.Multiaddr(relay.multiaddr))
         what = f"{relay.multiaddr}"
         try:
@@ -386,16 +399,15 @@ class Libp2pEndpoint:
             ) from err
         with self._lock:
             self._connected.add(relay.peer_id)
-        facts: dict[str, Any] = {"peer_id": relay.peer_id}
         try:
             with trio.fail_after(timeout_s):
-                facts.update(await _identify(host, info.peer_id))
+                facts = await _identify(host, info.peer_id)
         except Exception as err:
             raise PeerError(
                 f"relay {what} answered libp2p but not identify ({type(err).__name__}: {err}): not a Fluence peer",
                 relay=what,
             ) from err
-        protocols = facts.get("protocols", [])
+        protocols = facts["protocols"]
         if PARTICLE_PROTOCOL not in protocols:
             raise PeerError(
                 f"relay {what} is a libp2p peer but does not speak {PARTICLE_PROTOCOL} "
@@ -419,7 +431,7 @@ async def _chunks(stream: INetStream) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _identify(host: IHost, peer: ID) -> dict[str, Any]:
+async def _identify(host: IHost, peer: ID) -> RelayInfo:
     """Ask the peer's identify (`/ipfs/id/1.0.0`): its protocol_version, agent and protocols."""
     from libp2p.identity.identify.identify import ID as IDENTIFY_ID
     from libp2p.identity.identify.identify import parse_identify_response
@@ -433,6 +445,7 @@ async def _identify(host: IHost, peer: ID) -> dict[str, Any]:
         await _quietly(stream.close())
     response = parse_identify_response(data)
     return {
+        "peer_id": str(peer),
         "protocol_version": response.protocol_version,
         "agent_version": response.agent_version,
         "protocols": list(response.protocols),
@@ -493,7 +506,7 @@ def _listen_port(host: IHost, port: int) -> int:
 # ---- the client side: a Fluence client of a relay over libp2p ---------------------------------------------
 
 
-class Libp2pRelayNetwork:
+class Libp2pRelayNetwork(RelayClient):
     """`call_function`'s network interface over libp2p to a relay (our daemon, or any Fluence peer).
 
     One local client `Peer` (its own AquaVM, the given identity) exchanges particles with the relay; incoming
@@ -501,12 +514,10 @@ class Libp2pRelayNetwork:
     """
 
     def __init__(self, relay: str, client_key_pair: KeyPair, *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        super().__init__(client_key_pair)
         self.address = parse_relay_multiaddr(relay)
-        self.key_pair = client_key_pair
         self.peers: list[Peer] = []
-        self.clients: list[Peer] = []
         self.dropped = 0
-        self._client: Peer | None = None
         self._inbox: queue.Queue[bytes] = queue.Queue()
         self._endpoint = Libp2pEndpoint(client_key_pair, self._on_message).start()
         try:
@@ -514,17 +525,7 @@ class Libp2pRelayNetwork:
         except BaseException:
             self._endpoint.stop()
             raise
-        self._relay = _Relay(peer_id=self.address.peer_id, address=self.address.multiaddr)
-
-    @property
-    def relay(self) -> _Relay:
-        return self._relay
-
-    def client(self) -> Peer:
-        if self._client is None:
-            self._client = Peer(PeerConfig(), key_pair=self.key_pair, transport=self, is_client=True)
-            self.clients.append(self._client)
-        return self._client
+        self._relay = RemotePeer(peer_id=self.address.peer_id, address=self.address.multiaddr)
 
     def _on_message(self, remote: str, message: bytes) -> None:
         if remote != self.address.peer_id:
@@ -542,13 +543,7 @@ class Libp2pRelayNetwork:
     def contact(self, peer_id: str) -> list[str] | None:
         return [self.address.multiaddr] if peer_id == self._relay.peer_id else None
 
-    def peer_ids(self) -> list[str]:
-        return [self._relay.peer_id]
-
     # ---- driving --------------------------------------------------------------------------------------------
-
-    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        return drive_client(self._client, done, timeout_s, self._read)
 
     def _read(self, timeout_s: float) -> None:
         try:
@@ -580,15 +575,3 @@ class Libp2pRelayNetwork:
 
     def close(self) -> None:
         self._endpoint.stop()
-
-    def __enter__(self) -> Libp2pRelayNetwork:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@dataclass(frozen=True)
-class _Relay:
-    peer_id: str
-    address: str

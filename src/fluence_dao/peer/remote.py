@@ -25,16 +25,18 @@ import logging
 import select
 import socket
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Self
 
 from fluence_dao.errors import ConfigError, ParticleError, PeerError
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import KeyPair, Particle
 from fluence_dao.peer.paths import client_key_path, daemon_file
 from fluence_dao.peer.wire import (
+    ControlMessage,
     FrameReader,
     decode_message,
     encode_control,
@@ -42,7 +44,11 @@ from fluence_dao.peer.wire import (
     encode_signed_ping,
     frame,
 )
+from fluence_dao.util.json_types import JsonObject, to_json
 from fluence_dao.util.net import LOOPBACK
+
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +107,7 @@ class _Link:
         except OSError as err:
             raise PeerError(f"the peer daemon connection failed while sending: {err}") from err
 
-    def receive(self, timeout_s: float) -> Particle | dict[str, Any] | None:
+    def receive(self, timeout_s: float) -> Particle | ControlMessage | None:
         """The next message, or None when nothing arrived within `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while not self._ready:
@@ -151,7 +157,7 @@ class _DaemonPeer:
 
 def ping(
     address: str | tuple[str, int], timeout_s: float = 1.0, *, key_pair: KeyPair | None = None
-) -> dict[str, Any] | None:
+) -> JsonObject | None:
     """The daemon's `Pong` facts, or None when nothing (or something else) answers: the health check. With
     `key_pair` the Ping is signed, so a management key is answered even when the daemon's general capacity is
     taken."""
@@ -165,7 +171,7 @@ def ping(
         while (remaining := deadline - time.monotonic()) > 0:
             message = link.receive(remaining)
             if isinstance(message, dict) and message.get("action") == "Pong":
-                return message
+                return _pong_facts(message, link.address)
             if message is None:
                 return None
         return None
@@ -196,26 +202,18 @@ def drive_client(
         read(max(0.0, until - now))
 
 
-class RemoteNetwork:
-    """`call_function`'s network interface over a connection to the peer daemon (the relay)."""
+class RelayClient(ABC):
+    """What a client of a relay is, over the daemon's loopback endpoint (`RemoteNetwork`) or libp2p
+    (`libp2p.Libp2pRelayNetwork`): one local client peer with the given identity, every particle through the relay,
+    `run_until` stepping the client and reading (`_read`) what the relay sends. A subclass sets `_relay` once it
+    knows the relay's peer id."""
 
-    def __init__(
-        self, address: str | tuple[str, int], client_key_pair: KeyPair, *, connect_timeout_s: float = 5.0
-    ) -> None:
-        self._address = parse_address(address)
-        self._connect_timeout_s = connect_timeout_s
-        self._link = _Link(self._address, connect_timeout_s)
+    _relay: RemotePeer
+
+    def __init__(self, client_key_pair: KeyPair) -> None:
         self.key_pair = client_key_pair
-        self.refused: list[dict[str, Any]] = []
-        self.failed: list[dict[str, Any]] = []  # Failed messages of particles this client no longer waits for
-        self.peers: list[_DaemonPeer] = [_DaemonPeer(self)]  # the daemon's peer, seen through the connection
         self.clients: list[Peer] = []
         self._client: Peer | None = None
-        self._sync_tokens = 0
-        self._sync_waiting: int | None = None  # token of the Sync asked by has_pending_work
-        self._synced_token: int | None = None  # last Synced token received
-        self.daemon_info = self.ping(connect_timeout_s)
-        self._relay = RemotePeer(peer_id=str(self.daemon_info["peer_id"]), address=str(self.daemon_info["address"]))
 
     @property
     def relay(self) -> RemotePeer:
@@ -228,7 +226,56 @@ class RemoteNetwork:
             self.clients.append(self._client)
         return self._client
 
-    def ping(self, timeout_s: float = 5.0) -> dict[str, Any]:
+    def peer_ids(self) -> list[str]:
+        return [self._relay.peer_id]
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Drive the client and read the relay's particles until `done()` or the timeout."""
+        return drive_client(self._client, done, timeout_s, self._read)
+
+    @abstractmethod
+    def send(self, sender_peer_id: str, target_peer_id: str, particle: Particle) -> bool:
+        """Transport for the client peer: a particle for the relay (False for any other target)."""
+
+    @abstractmethod
+    def contact(self, peer_id: str) -> list[str] | None:
+        """Transport for the client peer: the relay's address."""
+
+    @abstractmethod
+    def _read(self, timeout_s: float) -> None:
+        """Wait at most `timeout_s` for what the relay sends and hand it to the client."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection to the relay."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RemoteNetwork(RelayClient):
+    """`call_function`'s network interface over a connection to the peer daemon (the relay)."""
+
+    def __init__(
+        self, address: str | tuple[str, int], client_key_pair: KeyPair, *, connect_timeout_s: float = 5.0
+    ) -> None:
+        super().__init__(client_key_pair)
+        self._address = parse_address(address)
+        self._connect_timeout_s = connect_timeout_s
+        self._link = _Link(self._address, connect_timeout_s)
+        self.refused: list[ControlMessage] = []
+        self.failed: list[ControlMessage] = []  # Failed messages of particles this client no longer waits for
+        self.peers: list[_DaemonPeer] = [_DaemonPeer(self)]  # the daemon's peer, seen through the connection
+        self._sync_tokens = 0
+        self._sync_waiting: int | None = None  # token of the Sync asked by has_pending_work
+        self._synced_token: object = None  # last Synced token received
+        self.daemon_info = self.ping(connect_timeout_s)
+        self._relay = RemotePeer(peer_id=str(self.daemon_info["peer_id"]), address=str(self.daemon_info["address"]))
+
+    def ping(self, timeout_s: float = 5.0) -> JsonObject:
         """The daemon's facts (peer id, counters); particles that arrive meanwhile go to the client. The Ping is
         signed with this network's key (a management key keeps the daemon's reserved capacity)."""
         self._link.send(self._link.ping_message(self.key_pair))
@@ -236,7 +283,7 @@ class RemoteNetwork:
         while (remaining := deadline - time.monotonic()) > 0:
             message = self._link.receive(remaining)
             if isinstance(message, dict) and message.get("action") == "Pong":
-                return message
+                return _pong_facts(message, self._link.address)
             if message is not None:
                 self._dispatch(message)
         raise PeerError(f"the peer daemon at {self._link.address[0]}:{self._link.address[1]} did not answer a ping")
@@ -294,15 +341,11 @@ class RemoteNetwork:
     def contact(self, peer_id: str) -> list[str] | None:
         return [f"/ip4/{LOOPBACK}/tcp/{self._link.address[1]}"] if peer_id == self._relay.peer_id else None
 
-    def peer_ids(self) -> list[str]:
-        return [self._relay.peer_id]
-
     # ---- driving ---------------------------------------------------------------------------------------------
 
     def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        """Drive the client and read the daemon's particles until `done()` or the timeout."""
         self._sync_waiting = None  # each drive asks the daemon afresh (a late Synced of an earlier one is ignored)
-        return drive_client(self._client, done, timeout_s, self._read)
+        return super().run_until(done, timeout_s)
 
     def _read(self, timeout_s: float) -> None:
         message = self._link.receive(timeout_s)
@@ -310,7 +353,7 @@ class RemoteNetwork:
             self._dispatch(message)
             message = self._link.receive(0.0)
 
-    def _dispatch(self, message: Particle | dict[str, Any]) -> None:
+    def _dispatch(self, message: Particle | ControlMessage) -> None:
         if isinstance(message, Particle):
             if self._client is None:
                 logger.debug("particle %s from the daemon dropped: no client peer yet", message.id)
@@ -340,14 +383,20 @@ class RemoteNetwork:
     def close(self) -> None:
         self._link.close()
 
-    def __enter__(self) -> RemoteNetwork:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def _pong_facts(message: ControlMessage, address: tuple[str, int]) -> JsonObject:
+    """A Pong's facts as JSON; PeerError when a value is not JSON (then it is not our daemon's Pong)."""
+    where = f"{address[0]}:{address[1]}"
+    try:
+        facts = to_json(message)
+    except TypeError as err:  # bytes or another MessagePack type
+        raise PeerError(f"the peer at {where} answered a Pong that is not JSON: {err}", address=where) from None
+    if not isinstance(facts, dict):  # to_json writes a mapping as a dict
+        raise PeerError(f"the peer at {where} answered a Pong that is not a map", address=where)
+    return facts
 
 
-def daemon_address(settings: Any) -> str | None:
+def daemon_address(settings: Settings) -> str | None:
     """Where the daemon should be: `settings.peer.port` when set, else `<state_dir>/peer/daemon.json`."""
 
     if settings.peer.port:
@@ -363,13 +412,13 @@ def daemon_address(settings: Any) -> str | None:
         return None
 
 
-def client_key_pair(settings: Any) -> KeyPair:
+def client_key_pair(settings: Settings) -> KeyPair:
     """The CLI client's persistent identity, `<state_dir>/client/key` (created on first use)."""
 
     return KeyPair.load_or_create(client_key_path(settings.state_dir))
 
 
-def client_key_if_present(settings: Any) -> KeyPair | None:
+def client_key_if_present(settings: Settings) -> KeyPair | None:
     """The CLI client's key when its file exists (never created here: a health check must not race the daemon,
     which creates it at its first start), else None."""
 
@@ -380,7 +429,7 @@ def client_key_if_present(settings: Any) -> KeyPair | None:
         return None
 
 
-def connect_from_settings(settings: Any, *, timeout_s: float = 2.0) -> RemoteNetwork | None:
+def connect_from_settings(settings: Settings, *, timeout_s: float = 2.0) -> RemoteNetwork | None:
     """A RemoteNetwork to the running daemon (with the CLI client's key), or None when none answers."""
     address = daemon_address(settings)
     if address is None:

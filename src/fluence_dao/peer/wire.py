@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any
+from typing import TypeAlias, TypeVar
 
 import msgpack
 
@@ -36,6 +36,12 @@ CONTROL_ACTIONS = frozenset({"Failed", "Ping", "Pong", "Refused", "Sync", "Synce
 PING_DOMAIN = b"fluence-dao/daemon-ping/v1"
 PING_WINDOW_MS = 30_000
 _MAX_VARINT_BYTES = 10  # a u64 as an unsigned varint
+
+ControlMessage: TypeAlias = dict[str, object]
+"""A decoded control message: its `action` and the fields as MessagePack gave them, unchecked (a reader checks
+each field it uses with isinstance: the other side may be anything that speaks the framing)."""
+
+_T = TypeVar("_T")
 
 
 def encode_particle(particle: Particle) -> bytes:
@@ -65,7 +71,7 @@ def decode_particle(message: bytes) -> Particle:
     return _particle_from(body)
 
 
-def decode_message(message: bytes) -> Particle | dict[str, Any]:
+def decode_message(message: bytes) -> Particle | ControlMessage:
     """A particle, or a control message as a dict with its `action` (Ping, Pong, Refused)."""
     body = _decode_map(message)
     action = body.get("action")
@@ -76,7 +82,7 @@ def decode_message(message: bytes) -> Particle | dict[str, Any]:
     raise ParticleError(f"unsupported particle action {action!r} (expected {PARTICLE_ACTION!r})", action=action)
 
 
-def encode_control(action: str, **fields: Any) -> bytes:
+def encode_control(action: str, **fields: object) -> bytes:
     """A control message payload for the daemon's loopback endpoint."""
     if action not in CONTROL_ACTIONS:
         raise ParticleError(f"unknown control action {action!r} (known: {', '.join(sorted(CONTROL_ACTIONS))})")
@@ -100,7 +106,7 @@ def encode_signed_ping(key_pair: KeyPair, timestamp_ms: int | None = None) -> by
     return encode_control("Ping", peer_id=key_pair.peer_id, timestamp=timestamp, nonce=nonce, signature=signature)
 
 
-def ping_signer(body: dict[str, Any], at_ms: int | None = None) -> str | None:
+def ping_signer(body: ControlMessage, at_ms: int | None = None) -> str | None:
     """The peer id a Ping proves, None for an unsigned Ping; ParticleError for a bad signature or a timestamp
     outside PING_WINDOW_MS (replays within the window are the receiver's to refuse)."""
     if body.get("signature") is None and body.get("peer_id") is None:
@@ -217,7 +223,7 @@ def _check_ranges(timestamp_ms: int, ttl_ms: int, particle_id: str) -> None:
         raise ParticleError(f"particle {particle_id}: ttl {ttl_ms} does not fit a u32", particle_id=particle_id)
 
 
-def _decode_map(message: bytes) -> dict[str, Any]:
+def _decode_map(message: bytes) -> dict[str, object]:
     _check_size(len(message))
     if not message.startswith(MSGPACK_PREFIX):
         raise ParticleError(
@@ -232,7 +238,7 @@ def _decode_map(message: bytes) -> dict[str, Any]:
     return body
 
 
-def _particle_from(body: dict[str, Any]) -> Particle:
+def _particle_from(body: dict[str, object]) -> Particle:
     missing = [name for name in ("id", "init_peer_id", "timestamp", "ttl", "script", "signature") if name not in body]
     if missing:
         raise ParticleError(f"particle message has no field(s) {', '.join(missing)}", missing=missing)
@@ -254,14 +260,14 @@ def _particle_from(body: dict[str, Any]) -> Particle:
     )
 
 
-def _field(body: dict[str, Any], name: str, kind: type) -> Any:
+def _field(body: dict[str, object], name: str, kind: type[_T]) -> _T:
     value = body[name]
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ParticleError(f"particle field {name!r} must be {kind.__name__}, got {type(value).__name__}")
     return value
 
 
-def _bytes(body: dict[str, Any], name: str) -> bytes:
+def _bytes(body: dict[str, object], name: str) -> bytes:
     value = body.get(name, b"")
     if isinstance(value, bytes | bytearray):
         return bytes(value)
