@@ -4,6 +4,7 @@ module cannot override, capped responses and time, no redirects — against real
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -167,6 +168,36 @@ def test_connection_refused_is_7(server: Server) -> None:
 # ---- the grammar: everything else is refused, nothing runs ----------------------------------------------------
 
 
+# refused as usage errors when they follow `--url URL`: the other arguments (shell words) -> what the refusal says
+_USAGE_AFTER_URL = """
+--json @/etc/passwd                      -> start with '@'
+--json ok --json @/etc/passwd            -> start with '@'
+--data-binary @/etc/passwd               -> option '--data-binary'
+--upload-file /etc/passwd                -> option '--upload-file'
+--form f=@/etc/passwd                    -> option '--form'
+--unix-socket /run/docker.sock           -> option '--unix-socket'
+--proxy http://127.0.0.1:1               -> option '--proxy'
+--location                               -> option '--location'
+--proto =all                             -> --proto must be
+--write-out %{{filename_effective}}      -> --write-out must be
+--header @/etc/passwd                    -> token name
+--header 'Host: evil.invalid'            -> set by the HTTP layer
+--header 'Content-Length: 0'             -> set by the HTTP layer
+--header X-Empty:                        -> empty value
+--request HEAD                           -> method 'HEAD'
+--request CONNECT                        -> method 'CONNECT'
+--max-time nan                           -> --max-time
+--max-time -1                            -> --max-time
+--max-time                               -> needs a value
+--url {url}                              -> --url given twice
+"""
+
+
+def _after_url(table: str) -> list[tuple[list[str], int, str]]:
+    rows = [line.partition(" -> ") for line in table.strip().splitlines()]
+    return [(["--url", "{url}", *shlex.split(words)], REFUSED_USAGE, message.strip()) for words, _, message in rows]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -177,33 +208,14 @@ def test_connection_refused_is_7(server: Server) -> None:
         (["--url", "ftp://127.0.0.1/"], REFUSED_PROTOCOL, "protocol 'ftp'"),
         (["-K", "/etc/passwd", "--url", "{url}"], REFUSED_USAGE, "option '-K'"),
         (["--config", "/etc/passwd", "--url", "{url}"], REFUSED_USAGE, "option '--config'"),
-        (["--url", "{url}", "--json", "@/etc/passwd"], REFUSED_USAGE, "start with '@'"),
-        (["--url", "{url}", "--json", "ok", "--json", "@/etc/passwd"], REFUSED_USAGE, "start with '@'"),
-        (["--url", "{url}", "--data-binary", "@/etc/passwd"], REFUSED_USAGE, "option '--data-binary'"),
-        (["--url", "{url}", "--upload-file", "/etc/passwd"], REFUSED_USAGE, "option '--upload-file'"),
-        (["--url", "{url}", "--form", "f=@/etc/passwd"], REFUSED_USAGE, "option '--form'"),
-        (["--url", "{url}", "--unix-socket", "/run/docker.sock"], REFUSED_USAGE, "option '--unix-socket'"),
-        (["--url", "{url}", "--proxy", "http://127.0.0.1:1"], REFUSED_USAGE, "option '--proxy'"),
-        (["--url", "{url}", "--location"], REFUSED_USAGE, "option '--location'"),
         (["{url}"], REFUSED_USAGE, "argument"),
         (["--url={url}"], REFUSED_USAGE, "option '--url="),
-        (["--url", "{url}", "--proto", "=all"], REFUSED_USAGE, "--proto must be"),
-        (["--url", "{url}", "--write-out", "%{{filename_effective}}"], REFUSED_USAGE, "--write-out must be"),
-        (["--url", "{url}", "--header", "@/etc/passwd"], REFUSED_USAGE, "token name"),
-        (["--url", "{url}", "--header", "X-A: 1\r\nX-Injected: 2"], REFUSED_USAGE, "line break"),
-        (["--url", "{url}", "--header", "Host: evil.invalid"], REFUSED_USAGE, "set by the HTTP layer"),
-        (["--url", "{url}", "--header", "Content-Length: 0"], REFUSED_USAGE, "set by the HTTP layer"),
-        (["--url", "{url}", "--header", "X-Empty:"], REFUSED_USAGE, "empty value"),
-        (["--url", "{url}", "--request", "HEAD"], REFUSED_USAGE, "method 'HEAD'"),
-        (["--url", "{url}", "--request", "CONNECT"], REFUSED_USAGE, "method 'CONNECT'"),
-        (["--url", "{url}", "--max-time", "nan"], REFUSED_USAGE, "--max-time"),
-        (["--url", "{url}", "--max-time", "-1"], REFUSED_USAGE, "--max-time"),
-        (["--url", "{url}", "--max-time"], REFUSED_USAGE, "needs a value"),
-        (["--url", "{url}", "--url", "{url}"], REFUSED_USAGE, "--url given twice"),
         ([], REFUSED_USAGE, "no --url"),
         (["--url", "http://user:pw@{host}/echo"], REFUSED_URL, "user info"),
         (["--url", "http:///echo"], REFUSED_URL, "no host"),
         (["--url", "http://127.0.0.1:1/a b"], REFUSED_URL, "space or control"),
+        (["--url", "{url}", "--header", "X-A: 1\r\nX-Injected: 2"], REFUSED_USAGE, "line break"),
+        *_after_url(_USAGE_AFTER_URL),
     ],
 )
 def test_refused_forms_run_nothing(
