@@ -30,6 +30,16 @@ def json_name(name: str) -> dict[str, str]:
     return {JSON_NAME: name}
 
 
+JSON_OMIT_NONE = "json_omit_none"
+"""Dataclass field metadata key: `to_json` leaves the field out while its value is None."""
+
+
+def omit_none() -> dict[str, bool]:
+    """Field metadata for an optional fact: no key at all while the field is None (not `null`), for documents
+    whose readers test a key's presence (`"error" in peer`)."""
+    return {JSON_OMIT_NONE: True}
+
+
 def to_json(value: object) -> JsonValue:
     """`value` as plain JSON data: dataclasses by field (renamed by `json_name` metadata), mappings, sequences,
     paths and enums as strings, objects with `to_dict()` by it. One serialiser for every typed result the CLI prints
@@ -53,24 +63,29 @@ def to_json(value: object) -> JsonValue:
 
 
 def to_json_object(value: object, *, exclude: Collection[str] = ()) -> JsonObject:
-    """A dataclass instance as a JSON object, one key per field (see `to_json`), without the fields in `exclude`."""
+    """A dataclass instance as a JSON object, one key per field (see `to_json`), without the fields in `exclude`
+    and those with `omit_none()` metadata that are None."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         raise TypeError(f"to_json_object takes a dataclass instance, not a {type(value).__name__}")
-    return {
-        field.metadata.get(JSON_NAME, field.name): to_json(getattr(value, field.name))
-        for field in dataclasses.fields(value)
-        if field.name not in exclude
-    }
+    out: JsonObject = {}
+    for field in dataclasses.fields(value):
+        item = getattr(value, field.name)
+        if field.name in exclude or (item is None and field.metadata.get(JSON_OMIT_NONE)):
+            continue
+        out[field.metadata.get(JSON_NAME, field.name)] = to_json(item)
+    return out
 
 
 __all__ = [
     "JSON_NAME",
+    "JSON_OMIT_NONE",
     "Args",
     "JsonArray",
     "JsonObject",
     "JsonScalar",
     "JsonValue",
     "json_name",
+    "omit_none",
     "to_json",
     "to_json_object",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fluence_dao.util.json_types import json_name, to_json, to_json_object
+from fluence_dao.util.json_types import json_name, omit_none, to_json, to_json_object
 
 
 class Colour(enum.Enum):
@@ -36,6 +36,17 @@ def test_dataclasses_are_written_by_field_with_renames_and_nested_values() -> No
         "items": [1, 2],
         "secret": "hidden",
     }
+
+
+@dataclass
+class Optional_:
+    error: str | None = field(default=None, metadata=omit_none())
+    value: int | None = None
+
+
+def test_omit_none_fields_have_no_key_while_none() -> None:
+    assert to_json(Optional_()) == {"value": None}
+    assert to_json(Optional_("down", 0)) == {"error": "down", "value": 0}
 
 
 def test_excluded_fields_are_left_out() -> None:
