@@ -103,6 +103,40 @@ def invoke_cli(args: list[str] | tuple[str, ...], env: dict[str, str] | None = N
         _output.reset()
 
 
+@dataclass
+class CliOutcome:
+    """One in-process `fluence-dao` invocation (`cli_here`): its exit code and what it wrote."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def document(self) -> dict[str, Any]:
+        """stdout as exactly one JSON document (json.loads refuses a second one, or text around it)."""
+        value = json.loads(self.stdout)
+        assert isinstance(value, dict), self.stdout
+        return value
+
+
+def cli_here(capsys: pytest.CaptureFixture[str], args: list[str]) -> CliOutcome:
+    """`fluence-dao ARGS` in this process through `fluence_dao.cli.main.run` (the console script's exit codes);
+    the output modes and the log handler are reset after it, so nothing leaks into the next invocation."""
+    import logging
+
+    from fluence_dao.cli import _output, main
+
+    try:
+        code = main.run(list(args))
+    finally:
+        _output.reset()
+        if main._log_handler is not None:  # it writes to this test's captured stderr
+            logging.getLogger().removeHandler(main._log_handler)
+            main._log_handler = None
+        logging.getLogger("fluence_dao").setLevel(logging.NOTSET)
+    captured = capsys.readouterr()
+    return CliOutcome(code, captured.out, captured.err)
+
+
 @contextlib.contextmanager
 def evm_snapshot(w3: Any) -> Iterator[None]:
     """Runs the block on an anvil snapshot and reverts it after (the chain is as before for the next test)."""

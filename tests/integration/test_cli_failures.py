@@ -7,34 +7,20 @@ second process is the point."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fluence_dao.cli import _output, main
+from _helpers import CliOutcome, cli_here
 
 ROOT = Path(__file__).resolve().parents[2]
 CID = "QmZLRFWaz9Kypt2ACNMDzA5uzACDRiCqwdkNSP1UZsu56D"
 ANVIL_ACCOUNT1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # an account, no code
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    def document(self) -> dict[str, Any]:
-        value = json.loads(self.stdout)  # exactly one document
-        assert isinstance(value, dict)
-        return value
 
 
 @pytest.fixture
@@ -45,20 +31,11 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("FLUENCE_DAO_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Outcome:
+    def invoke(*args: str, env: dict[str, str] | None = None) -> CliOutcome:
         with monkeypatch.context() as patch:
             for key, value in (env or {}).items():
                 patch.setenv(key, value)
-            try:
-                code = main.run(list(args))
-            finally:
-                _output.reset()
-                if main._log_handler is not None:
-                    logging.getLogger().removeHandler(main._log_handler)
-                    main._log_handler = None
-                logging.getLogger("fluence_dao").setLevel(logging.NOTSET)
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
+            return cli_here(capsys, list(args))
 
     yield invoke
 
@@ -83,7 +60,7 @@ def busy_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def _fails(outcome: Outcome, code: int, says: str) -> dict[str, Any]:
+def _fails(outcome: CliOutcome, code: int, says: str) -> dict[str, Any]:
     assert outcome.code == code, outcome.stderr
     assert says in outcome.stderr, outcome.stderr
     assert "Traceback" not in outcome.stderr

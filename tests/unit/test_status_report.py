@@ -9,8 +9,22 @@ from datetime import datetime
 from typing import Any
 
 from fluence_dao.cli.flows_cmd import _status_text
-from fluence_dao.flows.status import Status, _interval, _notes, local_time, problems, quantity
+from fluence_dao.flows.status import (
+    ChainStatus,
+    IntervalStatus,
+    PeerStatus,
+    SignerStatus,
+    Status,
+    UnreadInterval,
+    _interval,
+    _notes,
+    check,
+    local_time,
+    problems,
+    quantity,
+)
 from fluence_dao.peer.scheduler import SKIP_OVERLAP, ScriptRun
+from fluence_dao.util.json_types import to_json
 
 T0 = 1_764_000_000_000  # wall-clock ms
 
@@ -39,10 +53,10 @@ CAUGHT = {
 }
 
 
-def _status(intervals: list[dict[str, Any]], **signer: Any) -> Status:
-    peer = {"reachable": True, "peer_id": "12D3KooW"}
-    chain = {"reachable": True, "rpc_url": "http://127.0.0.1:8545"}
-    result = Status(peer, chain, {"name": "alpha.example.eth", **signer}, {}, scripts=intervals)
+def _status(intervals: list[IntervalStatus], **signer: Any) -> Status:
+    peer = PeerStatus(reachable=True, peer_id="12D3KooW")
+    chain = ChainStatus(reachable=True, rpc_url="http://127.0.0.1:8545")
+    result = Status(peer, chain, SignerStatus("alpha.example.eth", **signer), {}, scripts=list(intervals))
     result.notes = _notes(result)
     return result
 
@@ -50,15 +64,15 @@ def _status(intervals: list[dict[str, Any]], **signer: Any) -> Status:
 def test_runs_read_as_people_read_them() -> None:
     runs = [_peer_run(0, SENT), _peer_run(1, None, skipped=2), _peer_run(3, CAUGHT), _peer_run(4, CAUGHT)]
     interval = _interval("script", _info(runs=3, ok=1, failed=2, skipped=2), runs, 5)
-    assert interval["args"]["record_key"] == "notice" and interval["every_s"] == 1.0
-    sent, skipped, failed = interval["runs"][0], interval["runs"][1], interval["runs"][-1]
-    assert (sent["nonce"], sent["block_number"], sent["tx_hash"], sent["ok"]) == (31, 42, "0xab", True)
-    assert datetime.fromisoformat(sent["time"]).timestamp() * 1000 == T0 + 2
-    assert (skipped["outcome"], skipped["skipped"], skipped["ok"]) == ("skipped", 2, None)
-    assert (failed["outcome"], failed["ok"], failed["step"]) == ("failed", False, "pending nonce")
-    assert failed["error"] == "pending nonce: refused"  # AquaVM's wrapper taken off
-    assert interval["failed_in_a_row"] == 2 and interval["last_finished"] == ["ok", "failed", "failed"]
-    text = _status_text({**_status([interval]).to_dict(), "check": None})
+    assert interval.args["record_key"] == "notice" and interval.every_s == 1.0
+    sent, skipped, failed = interval.runs[0], interval.runs[1], interval.runs[-1]
+    assert (sent.nonce, sent.block_number, sent.tx_hash, sent.ok) == (31, 42, "0xab", True)
+    assert sent.time is not None and datetime.fromisoformat(sent.time).timestamp() * 1000 == T0 + 2
+    assert (skipped.outcome, skipped.skipped, skipped.ok) == ("skipped", 2, None)
+    assert (failed.outcome, failed.ok, failed.step) == ("failed", False, "pending nonce")
+    assert failed.error == "pending nonce: refused"  # AquaVM's wrapper taken off
+    assert interval.failed_in_a_row == 2 and interval.last_finished == ["ok", "failed", "failed"]
+    text = _status_text(_status([interval]))
     assert "nonce 31  block 42" in text and "0x1f" not in text and "0x2a" not in text
     assert "skipped 2 runs: the previous run was still going" in text
     assert "FAILED at 'pending nonce': refused" in text
@@ -69,7 +83,7 @@ def test_aggregate_runs_show_their_root_not_tx_none() -> None:
     outcome = {"success": True, "error": "", "root": "bafyroot", "cursor": "0x10", "tx_hashes": ["0x1", "0x2"]}
     empty = {"success": True, "error": "", "root": "bafyroot", "cursor": "0x10", "tx_hashes": []}
     interval = _interval("script", _info(runs=2, ok=2), [_peer_run(0, outcome), _peer_run(1, empty)], 5)
-    text = _status_text({**_status([interval]).to_dict(), "check": None})
+    text = _status_text(_status([interval]))
     assert "None" not in text
     assert "tx 0x2" in text and "root bafyroot" in text and "cursor 16" in text and "2 transactions" in text
 
@@ -84,7 +98,7 @@ def test_check_fails_on_the_last_n_runs_failing_and_on_a_gone_key() -> None:
     gone = _status([recovering], service_id="svc", on_this_peer=True, service_exists=False, live_on_peer=False)
     assert problems(gone) == ["the signer's key is gone (no signer service on the peer)"]
     assert any("deploy-signer --replace" in note and "start-interval" in note for note in gone.notes)
-    down = Status({"reachable": False}, {"reachable": False, "error": "refused"}, {"name": "n"}, {})
+    down = Status(PeerStatus(False), ChainStatus(False, error="refused"), SignerStatus("n"), {})
     down.notes = _notes(down)
     assert problems(down) == ["the peer is not reachable"]
     assert any("devnet up" in note for note in down.notes) and any("chain does not answer" in n for n in down.notes)
@@ -93,3 +107,43 @@ def test_check_fails_on_the_last_n_runs_failing_and_on_a_gone_key() -> None:
 def test_helpers() -> None:
     assert quantity("0x1f") == 31 and quantity("12") == 12 and quantity("") is None and quantity("x") is None
     assert local_time(0) is None and local_time(T0) is not None
+
+
+def test_the_json_document_has_a_key_only_for_what_was_read() -> None:
+    """`--json` is `to_json(status)`: the keys and values `status` always wrote (a fact not read has no key)."""
+    sent = _interval("script", _info(runs=1, ok=1), [_peer_run(0, SENT)], 5)
+    result = _status([sent], address="0xsigner", balance_wei=10**18, controls_name=True, owner="0xsigner")
+    verdict = check(result, last=3)
+    document = to_json(result)
+    assert isinstance(document, dict) and set(document) == {
+        "peer", "chain", "signer", "records", "scripts", "spells", "notes", "check"
+    }  # fmt: skip
+    assert document["peer"] == {"reachable": True, "peer_id": "12D3KooW"}
+    assert document["chain"] == {"reachable": True, "rpc_url": "http://127.0.0.1:8545"}
+    assert document["signer"] == {
+        "name": "alpha.example.eth", "address": "0xsigner", "balance_wei": 10**18, "controls_name": True,
+        "owner": "0xsigner",
+    }  # fmt: skip
+    assert document["check"] == {"last": 3, "ok": verdict.ok, "problems": verdict.problems}
+    (script,) = document["scripts"]
+    assert script["counts"] == {"runs": 1, "ok": 1, "failed": 0, "skipped": 0}
+    assert set(script) == {
+        "id", "kind", "every_s", "args", "counts", "running", "started_at", "next_at", "failed_in_a_row",
+        "last_finished", "runs",
+    }  # fmt: skip
+    (run,) = script["runs"]
+    assert run["value"] == "17" and run["nonce"] == 31 and run["error"] is None
+    assert not {"root", "cursor", "tx_hashes", "note", "replaced"} & set(run)
+    unread = to_json(UnreadInterval("sp1", "spell", "no such spell"))
+    assert unread == {"id": "sp1", "kind": "spell", "error": "no such spell", "runs": [], "args": {}, "counts": {}}
+    down = to_json(Status(PeerStatus(False), ChainStatus(False, error="refused"), SignerStatus("n"), {}))
+    assert isinstance(down, dict) and down["peer"] == {"reachable": False} and "check" not in down
+    assert down["chain"] == {"reachable": False, "error": "refused"}
+
+
+def test_an_unread_spell_is_shown_and_not_counted_as_failing() -> None:
+    result = _status([])
+    result.spells = [UnreadInterval("sp1", "spell", "no such spell")]
+    result.notes = _notes(result)
+    assert "spell     sp1  ERROR no such spell" in _status_text(result)
+    assert problems(result) == []

@@ -13,15 +13,18 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _json_mode = False
 _quiet = False
 _emitted = False
-_live_console: Any = None  # the rich Console of a running spinner: progress lines are printed above it
-_pending: Any = None  # the plain-line announcement of a running `status`, printed before its first progress line
+_live_console: Console | None = None  # the rich Console of a running spinner: progress lines are printed above it
+_pending: _Announcement | None = None  # a running `status`'s plain-line announcement, due before its first progress
 
 #: A log record with this attribute was shown as a progress line; the CLI's log handler skips it.
 PROGRESS_ATTR = "fluence_dao_progress"
@@ -56,8 +59,9 @@ def emitted() -> bool:
     return _emitted
 
 
-def emit(result: Any, text: str | None = None) -> None:
-    """Print a command's result: JSON when --json is on, else `text` (or the result itself)."""
+def emit(result: object, text: str | None = None) -> None:
+    """Print a command's result: JSON when --json is on, else `text` (or the result itself). Values JSON has no
+    type for (a path) are written as their text."""
     global _emitted
     if _json_mode:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
@@ -67,7 +71,7 @@ def emit(result: Any, text: str | None = None) -> None:
     _emitted = True
 
 
-def emit_error(error: dict[str, Any]) -> None:
+def emit_error(error: Mapping[str, object]) -> None:
     """The one JSON document of a failed invocation (only with --json, and only when no result was written)."""
     global _emitted
     if _emitted:
@@ -77,13 +81,13 @@ def emit_error(error: dict[str, Any]) -> None:
     _emitted = True
 
 
-def _plain_document(result: Any) -> str:
+def _plain_document(result: object) -> str:
     if isinstance(result, str):
         return result
     return json.dumps(result, indent=2, sort_keys=True, default=str)
 
 
-def plain(value: Any, missing: str = "-") -> str:
+def plain(value: object, missing: str = "-") -> str:
     """A value for human output, never a Python repr: None -> `missing`, bools yes/no, lists comma-separated."""
     if value is None:
         return missing

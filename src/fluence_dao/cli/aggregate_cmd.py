@@ -7,38 +7,37 @@ The pipeline runs on the peer daemon (`fluence-dao devnet up`); the subgraph end
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+import json as jsonlib
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+from fluence_dao.errors import ConfigError, InvalidCidError
+
+if TYPE_CHECKING:
+    from fluence_dao.flows import FlowContext, PeerSession
+    from fluence_dao.flows.aggregate import AggregateConfig
 
 app = typer.Typer()
 tree_app = typer.Typer(help="Walk the aggregation tree on IPFS.")
 app.add_typer(tree_app, name="tree")
 
 
-def _context(state_dir: Path | None) -> Any:
-    from fluence_dao.config import load_settings
-    from fluence_dao.flows import FlowContext
-
-    return FlowContext(load_settings({"state_dir": state_dir}))
-
-
-def _session(context: Any) -> Any:
-    from fluence_dao.flows import open_session
+def _session(context: FlowContext) -> PeerSession:
+    from fluence_dao.flows import open_session  # lazy: the flows import web3 and wasmtime
 
     return open_session(context.settings, ttl_ms=240_000)
 
 
-def _config(context: Any, subgraph_url: str, contract: str | None, ipfs_api: str | None, timeout: int) -> Any:
-    from fluence_dao.errors import ConfigError
-    from fluence_dao.flows.aggregate import AggregateConfig
+def _config(
+    context: FlowContext, subgraph_url: str, contract: str | None, ipfs_api: str | None, timeout: int
+) -> AggregateConfig:
+    from fluence_dao.flows.aggregate import AggregateConfig  # lazy: the flows import web3 and wasmtime
 
     if contract is None:
-        from fluence_dao.eth import read_deployment
+        from fluence_dao.eth import read_deployment  # lazy: web3
 
         deployment = read_deployment(context.settings.state_dir)
         if deployment is None:
@@ -77,20 +76,17 @@ def aggregate(
 
     if once and every is not None:
         raise typer.BadParameter("--once and --every exclude each other", param_hint="--every")
-    context = _context(state_dir)
-    try:
-        config = _config(context, subgraph_url, contract, ipfs_api, timeout)
-        session = _session(context)
-        if every is not None:
-            with _output.status("scheduling the aggregation AIR on the peer"):
-                scheduled = start_aggregate(context, session, config, every)
-            _output.emit(scheduled.to_dict(), scheduled.script_id)
-            return
-        with _output.status("aggregating on the peer: events, subgraph, IPLD tree, root in ENS"):
-            result = aggregate_once(session, config)
-        _output.emit(result.to_dict(), result.summary())
-    finally:
-        context.close()
+    context = _state.context(state_dir=state_dir)
+    config = _config(context, subgraph_url, contract, ipfs_api, timeout)
+    session = _session(context)
+    if every is not None:
+        with _output.status("scheduling the aggregation AIR on the peer"):
+            scheduled = start_aggregate(context, session, config, every)
+        _output.emit(scheduled.to_dict(), scheduled.script_id)
+        return
+    with _output.status("aggregating on the peer: events, subgraph, IPLD tree, root in ENS"):
+        result = aggregate_once(session, config)
+    _output.emit(result.to_dict(), result.summary())
 
 
 @app.command("aggregate-publish")
@@ -99,12 +95,9 @@ def aggregate_publish(state_dir: StateDirOption = None, json: JsonOption = False
     AIR to IPFS, and have governance record their CIDs (`wasm.<module>`, `air.aggregate`) on the project name."""
     from fluence_dao.flows.aggregate import publish_aggregate
 
-    context = _context(state_dir)
-    try:
-        with _output.status("publishing the aggregation pipeline"):
-            cids = publish_aggregate(context, progress=_output.info)
-    finally:
-        context.close()
+    context = _state.context(state_dir=state_dir)
+    with _output.status("publishing the aggregation pipeline"):
+        cids = publish_aggregate(context, progress=_output.info)
     _output.emit(cids, "\n".join(f"{k:<24} {v}" for k, v in cids.items()))
 
 
@@ -119,9 +112,6 @@ def tree_show(
 ) -> None:
     """Print the node at PATH under the tree's root (links as {"/": cid}); exit 1 when there is no such node.
     `tree show PATH` walks PATH under the root in ENS."""
-    import json as jsonlib
-
-    from fluence_dao.errors import InvalidCidError
     from fluence_dao.flows.aggregate import read_tree
     from fluence_dao.ipfs import Cid
 
@@ -133,10 +123,6 @@ def tree_show(
                 raise typer.BadParameter(f"{cid!r} is not a CID", param_hint="CID") from None
             cid, path = "", cid  # `tree show templates/governance`: a path under the root in ENS
 
-    context = _context(state_dir)
-    try:
-        with _output.status("reading the tree"):
-            root, value = read_tree(context, cid, path)
-    finally:
-        context.close()
+    with _output.status("reading the tree"):
+        root, value = read_tree(_state.context(state_dir=state_dir), cid, path)
     _output.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))

@@ -7,40 +7,37 @@ from __future__ import annotations
 
 import typer
 
+from fluence_dao.cli import (
+    aggregate_cmd,
+    aqua_cmd,
+    build_cmd,
+    config_cmd,
+    dao_cmd,
+    dashboard_cmd,
+    devnet_cmd,
+    ens_cmd,
+    flows_cmd,
+    ipfs_cmd,
+    module_cmd,
+    peer_cmd,
+    run_cmd,
+    subgraph_cmd,
+)
+
 
 def register(app: typer.Typer) -> None:
     """Attach every command group. Group modules import only typer and light helpers at import time."""
-    from fluence_dao.cli import build_cmd, config_cmd, devnet_cmd, ens_cmd
-
     app.add_typer(build_cmd.app)  # top-level `build`
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(devnet_cmd.app, name="devnet")
     app.add_typer(ens_cmd.app, name="ens")
-    from fluence_dao.cli import aqua_cmd, run_cmd
-
     app.add_typer(run_cmd.app)  # top-level `run`
     app.add_typer(aqua_cmd.app, name="aqua")
-    from fluence_dao.cli import subgraph_cmd
-
     app.add_typer(subgraph_cmd.app, name="subgraph")
-    from fluence_dao.cli import ipfs_cmd
-
     app.add_typer(ipfs_cmd.app, name="ipfs")
-    from fluence_dao.cli import module_cmd
-
     app.add_typer(module_cmd.app, name="module")
-    from fluence_dao.cli import dao_cmd
-
     app.add_typer(dao_cmd.app, name="dao")
-    from fluence_dao.cli import peer_cmd
-
     app.add_typer(peer_cmd.app, name="peer")
-    from fluence_dao.cli import flows_cmd
-
     app.add_typer(flows_cmd.app)  # top-level publish, deploy-signer, start-interval, stop-interval, status, demo
-    from fluence_dao.cli import aggregate_cmd
-
     app.add_typer(aggregate_cmd.app)  # top-level aggregate, aggregate-publish; group tree
-    from fluence_dao.cli import dashboard_cmd
-
     app.add_typer(dashboard_cmd.app)  # top-level dashboard

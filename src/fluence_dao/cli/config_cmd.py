@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json as json_lib
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+from fluence_dao.util.json_types import JsonValue
 
 app = typer.Typer(help="Configuration: what fluence-dao will use, and where it came from.", no_args_is_help=True)
 
 
-def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
+def _flatten(prefix: str, value: JsonValue, out: list[tuple[str, JsonValue]]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             _flatten(f"{prefix}__{key}" if prefix else key, item, out)
@@ -21,7 +22,7 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
         out.append((prefix, value))
 
 
-def _env_value(value: Any) -> str:
+def _env_value(value: JsonValue) -> str:
     """A value as the environment takes it: lists and objects as JSON, booleans as true/false, unset as ''."""
     if value is None:
         return ""
@@ -37,11 +38,10 @@ def show(
     json: JsonOption = False,
 ) -> None:
     """Print every setting as FLUENCE_DAO_* = value; secrets show as ********** (or null when unset)."""
-    from fluence_dao.config import ENV_PREFIX, load_settings
+    from fluence_dao.config import ENV_PREFIX  # lazy: pydantic
 
-    settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url}})
-    masked = settings.masked()
-    rows: list[tuple[str, Any]] = []
+    masked = _state.settings(state_dir=state_dir, rpc_url=rpc_url).masked()
+    rows: list[tuple[str, JsonValue]] = []
     _flatten("", masked, rows)
     text = "\n".join(f"{ENV_PREFIX}{key.upper()}={_env_value(value)}" for key, value in rows)
     _output.emit(masked, text)

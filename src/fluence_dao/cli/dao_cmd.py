@@ -8,17 +8,23 @@ Transactions are signed with the governance key (`eth.governance_key`: env FLUEN
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+from fluence_dao.errors import ConfigError, EthError
+
+if TYPE_CHECKING:
+    from fluence_dao.eth import GovernanceContract, TxReceipt, TxSender
 
 app = typer.Typer(help="The Governance contract: deploy, propose, vote, close, list.", no_args_is_help=True)
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_T = TypeVar("_T")
 
 
 def _address_callback(value: str | None) -> str | None:
@@ -44,24 +50,22 @@ class _Ctx:
     """The chain (checked to be the configured one) and, when `signing`, the governance key's sender."""
 
     def __init__(self, rpc_url: str | None, state_dir: Path | None, *, signing: bool = True) -> None:
-        from fluence_dao.config import load_settings
-        from fluence_dao.eth import EthClient, TxSender
+        from fluence_dao.eth import EthClient, TxSender  # lazy: web3
         from fluence_dao.runtime import resolve_endpoint
 
-        self.settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url}})
+        self.settings = _state.settings(state_dir=state_dir, rpc_url=rpc_url)
         endpoint = resolve_endpoint(self.settings, need_registry=False)
         self.client = EthClient(
             endpoint.rpc_url, timeout_s=self.settings.eth.rpc_timeout_s, expected_chain_id=endpoint.chain_id
         )
-        self.sender: Any = None
+        self.sender: TxSender | None = None
         if signing:
             key = self.settings.eth.effective_governance_key(endpoint.rpc_url)
             self.sender = TxSender(self.client, key, tx_timeout_s=self.settings.eth.tx_timeout_s)
 
     def address(self, explicit: str | None) -> tuple[str, int]:
         """The Governance address and the block to read its events from; refused when no contract is there."""
-        from fluence_dao.errors import ConfigError, EthError
-        from fluence_dao.eth import deployment_file, read_deployment
+        from fluence_dao.eth import deployment_file, read_deployment  # lazy: web3
 
         if explicit:
             address, from_block = explicit, 0
@@ -84,11 +88,29 @@ class _Ctx:
             )
         return address, from_block
 
-    def contract(self, address: str | None) -> Any:
-        from fluence_dao.eth import GovernanceContract
+    def contract(self, address: str | None) -> GovernanceContract:
+        from fluence_dao.eth import GovernanceContract  # lazy: web3
 
-        assert self.sender is not None
-        return GovernanceContract(self.sender, self.address(address)[0])
+        return GovernanceContract(self.signing_sender(), self.address(address)[0])
+
+    def signing_sender(self) -> TxSender:
+        assert self.sender is not None, "built with signing=False"
+        return self.sender
+
+
+def _transact(
+    flags: tuple[str | None, str | None, Path | None], doing: str, send: Callable[[GovernanceContract], _T]
+) -> _T:
+    """One governance transaction: the contract at `--address` (`flags`: address, rpc url, state dir), sent
+    while `doing` shows as progress."""
+    address, rpc_url, state_dir = flags
+    contract = _Ctx(rpc_url, state_dir).contract(address)
+    with _output.status(doing):
+        return send(contract)
+
+
+def _emit_receipt(receipt: TxReceipt) -> None:
+    _output.emit({"tx_hash": receipt.tx_hash, "block_number": receipt.block_number}, receipt.tx_hash)
 
 
 @app.command()
@@ -98,7 +120,7 @@ def deploy(rpc_url: RpcUrlOption = None, state_dir: StateDirOption = None, json:
 
     ctx = _Ctx(rpc_url, state_dir)
     with _output.status("compiling and deploying Governance"):
-        deployment = deploy_governance(ctx.sender, ctx.settings.state_dir)
+        deployment = deploy_governance(ctx.signing_sender(), ctx.settings.state_dir)
     _output.emit(deployment.to_dict(), deployment.address)
 
 
@@ -112,9 +134,9 @@ def propose(
     json: JsonOption = False,
 ) -> None:
     """Create a proposal; prints its id and the transaction hash."""
-    contract = _Ctx(rpc_url, state_dir).contract(address)
-    with _output.status("sending the proposal"):
-        proposal_id, receipt = contract.propose_with_receipt(description, duration)
+    proposal_id, receipt = _transact(
+        (address, rpc_url, state_dir), "sending the proposal", lambda c: c.propose_with_receipt(description, duration)
+    )
     result = {"proposal_id": proposal_id, "tx_hash": receipt.tx_hash, "block_number": receipt.block_number}
     _output.emit(result, f"proposal {proposal_id}  tx {receipt.tx_hash}  block {receipt.block_number}")
 
@@ -136,10 +158,8 @@ def vote(
         raise typer.BadParameter(f"must be a decimal integer, got {weight!r}", param_hint="--weight") from None
     if not 0 < amount < 2**256:
         raise typer.BadParameter(f"must be between 1 and 2**256-1, got {weight}", param_hint="--weight")
-    contract = _Ctx(rpc_url, state_dir).contract(address)
-    with _output.status(f"voting on proposal {proposal_id}"):
-        receipt = contract.vote(proposal_id, not against, amount)
-    _output.emit({"tx_hash": receipt.tx_hash, "block_number": receipt.block_number}, receipt.tx_hash)
+    voting = f"voting on proposal {proposal_id}"
+    _emit_receipt(_transact((address, rpc_url, state_dir), voting, lambda c: c.vote(proposal_id, not against, amount)))
 
 
 @app.command()
@@ -151,10 +171,8 @@ def close(
     json: JsonOption = False,
 ) -> None:
     """Close a proposal (records passed = for > against); prints the transaction hash."""
-    contract = _Ctx(rpc_url, state_dir).contract(address)
-    with _output.status(f"closing proposal {proposal_id}"):
-        receipt = contract.close(proposal_id)
-    _output.emit({"tx_hash": receipt.tx_hash, "block_number": receipt.block_number}, receipt.tx_hash)
+    closing = f"closing proposal {proposal_id}"
+    _emit_receipt(_transact((address, rpc_url, state_dir), closing, lambda c: c.close(proposal_id)))
 
 
 @app.command("list")

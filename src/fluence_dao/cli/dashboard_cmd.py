@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer()
@@ -46,10 +46,9 @@ def dashboard(
 
     Exit codes: 130 when stopped with Ctrl-C; 1 when the port is taken.
     """
-    from fluence_dao.config import load_settings
-    from fluence_dao.dashboard import DashboardData, bind, create_app, serve, url_of
+    from fluence_dao.dashboard import DashboardData, bind, create_app, serve, url_of  # lazy: starlette, web3
 
-    settings = load_settings({"state_dir": state_dir})
+    settings = _state.settings(state_dir=state_dir)
     sock = bind(port)
     data = DashboardData(settings, from_block=from_block)
     try:

@@ -4,47 +4,47 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _output, _paths, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+
+if TYPE_CHECKING:
+    from fluence_dao.devnet import Devnet
+    from fluence_dao.runtime import DevnetInfo
 
 app = typer.Typer(help="The local devnet: anvil on 127.0.0.1 with ENS and the project's names.", no_args_is_help=True)
 
 
-def _devnet(state_dir: Path | None) -> Any:
-    from fluence_dao.config import load_settings
-    from fluence_dao.devnet import Devnet
+def _devnet(state_dir: Path | None) -> Devnet:
+    from fluence_dao.devnet import Devnet  # lazy: web3 and the subgraph runner
 
-    return Devnet(load_settings({"state_dir": state_dir}))
+    return Devnet(_state.settings(state_dir=state_dir))
 
 
 #: Loggers whose INFO lines (a process started, ENS deployed, a graph build step) are `devnet up`'s progress.
 PROGRESS_LOGGERS = ("fluence_dao.devnet", "fluence_dao.util.process", "fluence_dao.subgraph")
 
 
-def _up_text(info: dict[str, Any]) -> str:
+def _up_text(info: DevnetInfo) -> str:
     plain = _output.plain
-    ens = info.get("ens") or {}
     lines = [
-        f"chain id         {plain(info.get('chain_id'))}",
-        f"rpc url          {plain(info.get('rpc_url'))}",
-        f"ens registry     {plain(ens.get('registry'))}",
-        f"public resolver  {plain(ens.get('public_resolver'))}",
-        f"governance       {plain(info.get('governance'))}",
+        f"chain id         {plain(info.chain_id)}",
+        f"rpc url          {plain(info.rpc_url)}",
+        f"ens registry     {plain(info.ens.registry)}",
+        f"public resolver  {plain(info.ens.public_resolver)}",
+        f"governance       {plain(info.governance)}",
     ]
-    for name, record in (info.get("names") or {}).items():
-        lines.append(
-            f"name             {name}  owner {plain(record.get('owner'))}  resolver {plain(record.get('resolver'))}"
-        )
-    for name, proc in (info.get("processes") or {}).items():
-        state = "started" if proc.get("started_now") else "already running"
-        lines.append(f"process          {name}  pid {plain(proc.get('pid'))}  {state}  log {plain(proc.get('log'))}")
-    if info.get("subgraph"):
-        subgraph = info["subgraph"]
-        lines.append(f"subgraph         {plain(subgraph.get('url'))}  Governance {plain(subgraph.get('governance'))}")
+    for name, record in info.names.items():
+        lines.append(f"name             {name}  owner {plain(record.owner)}  resolver {plain(record.resolver)}")
+    for name, proc in info.processes.items():
+        state = "started" if proc.started_now else "already running"
+        lines.append(f"process          {name}  pid {plain(proc.pid)}  {state}  log {plain(proc.log)}")
+    if info.subgraph is not None:
+        subgraph = info.subgraph
+        lines.append(f"subgraph         {plain(subgraph.url)}  Governance {plain(subgraph.governance)}")
     return "\n".join(lines)
 
 
@@ -54,8 +54,8 @@ def up(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     devnet = _devnet(state_dir)
     _paths.writable_state_dir(devnet.settings.state_dir, given=state_dir is not None)
     with _output.status("starting the devnet", loggers=PROGRESS_LOGGERS):
-        info = devnet.up()
-    _output.emit(info, _up_text(info))
+        info = devnet.start()
+    _output.emit(info.to_json(), _up_text(info))
 
 
 @app.command()
@@ -74,29 +74,27 @@ def down(
 def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Show each devnet process (pid, health), the chain and the owners of the project names."""
     plain = _output.plain
-    result = _devnet(state_dir).status().to_dict()
+    status = _devnet(state_dir).status()
     lines = []
-    for proc in result["processes"]:
-        health = "healthy" if proc["healthy"] else ("running, NOT healthy" if proc["running"] else "stopped")
-        pid = f"pid {proc['pid']}" if proc.get("pid") else "no pid"
-        port = f"  port {proc['port']}" if proc.get("port") and proc["running"] else ""
-        lines.append(f"{proc['name']:<10} {health:<22} {pid}{port}  log {plain(proc.get('log'))}")
-    if result["chain"]:
+    for proc in status.processes:
+        health = "healthy" if proc.healthy else ("running, NOT healthy" if proc.running else "stopped")
+        pid = f"pid {proc.pid}" if proc.pid else "no pid"
+        port = f"  port {proc.port}" if proc.port and proc.running else ""
+        lines.append(f"{proc.name:<10} {health:<22} {pid}{port}  log {plain(proc.log_path)}")
+    info = status.info
+    if status.chain:
         lines.append(
-            f"chain {plain(result['chain'].get('chain_id'))} at {plain(result['rpc_url'])}, "
-            f"block {plain(result['chain'].get('block_number'))}"
+            f"chain {plain(status.chain.get('chain_id'))} at {plain(info.rpc_url if info else None)}, "
+            f"block {plain(status.chain.get('block_number'))}"
         )
-    elif not any(proc["running"] for proc in result["processes"]):
+    elif not any(proc.running for proc in status.processes):
         lines.append("the devnet is not running: start it with `fluence-dao devnet up`")
-    for name, record in result["names"].items():
+    for name, record in status.names.items():
         owner = record.get("owner")
         lines.append(f"{name}  owner {owner}" if owner else f"{name}  ERROR {plain(record.get('error'))}")
-    if result.get("subgraph"):
-        lines.append(
-            f"subgraph GraphQL {plain(result['subgraph'].get('url'))}  "
-            f"Governance {plain(result['subgraph'].get('governance'))}"
-        )
-    _output.emit(result, "\n".join(lines))
+    if info is not None and info.subgraph is not None:
+        lines.append(f"subgraph GraphQL {plain(info.subgraph.url)}  Governance {plain(info.subgraph.governance)}")
+    _output.emit(status.to_dict(), "\n".join(lines))
 
 
 @app.command()

@@ -9,12 +9,20 @@ the state dir (the daemon's management key). Governance writes are signed with `
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _output, _paths, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+from fluence_dao.errors import PeerError
+from fluence_dao.util.json_types import to_json
+
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
+    from fluence_dao.flows import FlowContext, PeerSession
+    from fluence_dao.flows.demo import ConfirmedUpdate
+    from fluence_dao.flows.status import Interval, RunRecord, SignerStatus, Status
 
 app = typer.Typer()
 
@@ -36,15 +44,8 @@ ProposeOption = Annotated[
 ]
 
 
-def _context(state_dir: Path | None) -> Any:
-    from fluence_dao.config import load_settings
-    from fluence_dao.flows import FlowContext
-
-    return FlowContext(load_settings({"state_dir": state_dir}))
-
-
-def _session(context: Any, relay: str | None = None) -> Any:
-    from fluence_dao.flows import open_session
+def _session(context: FlowContext, relay: str | None = None) -> PeerSession:
+    from fluence_dao.flows import open_session  # lazy: the flows import web3 and wasmtime
 
     return open_session(context.settings, relay=relay)
 
@@ -59,12 +60,9 @@ def publish(propose: ProposeOption = None, state_dir: StateDirOption = None, jso
 
     if propose is not None:  # before the builds and uploads, not after them
         _paths.writable_file(propose, "--propose")
-    context = _context(state_dir)
-    try:
-        with _output.status("publishing"):
-            result = run(context, propose_to=propose, progress=_output.info)
-    finally:
-        context.close()
+    context = _state.context(state_dir=state_dir)
+    with _output.status("publishing"):
+        result = run(context, propose_to=propose, progress=_output.info)
     lines = [
         f"{a.key:<18} {a.cid}  {'tx ' + a.write.tx_hash if a.write and a.write.tx_hash else ('proposed' if a.write else 'unchanged')}"
         for a in result.artifacts
@@ -94,19 +92,16 @@ def deploy_signer(
 
     if propose is not None:
         _paths.writable_file(propose, "--propose")
-    context = _context(state_dir)
-    try:
-        with _output.status("deploying the signer"):
-            result = run(
-                context,
-                _session(context, relay),
-                replace=replace,
-                fund_wei=fund_wei,
-                propose_to=propose,
-                progress=_output.info,
-            )
-    finally:
-        context.close()
+    context = _state.context(state_dir=state_dir)
+    with _output.status("deploying the signer"):
+        result = run(
+            context,
+            _session(context, relay),
+            replace=replace,
+            fund_wei=fund_wei,
+            propose_to=propose,
+            progress=_output.info,
+        )
     state = "deployed" if result.created else "already live"
     text = f"signer {result.address} {state} on {result.peer_id} (service {result.service_id})"
     if result.proposal:
@@ -145,14 +140,9 @@ def start_interval(
         raise typer.BadParameter(f"--as must be 'script' or 'spell', got {as_!r}", param_hint="--as")
     if as_ == "spell":
         from fluence_dao.flows.interval import start_interval_spell as run
-    context = _context(state_dir)
-    try:
-        with _output.status(f"scheduling the interval AIR from ENS as a {as_}"):
-            result = run(
-                context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit
-            )
-    finally:
-        context.close()
+    context = _state.context(state_dir=state_dir)
+    with _output.status(f"scheduling the interval AIR from ENS as a {as_}"):
+        result = run(context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit)
     _output.emit(result.to_dict(), result.script_id)
 
 
@@ -167,10 +157,9 @@ def stop_interval(
 
     Exit codes: 0 removed, 1 no such script on the peer (or no daemon).
     """
-    from fluence_dao.errors import PeerError
     from fluence_dao.flows import stop_interval as run
 
-    context = _context(state_dir)
+    context = _state.context(state_dir=state_dir)
     with _output.status(f"removing {script_id}"):
         removed = run(_session(context, relay), script_id)
     if not removed:
@@ -203,106 +192,101 @@ def status(
 
     Exit codes: 0 shown; with --check, 1 when a check failed (the reasons on stderr and in `check` with --json).
     """
-    from fluence_dao.errors import PeerError
-    from fluence_dao.flows.status import problems
+    from fluence_dao.flows.status import check as verdict
     from fluence_dao.flows.status import status as run
 
-    context = _context(state_dir)
+    context = _state.context(state_dir=state_dir)
     try:
-        session = _session(context, relay)
+        session: PeerSession | None = _session(context, relay)
     except PeerError:
         session = None
-    try:
-        with _output.status("reading the peer and the chain"):
-            result = run(context, session, runs_shown=runs)
-    finally:
-        context.close()
-    found = problems(result, last=last)
-    document = {**result.to_dict(), "check": {"last": last, "ok": not found, "problems": found}}
-    _output.emit(document, _status_text(document))
+    with _output.status("reading the peer and the chain"):
+        result = run(context, session, runs_shown=runs)
+    found = verdict(result, last=last).problems
+    _output.emit(to_json(result), _status_text(result))
     if check and found:
         for problem in found:
             _output.info(f"check failed: {problem}")
         raise typer.Exit(1)
 
 
-def _status_text(status: dict[str, Any]) -> str:
-    peer, chain, signer = status["peer"], status["chain"], status["signer"]
+def _status_text(status: Status) -> str:
+    peer, chain = status.peer, status.chain
     lines = [
-        f"peer      {peer.get('peer_id', 'not reachable')}"
-        + (f"  up {peer['uptime_s']:.0f} s" if "uptime_s" in peer else "")
-        + (f"  ERROR {peer['error']}" if "error" in peer else "")
+        f"peer      {peer.peer_id or 'not reachable'}"
+        + (f"  up {peer.uptime_s:.0f} s" if peer.uptime_s is not None else "")
+        + (f"  ERROR {peer.error}" if peer.error is not None else "")
     ]
-    lines.append(
-        f"chain     {chain.get('rpc_url', '?')}  "
-        + ("ok" if chain["reachable"] else f"NOT REACHABLE: {chain.get('error')}")
-    )
-    if signer.get("address"):
-        lines.append(
-            f"signer    {signer['address']}  balance {signer.get('balance_wei', 0) / 1e18:.4f} ETH  "
-            f"controls {signer['name']}: {'yes' if signer.get('controls_name') else 'NO'}"
-            + (f"  live on peer: {'yes' if signer.get('live_on_peer') else 'NO'}" if "live_on_peer" in signer else "")
-        )
-    elif chain["reachable"]:
-        lines.append("signer    none recorded in ENS (run deploy-signer)")
-    else:
-        lines.append("signer    unknown (the chain does not answer)")
-    for interval in [*status["scripts"], *status["spells"]]:
+    lines.append(f"chain     {chain.rpc_url or '?'}  " + ("ok" if chain.reachable else f"NOT REACHABLE: {chain.error}"))
+    lines.append(_signer_text(status.signer, chain.reachable))
+    for interval in status.intervals:
         lines.append(_interval_text(interval))
-        lines += [f"  {_run_text(run)}" for run in reversed(interval["runs"])]
-    for key, value in status["records"].items():
+        lines += [f"  {_run_text(run)}" for run in reversed(interval.runs)]
+    for key, value in status.records.items():
         lines.append(f"record    {key:<40} {value or '-'}")
-    lines += [f"note      {note}" for note in status["notes"]]
-    check = status.get("check")
-    if check is not None:
-        verdict = "ok" if check["ok"] else "FAILING: " + "; ".join(check["problems"])
-        lines.append(f"check     {verdict} (last {check['last']} runs)")
+    lines += [f"note      {note}" for note in status.notes]
+    if status.check is not None:
+        verdict = "ok" if status.check.ok else "FAILING: " + "; ".join(status.check.problems)
+        lines.append(f"check     {verdict} (last {status.check.last} runs)")
     return "\n".join(lines)
 
 
-def _interval_text(interval: dict[str, Any]) -> str:
-    if "error" in interval:
-        return f"{interval['kind']:<9} {interval['id']}  ERROR {interval['error']}"
-    counts, args = interval["counts"], interval["args"]
-    every = f"every {interval['every_s']:g} s" if interval["every_s"] else "once"
-    writes = f"  writes {args['signer_name']} {args['record_key']}" if args.get("record_key") else ""
+def _signer_text(signer: SignerStatus, chain_reachable: bool) -> str:
+    if signer.address:
+        yes_no = {True: "yes", False: "NO", None: "NO"}
+        return (
+            f"signer    {signer.address}  balance {(signer.balance_wei or 0) / 1e18:.4f} ETH  "
+            f"controls {signer.name}: {yes_no[signer.controls_name]}"
+            + (f"  live on peer: {yes_no[signer.live_on_peer]}" if signer.live_on_peer is not None else "")
+        )
+    if chain_reachable:
+        return "signer    none recorded in ENS (run deploy-signer)"
+    return "signer    unknown (the chain does not answer)"
+
+
+def _interval_text(interval: Interval) -> str:
+    from fluence_dao.flows.status import UnreadInterval
+
+    if isinstance(interval, UnreadInterval):
+        return f"{interval.kind:<9} {interval.id}  ERROR {interval.error}"
+    counts, args = interval.counts, interval.args
+    every = f"every {interval.every_s:g} s" if interval.every_s else "once"
+    writes = f"  writes {args.get('signer_name')} {args['record_key']}" if args.get("record_key") else ""
     return (
-        f"{interval['kind']:<9} {interval['id']}  {every}{writes}  runs {counts['runs']}: ok {counts['ok']}, "
-        f"failed {counts['failed']}, skipped {counts['skipped']}"
-        + (f"  next {interval['next_at'][11:23]}" if interval.get("next_at") else "")
+        f"{interval.kind:<9} {interval.id}  {every}{writes}  runs {counts.runs}: ok {counts.ok}, "
+        f"failed {counts.failed}, skipped {counts.skipped}"
+        + (f"  next {interval.next_at[11:23]}" if interval.next_at else "")
     )
 
 
-def _run_text(run: dict[str, Any]) -> str:
-    when = (run["time"] or "?")[:23].replace("T", " ")
-    outcome = run["outcome"]
-    if outcome == "skipped":
-        count = run["skipped"]
-        return f"{when}  skipped {count} run{'s' if count != 1 else ''}: {run['error']}"
-    if outcome == "running":
+def _run_text(run: RunRecord) -> str:
+    when = (run.time or "?")[:23].replace("T", " ")
+    if run.outcome == "skipped":
+        return f"{when}  skipped {run.skipped} run{'s' if run.skipped != 1 else ''}: {run.error}"
+    if run.outcome == "running":
         return f"{when}  running"
-    if outcome == "failed":
-        step, error = run.get("step"), str(run.get("error") or "")
+    if run.outcome == "failed":
+        step, error = run.step, run.error or ""
         if step and error.startswith(f"{step}: "):
             error = error[len(step) + 2 :]
         return f"{when}  FAILED" + (f" at '{step}'" if step else "") + f": {error}"
     facts = []
-    if run.get("tx_hash"):
-        facts.append(f"tx {run['tx_hash']}")
-    if run.get("nonce") is not None:
-        facts.append(f"nonce {run['nonce']}")
-    if run.get("block_number") is not None:
-        facts.append(f"block {run['block_number']}")
-    elif run.get("tx_hash"):
+    if run.tx_hash:
+        facts.append(f"tx {run.tx_hash}")
+    if run.nonce is not None:
+        facts.append(f"nonce {run.nonce}")
+    if run.block_number is not None:
+        facts.append(f"block {run.block_number}")
+    elif run.tx_hash:
         facts.append("not mined yet")
-    if run.get("replaced"):
+    if run.replaced:
         facts.append("replaced a stuck transaction")
-    if run.get("root"):
-        facts.append(f"root {run['root']}")
-    if run.get("cursor"):
-        facts.append(f"cursor {run['cursor']}")
-    if run.get("tx_hashes") and len(run["tx_hashes"]) > 1:
-        facts.append(f"{len(run['tx_hashes'])} transactions")
+    if run.root:
+        facts.append(f"root {run.root}")
+    if run.cursor:
+        facts.append(f"cursor {run.cursor}")
+    if run.tx_hashes and len(run.tx_hashes) > 1:
+        facts.append(f"{len(run.tx_hashes)} transactions")
     return f"{when}  ok" + (f"  {'  '.join(facts)}" if facts else "")
 
 
@@ -326,17 +310,16 @@ def demo(
     confirmed on-chain updates sent by the signer. With --aggregate: the aggregation pipeline (5 proposals, then 2
     more, each run's tree root in ENS checked item by item against the subgraph). Exit codes: 0 when everything
     checked held, 1 otherwise."""
-    from fluence_dao.config import load_settings
     from fluence_dao.flows.demo import run_demo
 
+    settings = _state.settings(state_dir=state_dir)
     if state_dir is None:  # its own dir under the configured one, so it never touches the user's devnet
-        state_dir = load_settings().state_dir / "demo"
-    settings = load_settings({"state_dir": state_dir})
+        settings = _state.current().move_state_dir(settings.state_dir / "demo")
     if aggregate:
         _aggregate_demo(settings, keep)
         return
 
-    def show(update: Any) -> None:
+    def show(update: ConfirmedUpdate) -> None:
         _output.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
 
     with _output.status("running the demo"):
@@ -366,7 +349,7 @@ def _kept_hint(state_dir: Path, what: str) -> list[str]:
     ]
 
 
-def _aggregate_demo(settings: Any, keep: bool) -> None:
+def _aggregate_demo(settings: Settings, keep: bool) -> None:
     from fluence_dao.flows.aggregate_demo import run_aggregate_demo
 
     with _output.status("running the aggregation demo"):

@@ -20,15 +20,18 @@ import logging
 import os
 import signal
 import sys
-from typing import Annotated, Any
+import traceback
+from typing import Annotated
 
 # Plain help for every group: rendering it with rich costs ~150 ms of `--help` (Typer reads this at import).
 os.environ.setdefault("TYPER_USE_RICH", "0")
 
 import typer
+from typer._click import exceptions as click_errors  # typer 0.29 vendors click (pinned in pyproject)
 
 from fluence_dao import __version__
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, commands
+from fluence_dao.cli._state import CliState
 from fluence_dao.errors import FluenceDaoError
 
 EXIT_OK = 0
@@ -54,6 +57,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -74,6 +78,8 @@ def root(
     _output.reset()  # per invocation: a command's eager --json option turns JSON back on
     _output.set_quiet(quiet)
     _configure_logging(verbose)
+    state = ctx.obj = CliState()  # Settings and the FlowContext, built once when a command first asks
+    ctx.call_on_close(state.close)
 
 
 _log_handler: logging.Handler | None = None
@@ -93,14 +99,7 @@ def _configure_logging(verbose: int) -> None:
     logging.getLogger("fluence_dao").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 
-def _register() -> None:
-    """Attach command groups and top-level commands. Each module keeps its heavy imports inside commands."""
-    from fluence_dao.cli import commands
-
-    commands.register(app)
-
-
-_register()
+commands.register(app)  # each command module keeps its heavy imports inside its commands
 
 
 class _Interrupted(BaseException):
@@ -129,8 +128,6 @@ def run(args: list[str]) -> int:
     check for (1, naming the path), Ctrl-C (130) and bugs (3, with the traceback on stderr). With --json, stdout
     then holds exactly one JSON document, `{"error": {"type", "message", ...}}` unless a result was written.
     """
-    from typer._click import exceptions as click_errors  # typer 0.29 vendors click (pinned in pyproject)
-
     wants_json = "--json" in args  # a usage error can stop parsing before the option's own callback runs
     _output.reset()
     try:
@@ -159,8 +156,6 @@ def run(args: list[str]) -> int:
         _report(_os_error(err), wants_json)
         return EXIT_FAILED
     except Exception as err:
-        import traceback
-
         traceback.print_exc()
         sys.stderr.write("internal error: this is a bug in fluence-dao; please report it with the traceback\n")
         if wants_json or _output.json_mode():
@@ -175,16 +170,16 @@ def run(args: list[str]) -> int:
     return outcome if isinstance(outcome, int) else EXIT_OK
 
 
-def _usage_error(err: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "UsageError", "message": err.format_message()}
+def _usage_error(err: click_errors.ClickException) -> dict[str, str]:
+    out = {"type": "UsageError", "message": err.format_message()}
     ctx = getattr(err, "ctx", None)
     if ctx is not None:
         out["command"] = ctx.command_path
     param = getattr(err, "param", None)
     if param is not None and getattr(param, "opts", None):
         out["param"] = param.opts[0]
-    elif getattr(err, "param_hint", None):
-        out["param"] = str(err.param_hint)
+    elif hint := getattr(err, "param_hint", None):
+        out["param"] = str(hint)
     return out
 
 

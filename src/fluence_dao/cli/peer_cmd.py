@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+import fcntl
+import logging
+import os
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _output, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+from fluence_dao.errors import PeerError
+
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
 
 app = typer.Typer(help="The local peer daemon: one Fluence peer on 127.0.0.1 that CLI commands run Aqua on.")
-
-
-def _settings(state_dir: Path | None, port: int | None = None) -> Any:
-    from fluence_dao.config import load_settings
-
-    overrides: dict[str, Any] = {"state_dir": state_dir}
-    settings = load_settings(overrides)
-    if port is not None:
-        settings.peer.port = port
-    return settings
 
 
 @app.command()
@@ -47,9 +43,7 @@ def serve(
     state_dir: StateDirOption = None,
 ) -> None:
     """Run the peer daemon in the foreground until SIGTERM or Ctrl-C (logs to stderr)."""
-    import logging
-
-    from fluence_dao.peer.daemon import DaemonConfig, serve
+    from fluence_dao.peer.daemon import DaemonConfig, serve  # lazy: the peer imports wasmtime
 
     package_logger = logging.getLogger("fluence_dao")  # the root CLI logs warnings only; a server logs its events
     if package_logger.getEffectiveLevel() > logging.INFO:
@@ -57,8 +51,10 @@ def serve(
     for handler in logging.getLogger().handlers:  # a server's log: its events, and when each happened
         handler.setLevel(min(handler.level or logging.INFO, logging.INFO))
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    lock = _one_daemon_per_state_dir(_settings(state_dir))  # held until this process ends
-    settings = _settings(state_dir, port)
+    settings = _state.settings(state_dir=state_dir)
+    lock = _one_daemon_per_state_dir(settings)  # held until this process ends; checked before --port applies
+    if port is not None:
+        settings.peer.port = port
     config = DaemonConfig.from_settings(
         settings,
         ipfs_local_api_multiaddr=ipfs_api_multiaddr,
@@ -71,15 +67,11 @@ def serve(
         lock.close()
 
 
-def _one_daemon_per_state_dir(settings: Any) -> Any:
+def _one_daemon_per_state_dir(settings: Settings) -> IO[str]:
     """An exclusive lock on <state dir>/peer/daemon.lock (a second `peer serve` on the state dir is refused, not
     started beside the first); also refused when a daemon started without the lock answers at daemon.json's
     address."""
-    import fcntl
-    import os
-
-    from fluence_dao.errors import PeerError
-    from fluence_dao.peer.paths import daemon_file
+    from fluence_dao.peer.paths import daemon_file  # lazy: the peer package imports wasmtime
     from fluence_dao.peer.remote import client_key_if_present, daemon_address, ping
 
     path = daemon_file(settings.state_dir).with_name("daemon.lock")
@@ -107,10 +99,9 @@ def _one_daemon_per_state_dir(settings: Any) -> Any:
 @app.command()
 def info(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Show the running daemon: address, peer id, pid, management peers, counters."""
-    from fluence_dao.errors import PeerError
-    from fluence_dao.peer.remote import client_key_if_present, daemon_address, ping
+    from fluence_dao.peer.remote import client_key_if_present, daemon_address, ping  # lazy: the peer package
 
-    settings = _settings(state_dir)
+    settings = _state.settings(state_dir=state_dir)
     address = daemon_address(settings)
     facts = ping(address, 2.0, key_pair=client_key_if_present(settings)) if address else None
     if facts is None:

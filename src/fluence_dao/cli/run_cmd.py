@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json as json_lib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _output, _paths, _state
 from fluence_dao.cli._options import JsonOption, StateDirOption
+from fluence_dao.errors import PeerError
+from fluence_dao.util.json_types import JsonObject
+
+if TYPE_CHECKING:
+    from fluence_dao.peer.libp2p import Libp2pRelayNetwork
+    from fluence_dao.peer.remote import RemoteNetwork
 
 app = typer.Typer()
 
@@ -48,8 +55,6 @@ def run(
     json: JsonOption = False,
 ) -> None:
     """Call an exported Aqua function on the peer daemon or a fresh in-process network, as `fluence run`."""
-    import json as json_lib
-
     from fluence_dao.aqua import compile_aqua, parse_function_call
     from fluence_dao.peer import LocalNetwork, call_function
 
@@ -73,10 +78,8 @@ def run(
     _output.emit(result, text)
 
 
-def _data(data: str | None) -> dict[str, Any]:
+def _data(data: str | None) -> JsonObject:
     """--data: a JSON object, inline or `@path` to a file holding one."""
-    import json as json_lib
-
     if not data:
         return {}
     if data.startswith("@"):
@@ -99,24 +102,24 @@ def _data(data: str | None) -> dict[str, Any]:
     return values
 
 
-def _relay_network(relay: str, state_dir: Path | None) -> Any:
+def _relay_network(relay: str, state_dir: Path | None) -> Libp2pRelayNetwork:
     """A libp2p client of `relay` with the CLI's key (imports py-libp2p only now)."""
-    from fluence_dao.config import load_settings
     from fluence_dao.peer import connect
+    from fluence_dao.peer.libp2p import Libp2pRelayNetwork
 
     with _output.status(f"connecting to the relay {relay}"):
-        return connect(load_settings({"state_dir": state_dir}), relay=relay)
+        network = connect(_state.settings(state_dir=state_dir), relay=relay)
+    assert isinstance(network, Libp2pRelayNetwork)  # what connect(relay=...) returns
+    return network
 
 
-def _daemon_network(daemon: bool | None, peers: int, state_dir: Path | None) -> Any:
+def _daemon_network(daemon: bool | None, peers: int, state_dir: Path | None) -> RemoteNetwork | None:
     """A RemoteNetwork to the running daemon when asked (--daemon) or by default; None for a local network."""
     if daemon is False or (daemon is None and peers != 1):
         return None
-    from fluence_dao.config import load_settings
-    from fluence_dao.errors import PeerError
-    from fluence_dao.peer.remote import connect_from_settings
+    from fluence_dao.peer.remote import connect_from_settings  # lazy: the peer package imports wasmtime
 
-    settings = load_settings({"state_dir": state_dir})
+    settings = _state.settings(state_dir=state_dir)
     remote = connect_from_settings(settings)
     if remote is None and daemon:
         raise PeerError(

@@ -12,7 +12,6 @@ rebinds its own DNS name to 127.0.0.1 gets 400), and the page may load nothing b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -68,8 +67,7 @@ def create_app(data: DashboardData, *, refresh_s: float = 2.0) -> Starlette:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     def api_state(request: Request) -> Response:
-        snapshot: dict[str, Any] = data.state(max_age_s=refresh_s / 2)
-        return JSONResponse({**snapshot, "refresh_s": refresh_s})
+        return JSONResponse({**data.state(max_age_s=refresh_s / 2), "refresh_s": refresh_s})
 
     def api_tree(request: Request) -> Response:
         cid = request.query_params.get("cid", "").strip()

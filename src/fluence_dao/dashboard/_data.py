@@ -17,15 +17,21 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, overload
 from urllib.parse import urlsplit
 
 from fluence_dao.config import Settings
 from fluence_dao.errors import FluenceDaoError, IpfsError
 from fluence_dao.flows import FlowContext, PeerSession
+from fluence_dao.flows.aggregate import read_tree
 from fluence_dao.flows.status import local_time, status
+from fluence_dao.ipfs import Ipfs, open_ipfs
+from fluence_dao.peer.remote import RemoteNetwork, connect_from_settings
+from fluence_dao.peer.scheduler import HISTORY
+from fluence_dao.util.json_types import JsonObject, JsonValue, to_json, to_json_object
 
 if TYPE_CHECKING:
     from fluence_dao.eth import EnsClient
@@ -48,7 +54,11 @@ def public_url(url: str) -> str:
     return base + ("/…" if hidden else "")
 
 
-def redact(value: Any, replacements: dict[str, str]) -> Any:
+@overload
+def redact(value: JsonObject, replacements: dict[str, str]) -> JsonObject: ...
+@overload
+def redact(value: JsonValue, replacements: dict[str, str]) -> JsonValue: ...
+def redact(value: JsonValue, replacements: dict[str, str]) -> JsonValue:
     """`value` with every occurrence of each key of `replacements` in its strings (and dict keys) replaced, in one
     pass: the longest key wins where keys overlap, and replaced text is not searched again."""
     secrets = sorted(filter(None, replacements), key=len, reverse=True)
@@ -56,14 +66,15 @@ def redact(value: Any, replacements: dict[str, str]) -> Any:
         return value
     pattern = re.compile("|".join(re.escape(secret) for secret in secrets))
 
-    def clean(item: Any) -> Any:
+    def text(item: str) -> str:
+        return pattern.sub(lambda match: replacements[match.group(0)], item)
+
+    def clean(item: JsonValue) -> JsonValue:
         if isinstance(item, str):
-            return pattern.sub(lambda match: replacements[match.group(0)], item)
-        if isinstance(item, dict):
-            return {clean(k): clean(v) for k, v in item.items()}
-        if isinstance(item, list | tuple):
-            return [clean(v) for v in item]
-        return item
+            return text(item)
+        if isinstance(item, Mapping):
+            return {text(k): clean(v) for k, v in item.items()}
+        return [clean(v) for v in item] if isinstance(item, list | tuple) else item
 
     return clean(value)
 
@@ -88,7 +99,7 @@ class TextHistory:
     scanned_to: int | None = None
     scanned_hash: str | None = None
     error: str | None = None
-    changes: dict[tuple[str, str], deque[dict[str, Any]]] = field(default_factory=dict)
+    changes: dict[tuple[str, str], deque[JsonObject]] = field(default_factory=dict)
 
     def update(self, ens: EnsClient, latest: int) -> None:
         try:
@@ -118,11 +129,11 @@ class TextHistory:
             self.scanned_to, self.scanned_hash = None, None
             self.changes.clear()
 
-    def latest(self, name: str, key: str) -> dict[str, Any] | None:
+    def latest(self, name: str, key: str) -> JsonObject | None:
         kept = self.changes.get((name, key))
         return kept[-1] if kept else None
 
-    def summary(self, latest: int | None) -> dict[str, Any]:
+    def summary(self, latest: int | None) -> JsonObject:
         return {
             "from_block": self.from_block,
             "scanned_to": self.scanned_to,
@@ -145,23 +156,21 @@ class DashboardData:
     """
 
     def __init__(self, settings: Settings, *, from_block: int = 0, runs_shown: int | None = None) -> None:
-        from fluence_dao.peer.scheduler import HISTORY
-
         self.settings = settings
         self.context = FlowContext(settings)
         self.runs_shown = HISTORY if runs_shown is None else runs_shown
         ens = settings.ens
         self.history = TextHistory((ens.project_name, ens.signer_name), from_block=from_block)
         self._lock = threading.Lock()
-        self._network: Any = None
+        self._network: RemoteNetwork | None = None
         self._session: PeerSession | None = None
-        self._ipfs: Any = None
-        self._snapshot: dict[str, Any] | None = None
+        self._ipfs: Ipfs | None = None
+        self._snapshot: JsonObject | None = None
         self._taken: float = 0.0
 
     # ---- the snapshot -------------------------------------------------------------------------------------------
 
-    def state(self, *, max_age_s: float = 0.0) -> dict[str, Any]:
+    def state(self, *, max_age_s: float = 0.0) -> JsonObject:
         """The latest snapshot, gathered now when the last one is older than `max_age_s`."""
         with self._lock:
             if self._snapshot is None or time.monotonic() - self._taken > max_age_s:
@@ -169,45 +178,44 @@ class DashboardData:
                 self._taken = time.monotonic()
             return self._snapshot
 
-    def _gather(self) -> dict[str, Any]:
+    def _gather(self) -> JsonObject:
         session = self._peer_session()
         result = status(self.context, session, runs_shown=self.runs_shown)
-        if session is not None and ("error" in result.peer or not result.peer["reachable"]):
+        if session is not None and (result.peer.error is not None or not result.peer.reachable):
             self._drop_session()  # reconnect on the next refresh
-        chain = dict(result.chain)
+        chain = to_json_object(result.chain)
         block: int | None = None
-        if chain.get("reachable"):
+        if result.chain.reachable:
             try:
                 block = self.context.eth.block_number()
                 chain.update(chain_id=self.context.chain_id, block_number=block)
                 self.history.update(self.context.ens, block)
             except FluenceDaoError as err:
                 chain["error"] = err.message
-        signer = dict(result.signer)
-        if isinstance(signer.get("balance_wei"), int):  # as text: JSON numbers lose wei in the browser
-            signer["balance_eth"] = ether(signer["balance_wei"])
-            signer["balance_wei"] = str(signer["balance_wei"])
-        records = self._records(result.records, current=bool(chain.get("reachable")) and "error" not in chain)
+        signer = to_json_object(result.signer)
+        if result.signer.balance_wei is not None:  # as text: JSON numbers lose wei in the browser
+            signer["balance_eth"] = ether(result.signer.balance_wei)
+            signer["balance_wei"] = str(result.signer.balance_wei)
+        records = self._records(result.records, current=result.chain.reachable and "error" not in chain)
         tip_key = self.settings.ens.ipld_tip_key
         tip = next((r for r in records if r["name"] == self.settings.ens.signer_name and r["key"] == tip_key), None)
         now_ms = int(time.time() * 1000)
-        snapshot = {
+        snapshot: JsonObject = {
             "generated_ms": now_ms,
             "generated_at": local_time(now_ms),
-            "peer": result.peer,
+            "peer": to_json(result.peer),
             "chain": chain,
             "signer": signer,
-            "intervals": result.intervals,
+            "intervals": to_json(result.intervals),
             "records": records,
             "modules": [r for r in records if r["kind"] == "module"],
             "tree": {"name": self.settings.ens.signer_name, "key": tip_key, "root": (tip or {}).get("value") or None},
             "history": self.history.summary(block),
             "notes": result.notes,
         }
-        redacted: dict[str, Any] = redact(snapshot, self._secrets())
-        return redacted
+        return redact(snapshot, self._secrets())
 
-    def _records(self, read: dict[str, str], *, current: bool) -> list[dict[str, Any]]:
+    def _records(self, read: dict[str, str], *, current: bool) -> list[JsonObject]:
         """Every text record status read or the history saw, with its recent changes, project name first.
         Values only when `current` (the chain answered this time): history's last values could be stale."""
         project, signer_name = self.settings.ens.project_name, self.settings.ens.signer_name
@@ -219,7 +227,7 @@ class DashboardData:
             if where not in values:
                 values[where] = self._latest_value(*where) if current else None
         order = {project: 0, signer_name: 1}
-        rows = []
+        rows: list[JsonObject] = []
         for name, key in sorted(values, key=lambda w: (order.get(w[0], 2), w[0], w[1])):
             rows.append(
                 {
@@ -267,23 +275,19 @@ class DashboardData:
 
     # ---- the tree -----------------------------------------------------------------------------------------------
 
-    def tree(self, cid: str = "", path: str = "") -> dict[str, Any]:
+    def tree(self, cid: str = "", path: str = "") -> JsonObject:
         """The node at `path` under `cid` (default: the root in the signer name's tip record), links as
         {"/": cid}. FluenceDaoError when there is no root, no such node, or IPFS does not answer."""
-        from fluence_dao.flows.aggregate import read_tree
-
         with self._lock:
             self._read_only_ipfs()
             root, value = read_tree(self.context, cid, path, tip_key=self.settings.ens.ipld_tip_key)
-        node: dict[str, Any] = redact({"root": root, "path": path.strip("/"), "value": value}, self._secrets())
-        return node
+        node: JsonObject = {"root": root, "path": path.strip("/"), "value": value}
+        return redact(node, self._secrets())
 
     def _read_only_ipfs(self) -> None:
         """IPFS for the flows' reads, opened without the API token: reads need none, and a token never held
         cannot leak."""
         if self._ipfs is None:
-            from fluence_dao.ipfs import open_ipfs
-
             repo = self.settings.state_dir / "ipfs"
             if self.context.ipfs_api_url is None and not repo.is_dir():  # opening it would create it
                 raise IpfsError(
@@ -303,8 +307,6 @@ class DashboardData:
 
     def _peer_session(self) -> PeerSession | None:
         if self._session is None:
-            from fluence_dao.peer.remote import connect_from_settings
-
             try:
                 self._network = connect_from_settings(self.settings)
             except FluenceDaoError as err:

@@ -9,7 +9,6 @@ services that are down are in tests/integration/test_cli_failures.py.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,24 +16,12 @@ from typing import Any
 
 import pytest
 
-from fluence_dao.cli import _output, main
+from _helpers import CliOutcome, cli_here
+from fluence_dao.cli import main
 
 UNWRITABLE = "/proc/fluence-dao-test/sub"  # nobody, root included, can create anything below /proc
 CID = "QmZLRFWaz9Kypt2ACNMDzA5uzACDRiCqwdkNSP1UZsu56D"
 BAD_KEY = "0x" + "g" * 64
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    def document(self) -> dict[str, Any]:
-        """stdout as exactly one JSON document (json.loads refuses a second one, or text around it)."""
-        value = json.loads(self.stdout)
-        assert isinstance(value, dict), self.stdout
-        return value
 
 
 @dataclass
@@ -75,17 +62,8 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    def invoke(*args: str) -> Outcome:
-        try:
-            code = main.run(list(args))
-        finally:
-            _output.reset()
-            if main._log_handler is not None:  # it writes to this test's captured stderr
-                logging.getLogger().removeHandler(main._log_handler)
-                main._log_handler = None
-            logging.getLogger("fluence_dao").setLevel(logging.NOTSET)
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
+    def invoke(*args: str) -> CliOutcome:
+        return cli_here(capsys, list(args))
 
     yield invoke
 

@@ -25,33 +25,36 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+def _heavy_modules_after(code: str) -> list[str]:
+    """The heavy libraries a fresh interpreter holds after running `code` (which loads the CLI)."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return loaded
+
+
 def test_help_imports_no_heavy_library() -> None:
     """`fluence-dao --help` must stay fast: no command module may import web3/wasmtime/... at import time."""
-    code = (
-        "import sys, io, contextlib\n"
-        "from fluence_dao.cli.main import app\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try:\n"
-        "        app(['--help'], prog_name='fluence-dao')\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        f"print(__import__('json').dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    assert (
+        _heavy_modules_after(
+            "import io, contextlib\n"
+            "from fluence_dao.cli.main import app\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            "        app(['--help'], prog_name='fluence-dao')\n"
+            "    except SystemExit:\n"
+            "        pass"
+        )
+        == []
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_every_group_help_imports_no_heavy_library() -> None:
     """Loading every registered command (as `--help` of each group does) keeps heavy imports lazy."""
-    code = (
-        "import sys, json\n"
-        "import typer.main\n"
-        "from fluence_dao.cli.main import app\n"
-        "typer.main.get_command(app)\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    assert (
+        _heavy_modules_after("import typer.main\nfrom fluence_dao.cli.main import app\ntyper.main.get_command(app)")
+        == []
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_json_mode_does_not_leak_into_the_next_invocation(tmp_path, monkeypatch) -> None:
