@@ -6,12 +6,13 @@ defaults to anvil's account 0). It is never taken from a flag and never printed.
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluence_dao.cli import _output
+from fluence_dao.cli._groups import grouped_command
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 if TYPE_CHECKING:
@@ -36,44 +37,48 @@ def _name_callback(value: str) -> str:
 NameArg = Annotated[str, typer.Argument(help="An ENS name, e.g. alpha.public-record.eth.", callback=_name_callback)]
 
 
-def _context(rpc_url: str | None, registry: str | None, state_dir: Path | None) -> FlowContext:
-    """The flows' context (chain, ENS, governance signer) with a check that the registry is really there."""
-    from fluence_dao.config import load_settings
-    from fluence_dao.flows import FlowContext
+@dataclass(frozen=True)
+class _Chain:
+    """The options of every `ens` command: which chain and registry (see `_groups`)."""
 
-    settings = load_settings({"state_dir": state_dir, "eth": {"rpc_url": rpc_url, "ens_registry": registry}})
-    context = FlowContext(settings)
-    context.ens.ensure_registry()  # a clear error for a wrong chain or address, not an undecodable call
-    return context
+    rpc_url: RpcUrlOption = None
+    registry: RegistryOption = None
+    state_dir: StateDirOption = None
+    json: JsonOption = False
+
+    def context(self) -> FlowContext:
+        """The flows' context (chain, ENS, governance signer) with a check that the registry is really there."""
+        from fluence_dao.config import load_settings
+        from fluence_dao.flows import FlowContext
+
+        settings = load_settings(
+            {"state_dir": self.state_dir, "eth": {"rpc_url": self.rpc_url, "ens_registry": self.registry}}
+        )
+        context = FlowContext(settings)
+        context.ens.ensure_registry()  # a clear error for a wrong chain or address, not an undecodable call
+        return context
 
 
-@app.command()
+@grouped_command(app)
 def get(
+    chain: _Chain,
     name: NameArg,
     key: Annotated[str, typer.Argument(help="Text record key, e.g. wasm.signer.")],
-    rpc_url: RpcUrlOption = None,
-    registry: RegistryOption = None,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Print the text record KEY of NAME (empty when unset)."""
-    ctx = _context(rpc_url, registry, state_dir)
-    value = ctx.ens.text(name, key)
+    value = chain.context().ens.text(name, key)
     _output.emit({"name": name, "key": key, "value": value}, value)
 
 
-@app.command("set")
+@grouped_command(app, "set")
 def set_(
+    chain: _Chain,
     name: NameArg,
     key: Annotated[str, typer.Argument(help="Text record key.")],
     value: Annotated[str, typer.Argument(help="New value.")],
-    rpc_url: RpcUrlOption = None,
-    registry: RegistryOption = None,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Set the text record KEY of NAME to VALUE (signed by the configured key); print the tx hash."""
-    ctx = _context(rpc_url, registry, state_dir)
+    ctx = chain.context()
     sender = ctx.governance
     with _output.status(f"setting {key} of {name}"):
         receipt = ctx.ens.set_text(name, key, value, sender)
@@ -82,31 +87,22 @@ def set_(
     )
 
 
-@app.command()
-def owner(
-    name: NameArg,
-    rpc_url: RpcUrlOption = None,
-    registry: RegistryOption = None,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
-) -> None:
+@grouped_command(app)
+def owner(chain: _Chain, name: NameArg) -> None:
     """Print the registry owner of NAME (the zero address when unowned)."""
-    ctx = _context(rpc_url, registry, state_dir)
+    ctx = chain.context()
     address = ctx.ens.owner(name)
     _output.emit({"name": name, "owner": address, "resolver": ctx.ens.resolver(name)}, address)
 
 
-@app.command("set-owner")
+@grouped_command(app, "set-owner")
 def set_owner(
+    chain: _Chain,
     name: NameArg,
     address: Annotated[str, typer.Argument(help="The new owner's address.")],
-    rpc_url: RpcUrlOption = None,
-    registry: RegistryOption = None,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Move NAME to ADDRESS (signed by its owner, or by the owner of its parent name); print the tx hash."""
-    ctx = _context(rpc_url, registry, state_dir)
+    ctx = chain.context()
     sender = ctx.governance
     with _output.status(f"moving {name} to {address}"):
         receipt = ctx.ens.set_owner(name, address, sender)

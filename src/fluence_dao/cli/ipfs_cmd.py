@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluence_dao.cli import _output, _paths
+from fluence_dao.cli._groups import grouped_command
 from fluence_dao.cli._options import JsonOption
 
 if TYPE_CHECKING:
@@ -87,14 +89,27 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
         yield lambda count: bar.advance(task, count)
 
 
+@dataclass(frozen=True)
+class _Store:
+    """The options of every command that reads or writes the store (see `_groups`)."""
+
+    api: ApiOption = None
+    repo: RepoOption = None
+    json: JsonOption = False
+
+    def open(self, *, writes: bool = False) -> AbstractContextManager[Ipfs]:
+        return _open(self.api, self.repo, writes=writes)
+
+
 def _tree_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-@app.command()
+@grouped_command(app)
 def add(
+    store: _Store,
     path: Annotated[str, typer.Argument(help="A file, a directory (added recursively), or - for stdin.")],
     cid_version: Annotated[int, typer.Option("--cid-version", min=0, max=1, help="CID version.")] = 0,
     raw_leaves: Annotated[
@@ -103,12 +118,9 @@ def add(
     pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin what was added.")] = True,
     hidden: Annotated[bool, typer.Option("--hidden", help="Include files whose names start with '.'.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the root CID.")] = False,
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Add a file or directory; CIDs equal Kubo's `ipfs add` with the same options."""
-    with _open(api, repo, writes=True) as ipfs:
+    with store.open(writes=True) as ipfs:
         if path == "-":
             entries = [ipfs.add_stream(sys.stdin.buffer, cid_version=cid_version, raw_leaves=raw_leaves, pin=pin)]
         else:
@@ -124,17 +136,15 @@ def add(
     _output.emit(result, text)
 
 
-@app.command()
+@grouped_command(app)
 def cat(
+    store: _Store,
     path: Annotated[str, typer.Argument(help="<cid>[/path] of a file.")],
     offset: Annotated[int, typer.Option("--offset", min=0, help="Byte offset to start at.")] = 0,
     length: Annotated[int | None, typer.Option("--length", min=0, help="Maximum number of bytes.")] = None,
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Write a file's bytes to stdout (with --json: size and base64)."""
-    with _open(api, repo) as ipfs:
+    with store.open() as ipfs:
         if _output.json_mode():
             data = ipfs.cat(path, offset=offset, length=length)
             _output.emit({"path": path, "size": len(data), "base64": base64.b64encode(data).decode("ascii")})
@@ -145,15 +155,13 @@ def cat(
         out.flush()
 
 
-@app.command()
+@grouped_command(app)
 def get(
+    store: _Store,
     path: Annotated[str, typer.Argument(help="<cid>[/path] of a file or directory.")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Where to write it [default: ./<last path segment>].")
     ] = None,
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Write a file or directory tree to disk."""
     target = output if output is not None else Path(path.rstrip("/").rpartition("/")[2])
@@ -163,20 +171,18 @@ def get(
         _paths.writable_dir(target.parent, "--output")
     except typer.BadParameter as err:
         raise typer.BadParameter(f"{target}: its directory {err.message}", param_hint="--output") from None
-    with _open(api, repo) as ipfs:
+    with store.open() as ipfs:
         ipfs.get(path, target)
     _output.emit({"path": path, "output": str(target)}, f"saved {path} to {target}")
 
 
-@app.command("dag-put")
+@grouped_command(app, "dag-put")
 def dag_put(
+    store: _Store,
     file: Annotated[str, typer.Argument(help="The object (a file, or - for stdin).")] = "-",
     input_codec: Annotated[str, typer.Option("--input-codec", help="dag-json or dag-cbor.")] = "dag-json",
     store_codec: Annotated[str, typer.Option("--store-codec", help="dag-cbor, dag-json or dag-pb.")] = "dag-cbor",
     pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the new node (recursively).")] = False,
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Store an IPLD node; prints its CID. Links are {"/": "<cid>"} in DAG-JSON."""
     from fluence_dao.ipfs import decode_block
@@ -185,42 +191,38 @@ def dag_put(
         raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
     raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     value = decode_block(raw, input_codec)
-    with _open(api, repo, writes=True) as ipfs:
+    with store.open(writes=True) as ipfs:
         cid = ipfs.dag_put(value, store_codec=store_codec, pin=pin)
     _output.emit({"cid": str(cid)}, str(cid))
 
 
-@app.command("dag-get")
+@grouped_command(app, "dag-get")
 def dag_get(
+    store: _Store,
     path: Annotated[str, typer.Argument(help="<cid>[/path], following links (e.g. <cid>/a/b/0).")],
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Print the node (or value) at a path as DAG-JSON."""
     import json as jsonlib
 
     from fluence_dao.ipfs import encode_dag_json
 
-    with _open(api, repo) as ipfs:
+    with store.open() as ipfs:
         value = ipfs.dag_get(path)
     text = encode_dag_json(value).decode("utf-8")
     _output.emit({"path": path, "value": jsonlib.loads(text)}, text)
 
 
-@app.command("car-export")
+@grouped_command(app, "car-export")
 def car_export(
+    store: _Store,
     cid: Annotated[str, typer.Argument(help="Root of the DAG to export.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .car file to write.")],
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Export a DAG (root and every reachable block) as a CAR v1 file."""
     _paths.writable_file(output, "--output")
     tmp = output.with_name(output.name + ".part")
     try:
-        with _open(api, repo) as ipfs, tmp.open("wb") as out:
+        with store.open() as ipfs, tmp.open("wb") as out:
             ipfs.dag_export(cid, out)
         tmp.replace(output)
     finally:
@@ -228,68 +230,60 @@ def car_export(
     _output.emit({"cid": cid, "output": str(output), "bytes": output.stat().st_size}, str(output))
 
 
-@app.command("car-import")
+@grouped_command(app, "car-import")
 def car_import(
+    store: _Store,
     file: Annotated[Path, typer.Argument(help="A CAR v1 file.", exists=True, dir_okay=False)],
     pin_roots: Annotated[bool, typer.Option("--pin-roots/--no-pin-roots", help="Pin the CAR's roots.")] = True,
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Import a CAR v1 file; every block is checked against its CID."""
-    with _open(api, repo, writes=True) as ipfs, file.open("rb") as stream:
+    with store.open(writes=True) as ipfs, file.open("rb") as stream:
         roots = ipfs.dag_import(stream, pin_roots=pin_roots)
     _output.emit({"roots": [str(r) for r in roots]}, "\n".join(str(r) for r in roots))
 
 
-@pin_app.command("add")
+@grouped_command(pin_app, "add")
 def pin_add(
+    store: _Store,
     cid: Annotated[str, typer.Argument(help="<cid>[/path] to pin.")],
     recursive: Annotated[bool, typer.Option("--recursive/--direct", help="Pin the whole DAG or one block.")] = True,
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Pin content."""
-    with _open(api, repo, writes=True) as ipfs:
+    with store.open(writes=True) as ipfs:
         pins = ipfs.pin_add(cid, recursive=recursive)
     _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"pinned {p}" for p in pins))
 
 
-@pin_app.command("rm")
+@grouped_command(pin_app, "rm")
 def pin_rm(
+    store: _Store,
     cid: Annotated[str, typer.Argument(help="The pinned CID.")],
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Unpin content (it stays until `ipfs gc`)."""
-    with _open(api, repo, writes=True) as ipfs:
+    with store.open(writes=True) as ipfs:
         pins = ipfs.pin_rm(cid)
     _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"unpinned {p}" for p in pins))
 
 
-@pin_app.command("ls")
+@grouped_command(pin_app, "ls")
 def pin_ls(
+    store: _Store,
     cid: Annotated[str | None, typer.Argument(help="Only this CID.")] = None,
     type: Annotated[str, typer.Option("--type", help="all, recursive, direct or indirect.")] = "all",
-    api: ApiOption = None,
-    repo: RepoOption = None,
-    json: JsonOption = False,
 ) -> None:
     """List pins."""
     if type not in ("all", "recursive", "direct", "indirect"):
         raise typer.BadParameter(f"{type!r} is not one of all, recursive, direct, indirect", param_hint="--type")
-    with _open(api, repo) as ipfs:
+    with store.open() as ipfs:
         pins = ipfs.pin_ls(cid, type=type)  # type: ignore[arg-type]
     rows = {str(key): kind for key, kind in sorted(pins.items(), key=lambda item: str(item[0]))}
     _output.emit({"pins": rows}, "\n".join(f"{key} {kind}" for key, kind in rows.items()))
 
 
-@app.command()
-def gc(api: ApiOption = None, repo: RepoOption = None, json: JsonOption = False) -> None:
+@grouped_command(app)
+def gc(store: _Store) -> None:
     """Delete every block that no pin keeps."""
-    with _open(api, repo, writes=True) as ipfs:
+    with store.open(writes=True) as ipfs:
         removed = ipfs.repo_gc()
     _output.emit({"removed": [str(c) for c in removed]}, "\n".join(f"removed {c}" for c in removed))
 
