@@ -13,6 +13,8 @@ from fluence_dao.cli._groups import grouped_command
 
 Level = Annotated[int, typer.Option("--level", min=0, help="How deep.")]
 Where = Annotated[str | None, typer.Option("--where", help="Which place.")]
+Thing = Annotated[str, typer.Argument(help="What to look at.")]
+Close = Annotated[bool, typer.Option("--close", help="From near.")]
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,7 @@ def _app(seen: list[tuple[_Place, str, bool]]) -> typer.Typer:
     app = typer.Typer()
 
     @grouped_command(app, "look")
-    def look(
-        place: _Place,
-        thing: Annotated[str, typer.Argument(help="What to look at.")],
-        close: Annotated[bool, typer.Option("--close", help="From near.")] = False,
-    ) -> None:
+    def look(place: _Place, thing: Thing, close: Close = False) -> None:
         """Look at THING."""
         seen.append((place, thing, close))
 
