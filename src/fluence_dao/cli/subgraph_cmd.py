@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluence_dao.cli import _output, _paths
 from fluence_dao.cli._options import JsonOption, StateDirOption
+
+if TYPE_CHECKING:
+    from fluence_dao.config import Settings
+    from fluence_dao.subgraph import Indexer
 
 app = typer.Typer(help="Subgraphs built by graph-cli, indexed and served on 127.0.0.1.", no_args_is_help=True)
 
@@ -68,13 +72,13 @@ def _start_blocks(values: list[str] | None) -> dict[str, int]:
     return out
 
 
-def _settings(state_dir: Path | None) -> Any:
+def _settings(state_dir: Path | None) -> Settings:
     from fluence_dao.config import load_settings
 
     return load_settings({"state_dir": state_dir})
 
 
-def _db_path(directory: Path, db: Path | None, settings: Any) -> Path:
+def _db_path(directory: Path, db: Path | None, settings: Settings) -> Path:
     """--db, else the database the devnet's subgraph server uses when DIRECTORY is the devnet's subgraph, else
     <state dir>/subgraph/<dir name>.sqlite."""
     if db is not None:
@@ -103,14 +107,13 @@ def _indexer(
     directory: Path,
     db: Path | None,
     rpc_url: str | None,
-    address: Any,
-    start_block: Any,
+    address: list[str] | None,
+    start_block: list[str] | None,
     reorg_depth: int,
     state_dir: Path | None,
-) -> Any:
+) -> Indexer:
     from fluence_dao.eth import read_deployment
-    from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store
-    from fluence_dao.subgraph._manifest import load_manifest
+    from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store, load_manifest
 
     addresses = _addresses(address)
     starts = _start_blocks(start_block)

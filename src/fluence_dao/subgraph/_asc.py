@@ -16,10 +16,11 @@ import codecs
 import functools
 import json
 import struct
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from fluence_dao.subgraph._numbers import BigDecimal, bigint_from_le, bigint_to_le
+from fluence_dao.util.json_types import JsonValue
 
 HEADER_SIZE = 20
 _MIN_ARENA = 10_000
@@ -478,7 +479,7 @@ class AscHeap:
         return self.new_enum(IDX_ETHEREUM_VALUE, kind, payload)
 
     # -- JSON values --------------------------------------------------------------------------------------
-    def new_json_value(self, value: Any, raw_number: str | None = None) -> int:
+    def new_json_value(self, value: JsonValue, raw_number: str | None = None) -> int:
         if value is None:
             return self.new_enum(IDX_JSON_VALUE, JV_NULL, 0)
         if isinstance(value, bool):
@@ -490,6 +491,8 @@ class AscHeap:
         if isinstance(value, list):
             items = [self.new_json_value(x) for x in value]
             return self.new_enum(IDX_JSON_VALUE, JV_ARRAY, self.new_array_ptrs(IDX_ARRAY_JSON_VALUE, items))
+        if not isinstance(value, Mapping):
+            raise TypeError(f"not a JSON value: {type(value).__name__}")
         entries = [
             self._new_fixed(IDX_TYPED_MAP_ENTRY_STRING_JSON_VALUE, _II, self.new_string(k), self.new_json_value(v))
             for k, v in value.items()

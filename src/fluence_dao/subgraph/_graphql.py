@@ -152,15 +152,16 @@ def _parse_input(base: str, value: object) -> object:
 @dataclass
 class _Request:
     store: Store
-    cache: dict[tuple[str, int | None], list[Entity]]
+    max_entities: int
+    cache: dict[tuple[str, int | None], list[Entity]] = field(default_factory=dict)
     indexes: dict[tuple[str, str], dict[str, list[Entity]]] = field(default_factory=dict)
-    returned: int = 0  # entities handed out so far, against MAX_ENTITIES
+    returned: int = 0  # entities handed out so far, against max_entities
 
     def hand_out(self, count: int) -> None:
         self.returned += count
-        if self.returned > MAX_ENTITIES:
+        if self.returned > self.max_entities:
             raise QueryError(
-                f"the query returns more than {MAX_ENTITIES} entities in all: lower `first` on nested collections"
+                f"the query returns more than {self.max_entities} entities in all: lower `first` on nested collections"
             )
 
     def all(self, entity: str, block: int | None) -> list[Entity]:
@@ -327,8 +328,10 @@ class SubgraphSchema:
         store: Store,
         meta: Callable[[], SubgraphMeta],
         block_hash: Callable[[int], str | None] | None = None,
+        max_entities: int = MAX_ENTITIES,
     ) -> None:
         self.entities = schema
+        self.max_entities = max_entities  # what one query may return in all
         self.store = store
         self._meta = meta
         self._block_hash = block_hash  # for `_meta(block:)` at blocks the store kept no hash for
@@ -338,7 +341,7 @@ class SubgraphSchema:
     def execute(self, query: str, variables: JsonObject | None = None, operation: str | None = None) -> JsonObject:
         from graphql import GraphQLError, graphql_sync, parse
 
-        request = _Request(self.store, {})
+        request = _Request(self.store, self.max_entities)
         try:
             depth = _depth(parse(query, no_location=True))
         except GraphQLError as err:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
-from fluence_dao.errors import SubgraphError
+from fluence_dao.errors import FluenceDaoError, SubgraphError
 from fluence_dao.marine.core import StoreLimits
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._abi_types import AbiType, AbiValue, decode_elementary, eth_value_from_python
@@ -437,15 +437,8 @@ class Indexer:
         while not stop.is_set():
             try:
                 self.sync()
-            except SubgraphError as err:
+            except FluenceDaoError as err:  # keep serving queries; anything else is a bug and ends the thread
                 log.error("indexing pass failed: %s", err.message)
-            except Exception as err:  # keep serving queries; the error is logged with its type
-                from fluence_dao.errors import FluenceDaoError
-
-                if isinstance(err, FluenceDaoError):
-                    log.error("indexing pass failed: %s", err.message)
-                else:
-                    raise
             stop.wait(self.config.poll_interval_s)
 
 

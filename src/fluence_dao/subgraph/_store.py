@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict, cast
 
 from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph._asc import (
@@ -30,7 +30,7 @@ from fluence_dao.subgraph._asc import (
     StoreValue,
 )
 from fluence_dao.subgraph._numbers import BigDecimal
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, JsonValue
 
 Entity = dict[str, StoreValue]
 
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def encode_value(value: StoreValue) -> Any:
+def encode_value(value: StoreValue) -> JsonValue:
+    """A StoreValue in the store's JSON form: [kind, payload] (big numbers as strings, bytes as 0x-hex)."""
     kind, v = value
     if kind == SV_BIGINT:
         return [kind, str(v)]
@@ -62,15 +63,19 @@ def encode_value(value: StoreValue) -> Any:
     return [kind, v]
 
 
-def decode_value(raw: Any) -> StoreValue:
-    kind, v = raw
+def decode_value(raw: JsonValue) -> StoreValue:
+    """`encode_value`'s JSON form back as a StoreValue."""
+    kind = raw[0] if isinstance(raw, list) and len(raw) == 2 else None
+    if not isinstance(kind, int) or not isinstance(raw, list):
+        raise SubgraphError(f"not a stored value ([kind, payload]): {raw!r}")
+    v = raw[1]
     if kind == SV_BIGINT:
-        return kind, int(v)
-    if kind == SV_BIGDECIMAL:
-        return kind, BigDecimal(int(v[0]), int(v[1]))
+        return kind, int(str(v))
+    if kind == SV_BIGDECIMAL and isinstance(v, list):
+        return kind, BigDecimal(int(str(v[0])), int(str(v[1])))
     if kind == SV_BYTES:
-        return kind, bytes.fromhex(v[2:])
-    if kind == SV_ARRAY:
+        return kind, bytes.fromhex(str(v)[2:])
+    if kind == SV_ARRAY and isinstance(v, list):
         return kind, [decode_value(x) for x in v]
     return kind, v
 
@@ -96,6 +101,12 @@ class BlockPtr:
     number: int
     hash: str
     timestamp: int | None = None
+
+
+class _StoredCursor(TypedDict):
+    number: int
+    hash: str
+    timestamp: NotRequired[int | None]
 
 
 class Store:
@@ -127,17 +138,17 @@ class Store:
             self._db.close()
 
     # -- meta ---------------------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> Any:
+    def get_meta(self, key: str) -> JsonValue:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def set_meta(self, key: str, value: Any) -> None:
+    def set_meta(self, key: str, value: JsonValue) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     def cursor(self) -> BlockPtr | None:
-        raw = self.get_meta("cursor")
+        raw = cast("_StoredCursor | None", self.get_meta("cursor"))  # written by this class only
         return BlockPtr(raw["number"], raw["hash"], raw.get("timestamp")) if raw else None
 
     def error(self) -> JsonObject | None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fluence_dao.subgraph import _asc as A
+from fluence_dao.subgraph import asc as A
 
 #: A module whose only export is a bump allocator over its memory: an AscHeap without a mapping's wasm.
 BUMP = """

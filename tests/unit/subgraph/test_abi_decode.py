@@ -7,7 +7,7 @@ import random
 import eth_abi.abi as eth_abi
 import pytest
 
-from fluence_dao.subgraph._abi_types import decode_elementary, parse_type
+from fluence_dao.subgraph import decode_elementary, parse_type
 
 TYPES = ["uint8", "uint256", "int16", "int256", "address", "bool", "bytes4", "bytes32", "string", "bytes"]
 

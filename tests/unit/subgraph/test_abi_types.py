@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from eth_hash.auto import keccak
 
-from fluence_dao.subgraph._abi_types import abi_json_type, parse_call_signature, parse_manifest_event, parse_type
+from fluence_dao.subgraph import abi_json_type, parse_call_signature, parse_manifest_event, parse_type
 
 ERC20_TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # well-known
 

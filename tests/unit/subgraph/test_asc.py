@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from fluence_dao.subgraph import _asc as A
-from fluence_dao.subgraph._numbers import BigDecimal
+from fluence_dao.subgraph import BigDecimal
+from fluence_dao.subgraph import asc as A
 
 
 @pytest.fixture

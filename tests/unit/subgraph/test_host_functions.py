@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from fluence_dao.subgraph import Store
-from fluence_dao.subgraph import _asc as A
-from fluence_dao.subgraph._host import HostContext, HostFailure, bind, host_functions
-from fluence_dao.subgraph._manifest import EntitySchema, Mapping
-from fluence_dao.subgraph._numbers import BigDecimal
+from fluence_dao.subgraph import (
+    BigDecimal,
+    EntitySchema,
+    HostContext,
+    HostFailure,
+    Mapping,
+    Store,
+    bind,
+    host_functions,
+)
+from fluence_dao.subgraph import asc as A
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fluence_dao.subgraph._numbers import BigDecimal, bigint_from_le, bigint_to_le
+from fluence_dao.subgraph import BigDecimal, bigint_from_le, bigint_to_le
 
 CTX34 = Context(prec=34, rounding=ROUND_HALF_UP)
 EXACT = Context(prec=400)

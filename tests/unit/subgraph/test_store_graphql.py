@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from fluence_dao.subgraph import BlockPtr, Store
-from fluence_dao.subgraph import _asc as A
-from fluence_dao.subgraph._graphql import SubgraphSchema, plural
-from fluence_dao.subgraph._manifest import load_schema
-from fluence_dao.subgraph._numbers import BigDecimal
-from fluence_dao.subgraph._store import DynamicDataSource
+from fluence_dao.subgraph import (
+    MAX_DEPTH,
+    BigDecimal,
+    BlockPtr,
+    DynamicDataSource,
+    Store,
+    SubgraphMeta,
+    SubgraphSchema,
+    load_schema,
+    plural,
+)
+from fluence_dao.subgraph import asc as A
 
 SCHEMA = """
 enum Kind { A B }
@@ -84,15 +90,19 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def api(store: Store, tmp_path: Path) -> SubgraphSchema:
+    return _schema(store, tmp_path)
+
+
+def _schema(store: Store, tmp_path: Path, **options: int) -> SubgraphSchema:
     path = tmp_path / "schema.graphql"
     path.write_text(SCHEMA)
 
-    def meta() -> dict[str, Any]:
+    def meta() -> SubgraphMeta:
         cursor = store.cursor()
         assert cursor is not None
         return {"deployment": "QmTest", "block": {"number": cursor.number, "hash": cursor.hash}, "has_errors": False}
 
-    return SubgraphSchema(load_schema(path), store, meta)
+    return SubgraphSchema(load_schema(path), store, meta, **options)
 
 
 def data(api: SubgraphSchema, query: str) -> Any:
@@ -218,15 +228,9 @@ def test_errors_have_the_graph_shape(api: SubgraphSchema) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [
-        ("Proposal", "proposals"),
-        ("Referendum", "referendums"),
-        ("Delegate", "delegates"),
-        ("Address", "addresses"),
-        ("Entry", "entries"),
-        ("Day", "days"),
-        ("Medium", "media"),
-    ],
+    # the plain rule (lower camel case + "s"), then the inflector's special endings: -es, consonant + y, -ium/-tum
+    [(n, n[0].lower() + n[1:] + "s") for n in ("Proposal", "Referendum", "Delegate", "Day", "TokenHolder")]
+    + [("Address", "addresses"), ("Entry", "entries"), ("Medium", "media"), ("Datum", "data")],
 )
 def test_plural(name: str, expected: str) -> None:
     assert plural(name) == expected
@@ -246,8 +250,6 @@ def test_referencing_scalar_and_list_fields(store: Store) -> None:
 
 def test_deep_queries_are_refused_before_they_run(api: SubgraphSchema) -> None:
     """Anyone on the machine may query the GraphQL endpoint: nesting is bounded (graph-node: GRAPH_GRAPHQL_MAX_DEPTH)."""
-    from fluence_dao.subgraph._graphql import MAX_DEPTH
-
     nested = "author { proposals { " * 9 + "id" + " } }" * 9
     reply = api.execute("{ proposals { " + nested + " } }")
     assert reply["errors"][0]["message"] == f"the query nests selections more than {MAX_DEPTH} levels deep"
@@ -256,11 +258,9 @@ def test_deep_queries_are_refused_before_they_run(api: SubgraphSchema) -> None:
     assert "errors" not in api.execute("{ proposals { " + "author { proposals { " * 7 + "id" + " } }" * 7 + " } }")
 
 
-def test_entities_one_query_returns_are_bounded(api: SubgraphSchema, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entities_one_query_returns_are_bounded(store: Store, tmp_path: Path) -> None:
     """Nested collections multiply (first x first x ...): the total a query hands out is capped."""
-    import fluence_dao.subgraph._graphql as graphql_module
-
-    monkeypatch.setattr(graphql_module, "MAX_ENTITIES", 5)
+    api = _schema(store, tmp_path, max_entities=5)
     reply = api.execute("{ proposals { id votes { id } author { proposals { id } } } }")
     assert "more than 5 entities" in reply["errors"][0]["message"]
     assert data(api, "{ proposals(first: 2) { id } }") == {"proposals": [{"id": "1"}, {"id": "2"}]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fluence_dao.subgraph._asc import AscHeap
 from fluence_dao.subgraph._manifest import EntitySchema, Mapping
@@ -13,6 +14,24 @@ from fluence_dao.util.json_types import JsonObject
 
 #: A host function: called by wasmtime with the guest's numbers, returns a number or None.
 HostFunction = Callable[..., int | float | None]
+
+
+_T = TypeVar("_T")
+
+
+def binary_op(
+    ctx: HostContext,
+    read: Callable[[AscHeap, int], _T],
+    new: Callable[[AscHeap, _T], int],
+    fn: Callable[[_T, _T], _T],
+) -> HostFunction:
+    """A host function `(x, y) -> fn(x, y)` over two guest objects read by `read`, its result written by `new`."""
+
+    def op(x: int, y: int) -> int:
+        h = ctx.h
+        return new(h, fn(read(h, x), read(h, y)))
+
+    return op
 
 
 class HostFailure(Exception):

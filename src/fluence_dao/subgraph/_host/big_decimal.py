@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fluence_dao.subgraph._host._context import HostContext, HostFunction
+from fluence_dao.subgraph._asc import AscHeap
+from fluence_dao.subgraph._host._context import HostContext, HostFunction, binary_op
 from fluence_dao.subgraph._numbers import BigDecimal
+
+
+def divide(a: BigDecimal, b: BigDecimal) -> BigDecimal:
+    """`a / b`; division by zero fails with graph-node's message."""
+    if b.digits == 0:
+        raise ValueError(f"attempted to divide BigDecimal `{a}` by zero")
+    return a / b
 
 
 def functions(ctx: HostContext) -> dict[str, HostFunction]:
     def binop(fn: Callable[[BigDecimal, BigDecimal], BigDecimal]) -> HostFunction:
-        def op(x: int, y: int) -> int:
-            h = ctx.h
-            return h.new_bigdecimal(fn(h.read_bigdecimal(x), h.read_bigdecimal(y)))
-
-        return op
+        return binary_op(ctx, AscHeap.read_bigdecimal, AscHeap.new_bigdecimal, fn)
 
     def to_string(p: int) -> int:
         h = ctx.h
@@ -28,13 +32,6 @@ def functions(ctx: HostContext) -> dict[str, HostFunction]:
         except ValueError:
             raise ValueError(f"string  is not a BigDecimal: '{text}'") from None
 
-    def divided_by(x: int, y: int) -> int:
-        h = ctx.h
-        a, b = h.read_bigdecimal(x), h.read_bigdecimal(y)
-        if b.digits == 0:
-            raise ValueError(f"attempted to divide BigDecimal `{a}` by zero")
-        return h.new_bigdecimal(a / b)
-
     def equals(x: int, y: int) -> int:
         h = ctx.h
         return 1 if h.read_bigdecimal(x) == h.read_bigdecimal(y) else 0
@@ -45,6 +42,6 @@ def functions(ctx: HostContext) -> dict[str, HostFunction]:
         "bigDecimal.plus": binop(lambda x, y: x + y),
         "bigDecimal.minus": binop(lambda x, y: x - y),
         "bigDecimal.times": binop(lambda x, y: x * y),
-        "bigDecimal.dividedBy": divided_by,
+        "bigDecimal.dividedBy": binop(divide),
         "bigDecimal.equals": equals,
     }

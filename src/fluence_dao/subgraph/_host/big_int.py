@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fluence_dao.subgraph._host._context import HostContext, HostFunction
+from fluence_dao.subgraph._asc import AscHeap
+from fluence_dao.subgraph._host._context import HostContext, HostFunction, binary_op
+from fluence_dao.subgraph._host.big_decimal import divide
 from fluence_dao.subgraph._numbers import BigDecimal
 
 
@@ -25,11 +27,7 @@ def tmod(x: int, y: int) -> int:
 
 def functions(ctx: HostContext) -> dict[str, HostFunction]:
     def binop(fn: Callable[[int, int], int]) -> HostFunction:
-        def op(x: int, y: int) -> int:
-            h = ctx.h
-            return h.new_bigint(fn(h.read_bigint(x), h.read_bigint(y)))
-
-        return op
+        return binary_op(ctx, AscHeap.read_bigint, AscHeap.new_bigint, fn)
 
     def plus(x: int, y: int) -> int:  # the most called one: no indirection
         h = ctx.h
@@ -57,10 +55,7 @@ def functions(ctx: HostContext) -> dict[str, HostFunction]:
 
     def divided_by_decimal(x: int, y: int) -> int:
         h = ctx.h
-        a, b = BigDecimal.from_int(h.read_bigint(x)), h.read_bigdecimal(y)
-        if b.digits == 0:
-            raise ValueError(f"attempted to divide BigDecimal `{a}` by zero")
-        return h.new_bigdecimal(a / b)
+        return h.new_bigdecimal(divide(BigDecimal.from_int(h.read_bigint(x)), h.read_bigdecimal(y)))
 
     return {
         "bigInt.plus": plus,

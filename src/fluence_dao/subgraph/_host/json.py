@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json as _json
-from typing import Any
 
 from fluence_dao.subgraph import _asc as A
 from fluence_dao.subgraph._asc import AscHeap
 from fluence_dao.subgraph._host._context import HostContext, HostFunction
+from fluence_dao.util.json_types import JsonValue
 
 
 class _RawNumber(str):
     """A JSON number kept as its source text (graph-ts JSONValue numbers are strings)."""
 
 
-def new_json(h: AscHeap, value: Any) -> int:
+def new_json(h: AscHeap, value: JsonValue) -> int:
     """A parsed JSON value (numbers as _RawNumber) as a JSONValue in the guest."""
     if isinstance(value, _RawNumber):
         return h.new_enum(A.IDX_JSON_VALUE, A.JV_NUMBER, h.new_string(str(value)))
@@ -32,8 +32,9 @@ def new_json(h: AscHeap, value: Any) -> int:
 
 
 def functions(ctx: HostContext) -> dict[str, HostFunction]:
-    def parse(p: int) -> Any:
-        return _json.loads(ctx.h.read_bytes(p), parse_int=_RawNumber, parse_float=_RawNumber)
+    def parse(p: int) -> JsonValue:
+        value: JsonValue = _json.loads(ctx.h.read_bytes(p), parse_int=_RawNumber, parse_float=_RawNumber)
+        return value
 
     def from_bytes(p: int) -> int:
         return new_json(ctx.h, parse(p))
