@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fluence_dao.cli.flows_cmd import _status_text
+from fluence_dao.cli.flows_cmd import status_text
 from fluence_dao.flows.status import (
     ChainStatus,
     IntervalStatus,
@@ -16,10 +16,10 @@ from fluence_dao.flows.status import (
     SignerStatus,
     Status,
     UnreadInterval,
-    _interval,
-    _notes,
     check,
+    interval_status,
     local_time,
+    notes_for,
     problems,
     quantity,
 )
@@ -57,13 +57,13 @@ def _status(intervals: list[IntervalStatus], **signer: Any) -> Status:
     peer = PeerStatus(reachable=True, peer_id="12D3KooW")
     chain = ChainStatus(reachable=True, rpc_url="http://127.0.0.1:8545")
     result = Status(peer, chain, SignerStatus("alpha.example.eth", **signer), {}, scripts=list(intervals))
-    result.notes = _notes(result)
+    result.notes = notes_for(result)
     return result
 
 
 def test_runs_read_as_people_read_them() -> None:
     runs = [_peer_run(0, SENT), _peer_run(1, None, skipped=2), _peer_run(3, CAUGHT), _peer_run(4, CAUGHT)]
-    interval = _interval("script", _info(runs=3, ok=1, failed=2, skipped=2), runs, 5)
+    interval = interval_status("script", _info(runs=3, ok=1, failed=2, skipped=2), runs, 5)
     assert interval.args["record_key"] == "notice" and interval.every_s == 1.0
     sent, skipped, failed = interval.runs[0], interval.runs[1], interval.runs[-1]
     assert (sent.nonce, sent.block_number, sent.tx_hash, sent.ok) == (31, 42, "0xab", True)
@@ -72,7 +72,7 @@ def test_runs_read_as_people_read_them() -> None:
     assert (failed.outcome, failed.ok, failed.step) == ("failed", False, "pending nonce")
     assert failed.error == "pending nonce: refused"  # AquaVM's wrapper taken off
     assert interval.failed_in_a_row == 2 and interval.last_finished == ["ok", "failed", "failed"]
-    text = _status_text(_status([interval]))
+    text = status_text(_status([interval]))
     assert "nonce 31  block 42" in text and "0x1f" not in text and "0x2a" not in text
     assert "skipped 2 runs: the previous run was still going" in text
     assert "FAILED at 'pending nonce': refused" in text
@@ -82,15 +82,15 @@ def test_runs_read_as_people_read_them() -> None:
 def test_aggregate_runs_show_their_root_not_tx_none() -> None:
     outcome = {"success": True, "error": "", "root": "bafyroot", "cursor": "0x10", "tx_hashes": ["0x1", "0x2"]}
     empty = {"success": True, "error": "", "root": "bafyroot", "cursor": "0x10", "tx_hashes": []}
-    interval = _interval("script", _info(runs=2, ok=2), [_peer_run(0, outcome), _peer_run(1, empty)], 5)
-    text = _status_text(_status([interval]))
+    interval = interval_status("script", _info(runs=2, ok=2), [_peer_run(0, outcome), _peer_run(1, empty)], 5)
+    text = status_text(_status([interval]))
     assert "None" not in text
     assert "tx 0x2" in text and "root bafyroot" in text and "cursor 16" in text and "2 transactions" in text
 
 
 def test_check_fails_on_the_last_n_runs_failing_and_on_a_gone_key() -> None:
-    failing = _interval("script", _info(), [_peer_run(0, SENT), *(_peer_run(k, CAUGHT) for k in (1, 2, 3))], 5)
-    recovering = _interval("script", _info(), [_peer_run(0, CAUGHT), _peer_run(1, CAUGHT), _peer_run(2, SENT)], 5)
+    failing = interval_status("script", _info(), [_peer_run(0, SENT), *(_peer_run(k, CAUGHT) for k in (1, 2, 3))], 5)
+    recovering = interval_status("script", _info(), [_peer_run(0, CAUGHT), _peer_run(1, CAUGHT), _peer_run(2, SENT)], 5)
     assert problems(_status([failing]), last=3) == ["the last 3 runs of script s1 failed"]
     assert problems(_status([failing]), last=4) == []
     assert problems(_status([recovering]), last=2) == []
@@ -99,7 +99,7 @@ def test_check_fails_on_the_last_n_runs_failing_and_on_a_gone_key() -> None:
     assert problems(gone) == ["the signer's key is gone (no signer service on the peer)"]
     assert any("deploy-signer --replace" in note and "start-interval" in note for note in gone.notes)
     down = Status(PeerStatus(False), ChainStatus(False, error="refused"), SignerStatus("n"), {})
-    down.notes = _notes(down)
+    down.notes = notes_for(down)
     assert problems(down) == ["the peer is not reachable"]
     assert any("devnet up" in note for note in down.notes) and any("chain does not answer" in n for n in down.notes)
 
@@ -111,7 +111,7 @@ def test_helpers() -> None:
 
 def test_the_json_document_has_a_key_only_for_what_was_read() -> None:
     """`--json` is `to_json(status)`: the keys and values `status` always wrote (a fact not read has no key)."""
-    sent = _interval("script", _info(runs=1, ok=1), [_peer_run(0, SENT)], 5)
+    sent = interval_status("script", _info(runs=1, ok=1), [_peer_run(0, SENT)], 5)
     result = _status([sent], address="0xsigner", balance_wei=10**18, controls_name=True, owner="0xsigner")
     verdict = check(result, last=3)
     document = to_json(result)
@@ -144,6 +144,6 @@ def test_the_json_document_has_a_key_only_for_what_was_read() -> None:
 def test_an_unread_spell_is_shown_and_not_counted_as_failing() -> None:
     result = _status([])
     result.spells = [UnreadInterval("sp1", "spell", "no such spell")]
-    result.notes = _notes(result)
-    assert "spell     sp1  ERROR no such spell" in _status_text(result)
+    result.notes = notes_for(result)
+    assert "spell     sp1  ERROR no such spell" in status_text(result)
     assert problems(result) == []

@@ -203,14 +203,15 @@ def status(
     with _output.status("reading the peer and the chain"):
         result = run(context, session, runs_shown=runs)
     found = verdict(result, last=last).problems
-    _output.emit(to_json(result), _status_text(result))
+    _output.emit(to_json(result), status_text(result))
     if check and found:
         for problem in found:
             _output.info(f"check failed: {problem}")
         raise typer.Exit(1)
 
 
-def _status_text(status: Status) -> str:
+def status_text(status: Status) -> str:
+    """`status` as people read it (what `fluence-dao status` prints without --json)."""
     peer, chain = status.peer, status.chain
     lines = [
         f"peer      {peer.peer_id or 'not reachable'}"

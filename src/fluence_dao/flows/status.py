@@ -267,7 +267,7 @@ def status(context: FlowContext, session: PeerSession | None, *, runs_shown: int
 
     chain, records, signer = _chain(context, session, [*scripts, *spells])
     result = Status(peer, chain, signer, records, scripts, spells)
-    result.notes = _notes(result)
+    result.notes = notes_for(result)
     return result
 
 
@@ -289,7 +289,7 @@ def _script(session: PeerSession, info: PeerIntervalInfo, runs_shown: int) -> In
         runs = session.call("deploy.aqua", "script_runs", [info["id"]])
     except FluenceDaoError:  # removed between list and runs
         runs = []
-    return _interval("script", info, runs, runs_shown)
+    return interval_status("script", info, runs, runs_shown)
 
 
 def _spell(session: PeerSession, spell_id: str, runs_shown: int) -> Interval:
@@ -298,10 +298,11 @@ def _spell(session: PeerSession, spell_id: str, runs_shown: int) -> Interval:
         runs: list[PeerRun] = session.call("spell.aqua", "spell_runs", [spell_id])
     except FluenceDaoError as err:  # removed meanwhile, or a peer without run history for spells
         return UnreadInterval(spell_id, "spell", err.message)
-    return _interval("spell", info, runs, runs_shown)
+    return interval_status("spell", info, runs, runs_shown)
 
 
-def _interval(kind: str, info: PeerIntervalInfo, runs: list[PeerRun], runs_shown: int) -> IntervalStatus:
+def interval_status(kind: str, info: PeerIntervalInfo, runs: list[PeerRun], runs_shown: int) -> IntervalStatus:
+    """An interval as status shows it, from the peer's info and runs (the latest `runs_shown` runs kept)."""
     try:
         args = json.loads(info.get("args_json") or "{}")
     except ValueError:
@@ -437,7 +438,8 @@ def _written_record(ens: EnsClient, name: str, key: str) -> str:
 # ---- what it means ----------------------------------------------------------------------------------------------
 
 
-def _notes(status: Status) -> list[str]:
+def notes_for(status: Status) -> list[str]:
+    """What is wrong, in plain words, and which command restores service."""
     notes = []
     peer, chain, signer = status.peer, status.chain, status.signer
     if not peer.reachable:
