@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol, runtime_checkable
+from typing import BinaryIO, Literal, Protocol, Self, runtime_checkable
 
 from fluence_dao.errors import IpfsError
 from fluence_dao.ipfs._cid import Cid
@@ -142,3 +142,9 @@ class Ipfs(Protocol):
     def version(self) -> JsonObject: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -153,12 +153,6 @@ class KuboClient(Ipfs):
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> KuboClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- transport ------------------------------------------------------------------------------------
     def _fail(self, endpoint: str, message: str, status: int | None = None, cause: str | None = None) -> IpfsError:
         cls = _error_class(message) if status == 500 else KuboRpcError

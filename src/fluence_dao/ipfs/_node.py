@@ -58,12 +58,6 @@ class LocalIpfs(Ipfs):
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> LocalIpfs:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- UnixFS ---------------------------------------------------------------------------------------
     def _add_bytes(self, data: bytes, name: str, options: AddOptions) -> AddedEntry:
         # raw leaves are written straight from `data`
