@@ -15,7 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fluence_dao.ipfs._api import AddedEntry, AddOptions, BlockStat, Ipfs, PinFilter, PinKind
+from fluence_dao.ipfs._api import (
+    AddedEntry,
+    AddOptions,
+    BlockStat,
+    FileAddFlags,
+    Ipfs,
+    PathAddFlags,
+    PinFilter,
+    PinKind,
+)
 from fluence_dao.ipfs._auth import (
     api_token_for,
     api_token_path,
@@ -88,6 +97,7 @@ __all__ = [
     "BlockStat",
     "BlockStore",
     "Cid",
+    "FileAddFlags",
     "ImportOptions",
     "ImportedNode",
     "Ipfs",
@@ -97,6 +107,7 @@ __all__ = [
     "LocalIpfs",
     "PBLink",
     "PBNode",
+    "PathAddFlags",
     "PinFilter",
     "PinKind",
     "UnixFSData",

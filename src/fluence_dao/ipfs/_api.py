@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol, Self, runtime_checkable
+from typing import BinaryIO, Literal, Protocol, Self, TypedDict, Unpack, runtime_checkable
 
 from fluence_dao.errors import IpfsError
 from fluence_dao.ipfs._cid import Cid
@@ -45,10 +45,24 @@ class BlockStat:
         return {"cid": str(self.cid), "size": self.size}
 
 
+class FileAddFlags(TypedDict, total=False):
+    """The `ipfs add` flags of a file: CID version, raw leaves (None: Kubo's default for the version), pin the
+    root. Defaults: `AddOptions`."""
+
+    cid_version: int
+    raw_leaves: bool | None
+    pin: bool
+
+
+class PathAddFlags(FileAddFlags, total=False):
+    """`FileAddFlags` and, for a directory, whether to include hidden files."""
+
+    hidden: bool
+
+
 @dataclass(frozen=True, slots=True)
 class AddOptions:
-    """The `ipfs add` flags every backend gets: CID version, raw leaves (None: Kubo's default for the
-    version), pin the root, and include hidden files of a directory."""
+    """The `ipfs add` flags as every backend gets them, with their defaults (see `PathAddFlags`)."""
 
     cid_version: int = 0
     raw_leaves: bool | None = None
@@ -60,38 +74,27 @@ class AddOptions:
 class Ipfs(Protocol):
     """What fluence-dao needs from IPFS. Paths are `<cid>[/seg...]`, optionally prefixed by `/ipfs/`."""
 
-    def add_bytes(
-        self, data: bytes, *, name: str = "", cid_version: int = 0, raw_leaves: bool | None = None, pin: bool = True
-    ) -> AddedEntry:
-        return self._add_bytes(data, name, AddOptions(cid_version, raw_leaves, pin))
+    def add_bytes(self, data: bytes, *, name: str = "", **flags: Unpack[FileAddFlags]) -> AddedEntry:
+        return self._add_bytes(data, name, AddOptions(**flags))
 
     def add_stream(
         self,
         stream: BinaryIO,
         *,
         name: str = "",
-        cid_version: int = 0,
-        raw_leaves: bool | None = None,
-        pin: bool = True,
         progress: ProgressCallback | None = None,
+        **flags: Unpack[FileAddFlags],
     ) -> AddedEntry:
-        return self._add_stream(stream, name, AddOptions(cid_version, raw_leaves, pin), progress)
+        return self._add_stream(stream, name, AddOptions(**flags), progress)
 
     def add_path(
-        self,
-        path: Path,
-        *,
-        cid_version: int = 0,
-        raw_leaves: bool | None = None,
-        pin: bool = True,
-        hidden: bool = False,
-        progress: ProgressCallback | None = None,
+        self, path: Path, *, progress: ProgressCallback | None = None, **flags: Unpack[PathAddFlags]
     ) -> list[AddedEntry]:
         """A file or a directory tree; entries children first, the root last (named after `path`)."""
         path = Path(path)
         if not path.exists() and not path.is_symlink():
             raise IpfsError(f"cannot add {path}: no such file or directory", path=str(path))
-        return self._add_path(path, AddOptions(cid_version, raw_leaves, pin, hidden), progress)
+        return self._add_path(path, AddOptions(**flags), progress)
 
     def _add_bytes(self, data: bytes, name: str, options: AddOptions) -> AddedEntry:
         """`add_bytes`; a backend that can do better than streaming the bytes overrides it."""
