@@ -24,14 +24,7 @@ from fluence_dao.peer.builtins.srv import SrvService
 from fluence_dao.peer.builtins.stat import StatService
 from fluence_dao.peer.builtins.trust_graph import TrustGraphService
 from fluence_dao.peer.builtins.vault import VaultService
-from fluence_dao.peer.calls import (
-    JSON_NULL,
-    BuiltinError,
-    BuiltinHandler,
-    BuiltinService,
-    CallContext,
-    Deferred,
-)
+from fluence_dao.peer.calls import JSON_NULL, BuiltinError, BuiltinHandler, BuiltinService, CallContext, Deferred
 
 BUILTIN_CLASSES: tuple[type[BuiltinService], ...] = (
     ArrayService,

@@ -24,19 +24,23 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from fluence_dao.errors import FluenceDaoError
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.ipfs import Cid, ImportOptions, Ipfs, KuboClient, decode_dag_json, encode_dag_json, import_file
+from fluence_dao.peer.args import STR, U64, arg
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, export
 from fluence_dao.util.json_types import Args, JsonObject
-
-if TYPE_CHECKING:
-    from fluence_dao.ipfs import Cid, Ipfs
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_TIMEOUT_S = 60.0
+_Read = Callable[[CallContext, str, Ipfs], JsonObject]  # a read of `cid` from a node
+_MULTIADDRS = {  # setting -> what its getter's error calls it
+    "local_api_multiaddr": "local api",
+    "external_api_multiaddr": "external api",
+    "external_swarm_multiaddr": "external swarm",
+}
 
 
 def multiaddr_to_url(multiaddr: str) -> tuple[str, str]:
@@ -58,8 +62,6 @@ def verify_cid(data: bytes, expected: str) -> Cid:
     A CIDv0 is recomputed with Kubo's v0 defaults; a CIDv1 with raw leaves (Kubo's v1 default; a single chunk
     is then one raw block) and, failing that, with dag-pb leaves.
     """
-    from fluence_dao.ipfs import Cid, ImportOptions, import_file
-
     want = Cid.parse(expected)
     candidates: list[ImportOptions] = []
     if want.version == 0:
@@ -97,88 +99,66 @@ class AquaIpfsService(BuiltinService):
         self._connect = connect or _kubo_client
 
     def functions(self) -> dict[str, Function]:
-        return {
-            "get": self.get,
-            "get_from": self.get_from,
-            "cat": self.cat,
-            "cat_from": self.cat_from,
-            "dag_get": self.dag_get,
-            "dag_get_from": self.dag_get_from,
-            "put": self.put,
-            "dag_put": self.dag_put,
-            "connect": self.connect,
-            "get_local_api_multiaddr": lambda a, c: _addr(self.local_api_multiaddr, "local api"),
-            "get_external_api_multiaddr": lambda a, c: _addr(self.external_api_multiaddr, "external api"),
-            "get_external_swarm_multiaddr": lambda a, c: _addr(self.external_swarm_multiaddr, "external swarm"),
-            "set_local_api_multiaddr": self._setter("local_api_multiaddr"),
-            "set_external_api_multiaddr": self._setter("external_api_multiaddr"),
-            "set_external_swarm_multiaddr": self._setter("external_swarm_multiaddr"),
-            "set_timeout": self.set_timeout,
+        """The marked methods, each read from this node and `_from` another, a getter and a setter per multiaddr."""
+        table = super().functions()
+        reads = {
+            "get": ("path", self._get_into_vault),
+            "cat": ("contents", self._cat),
+            "dag_get": ("path", self._dag_get),
         }
+        for name, (field, read) in reads.items():  # field: the empty field of a failed result
+            table[name] = self._local_read(read)
+            table[f"{name}_from"] = self._remote_read(f"{name}_from", field, read)
+        for setting, what in _MULTIADDRS.items():
+            table[f"get_{setting}"] = self._getter(setting, what)
+            table[f"set_{setting}"] = self._setter(setting)
+        return table
 
     # ---- reads ------------------------------------------------------------------------------------------------
 
-    def get(self, args: Args, ctx: CallContext) -> JsonObject:
-        cid = arg(args, 0, "hash", str)
-        return self._get_into_vault(ctx, cid, self.ipfs)
+    def _local_read(self, read: _Read) -> Function:
+        return lambda args, ctx: read(ctx, arg(args, 0, "hash", STR), self.ipfs)
 
-    def get_from(self, args: Args, ctx: CallContext) -> JsonObject:
-        cid = arg(args, 0, "hash", str)
-        if (refused := _refuse_unprivileged(ctx, "get_from", "path")) is not None:
-            return refused
-        remote = self._remote(arg(args, 1, "external_multiaddr", str))
-        if isinstance(remote, dict):
-            return remote
-        return self._get_into_vault(ctx, cid, remote)
+    def _remote_read(self, function: str, field: str, read: _Read) -> Function:
+        """`<read>_from(hash, external_multiaddr)`: the same read from another node (host and management only)."""
 
-    def cat(self, args: Args, ctx: CallContext) -> JsonObject:
-        return self._cat(arg(args, 0, "hash", str), self.ipfs)
+        def read_from(args: Args, ctx: CallContext) -> JsonObject:
+            cid = arg(args, 0, "hash", STR)
+            if (refused := _refuse_unprivileged(ctx, function, field)) is not None:
+                return refused
+            remote = self._remote(arg(args, 1, "external_multiaddr", STR))
+            return remote if isinstance(remote, dict) else read(ctx, cid, remote)
 
-    def cat_from(self, args: Args, ctx: CallContext) -> JsonObject:
-        cid = arg(args, 0, "hash", str)
-        if (refused := _refuse_unprivileged(ctx, "cat_from", "contents")) is not None:
-            return refused
-        remote = self._remote(arg(args, 1, "external_multiaddr", str))
-        return remote if isinstance(remote, dict) else self._cat(cid, remote)
-
-    def dag_get(self, args: Args, ctx: CallContext) -> JsonObject:
-        return self._dag_get_into_vault(ctx, arg(args, 0, "hash", str), self.ipfs)
-
-    def dag_get_from(self, args: Args, ctx: CallContext) -> JsonObject:
-        cid = arg(args, 0, "hash", str)
-        if (refused := _refuse_unprivileged(ctx, "dag_get_from", "path")) is not None:
-            return refused
-        remote = self._remote(arg(args, 1, "external_multiaddr", str))
-        return remote if isinstance(remote, dict) else self._dag_get_into_vault(ctx, cid, remote)
+        return read_from
 
     # ---- writes -----------------------------------------------------------------------------------------------
 
+    @export()
     def put(self, args: Args, ctx: CallContext) -> JsonObject:
-        data = _vault_input(ctx, "put", arg(args, 0, "file_path", str))
+        return self._store(args, ctx, "put", lambda data: self.ipfs.add_bytes(data, cid_version=1, pin=True).cid)
+
+    @export()
+    def dag_put(self, args: Args, ctx: CallContext) -> JsonObject:
+        return self._store(
+            args, ctx, "dag_put", lambda raw: self.ipfs.dag_put(decode_dag_json(raw), store_codec="dag-cbor", pin=True)
+        )
+
+    def _store(self, args: Args, ctx: CallContext, function: str, store: Callable[[bytes], Cid]) -> JsonObject:
+        """`function(file_path)`: the particle's vault file stored by `store`; its CID, or the failed result."""
+        data = _vault_input(ctx, function, arg(args, 0, "file_path", STR))
         if isinstance(data, dict):
             return data
         try:
-            entry = self.ipfs.add_bytes(data, cid_version=1, pin=True)
-        except FluenceDaoError as err:
-            return _failed("hash", f"ipfs put failed: {err}")
-        return {"success": True, "error": "", "hash": str(entry.cid)}
-
-    def dag_put(self, args: Args, ctx: CallContext) -> JsonObject:
-        from fluence_dao.ipfs import decode_dag_json
-
-        raw = _vault_input(ctx, "dag_put", arg(args, 0, "file_path", str))
-        if isinstance(raw, dict):
-            return raw
-        try:
-            cid = self.ipfs.dag_put(decode_dag_json(raw), store_codec="dag-cbor", pin=True)
+            cid = store(data)
         except (FluenceDaoError, ValueError) as err:
-            return _failed("hash", f"ipfs dag put failed: {err}")
+            return _failed("hash", f"ipfs {function.replace('_', ' ')} failed: {err}")
         return {"success": True, "error": "", "hash": str(cid)}
 
     # ---- configuration ----------------------------------------------------------------------------------------
 
+    @export()
     def connect(self, args: Args, ctx: CallContext) -> JsonObject:
-        multiaddr = arg(args, 0, "multiaddr", str)
+        multiaddr = arg(args, 0, "multiaddr", STR)
         if (refused := _refuse_unprivileged(ctx, "connect", "")) is not None:
             return refused
         remote = self._remote(multiaddr)
@@ -190,17 +170,21 @@ class AquaIpfsService(BuiltinService):
             return {"success": False, "error": f"cannot connect to {multiaddr}: {err}"}
         return {"success": True, "error": ""}
 
+    @export()
     def set_timeout(self, args: Args, ctx: CallContext) -> None:
-        seconds = arg(args, 0, "timeout_sec", "u64")
+        seconds = arg(args, 0, "timeout_sec", U64)
         if seconds == 0:
             raise BuiltinError("Error: timeout_sec must be positive")
         if _refuse_unprivileged(ctx, "set_timeout", "") is not None:
             raise BuiltinError(_forbidden(ctx, "set_timeout"))
         self.timeout_s = float(seconds)
 
+    def _getter(self, attribute: str, what: str) -> Function:
+        return lambda args, ctx: _addr(getattr(self, attribute), what)
+
     def _setter(self, attribute: str) -> Function:
         def set_multiaddr(args: Args, ctx: CallContext) -> JsonObject:
-            multiaddr = arg(args, 0, "multiaddr", str)
+            multiaddr = arg(args, 0, "multiaddr", STR)
             if (refused := _refuse_unprivileged(ctx, f"set_{attribute}", "", always=True)) is not None:
                 return refused
             try:
@@ -237,15 +221,13 @@ class AquaIpfsService(BuiltinService):
                 logger.warning("could not keep a local copy of %s: %s", cid, err)
         return {"success": True, "error": "", "path": ctx.peer.vault.put(ctx.particle, data, name=cid)}
 
-    def _cat(self, cid: str, source: Ipfs) -> JsonObject:
+    def _cat(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
         data = _verified_cat(source, cid, "contents", "cat")
         if isinstance(data, dict):
             return data
         return {"success": True, "error": "", "contents": data.decode("utf-8", "replace")}
 
-    def _dag_get_into_vault(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
-        from fluence_dao.ipfs import encode_dag_json
-
+    def _dag_get(self, ctx: CallContext, cid: str, source: Ipfs) -> JsonObject:
         try:
             value = source.dag_get(cid)
         except FluenceDaoError as err:
@@ -304,7 +286,5 @@ def _addr(value: str, what: str) -> JsonObject:
 
 
 def _kubo_client(url: str, timeout_s: float) -> Ipfs:
-    from fluence_dao.ipfs import KuboClient
-
     client: Ipfs = KuboClient(url, timeout_s=timeout_s)
     return client

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from fluence_dao.peer.args import I64S, STRINGS, arg, exact_arity
 from fluence_dao.peer.builtins.math import checked
 from fluence_dao.peer.builtins.op import OpService
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, export
 from fluence_dao.util.json_types import Args, JsonArray
 
 
@@ -16,43 +17,43 @@ def _unique(items: list[str]) -> list[str]:
 
 def _two_sets(args: Args) -> tuple[list[str], list[str]]:
     exact_arity(args, 2)
-    return arg(args, 0, "x", "strlist", "HashSet<String>"), arg(args, 1, "y", "strlist", "HashSet<String>")
+    return arg(args, 0, "x", STRINGS, "HashSet<String>"), arg(args, 1, "y", STRINGS, "HashSet<String>")
 
 
 class ArrayService(BuiltinService):
     service_id = "array"
 
-    def functions(self) -> dict[str, Function]:
-        return {
-            "sum": self.sum,
-            "dedup": self.dedup,
-            "intersect": self.intersect,
-            "diff": self.diff,
-            "sdiff": self.sdiff,
-            "slice": self.slice,
-            "length": OpService().array_length,
-        }
+    @export()
+    def length(self, args: Args, ctx: CallContext) -> int:
+        return OpService().array_length(args, ctx)
 
+    @export()
     def sum(self, args: Args, ctx: CallContext) -> int:
         exact_arity(args, 1)
-        return checked(sum(arg(args, 0, "x", "i64list")), "add")
+        values = arg(args, 0, "x", I64S)
+        return checked(sum(values), "add")
 
+    @export()
     def dedup(self, args: Args, ctx: CallContext) -> list[str]:
         exact_arity(args, 1)
-        return _unique(arg(args, 0, "x", "strlist"))
+        return _unique(arg(args, 0, "x", STRINGS))
 
+    @export()
     def intersect(self, args: Args, ctx: CallContext) -> list[str]:
         xs, ys = _two_sets(args)
         return [x for x in _unique(xs) if x in set(ys)]
 
+    @export()
     def diff(self, args: Args, ctx: CallContext) -> list[str]:
         xs, ys = _two_sets(args)
         return [x for x in _unique(xs) if x not in set(ys)]
 
+    @export()
     def sdiff(self, args: Args, ctx: CallContext) -> list[str]:
         xs, ys = _two_sets(args)
         return [x for x in _unique(xs) if x not in set(ys)] + [y for y in _unique(ys) if y not in set(xs)]
 
+    @export()
     def slice(self, args: Args, ctx: CallContext) -> JsonArray:
         if len(args) != 3:
             raise BuiltinError("invalid number of parameters. need array, start index and end index")

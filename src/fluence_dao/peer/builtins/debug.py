@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from fluence_dao.peer.builtins.json_ import stringify
-from fluence_dao.peer.calls import BuiltinService, CallContext, Function
+from fluence_dao.peer.calls import BuiltinService, CallContext, export
 from fluence_dao.util.json_types import Args
 
 logger = logging.getLogger("fluence_dao.peer.console")
@@ -14,9 +14,7 @@ logger = logging.getLogger("fluence_dao.peer.console")
 class DebugService(BuiltinService):
     service_id = "debug"
 
-    def functions(self) -> dict[str, Function]:
-        return {"stringify": self.stringify}
-
+    @export()
     def stringify(self, args: Args, ctx: CallContext) -> str:
         if not args:
             return '"<empty argument list>"'
@@ -29,9 +27,7 @@ MAX_LOGGED = 500  # characters of one `print` that reach the log: anyone may cal
 class ConsoleService(BuiltinService):
     service_id = "run-console"
 
-    def functions(self) -> dict[str, Function]:
-        return {"print": self.print}
-
+    @export()
     def print(self, args: Args, ctx: CallContext) -> None:
         text = stringify(args)  # JSON: a caller's newlines cannot forge log lines
         logger.info("%s %s", ctx.particle.id, text if len(text) <= MAX_LOGGED else text[:MAX_LOGGED] + "...")

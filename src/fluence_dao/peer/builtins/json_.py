@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.peer.args import OBJECT, STR, arg, exact_arity
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, export
 from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 
@@ -42,44 +43,43 @@ def _pairs(value: JsonValue, field_name: str) -> list[tuple[str, JsonValue]]:
 class JsonService(BuiltinService):
     service_id = "json"
 
-    def functions(self) -> dict[str, Function]:
-        return {
-            "obj": lambda args, ctx: _put_pairs({}, args),
-            "put": self.put,
-            "puts": self.puts,
-            "parse": self.parse,
-            "stringify": self.stringify,
-            "obj_pairs": self.obj_pairs,
-            "puts_pairs": self.puts_pairs,
-        }
+    @export()
+    def obj(self, args: Args, ctx: CallContext) -> JsonObject:
+        return _put_pairs({}, args)
 
+    @export()
     def put(self, args: Args, ctx: CallContext) -> JsonObject:
-        obj = arg(args, 0, "object", dict)
-        key = arg(args, 1, "key", str)
+        obj = arg(args, 0, "object", OBJECT)
+        key = arg(args, 1, "key", STR)
         if len(args) < 3:
             raise BuiltinError("Error: Field 'value' is missing from args to call_service\nMissingField(\"value\")")
         return {**obj, key: args[2]}
 
+    @export()
     def puts(self, args: Args, ctx: CallContext) -> JsonObject:
-        return _put_pairs(arg(args, 0, "object", dict), args[1:])
+        return _put_pairs(arg(args, 0, "object", OBJECT), args[1:])
 
+    @export()
     def parse(self, args: Args, ctx: CallContext) -> JsonValue:
         exact_arity(args, 1)
-        text = arg(args, 0, "x", str)
+        text = arg(args, 0, "x", STR)
         try:
             parsed: JsonValue = json.loads(text)
         except json.JSONDecodeError as err:
             raise BuiltinError(f"Error: error parsing json {text}\n\nCaused by:\n    {err}") from err
         return parsed
 
+    @export()
     def stringify(self, args: Args, ctx: CallContext) -> str:
         exact_arity(args, 1)
         return stringify(args[0])
 
+    @export()
     def obj_pairs(self, args: Args, ctx: CallContext) -> JsonObject:
         exact_arity(args, 1)
         return dict(_pairs(args[0], "x"))
 
+    @export()
     def puts_pairs(self, args: Args, ctx: CallContext) -> JsonObject:
         exact_arity(args, 2)
         if not isinstance(args[0], dict):

@@ -6,7 +6,8 @@ import hashlib
 
 import base58
 
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, opt
+from fluence_dao.peer.args import BOOL, STR, STRINGS, U32, arg, opt
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, export
 from fluence_dao.util.json_types import Args, JsonObject
 
 K_VALUE = 20
@@ -26,13 +27,10 @@ def _key(preimage: bytes) -> int:
 class KademliaService(BuiltinService):
     service_id = "kad"
 
-    def functions(self) -> dict[str, Function]:
-        return {"neighborhood": self.neighborhood, "neigh_with_addrs": self.neigh_with_addrs, "merge": self.merge}
-
     def _neighbors(self, args: Args, ctx: CallContext) -> list[str]:
-        key = _b58(arg(args, 0, "key", str))
-        already_hashed = opt(args, 1, "already_hashed", bool)
-        count = opt(args, 2, "count", "u32")
+        key = _b58(arg(args, 0, "key", STR))
+        already_hashed = opt(args, 1, "already_hashed", BOOL)
+        count = opt(args, 2, "count", U32)
         count = K_VALUE if count is None else count
         multihash = key if already_hashed else bytes([0x12, len(key)]) + key
         target = _key(multihash)
@@ -40,17 +38,20 @@ class KademliaService(BuiltinService):
         peers.sort(key=lambda p: _key(base58.b58decode(p)) ^ target)
         return peers[:count]
 
+    @export()
     def neighborhood(self, args: Args, ctx: CallContext) -> list[str]:
         return self._neighbors(args, ctx)
 
+    @export()
     def neigh_with_addrs(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         return [{"peer_id": p, "addresses": ctx.peer.network_contact(p) or []} for p in self._neighbors(args, ctx)]
 
+    @export()
     def merge(self, args: Args, ctx: CallContext) -> list[str]:
-        target = _key(_b58(arg(args, 0, "target", str)))
-        left = arg(args, 1, "left", "strlist")
-        right = arg(args, 2, "right", "strlist")
-        count = opt(args, 3, "count", "u32")
+        target = _key(_b58(arg(args, 0, "target", STR)))
+        left = arg(args, 1, "left", STRINGS)
+        right = arg(args, 2, "right", STRINGS)
+        count = opt(args, 3, "count", U32)
         count = K_VALUE if count is None else count
         keys = list(dict.fromkeys(_b58(s) for s in left + right))
         keys.sort(key=lambda k: _key(k) ^ target)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg, exact_arity
+from fluence_dao.peer.args import F64, I64, U32, arg, exact_arity
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function
 from fluence_dao.util.json_types import Args, JsonValue
 
 I64_MIN = -(2**63)
@@ -27,7 +28,7 @@ def trunc_div(x: int, y: int) -> int:
 def binary_i64(fn: Callable[[int, int], JsonValue]) -> Function:
     def call(args: Args, ctx: CallContext) -> JsonValue:
         exact_arity(args, 2)
-        return fn(arg(args, 0, "x", int), arg(args, 1, "y", int))
+        return fn(arg(args, 0, "x", I64), arg(args, 1, "y", I64))
 
     return call
 
@@ -57,8 +58,8 @@ def _log(base: int, value: int) -> int:
 
 def _pow(args: Args, ctx: CallContext) -> int:
     exact_arity(args, 2)
-    x = arg(args, 0, "x", int)
-    y = arg(args, 1, "y", "u32")
+    x = arg(args, 0, "x", I64)
+    y = arg(args, 1, "y", U32)
     if abs(x) > 1 and y > 64:
         raise BuiltinError("i64 pow overflow")
     return checked(x**y, "pow")
@@ -66,7 +67,7 @@ def _pow(args: Args, ctx: CallContext) -> int:
 
 def _fmul(args: Args, ctx: CallContext) -> int:
     exact_arity(args, 2)
-    product = float(arg(args, 0, "x", float)) * float(arg(args, 1, "y", float))
+    product = float(arg(args, 0, "x", F64)) * float(arg(args, 1, "y", F64))
     # Rust's `as i64` saturates
     return max(I64_MIN, min(I64_MAX, math.floor(product)))
 

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
-from fluence_dao.util.json_types import Args, JsonObject
-
-if TYPE_CHECKING:
-    from fluence_dao.config import Settings
-    from fluence_dao.runtime import Endpoint
+from fluence_dao.config import Settings
+from fluence_dao.peer.args import BOOL, STR, arg
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, export
+from fluence_dao.runtime import DevnetPaths, Endpoint, resolve_endpoint
+from fluence_dao.util.json_types import Args, JsonObject, to_json_object
 
 
 @dataclass(frozen=True)
@@ -46,14 +44,11 @@ class OperatorConfig:
         return cap if self.max_fee_per_gas_cap is None else min(cap, self.max_fee_per_gas_cap)
 
     def to_aqua(self) -> JsonObject:
-        return {
-            "rpc_url": self.rpc_url,
-            "chain_id": self.chain_id,
-            "ens_registry": self.ens_registry,
-            "project_name": self.project_name,
-            "signer_name": self.signer_name,
-            "gas_limit": str(self.gas_limit),
-        }
+        """As Aqua's `OperatorConfig` (aqua/operator.aqua): the endpoint and names; the fee policy stays here."""
+        return {**to_json_object(self, exclude=_FEE_POLICY), "gas_limit": str(self.gas_limit)}
+
+
+_FEE_POLICY = ("fee_multiplier", "replacement_bump", "fee_cap_multiplier", "max_fee_per_gas_cap")
 
 
 def operator_config(settings: Settings, endpoint: Endpoint, *, chain_id: int | None = None) -> OperatorConfig:
@@ -73,8 +68,6 @@ def operator_config(settings: Settings, endpoint: Endpoint, *, chain_id: int | N
 def settings_operator(settings: Settings) -> Callable[[], OperatorConfig]:
     """The operator configuration of a peer run with `settings`, current on every call: the endpoint is resolved
     again only when devnet.json changed (the devnet writes it after the daemon has started)."""
-    from fluence_dao.runtime import DevnetPaths, resolve_endpoint
-
     info_file = DevnetPaths.under(settings.state_dir).info_file
     cached: list[tuple[int | None, OperatorConfig]] = []  # at most one (stamp, config)
 
@@ -103,38 +96,34 @@ class OperatorService(BuiltinService):
     def config(self) -> OperatorConfig:
         return self._config() if callable(self._config) else self._config
 
-    def functions(self) -> dict[str, Function]:
-        return {
-            "config": self.get_config,
-            "require": self.require,
-            "fees": self.fees,
-            "replacement_fees": self.replacement_fees,
-        }
-
+    @export("config")
     def get_config(self, args: Args, ctx: CallContext) -> JsonObject:
         return self.config.to_aqua()
 
+    @export()
     def require(self, args: Args, ctx: CallContext) -> None:
-        ok = arg(args, 0, "ok", bool)
-        step = arg(args, 1, "step", str)
-        message = arg(args, 2, "message", str)
+        ok = arg(args, 0, "ok", BOOL)
+        step = arg(args, 1, "step", STR)
+        message = arg(args, 2, "message", STR)
         if not ok:
             raise BuiltinError(f"{step}: {message}")
 
+    @export()
     def fees(self, args: Args, ctx: CallContext) -> dict[str, str]:
-        gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
-        priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
+        gas_price = _quantity(arg(args, 0, "gas_price", STR), "gas_price")
+        priority = _quantity(arg(args, 1, "priority_fee", STR), "priority_fee")
         config = self.config
         return _capped(config, gas_price, int(gas_price * config.fee_multiplier), priority, "a new transaction")
 
+    @export()
     def replacement_fees(self, args: Args, ctx: CallContext) -> dict[str, str]:
         """Fees that outbid a stuck transaction whose fees (`stuck_max_fee`, `stuck_priority_fee`, read from the
         chain) are known: both raised by `replacement_bump`, and never below what a new transaction would pay now.
         Unknown ("": the node cannot look the transaction up) means the highest fees the cap allows."""
-        gas_price = _quantity(arg(args, 0, "gas_price", str), "gas_price")
-        priority = _quantity(arg(args, 1, "priority_fee", str), "priority_fee")
-        stuck_max = arg(args, 2, "stuck_max_fee", str)
-        stuck_priority = arg(args, 3, "stuck_priority_fee", str)
+        gas_price = _quantity(arg(args, 0, "gas_price", STR), "gas_price")
+        priority = _quantity(arg(args, 1, "priority_fee", STR), "priority_fee")
+        stuck_max = arg(args, 2, "stuck_max_fee", STR)
+        stuck_priority = arg(args, 3, "stuck_priority_fee", STR)
         config = self.config
         if not stuck_max or not stuck_priority:
             cap = config.max_fee_cap(gas_price)

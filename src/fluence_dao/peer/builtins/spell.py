@@ -17,19 +17,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, ParticleHooks, arg, opt
+from fluence_dao.peer.args import OBJECT, STR, U32, U64, Kind, arg, opt
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, CallValue, Function, ParticleHooks, export
+from fluence_dao.peer.particle import Particle
 from fluence_dao.peer.scheduler import ScriptRun
 from fluence_dao.peer.spells import Spell, SpellConfigError, SpellStore, spell_id_of_particle
 from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # node imports the builtins
     from fluence_dao.peer.node import Peer
-    from fluence_dao.peer.particle import Particle
 
 logger = logging.getLogger(__name__)
 
+_Scalar = TypeVar("_Scalar", str, int)  # what a spell's KV holds besides string lists
 PEER_SPELL_FUNCTIONS = ("install", "remove", "list", "update_trigger_config", "runs", "info")
 
 
@@ -48,17 +50,7 @@ class SpellService(BuiltinService):
         self.store = SpellStore()
         self._peers: set[int] = set()
 
-    def functions(self) -> dict[str, Function]:
-        return {
-            "install": self.install,
-            "remove": self.remove,
-            "list": self.list_spells,
-            "update_trigger_config": self.update_trigger_config,
-            "runs": self.runs,
-            "info": self.info,
-        }
-
-    def call(self, function_name: str, args: Args, ctx: CallContext) -> Any:
+    def call(self, function_name: str, args: Args, ctx: CallContext) -> CallValue:
         if function_name not in PEER_SPELL_FUNCTIONS:
             # nox resolves the alias "spell" to the spell itself inside the spell's particles
             own = spell_id_of_particle(ctx.particle.id)
@@ -76,11 +68,12 @@ class SpellService(BuiltinService):
                 f"can do that; init_peer_id={ctx.init_peer_id}"
             )
 
+    @export()
     def install(self, args: Args, ctx: CallContext) -> str:
-        script = arg(args, 0, "script", str)
-        init_data = arg(args, 1, "data", dict, "Map<String, Value>")
-        config = arg(args, 2, "trigger_config", dict, "TriggerConfig")
-        alias = opt(args, 3, "alias", str)
+        script = arg(args, 0, "script", STR)
+        init_data = arg(args, 1, "data", OBJECT, "Map<String, Value>")
+        config = arg(args, 2, "trigger_config", OBJECT, "TriggerConfig")
+        alias = opt(args, 3, "alias", STR)
         self._guard(ctx, "install spell")
         ctx.peer.check_air(script)
         if alias and (alias in ctx.peer.builtins or ctx.peer.services.resolve(alias) is not None):
@@ -96,8 +89,9 @@ class SpellService(BuiltinService):
         self.attach(ctx.peer)
         return spell.id
 
+    @export()
     def remove(self, args: Args, ctx: CallContext) -> None:
-        target = arg(args, 0, "spell_id", str)
+        target = arg(args, 0, "spell_id", STR)
         self._guard(ctx, f"remove spell {target}")
         spell = self.store.get(target)
         if spell is None:
@@ -108,11 +102,12 @@ class SpellService(BuiltinService):
                 del ctx.peer.builtins[name]
         return None
 
+    @export("list")
     def list_spells(self, args: Args, ctx: CallContext) -> list[str]:
         return self.store.ids()
 
     def _spell(self, args: Args, function: str) -> Spell:
-        target = arg(args, 0, "spell_id", str)
+        target = arg(args, 0, "spell_id", STR)
         spell = self.store.get(target)
         if spell is None:
             raise BuiltinError(
@@ -120,17 +115,20 @@ class SpellService(BuiltinService):
             )
         return spell
 
+    @export()
     def runs(self, args: Args, ctx: CallContext) -> list[JsonObject]:
         """The spell's recent runs and skipped ticks, oldest first (as `script.runs`)."""
         return [run.to_aqua() for run in list(self._spell(args, "runs").history)]
 
+    @export()
     def info(self, args: Args, ctx: CallContext) -> JsonObject:
         """The spell's clock and run counters (Aqua `IntervalInfo`)."""
         return self._spell(args, "info").info()
 
+    @export()
     def update_trigger_config(self, args: Args, ctx: CallContext) -> None:
-        target = arg(args, 0, "spell_id", str)
-        config = arg(args, 1, "config", dict, "TriggerConfig")
+        target = arg(args, 0, "spell_id", STR)
+        config = arg(args, 1, "config", OBJECT, "TriggerConfig")
         self._guard(ctx, f"update spell config {target}")
         spell = self.store.get(target)
         if spell is None:
@@ -153,7 +151,6 @@ class SpellService(BuiltinService):
         return self.store.next_wakeup_s()
 
     def due_particles(self, peer: Peer, now_s: float) -> list[tuple[Particle, ParticleHooks]]:
-        from fluence_dao.peer.particle import Particle
 
         out = []
         for spell, k, late_s in self.store.due(now_s):
@@ -191,14 +188,14 @@ class SpellService(BuiltinService):
         def store_error(args: Args, ctx: CallContext) -> None:
             failure = args[0] if args else {}
             run.error = str(failure.get("message", failure)) if isinstance(failure, dict) else str(failure)
-            result = SpellApi(store, spell).call("store_error", [*args, ctx.particle.timestamp_ms], ctx)
+            result = SpellApi(store, spell).fn_store_error([*args, ctx.particle.timestamp_ms], ctx)
             if not result["success"]:
                 raise BuiltinError(f"Failed to store error {args} for spell {spell.id}: {result['error']}")
 
         def store_response(args: Args, ctx: CallContext) -> None:
             run.result = args[0] if len(args) == 1 else args
             if args and args[0] is not None:
-                result = SpellApi(store, spell).call("set_json_fields", [json.dumps(args[0])], ctx)
+                result = SpellApi(store, spell).fn_set_json_fields([json.dumps(args[0])], ctx)
                 if not result["success"]:
                     raise BuiltinError(f"Failed to store response for spell {spell.id}: {result['error']}")
 
@@ -233,7 +230,7 @@ class _SpellHandle:
         self.store = store
         self.spell_id = spell_id
 
-    def call(self, function_name: str, args: Args, ctx: CallContext) -> Any:
+    def call(self, function_name: str, args: Args, ctx: CallContext) -> CallValue:
         spell = self.store.get(self.spell_id)
         if spell is None:
             raise BuiltinError(f"Service with id '{self.spell_id}' not found (function {function_name})")
@@ -247,8 +244,8 @@ class SpellApi:
         self.store = store
         self.spell = spell
 
-    def call(self, function_name: str, args: Args, ctx: CallContext) -> Any:
-        handler = getattr(self, f"fn_{function_name}", None)
+    def call(self, function_name: str, args: Args, ctx: CallContext) -> CallValue:
+        handler: Function | None = getattr(self, f"fn_{function_name}", None)
         if handler is None:
             names = sorted(n[3:] for n in dir(self) if n.startswith("fn_"))
             raise BuiltinError(
@@ -274,44 +271,43 @@ class SpellApi:
 
     # ---- KV -----------------------------------------------------------------------------------------------------
 
-    def fn_set_string(self, args: Args, ctx: CallContext) -> JsonObject:
-        key, value = arg(args, 0, "key", str), arg(args, 1, "value", str)
+    def _set(self, args: Args, ctx: CallContext, kind: Kind[_Scalar]) -> JsonObject:
+        key, value = arg(args, 0, "key", STR), arg(args, 1, "value", kind)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         self.spell.kv[key] = value
         return _ok()
+
+    def _get(self, args: Args, kind: type[_Scalar], absent: _Scalar) -> JsonObject:
+        value = self.spell.kv.get(arg(args, 0, "key", STR))
+        if isinstance(value, kind):
+            return _ok(value=value, absent=False)
+        return _ok(value=absent, absent=True)
+
+    def fn_set_string(self, args: Args, ctx: CallContext) -> JsonObject:
+        return self._set(args, ctx, STR)
 
     def fn_get_string(self, args: Args, ctx: CallContext) -> JsonObject:
-        value = self.spell.kv.get(arg(args, 0, "key", str))
-        if isinstance(value, str):
-            return _ok(value=value, absent=False)
-        return _ok(value="", absent=True)
+        return self._get(args, str, "")
 
     def fn_set_u32(self, args: Args, ctx: CallContext) -> JsonObject:
-        key, value = arg(args, 0, "key", str), arg(args, 1, "value", "u32")
-        if denied := self._write_denied(key, ctx):
-            return _fail(denied)
-        self.spell.kv[key] = value
-        return _ok()
+        return self._set(args, ctx, U32)
 
     def fn_get_u32(self, args: Args, ctx: CallContext) -> JsonObject:
-        value = self.spell.kv.get(arg(args, 0, "key", str))
-        if isinstance(value, int):
-            return _ok(value=value, absent=False)
-        return _ok(value=0, absent=True)
+        return self._get(args, int, 0)
 
     def fn_exists(self, args: Args, ctx: CallContext) -> JsonObject:
-        return _ok(value=arg(args, 0, "key", str) in self.spell.kv)
+        return _ok(value=arg(args, 0, "key", STR) in self.spell.kv)
 
     def fn_remove_key(self, args: Args, ctx: CallContext) -> JsonObject:
-        key = arg(args, 0, "key", str)
+        key = arg(args, 0, "key", STR)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         self.spell.kv.pop(key, None)
         return _ok()
 
     def fn_list_push_string(self, args: Args, ctx: CallContext) -> JsonObject:
-        key, value = arg(args, 0, "key", str), arg(args, 1, "value", str)
+        key, value = arg(args, 0, "key", STR), arg(args, 1, "value", STR)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         current = self.spell.kv.get(key)
@@ -324,11 +320,11 @@ class SpellApi:
         return _ok()
 
     def fn_list_get_strings(self, args: Args, ctx: CallContext) -> JsonObject:
-        value = self.spell.kv.get(arg(args, 0, "key", str))
+        value = self.spell.kv.get(arg(args, 0, "key", STR))
         return _ok(value=list(value) if isinstance(value, list) else [])
 
     def fn_list_pop_string(self, args: Args, ctx: CallContext) -> JsonObject:
-        key = arg(args, 0, "key", str)
+        key = arg(args, 0, "key", STR)
         if denied := self._write_denied(key, ctx):
             return _fail(denied, value="", absent=False)
         value = self.spell.kv.get(key)
@@ -340,7 +336,7 @@ class SpellApi:
         return _ok(value=popped, absent=False)
 
     def fn_list_remove_string(self, args: Args, ctx: CallContext) -> JsonObject:
-        key, item = arg(args, 0, "key", str), arg(args, 1, "value", str)
+        key, item = arg(args, 0, "key", STR), arg(args, 1, "value", STR)
         if denied := self._write_denied(key, ctx):
             return _fail(denied)
         value = self.spell.kv.get(key)
@@ -351,7 +347,7 @@ class SpellApi:
         return _ok()
 
     def fn_set_json_fields(self, args: Args, ctx: CallContext) -> JsonObject:
-        text = arg(args, 0, "json", str)
+        text = arg(args, 0, "json", STR)
         try:
             fields = json.loads(text)
         except ValueError as err:
@@ -371,7 +367,7 @@ class SpellApi:
         return _ok(value=self.spell.script)
 
     def fn_set_script(self, args: Args, ctx: CallContext) -> JsonObject:
-        script = arg(args, 0, "script", str)
+        script = arg(args, 0, "script", STR)
         if not (self._by_spell(ctx) or ctx.peer.policy.is_privileged(ctx.init_peer_id)):
             return _fail("set_script can be called only by the spell, the host or a management peer")
         try:
@@ -388,7 +384,7 @@ class SpellApi:
         return _ok(config=cast(JsonObject, self.spell.trigger_config))  # a TypedDict of JSON fields
 
     def fn_set_trigger_config(self, args: Args, ctx: CallContext) -> JsonObject:
-        config = arg(args, 0, "config", dict, "TriggerConfig")
+        config = arg(args, 0, "config", OBJECT, "TriggerConfig")
         if not (self._by_spell(ctx) or ctx.peer.policy.is_privileged(ctx.init_peer_id)):
             return _fail("set_trigger_config can be called only by the spell, the host or a management peer")
         try:
@@ -400,7 +396,7 @@ class SpellApi:
     # ---- logs, errors, mailbox ----------------------------------------------------------------------------------
 
     def fn_store_log(self, args: Args, ctx: CallContext) -> JsonObject:
-        message = arg(args, 0, "log", str)
+        message = arg(args, 0, "log", STR)
         if not self._by_spell(ctx):
             return _fail("store_log can be called only by the associated spell script")
         self.spell.logs.append({"timestamp": int(time.time()), "message": message})
@@ -410,13 +406,14 @@ class SpellApi:
         return _ok(logs=list(self.spell.logs))
 
     def fn_store_error(self, args: Args, ctx: CallContext) -> JsonObject:
-        error = arg(args, 0, "error", dict, "LastError")
-        error_idx = arg(args, 1, "error_idx", "u32")
-        arg(args, 2, "particle_timestamp", "u64")
+        error = arg(args, 0, "error", OBJECT, "LastError")
+        error_idx = arg(args, 1, "error_idx", U32)
+        arg(args, 2, "particle_timestamp", U64)
         if not self._by_spell(ctx):
             return _fail("store_error can be called only by the associated spell script")
+        code = error.get("error_code")
         last_error: JsonObject = {
-            "error_code": int(error.get("error_code", 0) or 0),
+            "error_code": int(code) if isinstance(code, int | float | str) and code else 0,
             "instruction": str(error.get("instruction", "")),
             "message": str(error.get("message", "")),
             "peer_id": str(error.get("peer_id", "")),
@@ -425,7 +422,7 @@ class SpellApi:
         return _ok()
 
     def fn_get_errors(self, args: Args, ctx: CallContext) -> list[JsonObject]:
-        return list(self.spell.errors.get(arg(args, 0, "particle_id", str), []))
+        return list(self.spell.errors.get(arg(args, 0, "particle_id", STR), []))
 
     def fn_get_all_errors(self, args: Args, ctx: CallContext) -> JsonObject:
         particle_errors: list[JsonValue] = [
@@ -434,7 +431,7 @@ class SpellApi:
         return _ok(particle_errors=particle_errors)
 
     def fn_push_mailbox(self, args: Args, ctx: CallContext) -> JsonObject:
-        message = arg(args, 0, "message", str)
+        message = arg(args, 0, "message", STR)
         self.spell.mailbox.append({"init_peer_id": ctx.init_peer_id, "timestamp": int(time.time()), "message": message})
         return _ok()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, arg
+from fluence_dao.peer.args import STR, arg
+from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, export
 from fluence_dao.peer.services import stats_to_aqua
 from fluence_dao.util.json_types import Args, JsonObject
 
@@ -10,11 +11,9 @@ from fluence_dao.util.json_types import Args, JsonObject
 class StatService(BuiltinService):
     service_id = "stat"
 
-    def functions(self) -> dict[str, Function]:
-        return {"service_stat": self.service_stat, "service_memory": self.service_memory}
-
+    @export()
     def service_stat(self, args: Args, ctx: CallContext) -> JsonObject:
-        record = ctx.peer.services.require(arg(args, 0, "service_id", str))
+        record = ctx.peer.services.require(arg(args, 0, "service_id", STR))
         total = record.stats.get("__total__")
         if total is None:
             return {"status": False, "error": f"No stats were collected for the `{record.id}` service", "result": []}
@@ -27,8 +26,9 @@ class StatService(BuiltinService):
             "result": [{"total_stats": stats_to_aqua(total), "functions_stats": functions}],
         }
 
+    @export()
     def service_memory(self, args: Args, ctx: CallContext) -> list[JsonObject]:
-        record = ctx.peer.services.require(arg(args, 0, "service_id", str))
+        record = ctx.peer.services.require(arg(args, 0, "service_id", STR))
         memory = getattr(record.service, "memory_stats", None)
         if memory is None:
             raise BuiltinError(f"Error: memory statistics are not available for service {record.id}")
