@@ -29,11 +29,16 @@ import sys
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 import msgpack
 
 from fluence_dao.errors import AbiError, AvmError, FluenceDaoError
+from fluence_dao.util import paths
+from fluence_dao.util.json_types import Args, JsonValue
+
+if TYPE_CHECKING:
+    from fluence_dao.marine import MarineModule
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +80,7 @@ class RunParameters:
     call_result_size_limit: int = DEFAULT_SIZE_LIMIT
     hard_limit_enabled: bool = False
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> dict[str, str | int | bytes]:
         """The IT record `RunParameters` by field name (avm.wasm's section order)."""
         return {
             "init_peer_id": self.init_peer_id,
@@ -96,14 +101,37 @@ class RunParameters:
 class CallRequest:
     service_id: str
     function_name: str
-    arguments: list[Any]
-    tetraplets: list[Any]
+    arguments: Args
+    tetraplets: list[JsonValue]  # per argument: a list of tetraplet objects (peer_pk, service_id, ...)
 
 
 @dataclass(frozen=True)
 class CallResult:
     ret_code: int
-    result: Any  # a JSON value; serialized to JSON text for AquaVM
+    result: JsonValue  # serialized to JSON text for AquaVM
+
+
+class _RawOutcome(TypedDict):
+    """`InterpreterOutcome` as the generic Marine call returns the record (by field name)."""
+
+    ret_code: int
+    error_message: str
+    data: bytes
+    next_peer_pks: list[str]
+    call_requests: bytes
+    air_size_limit_exceeded: bool
+    particle_size_limit_exceeded: bool
+    call_result_size_limit_exceeded: bool
+
+
+class _Guest(Protocol):
+    """What the fixed-layout invoke needs of the guest instance `MarineModule.call_lowered` hands it."""
+
+    def put(self, data: bytes, count: int, type_tag: int) -> int: ...
+
+    def read(self, ptr: int, size: int) -> bytes: ...
+
+    def result_ptr(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -136,8 +164,8 @@ def decode_call_requests(raw: bytes) -> dict[int, CallRequest]:
         out[int(call_id)] = CallRequest(
             service_id=req["service_id"],
             function_name=req["function_name"],
-            arguments=_unpack_nested(req["arguments"]),
-            tetraplets=_unpack_nested(req["tetraplets"]),
+            arguments=_unpack_nested(req["arguments"], "arguments"),
+            tetraplets=_unpack_nested(req["tetraplets"], "tetraplets"),
         )
     return out
 
@@ -165,7 +193,7 @@ def _return_freed_memory() -> None:
     trim(0)
 
 
-def _put(guest: Any, data: bytes, what: str) -> int:
+def _put(guest: _Guest, data: bytes, what: str) -> int:
     """`data` copied into the guest (allocate + write); 0 for no bytes, as the generic lowering does."""
     if not data:
         return 0
@@ -176,7 +204,7 @@ def _put(guest: Any, data: bytes, what: str) -> int:
 
 
 def _lower_invoke(
-    guest: Any, air: bytes, prev_data: bytes, data: bytes, params: RunParameters, call_results: bytes
+    guest: _Guest, air: bytes, prev_data: bytes, data: bytes, params: RunParameters, call_results: bytes
 ) -> list[int]:
     """invoke's arguments written into the guest, in the generic lowering's order; the raw wasm arguments.
     Numbers out of their field's range raise AbiError before anything is written."""
@@ -193,22 +221,18 @@ def _lower_invoke(
     air_ptr = _put(guest, air, "air")
     prev_ptr = _put(guest, prev_data, "prev_data")
     data_ptr = _put(guest, data, "data")
-    init_peer = params.init_peer_id.encode()
-    current_peer = params.current_peer_id.encode()
-    secret = params.secret_key_bytes
-    particle_id = params.particle_id.encode()
+
+    def vector(value: bytes, name: str) -> tuple[int, int]:  # (ptr, len) of a string or byte vector field
+        return _put(guest, value, name), len(value)
+
     record = _RUN_PARAMETERS.pack(
-        _put(guest, init_peer, "init_peer_id"),
-        len(init_peer),
-        _put(guest, current_peer, "current_peer_id"),
-        len(current_peer),
+        *vector(params.init_peer_id.encode(), "init_peer_id"),
+        *vector(params.current_peer_id.encode(), "current_peer_id"),
         params.timestamp_ms,
         params.ttl_ms,
         params.key_format,
-        _put(guest, secret, "secret_key_bytes"),
-        len(secret),
-        _put(guest, particle_id, "particle_id"),
-        len(particle_id),
+        *vector(params.secret_key_bytes, "secret_key_bytes"),
+        *vector(params.particle_id.encode(), "particle_id"),
         params.air_size_limit,
         params.particle_size_limit,
         params.call_result_size_limit,
@@ -229,7 +253,7 @@ def _lower_invoke(
     ]
 
 
-def _lift_outcome(guest: Any, _raw: Any) -> tuple[int, str, bytes, list[str], bytes, tuple[bool, bool, bool]]:
+def _lift_outcome(guest: _Guest, _raw: object) -> tuple[int, str, bytes, list[str], bytes, tuple[bool, bool, bool]]:
     """InterpreterOutcome read from the guest's result record."""
     fields = _OUTCOME.unpack(guest.read(guest.result_ptr(), _OUTCOME.size))
     ret_code, error_ptr, error_len, data_ptr, data_len, pks_ptr, pks_len, requests_ptr, requests_len = fields[:9]
@@ -249,15 +273,18 @@ def _lift_outcome(guest: Any, _raw: Any) -> tuple[int, str, bytes, list[str], by
     return ret_code, error_message, data, next_peer_pks, requests, (bool(fields[9]), bool(fields[10]), bool(fields[11]))
 
 
-def _unpack_nested(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return msgpack.unpackb(bytes(value), raw=False, strict_map_key=False)
+def _unpack_nested(value: object, what: str) -> list[JsonValue]:
+    """A msgpack-encoded array inside a call request (bytes, or bytes as a list of numbers), unpacked."""
     if isinstance(value, list) and all(isinstance(b, int) for b in value):  # a byte array as a list
-        return msgpack.unpackb(bytes(value), raw=False, strict_map_key=False)
+        value = bytes(value)
+    if isinstance(value, bytes | bytearray):
+        value = msgpack.unpackb(bytes(value), raw=False, strict_map_key=False)
+    if not isinstance(value, list):
+        raise AvmError(f"the {what} of an AquaVM call request are not an array: {type(value).__name__}")
     return value
 
 
-def _describes_invoke(module: Any) -> bool:
+def _describes_invoke(module: MarineModule) -> bool:
     """Whether the module's `invoke` and its records are exactly what the fixed layouts above assume."""
     try:
         described = (
@@ -281,8 +308,7 @@ class AquaVM:
         reset_memory_bytes: int = AVM_RESET_MEMORY_BYTES,
         guest_call_seconds: float = AVM_GUEST_CALL_SECONDS,
     ) -> None:
-        from fluence_dao.marine import MarineModule, ModuleConfig
-        from fluence_dao.util import paths
+        from fluence_dao.marine import MarineModule, ModuleConfig  # lazy: wasmtime ~0.14 s; `peer info` needs none
 
         self.max_memory_bytes = max_memory_bytes
         self.reset_memory_bytes = reset_memory_bytes
@@ -301,7 +327,7 @@ class AquaVM:
         self._module = MarineModule.load(path, config)
         self._fixed_layout = _describes_invoke(self._module)
         self._guest_config = replace(config, max_call_seconds=guest_call_seconds)
-        self._guest_module: Any = None  # created on the first stranger's invoke
+        self._guest_module: MarineModule | None = None  # created on the first stranger's invoke
         self._path = path
 
     def invoke(
@@ -323,7 +349,7 @@ class AquaVM:
                     "invoke", lambda g: _lower_invoke(g, air_bytes, prev_data, data, params, results), _lift_outcome
                 )
             else:
-                raw = module.call("invoke", [air, prev_data, data, params.to_record(), results])
+                raw: _RawOutcome = module.call("invoke", [air, prev_data, data, params.to_record(), results])
         except FluenceDaoError as err:
             _clear_frames(err)  # the failed call's frames hold the grown instance: let the reset free it now
             self._shrink_if_grown(module)
@@ -356,14 +382,14 @@ class AquaVM:
         """The instances' linear memory now (it only grows, until an instance is replaced)."""
         return self._module.memory_bytes() + (0 if self._guest_module is None else self._guest_module.memory_bytes())
 
-    def _guest(self) -> Any:
+    def _guest(self) -> MarineModule:
         if self._guest_module is None:
-            from fluence_dao.marine import MarineModule
+            from fluence_dao.marine import MarineModule  # lazy: wasmtime ~0.14 s; `peer info` needs none
 
             self._guest_module = MarineModule.load(self._path, self._guest_config)
         return self._guest_module
 
-    def _shrink_if_grown(self, module: Any) -> None:
+    def _shrink_if_grown(self, module: MarineModule) -> None:
         size = module.memory_bytes()
         if size > self.reset_memory_bytes:
             logger.info(

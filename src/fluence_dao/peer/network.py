@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from fluence_dao.errors import ConfigError
 from fluence_dao.peer.avm import AquaVM
 from fluence_dao.peer.node import Peer, PeerConfig
 from fluence_dao.peer.particle import Particle
@@ -29,8 +30,6 @@ IDLE_SLEEP_S = 0.05
 class LocalNetwork:
     def __init__(self, peers: int = 1, *, base_dir: Path | None = None, config: PeerConfig | None = None) -> None:
         if peers < 1:
-            from fluence_dao.errors import ConfigError
-
             raise ConfigError(f"a local network needs at least 1 peer, got {peers}")
         self._base_config = config or PeerConfig()
         self._base_dir = base_dir

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from fluence_dao.errors import AvmError, FluenceDaoError, ParticleError
 from fluence_dao.peer.avm import (
@@ -53,13 +53,13 @@ from fluence_dao.peer.calls import (
 )
 from fluence_dao.peer.particle import DEFAULT_TTL_MS, KeyPair, Particle, now_ms
 from fluence_dao.peer.scheduler import ScriptRun, ScriptScheduler
-from fluence_dao.peer.services import PermissionPolicy, ServiceHost
+from fluence_dao.peer.services import PermissionPolicy, ServiceHost, ServiceRecord
 from fluence_dao.peer.vault import ParticleVault
 from fluence_dao.peer.workers import CallJob, CallWorkers
-from fluence_dao.util.json_types import Args, JsonObject
+from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 if TYPE_CHECKING:
-    from fluence_dao.marine import HostBinary
+    from fluence_dao.marine import CallParameters, HostBinary
 
 
 class _SizeLimits(TypedDict, total=False):
@@ -85,7 +85,7 @@ GUEST_PARTICLE_SIZE_LIMIT = 8 * 2**20  # a stranger's particle data, as AquaVM s
 GUEST_CALL_RESULT_SIZE_LIMIT = 2 * 2**20  # one call result in a stranger's particle
 
 #: Builtin functions that do I/O or compile wasm, so they run on the builtin's worker, not on the loop thread
-#: ("*": every function of that builtin). Any builtin may also say so itself with a `blocking_functions`
+#: ("*": every function of that builtin). A builtin may also say so itself with a `blocking_functions`
 #: attribute (a set of function names, or containing "*").
 BLOCKING_BUILTINS: dict[str, frozenset[str]] = {
     "aqua-ipfs": frozenset({"*"}),  # fetches over HTTP, reads and writes the IPFS repo and the vault
@@ -131,7 +131,7 @@ class PeerConfig:
     extra_builtins: dict[str, BuiltinHandler] = field(default_factory=dict)
     # Tests only: replaces WASI random_get in every service module, so a test can know the key the signer
     # creates and check that it never leaks. Settable in-process only; no setting or daemon option reaches it.
-    module_random_source: Any = None
+    module_random_source: Callable[[int], bytes] | None = None
 
 
 @dataclass
@@ -215,7 +215,7 @@ class Peer:
         self.builtins: dict[str, BuiltinHandler] = default_builtins()
         self.builtins.update(self.config.extra_builtins)
         self.external_addresses = list(self.config.external_addresses)
-        self.console: deque[Any] = deque(maxlen=1000)
+        self.console: deque[JsonValue] = deque(maxlen=1000)  # what run-console.print got
         self.particles_processed = 0
         self._inbox: deque[Particle] = deque()  # strangers' particles
         self._inbox_priority: deque[Particle] = deque()  # the host's and management peers' particles
@@ -233,7 +233,7 @@ class Peer:
         self._workers = CallWorkers(self._post_completion, queue_limit=self.config.call_queue_limit)
         self._tickets = itertools.count(1)
         self._in_flight: dict[int, _InFlight] = {}  # ticket -> call on a worker (loop thread only)
-        self._completions: deque[tuple[int, Any]] = deque()  # (ticket, answer) from workers
+        self._completions: deque[tuple[int, object]] = deque()  # (ticket, answer) from workers
         self._completions_lock = threading.Lock()
         self._wake_listeners: list[Callable[[], None]] = []
         self._inbox_bytes = 0  # script + data of queued particles (under _inbox_lock)
@@ -533,7 +533,7 @@ class Peer:
 
     # ---- calls on workers -------------------------------------------------------------------------------------
 
-    def _post_completion(self, ticket: int, answer: Any) -> None:
+    def _post_completion(self, ticket: int, answer: object) -> None:
         """A worker finished a call (worker thread): queue the answer and wake the driver."""
         with self._completions_lock:
             self._completions.append((ticket, answer))
@@ -630,7 +630,7 @@ class Peer:
         to `script.add`); `callbackSrv.response` and `errorHandlingSrv.error` are kept as the run's result and
         error (what `script` history and `fluence-dao status` show)."""
 
-        def argument(args: Args, ctx: CallContext) -> Any:
+        def argument(args: Args, ctx: CallContext) -> JsonValue:
             if ctx.function_name not in run_args:
                 raise BuiltinError(
                     f"Failed to get argument {ctx.function_name} for script {script_id}: not among the arguments "
@@ -672,7 +672,7 @@ class Peer:
         ctx = CallContext(peer=self, particle=particle, tetraplets=request.tetraplets, call_id=call_id)
         service_id, function = request.service_id, request.function_name
         ctx.function_name = function
-        run: Callable[[], Any]
+        run: Callable[[], object]
         lane: str | None = None
         local = None
         if hooks is not None:  # ("service", "*") answers every function of that service
@@ -680,13 +680,13 @@ class Peer:
         if local is not None:
             handler_fn = local
 
-            def run() -> Any:
+            def run() -> object:
                 return handler_fn(request.arguments, ctx)
 
         elif service_id in self.builtins:
             builtin = self.builtins[service_id]
 
-            def run() -> Any:
+            def run() -> object:
                 return builtin.call(function, request.arguments, ctx)
 
             if _blocks(service_id, function, builtin):
@@ -704,7 +704,7 @@ class Peer:
                 )
             call_parameters = self._call_parameters(particle, record, request)
 
-            def run() -> Any:
+            def run() -> object:
                 return self.services.call(record, function, request.arguments, call_parameters)
 
             lane = f"service:{record.id}"  # one worker per instance: a Marine instance is single-threaded
@@ -722,10 +722,11 @@ class Peer:
         self._in_flight[job.ticket] = _InFlight(key, call_id, job, deadline, service_id, function)
         return _SUBMITTED
 
-    def _run_call(self, run: Callable[[], Any], service_id: str, function: str) -> CallResult | Deferred:
+    def _run_call(self, run: Callable[[], object], service_id: str, function: str) -> CallResult | Deferred:
         """Run one call (on the loop thread or a worker) and turn its value or error into a call result."""
         try:
             value = run()
+            return value if isinstance(value, Deferred) else _result(value)
         except BuiltinError as err:
             logger.debug("call %s.%s failed on %s: %s", service_id, function, self.peer_id, err.result)
             return CallResult(1, err.result)
@@ -735,22 +736,20 @@ class Peer:
         except Exception as err:
             logger.exception("internal error in call %s.%s on %s", service_id, function, self.peer_id)
             return CallResult(1, f"Error: internal error in {service_id}.{function}: {type(err).__name__}: {err}")
-        if isinstance(value, Deferred):
-            return value
-        return _result(value)
 
-    def _call_parameters(self, particle: Particle, record: Any, request: CallRequest) -> Any:
+    def _call_parameters(self, particle: Particle, record: ServiceRecord, request: CallRequest) -> CallParameters:
+        # lazy: wasmtime ~0.14 s; `peer info` needs none
         from fluence_dao.marine import CallParameters, ParticleParameters, SecurityTetraplet
 
         tetraplets = [
             [
                 SecurityTetraplet(
-                    peer_pk=t.get("peer_pk", ""),
-                    service_id=t.get("service_id", ""),
-                    function_name=t.get("function_name", ""),
+                    peer_pk=str(t.get("peer_pk", "")),
+                    service_id=str(t.get("service_id", "")),
+                    function_name=str(t.get("function_name", "")),
                     lens=str(t.get("lens", t.get("json_path", "")) or ""),
                 )
-                for t in (arg or [])
+                for t in (arg if isinstance(arg, list) else [])
                 if isinstance(t, dict)
             ]
             for arg in request.tetraplets
@@ -817,7 +816,7 @@ def _blocks(service_id: str, function: str, handler: BuiltinHandler) -> bool:
     return "*" in names or function in names
 
 
-def _size(value: Any) -> int:
+def _size(value: JsonValue) -> int:
     """About how many bytes `value` takes as JSON (strings and byte arrays by length), without encoding it."""
     if isinstance(value, str | bytes | bytearray):
         return len(value) + 2
@@ -832,19 +831,21 @@ def _avm_error_text(outcome: InterpreterOutcome) -> str:
     return f"AquaVM ret_code {outcome.ret_code}: {outcome.error_message}"
 
 
-def _result(value: Any) -> CallResult:
+def _result(value: object) -> CallResult:
     """A builtin's or service's value -> call result: None is nox's empty outcome (""), JSON_NULL is null."""
     if value is JSON_NULL:
         return CallResult(0, None)
     return CallResult(0, "" if value is None else _json(value))
 
 
-def _json(value: Any) -> Any:
+def _json(value: object) -> JsonValue:
     """Python values from the Marine host -> JSON values (bytes become arrays of numbers, as Aqua's []u8)."""
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, bytes | bytearray):
         return list(value)
     if isinstance(value, dict):
         return {str(k): _json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json(v) for v in value]
-    return value
+    raise TypeError(f"a call returned a {type(value).__name__}, which is not a JSON value")

@@ -32,9 +32,8 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, JsonValue, to_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +103,9 @@ def run_facts(result: object) -> JsonObject:
     return facts
 
 
+_CONVERTED_FOR_AQUA = ("late_ms", "finished_ms", "ok", "result", "error", "aborted")  # below, or not in IntervalRun
+
+
 @dataclass
 class ScriptRun:
     """One run of an interval, or a range of skipped grid points (`skipped` > 0: no particle ran).
@@ -117,7 +119,7 @@ class ScriptRun:
     late_ms: float = 0.0
     finished_ms: int | None = None
     ok: bool | None = None  # None: still going (or skipped)
-    result: Any = None  # what the run returned through callbackSrv.response
+    result: JsonValue = None  # what the run returned through callbackSrv.response
     error: str | None = None
     skipped: int = 0
     aborted: bool = False  # AquaVM failed on this peer or the TTL passed (what drops a script 3 times in a row)
@@ -148,50 +150,28 @@ class ScriptRun:
         if self.ok is not None or self.skipped:
             return
         self.finished_ms = _now_ms()
-        caught = isinstance(self.result, dict) and self.result.get("success") is False
-        if caught and self.error is None:
-            self.error = str(self.result.get("error") or "the run reported success: false")
+        result = self.result
+        if isinstance(result, dict) and result.get("success") is False and self.error is None:
+            self.error = str(result.get("error") or "the run reported success: false")
         self.aborted = not avm_ok
         self.ok = avm_ok and self.error is None
-
-    def _when(self) -> JsonObject:
-        """Which run this is and when it was due and started: the leading fields of both shapes below."""
-        return {
-            "particle_id": self.particle_id,
-            "seq": self.seq,
-            "due_ms": self.due_ms,
-            "started_ms": self.started_ms,
-            "late_ms": round(self.late_ms, 3),
-        }
 
     def to_aqua(self) -> JsonObject:
         """As Aqua's `IntervalRun` (aqua/runs.aqua): the result travels as JSON text, its shape is the script's."""
         facts = run_facts(self.result)
         return {
-            **self._when(),
+            **to_json_object(self, exclude=_CONVERTED_FOR_AQUA),  # particle_id, seq, due_ms, started_ms, skipped
+            "late_ms": round(self.late_ms, 3),
             "finished_ms": self.finished_ms or 0,
             "finished": self.ok is not None,
             "ok": bool(self.ok),
             "outcome": self.outcome,
             "step": self.step or "",
-            "skipped": self.skipped,
             "tx_hash": str(facts.get("tx_hash", "")),
             "nonce": str(facts.get("nonce", "")),
             "block_number": str(facts.get("block_number", "")),
             "result_json": json.dumps(self.result, sort_keys=True),
             "error": self.error or "",
-        }
-
-    def to_dict(self) -> JsonObject:
-        return {
-            **self._when(),
-            "finished_ms": self.finished_ms,
-            "outcome": self.outcome,
-            "ok": self.ok,
-            "step": self.step,
-            "skipped": self.skipped,
-            "result": self.result,
-            "error": self.error,
         }
 
 

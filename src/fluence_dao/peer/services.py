@@ -27,12 +27,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from multiformats import CID, multihash
 
 from fluence_dao.errors import FluenceDaoError
-from fluence_dao.peer.calls import BuiltinError
+from fluence_dao.peer.calls import BuiltinError, by_id_or_alias
 from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 if TYPE_CHECKING:
@@ -205,10 +205,10 @@ class ServiceHost:
         logger.info("added module %s (%s, %d bytes)", name, cid, len(wasm))
         return cid
 
-    def _check_binaries(self, name: str, config: Any) -> None:
+    def _check_binaries(self, name: str, config: JsonObject) -> None:
         """A module may mount only configured binaries; its path must name the same file (for a host-implemented
         binary: any path whose file name is the binary's name, e.g. `curl` or `/usr/bin/curl`)."""
-        for binary, path in (config.get("mounted_binaries") or {}).items():
+        for binary, path in _table(config.get("mounted_binaries")).items():
             allowed = self.binaries.get(binary)
             expected = binary if allowed is None or not isinstance(allowed, str) else allowed
             if allowed is None or (path and Path(path).name != Path(expected).name and path != expected):
@@ -218,17 +218,13 @@ class ServiceHost:
                 )
 
     def module_config(self, cid: str) -> JsonObject:
-        path = self.modules_dir / f"{cid}_config.json"
-        if not _is_stored_id(cid) or not path.is_file():
-            raise BuiltinError(f"Error: Module wasn't found on path {str(self.modules_dir / cid)!r}: not found")
-        config: JsonObject = json.loads(path.read_text())
+        not_found = f"Error: Module wasn't found on path {str(self.modules_dir / cid)!r}: not found"
+        config: JsonObject = json.loads(_stored(self.modules_dir, cid, "_config.json", not_found).read_text())
         return config
 
     def module_bytes(self, cid: str) -> bytes:
-        path = self.modules_dir / f"{cid}.wasm"
-        if not _is_stored_id(cid) or not path.is_file():
-            raise BuiltinError(f"Error: Module wasn't found on path {str(path)!r}: not found")
-        return path.read_bytes()
+        not_found = f"Error: Module wasn't found on path {str(self.modules_dir / f'{cid}.wasm')!r}: not found"
+        return _stored(self.modules_dir, cid, ".wasm", not_found).read_bytes()
 
     def list_modules(self) -> list[JsonObject]:
         out = []
@@ -239,7 +235,7 @@ class ServiceHost:
         return out
 
     def module_interface(self, cid: str) -> JsonObject:
-        from fluence_dao.marine import MarineModule, ModuleConfig
+        from fluence_dao.marine import MarineModule, ModuleConfig  # lazy: wasmtime ~0.14 s; `peer info` needs none
 
         wasm = self.module_bytes(cid)
         try:
@@ -273,9 +269,7 @@ class ServiceHost:
         return [json.loads(p.read_text()) for p in sorted(self.blueprints_dir.glob("*.json"))]
 
     def get_blueprint(self, blueprint_id: str) -> Blueprint:
-        path = self.blueprints_dir / f"{blueprint_id}.json"
-        if not _is_stored_id(blueprint_id) or not path.is_file():
-            raise BuiltinError(f"Error: Blueprint '{blueprint_id}' wasn't found")
+        path = _stored(self.blueprints_dir, blueprint_id, ".json", f"Error: Blueprint '{blueprint_id}' wasn't found")
         record: Blueprint = json.loads(path.read_text())
         return record
 
@@ -306,19 +300,22 @@ class ServiceHost:
         logger.info("created service %s from blueprint %s for %s", service_id, blueprint_id, owner_id)
         return service_id
 
-    def _marine_config(self, config: Any) -> ModuleConfig:
-        from fluence_dao.marine import ModuleConfig
+    def _marine_config(self, config: JsonObject) -> ModuleConfig:
+        """A stored (nox-shaped) module config as the Marine host's ModuleConfig."""
+        from fluence_dao.marine import ModuleConfig  # lazy: wasmtime ~0.14 s; `peer info` needs none
 
-        mapped = dict(config.get("wasi", {}).get("mapped_dirs") or {})
+        wasi = config.get("wasi")
+        wasi_fields = wasi if isinstance(wasi, dict) else {}
+        mapped = _table(wasi_fields.get("mapped_dirs"))
         if self.vault_root is not None:
             mapped.setdefault("/tmp/vault", str(self.vault_root))
         binaries = {
-            name: self.binaries[name] for name in (config.get("mounted_binaries") or {}) if name in self.binaries
+            name: self.binaries[name] for name in _table(config.get("mounted_binaries")) if name in self.binaries
         }
         memory = config.get("max_heap_size")
         return ModuleConfig(
-            name=config["name"],
-            envs=dict(config.get("wasi", {}).get("envs") or {}),
+            name=str(config["name"]),
+            envs=_table(wasi_fields.get("envs")),
             mapped_dirs=mapped,
             mounted_binaries=binaries,
             max_memory_bytes=parse_size(memory) if isinstance(memory, str) else self.module_memory_bytes,
@@ -329,10 +326,7 @@ class ServiceHost:
 
     def resolve(self, id_or_alias: str) -> ServiceRecord | None:
         with self._lock:
-            record = self.services.get(id_or_alias)
-            if record is None and id_or_alias in self.aliases:
-                record = self.services.get(self.aliases[id_or_alias])
-            return record
+            return by_id_or_alias(self.services, self.aliases, id_or_alias)
 
     def require(self, id_or_alias: str) -> ServiceRecord:
         record = self.resolve(id_or_alias)
@@ -364,8 +358,9 @@ class ServiceHost:
             self.aliases[alias] = record.id
             record.aliases.append(alias)
 
-    def call(self, record: ServiceRecord, function_name: str, args: Args, call_parameters: CallParameters) -> Any:
-        """Call a service function; an effector service first checks the caller (the particle's init peer)."""
+    def call(self, record: ServiceRecord, function_name: str, args: Args, call_parameters: CallParameters) -> object:
+        """Call a service function; an effector service first checks the caller (the particle's init peer). The
+        result is the Marine host's value (bytes for `[]u8`), made JSON by the peer."""
         if record.effector_binaries:
             particle = getattr(call_parameters, "particle", None)
             self.policy.guard_effector(str(getattr(particle, "init_peer_id", "")), record, function_name)
@@ -411,9 +406,18 @@ _STORED_ID = re.compile(r"^[a-z2-7]{16,128}$")
 
 
 def _is_stored_id(text: str) -> bool:
-    """Whether `text` can be a module or blueprint id as stored on disk (CIDv1 base32). Anything else, e.g.
+    """Whether `text` can be a module or blueprint id as stored on disk (CIDv1 base32). Other text, e.g.
     `../../peer/daemon`, would name a file outside the repository: it is "not found" before any file is read."""
     return bool(_STORED_ID.match(text))
+
+
+def _stored(directory: Path, stored_id: str, suffix: str, not_found: str) -> Path:
+    """The file `<directory>/<stored_id><suffix>`; BuiltinError(`not_found`) when it is missing or the id cannot
+    be a stored one."""
+    path = directory / f"{stored_id}{suffix}"
+    if not _is_stored_id(stored_id) or not path.is_file():
+        raise BuiltinError(not_found)
+    return path
 
 
 def _parse_cid(text: str) -> str:
@@ -457,7 +461,7 @@ def decode_blueprint(blueprint: JsonValue) -> tuple[str, list[str]]:
 
 
 def normalize_module_config(config: JsonObject) -> JsonObject:
-    """Any accepted module config (nox's make_module_config output, Aqua's ModuleConfig, 2021's) -> nox's shape."""
+    """Every accepted module config (nox's make_module_config output, Aqua's ModuleConfig, 2021's) -> nox's shape."""
     wasi = _unopt(config.get("wasi")) or {}
     if not isinstance(wasi, dict):
         raise BuiltinError(f"Error: module config field 'wasi' must be an object, got {json.dumps(wasi)}")
@@ -528,7 +532,7 @@ class LinkedService:
     """A hosted service: the Marine host's MarineService (modules linked by import namespace, facade last)."""
 
     def __init__(self, modules: list[tuple[ModuleConfig, bytes]]) -> None:
-        from fluence_dao.marine import MarineService
+        from fluence_dao.marine import MarineService  # lazy: wasmtime ~0.14 s; `peer info` needs none
 
         self._service = MarineService(modules)
 
@@ -536,7 +540,7 @@ class LinkedService:
     def interface(self) -> ModuleInterface:
         return self._service.interface
 
-    def call(self, function_name: str, args: Args, *, call_parameters: CallParameters) -> Any:
+    def call(self, function_name: str, args: Args, *, call_parameters: CallParameters) -> object:
         return self._service.call(function_name, args, call_parameters=call_parameters)
 
     def memory_stats(self) -> list[JsonObject]:
@@ -549,6 +553,3 @@ class LinkedService:
             for name, module in self._service.modules.items()
         ]
         return stats
-
-
-ServiceCall = Callable[[ServiceRecord, str, Args, "CallParameters"], Any]

@@ -33,6 +33,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TypedDict, cast
 
+from fluence_dao.peer.calls import by_id_or_alias
 from fluence_dao.peer.scheduler import RunBook, ScriptRun
 from fluence_dao.util.json_types import JsonObject
 
@@ -242,10 +243,7 @@ class SpellStore:
 
     def get(self, id_or_alias: str) -> Spell | None:
         with self._lock:
-            spell = self._spells.get(id_or_alias)
-            if spell is None and id_or_alias in self._aliases:
-                spell = self._spells.get(self._aliases[id_or_alias])
-            return spell
+            return by_id_or_alias(self._spells, self._aliases, id_or_alias)
 
     def remove(self, spell_id: str) -> bool:
         with self._lock:
