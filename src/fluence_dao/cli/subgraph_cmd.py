@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluence_dao.cli import _output, _paths
+from fluence_dao.cli._groups import grouped_command
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 if TYPE_CHECKING:
@@ -72,25 +74,33 @@ def _start_blocks(values: list[str] | None) -> dict[str, int]:
     return out
 
 
-def _settings(state_dir: Path | None) -> Settings:
-    from fluence_dao.config import load_settings
+@dataclass(frozen=True)
+class _Database:
+    """The options of every command that reads a subgraph's database (see `_groups`)."""
 
-    return load_settings({"state_dir": state_dir})
+    directory: DirArg = Path("subgraph")
+    db: DbOption = None
+    state_dir: StateDirOption = None
+    json: JsonOption = False
 
+    def settings(self) -> Settings:
+        from fluence_dao.config import load_settings
 
-def _db_path(directory: Path, db: Path | None, settings: Settings) -> Path:
-    """--db, else the database the devnet's subgraph server uses when DIRECTORY is the devnet's subgraph, else
-    <state dir>/subgraph/<dir name>.sqlite."""
-    if db is not None:
-        return db
-    from fluence_dao.runtime import read_devnet_info
+        return load_settings({"state_dir": self.state_dir})
 
-    info = read_devnet_info(settings.state_dir)
-    devnet = info.subgraph if info is not None else None
-    served = getattr(devnet, "directory", None)
-    if devnet is not None and devnet.db and served and Path(served).resolve() == directory.resolve():
-        return Path(devnet.db)
-    return Path(settings.state_dir) / "subgraph" / f"{directory.resolve().name}.sqlite"
+    def path(self, settings: Settings) -> Path:
+        """--db, else the database the devnet's subgraph server uses when DIRECTORY is the devnet's subgraph, else
+        <state dir>/subgraph/<dir name>.sqlite."""
+        if self.db is not None:
+            return self.db
+        from fluence_dao.runtime import read_devnet_info
+
+        info = read_devnet_info(settings.state_dir)
+        devnet = info.subgraph if info is not None else None
+        served = getattr(devnet, "directory", None)
+        if devnet is not None and devnet.db and served and Path(served).resolve() == self.directory.resolve():
+            return Path(devnet.db)
+        return Path(settings.state_dir) / "subgraph" / f"{self.directory.resolve().name}.sqlite"
 
 
 @app.command()
@@ -104,20 +114,15 @@ def build(directory: DirArg = Path("subgraph"), json: JsonOption = False) -> Non
 
 
 def _indexer(
-    directory: Path,
-    db: Path | None,
-    rpc_url: str | None,
-    address: list[str] | None,
-    start_block: list[str] | None,
-    reorg_depth: int,
-    state_dir: Path | None,
+    where: _Database, rpc_url: str | None, address: list[str] | None, start_block: list[str] | None, reorg_depth: int
 ) -> Indexer:
     from fluence_dao.eth import read_deployment
     from fluence_dao.subgraph import EthRpc, Indexer, IndexerConfig, Store, load_manifest
 
     addresses = _addresses(address)
     starts = _start_blocks(start_block)
-    settings = _settings(state_dir)
+    directory = where.directory
+    settings = where.settings()
     names = {ds.name for ds in load_manifest(directory / "build").data_sources}
     unknown = sorted((set(addresses) | set(starts)) - names)
     if unknown:
@@ -137,7 +142,7 @@ def _indexer(
         rpc_url = resolve_endpoint(settings, need_registry=False).rpc_url
     rpc = EthRpc(rpc_url)
     rpc.block_number()  # a chain that does not answer is an error now, not a loop of indexing errors
-    path = _db_path(directory, db, settings)
+    path = where.path(settings)
     _paths.writable_file(path, "--db")
     store = Store(path)
     return Indexer(
@@ -150,24 +155,21 @@ def _indexer(
     )
 
 
-@app.command()
+@grouped_command(app)
 def serve(
-    directory: DirArg = Path("subgraph"),
-    db: DbOption = None,
+    where: _Database,
     rpc_url: RpcUrlOption = None,
     address: AddressOption = None,
     start_block: StartOption = None,
     port: Annotated[int, typer.Option("--port", help="GraphQL port on 127.0.0.1 (0: any free port).")] = 8000,
     reorg_depth: Annotated[int, typer.Option("--reorg-depth", min=1, help="Blocks kept for reorg handling.")] = 64,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
 ) -> None:
     """Index the built subgraph and serve GraphQL on 127.0.0.1 until interrupted (build it first)."""
     import threading
 
     from fluence_dao.subgraph import SubgraphServer
 
-    indexer = _indexer(directory, db, rpc_url, address, start_block, reorg_depth, state_dir)
+    indexer = _indexer(where, rpc_url, address, start_block, reorg_depth)
     server = SubgraphServer(indexer, port).start()
     _output.emit({"url": server.url, "deployment": indexer.deployment}, server.url)
     try:
@@ -176,18 +178,13 @@ def serve(
         server.stop()
 
 
-@app.command()
-def status(
-    directory: DirArg = Path("subgraph"),
-    db: DbOption = None,
-    state_dir: StateDirOption = None,
-    json: JsonOption = False,
-) -> None:
+@grouped_command(app)
+def status(where: _Database) -> None:
     """Indexing status from the database (the devnet's, for the devnet's subgraph): synced block, deployment, and
     the indexing error if any."""
     from fluence_dao.subgraph import Store
 
-    path = _db_path(directory, db, _settings(state_dir))
+    path = where.path(where.settings())
     if not path.exists():
         from fluence_dao.errors import SubgraphError
 
