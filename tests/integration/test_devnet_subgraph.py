@@ -61,6 +61,7 @@ def _answers(url: str) -> bool:
 
 @pytest.mark.integration
 def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolated_env: None) -> None:
+    """One devnet's life: up, votes through the CLI seen in GraphQL, up again, down, up, reset, switched off."""
     state_dir = tmp_path / "state"
     settings = load_settings({"state_dir": state_dir}, env_file=None)
     try:
@@ -71,91 +72,100 @@ def test_devnet_up_serves_the_demo_subgraph(tmp_path: Path, require: Any, isolat
     env = {"FLUENCE_DAO_STATE_DIR": str(state_dir), "FLUENCE_DAO_DEVNET__STATE_INTERVAL_S": "0"}
     try:
         info = _cli(env, "devnet", "up", "--json")
-        sub, proc = info["subgraph"], info["processes"]["subgraph"]
-        assert list(info["processes"]) == [factory.name for factory in COMPONENTS]
-        assert proc["started_now"] is True and process_running(proc["pid"])
-        for url in (sub["url"], sub["status_url"]):
-            assert urlparse(url).hostname == "127.0.0.1" and urlparse(url).port == proc["port"]
-        client = EthClient(info["rpc_url"])
-        assert client.code(sub["governance"]), "the recorded Governance address has no code"
-        recorded = json.loads((state_dir / "subgraph" / "governance.json").read_text())
-        assert recorded["address"] == sub["governance"] and recorded["block_number"] == sub["start_block"]
-        assert sub["deployed_now"] is True
-        assert not subgraph_build_stale(Path(sub["directory"]))
-        assert (Path(sub["directory"]) / "build" / "subgraph.yaml").is_file()
-
-        # propose and vote through the CLI; the GraphQL URL from devnet.json shows them
-        _cli(env, "dao", "propose", "fund the public record ✓", "--duration", "50", "--json")
-        _cli(env, "dao", "vote", "1", "--weight", "7", "--json")
-        voter = Account.create()  # one vote per account: the second comes from another (funded) key
-        client.rpc("anvil_setBalance", [voter.address, hex(10**18)])
-        _cli(
-            {**env, "FLUENCE_DAO_ETH__GOVERNANCE_KEY": voter.key.hex()},
-            "dao",
-            "vote",
-            "1",
-            "--weight",
-            "2",
-            "--against",
-            "--json",
-        )
-        proposals = _proposals_when(sub["url"], lambda ps: bool(ps) and ps[0]["voteCount"] == 2)
-        assert len(proposals) == 1
-        proposal = proposals[0]
-        assert proposal["id"] == "1" and proposal["description"] == "fund the public record ✓"
-        assert (proposal["forVotes"], proposal["againstVotes"]) == ("7", "2")
-        assert sorted((v["weight"], v["support"]) for v in proposal["votes"]) == [("2", False), ("7", True)]
-        assert _graphql(f"http://127.0.0.1:{proc['port']}/graphql", "{ proposals { id } }")["proposals"] == [
-            {"id": "1"}
-        ]
-
-        # up again: the same server, no redeploy, no rebuild
-        build_mtime = (Path(sub["directory"]) / "build" / "subgraph.yaml").stat().st_mtime
-        again = _cli(env, "devnet", "up", "--json")
-        assert again["processes"]["subgraph"]["started_now"] is False
-        assert again["processes"]["subgraph"]["pid"] == proc["pid"]
-        assert again["subgraph"]["deployed_now"] is False and again["subgraph"]["built_now"] is False
-        assert again["subgraph"]["governance"] == sub["governance"] and again["subgraph"]["url"] == sub["url"]
-        assert (Path(sub["directory"]) / "build" / "subgraph.yaml").stat().st_mtime == build_mtime
-
-        status = _cli(env, "devnet", "status", "--json")
-        listed = {p["name"]: p for p in status["processes"]}
-        assert listed["subgraph"]["healthy"] is True and listed["subgraph"]["pid"] == proc["pid"]
-        assert status["subgraph"]["url"] == sub["url"]
-        assert sub["url"] in _cli(env, "devnet", "status")
-
-        # down stops it (first: reverse start order)
-        stopped = _cli(env, "devnet", "down", "--json")["stopped"]
-        assert stopped == [factory.name for factory in reversed(COMPONENTS)]
-        assert not process_running(proc["pid"]) and not _answers(sub["status_url"])
-
-        # up after down: the chain survived, so the contract and the indexed data are reused
-        restarted = _cli(env, "devnet", "up", "--json")
-        assert restarted["processes"]["subgraph"]["started_now"] is True
-        assert restarted["subgraph"]["deployed_now"] is False
-        assert restarted["subgraph"]["governance"] == sub["governance"]
-        assert restarted["subgraph"]["db"] == sub["db"]
-        assert [p["id"] for p in _graphql(restarted["subgraph"]["url"], PROPOSALS)["proposals"]] == ["1"]
-
-        # a fresh chain: the contract is deployed again and indexing starts from an empty database
-        _cli(env, "devnet", "down", "--reset", "--json")
-        fresh = _cli(env, "devnet", "up", "--json")
-        assert fresh["subgraph"]["deployed_now"] is True
-        assert EthClient(fresh["rpc_url"]).code(fresh["subgraph"]["governance"])
-        status = json.loads(urllib.request.urlopen(fresh["subgraph"]["status_url"], timeout=10).read())
-        assert status["failed"] is False
-        assert status["data_sources"][0]["start_block"] == fresh["subgraph"]["start_block"]
-        assert _graphql(fresh["subgraph"]["url"], PROPOSALS)["proposals"] == []
-
-        # switched off after it was started: `down` still stops it
-        off = {**env, "FLUENCE_DAO_DEVNET__SUBGRAPH": "false"}
-        listed = [p["name"] for p in _cli(off, "devnet", "status", "--json")["processes"]]
-        assert listed == [f.name for f in COMPONENTS if f is not SubgraphComponent]
-        stopped = _cli(off, "devnet", "down", "--json")["stopped"]
-        assert stopped == [factory.name for factory in reversed(COMPONENTS)]
-        assert not process_running(fresh["processes"]["subgraph"]["pid"])
+        _check_first_up(info, state_dir)
+        _vote_and_see_it_indexed(env, info)
+        _check_up_again_reuses_everything(env, info)
+        _check_down_then_up_keeps_the_data(env, info)
+        _check_fresh_chain_then_switched_off(env)
     finally:
         Devnet(settings).down()
+
+
+def _check_first_up(info: dict[str, Any], state_dir: Path) -> None:
+    """The first `up` deploys Governance, records it, builds the subgraph and serves it on 127.0.0.1."""
+    sub, proc = info["subgraph"], info["processes"]["subgraph"]
+    assert list(info["processes"]) == [factory.name for factory in COMPONENTS]
+    assert proc["started_now"] is True and process_running(proc["pid"])
+    for url in (sub["url"], sub["status_url"]):
+        assert urlparse(url).hostname == "127.0.0.1" and urlparse(url).port == proc["port"]
+    assert EthClient(info["rpc_url"]).code(sub["governance"]), "the recorded Governance address has no code"
+    recorded = json.loads((state_dir / "subgraph" / "governance.json").read_text())
+    assert recorded["address"] == sub["governance"] and recorded["block_number"] == sub["start_block"]
+    assert sub["deployed_now"] is True
+    assert not subgraph_build_stale(Path(sub["directory"]))
+    assert (Path(sub["directory"]) / "build" / "subgraph.yaml").is_file()
+
+
+def _vote_and_see_it_indexed(env: dict[str, str], info: dict[str, Any]) -> None:
+    """Propose and vote through the CLI; the GraphQL URL from devnet.json shows them."""
+    sub, proc = info["subgraph"], info["processes"]["subgraph"]
+    _cli(env, "dao", "propose", "fund the public record ✓", "--duration", "50", "--json")
+    _cli(env, "dao", "vote", "1", "--weight", "7", "--json")
+    voter = Account.create()  # one vote per account: the second comes from another (funded) key
+    EthClient(info["rpc_url"]).rpc("anvil_setBalance", [voter.address, hex(10**18)])
+    voter_env = {**env, "FLUENCE_DAO_ETH__GOVERNANCE_KEY": voter.key.hex()}
+    _cli(voter_env, "dao", "vote", "1", "--weight", "2", "--against", "--json")
+    proposals = _proposals_when(sub["url"], lambda ps: bool(ps) and ps[0]["voteCount"] == 2)
+    assert len(proposals) == 1
+    proposal = proposals[0]
+    assert proposal["id"] == "1" and proposal["description"] == "fund the public record ✓"
+    assert (proposal["forVotes"], proposal["againstVotes"]) == ("7", "2")
+    assert sorted((v["weight"], v["support"]) for v in proposal["votes"]) == [("2", False), ("7", True)]
+    graphql_url = f"http://127.0.0.1:{proc['port']}/graphql"
+    assert _graphql(graphql_url, "{ proposals { id } }")["proposals"] == [{"id": "1"}]
+
+
+def _check_up_again_reuses_everything(env: dict[str, str], info: dict[str, Any]) -> None:
+    """Up again: the same server, no redeploy, no rebuild; status lists it."""
+    sub, proc = info["subgraph"], info["processes"]["subgraph"]
+    build_mtime = (Path(sub["directory"]) / "build" / "subgraph.yaml").stat().st_mtime
+    again = _cli(env, "devnet", "up", "--json")
+    assert again["processes"]["subgraph"]["started_now"] is False
+    assert again["processes"]["subgraph"]["pid"] == proc["pid"]
+    assert again["subgraph"]["deployed_now"] is False and again["subgraph"]["built_now"] is False
+    assert again["subgraph"]["governance"] == sub["governance"] and again["subgraph"]["url"] == sub["url"]
+    assert (Path(sub["directory"]) / "build" / "subgraph.yaml").stat().st_mtime == build_mtime
+
+    status = _cli(env, "devnet", "status", "--json")
+    listed = {p["name"]: p for p in status["processes"]}
+    assert listed["subgraph"]["healthy"] is True and listed["subgraph"]["pid"] == proc["pid"]
+    assert status["subgraph"]["url"] == sub["url"]
+    assert sub["url"] in _cli(env, "devnet", "status")
+
+
+def _check_down_then_up_keeps_the_data(env: dict[str, str], info: dict[str, Any]) -> None:
+    """Down stops it (first: reverse start order); up after down reuses the contract and the indexed data."""
+    sub, proc = info["subgraph"], info["processes"]["subgraph"]
+    stopped = _cli(env, "devnet", "down", "--json")["stopped"]
+    assert stopped == [factory.name for factory in reversed(COMPONENTS)]
+    assert not process_running(proc["pid"]) and not _answers(sub["status_url"])
+
+    restarted = _cli(env, "devnet", "up", "--json")
+    assert restarted["processes"]["subgraph"]["started_now"] is True
+    assert restarted["subgraph"]["deployed_now"] is False
+    assert restarted["subgraph"]["governance"] == sub["governance"]
+    assert restarted["subgraph"]["db"] == sub["db"]
+    assert [p["id"] for p in _graphql(restarted["subgraph"]["url"], PROPOSALS)["proposals"]] == ["1"]
+
+
+def _check_fresh_chain_then_switched_off(env: dict[str, str]) -> None:
+    """A fresh chain: the contract is deployed again and indexing starts from an empty database. Then switched
+    off after it was started: `down` still stops it."""
+    _cli(env, "devnet", "down", "--reset", "--json")
+    fresh = _cli(env, "devnet", "up", "--json")
+    assert fresh["subgraph"]["deployed_now"] is True
+    assert EthClient(fresh["rpc_url"]).code(fresh["subgraph"]["governance"])
+    status = json.loads(urllib.request.urlopen(fresh["subgraph"]["status_url"], timeout=10).read())
+    assert status["failed"] is False
+    assert status["data_sources"][0]["start_block"] == fresh["subgraph"]["start_block"]
+    assert _graphql(fresh["subgraph"]["url"], PROPOSALS)["proposals"] == []
+
+    off = {**env, "FLUENCE_DAO_DEVNET__SUBGRAPH": "false"}
+    listed = [p["name"] for p in _cli(off, "devnet", "status", "--json")["processes"]]
+    assert listed == [f.name for f in COMPONENTS if f is not SubgraphComponent]
+    stopped = _cli(off, "devnet", "down", "--json")["stopped"]
+    assert stopped == [factory.name for factory in reversed(COMPONENTS)]
+    assert not process_running(fresh["processes"]["subgraph"]["pid"])
 
 
 def test_the_subgraph_setting_leaves_it_out(tmp_path: Path, isolated_env: None) -> None:
