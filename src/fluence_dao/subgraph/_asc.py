@@ -157,7 +157,8 @@ class AscHeap:
         except struct.error:
             raise _out_of_bounds(ptr, 4, len(self.mem)) from None
 
-    def _unpack(self, fmt: struct.Struct, ptr: int) -> tuple[Any, ...]:
+    def _unpack(self, fmt: struct.Struct, ptr: int) -> tuple[int, ...]:
+        """The integers of `fmt` (integer formats only) at `ptr`, bounds-checked."""
         if ptr < 0:
             raise _out_of_bounds(ptr, fmt.size, len(self.mem))
         try:
