@@ -4,9 +4,10 @@ A low layer (it imports only `errors` and `config`): the devnet writes this stat
 effector, the flows and the CLI read it, and none of them needs to import another for it.
 
 - `DevnetPaths`: the files under `<state_dir>/devnet/` (devnet.json, pid files, logs, anvil's chain state).
-- `DevnetInfo` (pydantic, with `EnsInfo`, `IpfsInfo`, `PeerInfo`, `SubgraphInfo`, `ProcessInfo`): devnet.json.
-  Unknown keys are kept, so an older or newer reader loses nothing it rewrites.
-- `read_devnet_info(state_dir)`: the typed record, None when no devnet was brought up there.
+- `DevnetInfo` (pydantic, with `EnsInfo`, `IpfsInfo`, `PeerInfo`, `SubgraphInfo`, `ProcessInfo`, `NameInfo`):
+  devnet.json. Unknown keys are kept, so an older or newer reader loses nothing it rewrites.
+- `read_devnet_info(state_dir)` (`read_info(paths)`): the typed record, None when no devnet was brought up there;
+  `write_info(paths, info)` writes it.
 - `resolve_endpoint(settings)`: the RPC URL, chain id and ENS registry every eth command and the peer's
   `operator` use: explicit settings first, then devnet.json on the devnet network.
 """
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fluence_dao.errors import ConfigError, DevnetError
+from fluence_dao.util.json_types import JsonObject
 
 if TYPE_CHECKING:
     from fluence_dao.config import Settings
@@ -55,6 +58,10 @@ class DevnetPaths:
 class _Record(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
+    def to_json(self) -> JsonObject:
+        """The record as written to devnet.json: every field that was set (None included) and the unknown keys."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
 
 class EnsInfo(_Record):
     registry: str | None = None
@@ -82,6 +89,10 @@ class SubgraphInfo(_Record):
     governance: str | None = None
     start_block: int | None = None
     db: str | None = None
+    directory: str | None = None
+    deployed_now: bool | None = None
+    built_now: bool | None = None
+    synced_block: dict[str, int | str] | None = None  # {"number", "hash"} once the server indexed a block
 
 
 class ProcessInfo(_Record):
@@ -89,6 +100,14 @@ class ProcessInfo(_Record):
     port: int | None = None
     log: str | None = None
     started_now: bool | None = None
+
+
+class NameInfo(_Record):
+    """One of the project's ENS names on the devnet chain."""
+
+    owner: str | None = None
+    resolver: str | None = None
+    registered_now: bool | None = None
 
 
 class DevnetInfo(_Record):
@@ -103,45 +122,39 @@ class DevnetInfo(_Record):
     peer: PeerInfo | None = None
     subgraph: SubgraphInfo | None = None
     processes: dict[str, ProcessInfo] = {}
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+    names: dict[str, NameInfo] = {}
 
 
-def read_info(paths: DevnetPaths) -> dict[str, Any] | None:
-    """devnet.json as its raw record (the devnet's own bookkeeping), None when never brought up here; errors for a
-    file that is not valid JSON or of another version."""
+def read_info(paths: DevnetPaths) -> DevnetInfo | None:
+    """The typed devnet.json in `paths`, None when never brought up here; errors for a file that is not valid JSON,
+    of another version or not a devnet record."""
     try:
-        data = json.loads(paths.info_file.read_text())
+        data: object = json.loads(paths.info_file.read_text())
     except FileNotFoundError:
         return None
     except ValueError as err:
         raise DevnetError(f"{paths.info_file} is not valid JSON ({err}); remove it and run `devnet up`") from err
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+    version = data.get("version", "?") if isinstance(data, dict) else "?"
+    if version != STATE_VERSION:
         raise DevnetError(
-            f"{paths.info_file} has version {data.get('version') if isinstance(data, dict) else '?'}, "
-            f"expected {STATE_VERSION}; run `fluence-dao devnet down --reset`",
+            f"{paths.info_file} has version {version}, expected {STATE_VERSION}; run `fluence-dao devnet down --reset`",
             path=str(paths.info_file),
         )
-    return data
-
-
-def read_devnet_info(state_dir: Path) -> DevnetInfo | None:
-    """The typed devnet.json under `state_dir`, None when no devnet was brought up there."""
-    paths = DevnetPaths.under(state_dir)
-    data = read_info(paths)
-    if data is None:
-        return None
     try:
         return DevnetInfo.model_validate(data)
     except ValidationError as err:
         raise DevnetError(f"{paths.info_file} does not hold a devnet record: {err}", path=str(paths.info_file)) from err
 
 
-def write_info(paths: DevnetPaths, info: dict[str, Any]) -> None:
-    """Write devnet.json atomically (checked against `DevnetInfo` first)."""
-    record = {**info, "version": STATE_VERSION}
-    DevnetInfo.model_validate(record)
+def read_devnet_info(state_dir: Path) -> DevnetInfo | None:
+    """The typed devnet.json under `state_dir`, None when no devnet was brought up there."""
+    return read_info(DevnetPaths.under(state_dir))
+
+
+def write_info(paths: DevnetPaths, info: DevnetInfo | Mapping[str, object]) -> None:
+    """Write devnet.json atomically (a mapping is checked against `DevnetInfo` first)."""
+    typed = info if isinstance(info, DevnetInfo) else DevnetInfo.model_validate(info)
+    record = {**typed.to_json(), "version": STATE_VERSION}
     paths.root.mkdir(parents=True, exist_ok=True)
     tmp = paths.info_file.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -195,6 +208,7 @@ __all__ = [
     "Endpoint",
     "EnsInfo",
     "IpfsInfo",
+    "NameInfo",
     "PeerInfo",
     "ProcessInfo",
     "SubgraphInfo",

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,7 +18,7 @@ from eth_account import Account
 from _helpers import invoke_cli
 from fluence_dao.cli import _output
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, load_settings
-from fluence_dao.devnet import Devnet, DevnetPaths, anvil_binary, rpc_chain_id
+from fluence_dao.devnet import Devnet, DevnetInfo, DevnetPaths, anvil_binary, rpc_chain_id
 from fluence_dao.errors import StartupTimeoutError, ToolNotFoundError
 from fluence_dao.eth import EnsClient, EthClient, TxSender
 from fluence_dao.util.net import free_port
@@ -204,7 +205,7 @@ class HttpServerComponent:
         except OSError:
             return False
 
-    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+    def process(self, devnet: Devnet, info: DevnetInfo) -> ManagedProcess:
         argv = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port)]
         return ManagedProcess(
             ProcessSpec(
@@ -218,7 +219,7 @@ class HttpServerComponent:
             )
         )
 
-    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+    def after_start(self, devnet: Devnet, info: DevnetInfo, started_now: bool) -> Mapping[str, object]:
         return {"http_url": f"http://127.0.0.1:{self.port}"}
 
 
@@ -229,7 +230,10 @@ def test_another_component_joins_up_status_and_down(tmp_path: Path) -> None:
         info = devnet.up()
         assert info["http_url"] == f"http://127.0.0.1:{component.port}"
         pid = info["processes"]["http"]["pid"]
-        assert devnet.up()["processes"]["http"] == {**info["processes"]["http"], "started_now": False}
+        again = devnet.start()  # the same record, typed: the component's fact kept as an unknown key
+        assert again.processes["http"].pid == pid and again.processes["http"].started_now is False
+        assert again.to_json()["http_url"] == info["http_url"] and devnet.info() == again
+        assert again.to_json()["processes"]["http"] == {**info["processes"]["http"], "started_now": False}
         status = devnet.status()
         assert status.healthy and status.processes[0].pid == pid and status.processes[0].port == component.port
         assert devnet.down() == ["http"]

@@ -1,6 +1,7 @@
 """The local devnet: anvil from npm on 127.0.0.1, ENS contracts from the npm artifacts, the project's names.
 
-`Devnet(settings).up()` is idempotent and returns devnet.json (chain id, RPC URL, ENS addresses, names);
+`Devnet(settings).up()` is idempotent and returns devnet.json (chain id, RPC URL, ENS addresses, names; `start()`
+returns it typed, a `DevnetInfo`);
 `down()` stops everything with SIGTERM (anvil saves its chain to `--state`), then SIGKILL. More background
 processes join through `COMPONENTS` (see `_devnet.py`). devnet.json's typed model and `resolve_endpoint` live in
 `fluence_dao.runtime` (a lower layer the peer reads too) and are re-exported here. `up()` keeps the state dir
@@ -30,7 +31,7 @@ from fluence_dao.devnet._devnet import (
     subgraph_build_stale,
 )
 from fluence_dao.devnet._permissions import STATE_SUBDIRS, secure_state_dir
-from fluence_dao.runtime import STATE_VERSION, DevnetPaths, Endpoint, read_info, resolve_endpoint
+from fluence_dao.runtime import STATE_VERSION, DevnetInfo, DevnetPaths, Endpoint, read_info, resolve_endpoint
 
 __all__ = [
     "COMPONENTS",
@@ -41,6 +42,7 @@ __all__ = [
     "AnvilComponent",
     "Devnet",
     "DevnetComponent",
+    "DevnetInfo",
     "DevnetPaths",
     "DevnetStatus",
     "Endpoint",

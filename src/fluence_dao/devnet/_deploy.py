@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from eth_abi.abi import encode
+
 from fluence_dao.errors import DevnetError
 from fluence_dao.eth import ZERO_ADDRESS, EnsClient, TxSender, split_name
 from fluence_dao.util.json_types import JsonObject
@@ -40,8 +42,6 @@ def load_artifact(package: str, relative: str) -> tuple[list[JsonObject], bytes]
 
 def deploy_ens(sender: TxSender) -> EnsDeployment:
     """Deploy ENSRegistry (the sender owns the root node) and PublicResolver(registry)."""
-    from eth_abi.abi import encode
-
     _, registry_code = load_artifact(*REGISTRY_ARTIFACT)
     receipt = sender.send_and_wait(None, registry_code, what="deploy ENSRegistry")
     registry = receipt.contract_address

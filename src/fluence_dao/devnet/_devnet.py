@@ -3,7 +3,8 @@
 Processes are `DevnetComponent`s, started in order by `up()` and stopped in reverse by `down()`. To add one
 (the peer daemon, an IPFS server, a subgraph indexer), write a class with a `name`, a `process()` that
 returns a `ManagedProcess` (argv, log and pid files in `devnet.paths`, a health check) and an `after_start()`
-returning JSON-friendly facts about it, then append it to `COMPONENTS` below.
+returning facts about it for devnet.json's top level (typed records such as `IpfsInfo`, or JSON values: the
+merged record is checked against `DevnetInfo`), then append it to `COMPONENTS` below.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import shutil
 import socket
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,11 +29,28 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, Settings
+from fluence_dao.devnet._deploy import EnsDeployment, deploy_ens, ensure_name
 from fluence_dao.devnet._permissions import PRIVATE_UMASK, secure_state_dir
-from fluence_dao.errors import DevnetError, ToolNotFoundError
-from fluence_dao.runtime import DevnetPaths, read_info, write_info
+from fluence_dao.errors import DevnetError, EthError, ToolNotFoundError
+from fluence_dao.eth import EnsClient, EthClient, TxSender, deploy_governance, read_deployment
+from fluence_dao.ipfs import api_token_path, ensure_api_token_file
+from fluence_dao.peer.remote import client_key_if_present, ping
+from fluence_dao.runtime import (
+    DevnetInfo,
+    DevnetPaths,
+    EnsInfo,
+    IpfsInfo,
+    NameInfo,
+    ProcessInfo,
+    SubgraphInfo,
+    read_info,
+    write_info,
+)
+from fluence_dao.subgraph import build_subgraph
+from fluence_dao.subgraph._build import graph_cli  # not exported by fluence_dao.subgraph
+from fluence_dao.util.json_types import JsonObject, to_json
 from fluence_dao.util.net import LOOPBACK, free_port
-from fluence_dao.util.paths import node_modules
+from fluence_dao.util.paths import cache_dir, node_modules, project_root
 from fluence_dao.util.process import ManagedProcess, ProcessSpec, ProcessStatus
 
 log = logging.getLogger(__name__)
@@ -52,13 +70,23 @@ class DevnetComponent(Protocol):
 
     name: str
 
-    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+    def process(self, devnet: Devnet, info: DevnetInfo) -> ManagedProcess:
         """The process to run; `info` is the last devnet.json (e.g. to reuse a port)."""
         ...
 
-    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+    def after_start(self, devnet: Devnet, info: DevnetInfo, started_now: bool) -> Mapping[str, object]:
         """Work once healthy (deploy contracts...); returns facts merged into devnet.json's top level."""
         ...
+
+
+def _merged(info: DevnetInfo, facts: Mapping[str, object]) -> DevnetInfo:
+    """`info` with `facts` over its top level, checked as a whole."""
+    return DevnetInfo.model_validate({**info.to_json(), **facts})
+
+
+def _previous_port(info: DevnetInfo, name: str) -> int | None:
+    previous = info.processes.get(name)
+    return previous.port if previous is not None else None
 
 
 def anvil_binary(settings: Settings) -> Path:
@@ -101,10 +129,9 @@ class AnvilComponent:
 
     name = "anvil"
 
-    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
+    def process(self, devnet: Devnet, info: DevnetInfo) -> ManagedProcess:
         paths = devnet.paths
-        previous = info.get("processes", {}).get(self.name, {})
-        port = self._choose_port(devnet, previous)
+        port = _stable_port(devnet, self.name, devnet.settings.devnet.port, _previous_port(info, self.name))
         chain_id = devnet.settings.devnet.chain_id
         rpc_url = f"http://{LOOPBACK}:{port}"
         argv = [
@@ -131,26 +158,7 @@ class AnvilComponent:
         )
         return ManagedProcess(spec)
 
-    def _choose_port(self, devnet: Devnet, previous: dict[str, Any]) -> int:
-        configured = devnet.settings.devnet.port
-        if configured:
-            return configured
-        last = previous.get("port")
-        if isinstance(last, int) and last > 0:
-            # running already (reuse) or free (keep the URL stable across restarts)
-            probe = ManagedProcess(
-                ProcessSpec(
-                    self.name, ["anvil"], devnet.paths.log_file(self.name), devnet.paths.pid_file(self.name), bool
-                )
-            )
-            if probe.pid() is not None or _port_free(last):
-                return last
-        return free_port()
-
-    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
-        from fluence_dao.devnet._deploy import deploy_ens, ensure_name
-        from fluence_dao.eth import EnsClient, EthClient, TxSender
-
+    def after_start(self, devnet: Devnet, info: DevnetInfo, started_now: bool) -> Mapping[str, object]:
         port = devnet.process(self.name).spec.port
         assert port is not None, "AnvilComponent.process always sets the port"
         rpc_url = f"http://{LOOPBACK}:{port}"
@@ -163,32 +171,35 @@ class AnvilComponent:
         if client.balance(sender.address) < 10**18:
             client.rpc("anvil_setBalance", [sender.address, hex(10_000 * 10**18)])
 
-        ens_info = info.get("ens") or {}
-        registry = ens_info.get("registry")
-        resolver = ens_info.get("public_resolver")
-        if not (registry and resolver and client.code(registry) and client.code(resolver)):
-            deployment = deploy_ens(sender)
-            registry, resolver = deployment.registry, deployment.public_resolver
-        ens = EnsClient(client, registry)
-        names: dict[str, dict[str, Any]] = {}
+        contracts = _ens_contracts(client, sender, info.ens)
+        ens = EnsClient(client, contracts.registry)
+        names: dict[str, NameInfo] = {}
         for name in (settings.ens.project_name, settings.ens.signer_name):
-            registered = ensure_name(ens, name, resolver, sender)
-            names[name] = {"owner": ens.owner(name), "resolver": ens.resolver(name), "registered_now": registered}
+            registered = ensure_name(ens, name, contracts.public_resolver, sender)
+            names[name] = NameInfo(owner=ens.owner(name), resolver=ens.resolver(name), registered_now=registered)
         return {
             "chain_id": client.chain_id(),
             "rpc_url": rpc_url,
-            "ens": {"registry": registry, "public_resolver": resolver},
+            "ens": EnsInfo(registry=contracts.registry, public_resolver=contracts.public_resolver),
             "governance": sender.address,
             "names": names,
         }
 
 
-def _stable_port(devnet: Devnet, name: str, configured: int, previous: dict[str, Any]) -> int:
-    """The configured port, else the last one (when our process still runs there or it is free), else a free one."""
+def _ens_contracts(client: EthClient, sender: TxSender, known: EnsInfo) -> EnsDeployment:
+    """The ENS registry and resolver devnet.json names when the chain still has their code, else new ones."""
+    registry, resolver = known.registry, known.public_resolver
+    if registry and resolver and client.code(registry) and client.code(resolver):
+        return EnsDeployment(registry, resolver)
+    return deploy_ens(sender)
+
+
+def _stable_port(devnet: Devnet, name: str, configured: int, last: int | None) -> int:
+    """The configured port, else the last one (when our process still runs there or it is free: the URL stays
+    stable across restarts), else a free one."""
     if configured:
         return configured
-    last = previous.get("port")
-    if isinstance(last, int) and last > 0:
+    if last is not None and last > 0:
         probe = ManagedProcess(
             ProcessSpec(name, [sys.executable], devnet.paths.log_file(name), devnet.paths.pid_file(name), bool)
         )
@@ -215,8 +226,6 @@ class _IpfsServerProcess(ManagedProcess):
         self.token_file = token_file
 
     def start(self) -> tuple[int, bool]:
-        from fluence_dao.ipfs import ensure_api_token_file
-
         ensure_api_token_file(self.token_file)
         return super().start()
 
@@ -227,11 +236,8 @@ class IpfsServerComponent:
 
     name = "ipfs"
 
-    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
-        from fluence_dao.ipfs import api_token_path
-
-        previous = info.get("processes", {}).get(self.name, {})
-        port = _stable_port(devnet, self.name, 0, previous)
+    def process(self, devnet: Devnet, info: DevnetInfo) -> ManagedProcess:
+        port = _stable_port(devnet, self.name, 0, _previous_port(info, self.name))
         api_url = f"http://{LOOPBACK}:{port}"
         repo = devnet.settings.state_dir / "ipfs"
         token_file = api_token_path(devnet.settings.state_dir)
@@ -259,18 +265,15 @@ class IpfsServerComponent:
         )
         return _IpfsServerProcess(spec, token_file)
 
-    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
-        from fluence_dao.ipfs import api_token_path
-
+    def after_start(self, devnet: Devnet, info: DevnetInfo, started_now: bool) -> Mapping[str, object]:
         port = devnet.process(self.name).spec.port
-        return {
-            "ipfs": {
-                "api_url": f"http://{LOOPBACK}:{port}",
-                "api_multiaddr": f"/ip4/{LOOPBACK}/tcp/{port}",
-                "repo": str(devnet.settings.state_dir / "ipfs"),
-                "api_token_file": str(api_token_path(devnet.settings.state_dir)),
-            }
-        }
+        ipfs = IpfsInfo(
+            api_url=f"http://{LOOPBACK}:{port}",
+            api_multiaddr=f"/ip4/{LOOPBACK}/tcp/{port}",
+            repo=str(devnet.settings.state_dir / "ipfs"),
+            api_token_file=str(api_token_path(devnet.settings.state_dir)),
+        )
+        return {"ipfs": ipfs}
 
 
 class PeerComponent:
@@ -279,11 +282,8 @@ class PeerComponent:
 
     name = "peer"
 
-    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
-        from fluence_dao.peer.remote import client_key_if_present, ping
-
-        processes = info.get("processes", {})
-        port = _stable_port(devnet, self.name, devnet.settings.peer.port, processes.get(self.name, {}))
+    def process(self, devnet: Devnet, info: DevnetInfo) -> ManagedProcess:
+        port = _stable_port(devnet, self.name, devnet.settings.peer.port, _previous_port(info, self.name))
         argv = [
             sys.executable,
             "-m",
@@ -295,9 +295,9 @@ class PeerComponent:
             "--port",
             str(port),
         ]
-        ipfs_port = processes.get("ipfs", {}).get("port")
+        ipfs_port = _previous_port(info, "ipfs")
         # with a configured Kubo (ipfs.api_url) the daemon stores there and announces that API instead
-        if isinstance(ipfs_port, int) and ipfs_port > 0 and not devnet.settings.ipfs.api_url:
+        if ipfs_port is not None and ipfs_port > 0 and not devnet.settings.ipfs.api_url:
             argv += ["--ipfs-api-multiaddr", f"/ip4/{LOOPBACK}/tcp/{ipfs_port}"]
         address = f"{LOOPBACK}:{port}"
         spec = ProcessSpec(
@@ -313,13 +313,11 @@ class PeerComponent:
         )
         return ManagedProcess(spec)
 
-    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
-        from fluence_dao.peer.remote import client_key_if_present, ping
-
+    def after_start(self, devnet: Devnet, info: DevnetInfo, started_now: bool) -> Mapping[str, object]:
         port = devnet.process(self.name).spec.port
         address = f"{LOOPBACK}:{port}"
         facts = ping(address, 2.0, key_pair=client_key_if_present(devnet.settings)) or {}
-        return {
+        return {  # the daemon's facts are JSON: checked as a PeerInfo when merged
             "peer": {
                 "address": address,
                 "multiaddr": f"/ip4/{LOOPBACK}/tcp/{port}",
@@ -330,11 +328,11 @@ class PeerComponent:
         }
 
 
-def subgraph_status(status_url: str, timeout_s: float = 0.5) -> dict[str, Any] | None:
+def subgraph_status(status_url: str, timeout_s: float = 0.5) -> JsonObject | None:
     """GET a `subgraph serve` /status (its indexing status as JSON), or None when nothing answers."""
     try:
         with urllib.request.urlopen(status_url, timeout=timeout_s) as response:
-            body = json.loads(response.read())
+            body: object = json.loads(response.read())
     except (OSError, ValueError):
         return None
     return body if isinstance(body, dict) else None
@@ -363,21 +361,16 @@ class _SubgraphProcess(ManagedProcess):
     """`subgraph serve` whose `start()` first makes sure of the Governance contract and the build, then (re)starts
     the server when the deployment, the build or the database changed."""
 
-    def __init__(self, spec: ProcessSpec, devnet: Devnet, info: dict[str, Any], directory: Path) -> None:
+    def __init__(self, spec: ProcessSpec, devnet: Devnet, info: DevnetInfo, directory: Path) -> None:
         super().__init__(spec)
         self._devnet = devnet
         self._info = info
         self._directory = directory
-        self.facts: dict[str, Any] = {}
+        self.facts: SubgraphInfo | None = None
 
     def start(self) -> tuple[int, bool]:
-        from fluence_dao.eth import EthClient, TxSender, deploy_governance, read_deployment
-        from fluence_dao.subgraph import build_subgraph
-        from fluence_dao.subgraph._build import graph_cli
-        from fluence_dao.util.paths import cache_dir
-
         settings = self._devnet.settings
-        rpc_url = self._info.get("rpc_url")
+        rpc_url = self._info.rpc_url
         if not rpc_url:
             raise DevnetError("the subgraph needs the devnet's anvil (no rpc_url in devnet.json)", process=self.name)
         built_now = False
@@ -396,12 +389,12 @@ class _SubgraphProcess(ManagedProcess):
                 if subgraph_build_stale(self._directory):
                     build_subgraph(self._directory)
                     built_now = True
-        client = EthClient(str(rpc_url), timeout_s=settings.eth.rpc_timeout_s)
+        client = EthClient(rpc_url, timeout_s=settings.eth.rpc_timeout_s)
         deployment = read_deployment(settings.state_dir)
         deployed_now = False
         if deployment is None or deployment.chain_id != client.chain_id() or not client.code(deployment.address):
             sender = TxSender(
-                client, settings.eth.effective_governance_key(str(rpc_url)), tx_timeout_s=settings.eth.tx_timeout_s
+                client, settings.eth.effective_governance_key(rpc_url), tx_timeout_s=settings.eth.tx_timeout_s
             )
             deployment = deploy_governance(sender, settings.state_dir)
             deployed_now = True
@@ -412,7 +405,7 @@ class _SubgraphProcess(ManagedProcess):
             f"{_tree_digest(self._directory / 'build')}:{deployment.address.lower()}:{deployment.block_number}".encode()
         ).hexdigest()[:16]
         db = settings.state_dir / "subgraph" / f"devnet-{key}.sqlite"
-        previous_db = (self._info.get("subgraph") or {}).get("db")
+        previous_db = self._info.subgraph.db if self._info.subgraph is not None else None
         if self.pid() is not None and (deployed_now or previous_db != str(db)):
             log.info("restarting the subgraph server for the new deployment or build")
             self.stop()
@@ -431,16 +424,16 @@ class _SubgraphProcess(ManagedProcess):
         ]
         self.spec = dataclasses.replace(self.spec, argv=argv)
         port = self.spec.port
-        self.facts = {
-            "url": f"http://{LOOPBACK}:{port}/subgraphs/name/{self._directory.name}",
-            "status_url": f"http://{LOOPBACK}:{port}/status",
-            "governance": deployment.address,
-            "start_block": deployment.block_number,
-            "db": str(db),
-            "directory": str(self._directory),
-            "deployed_now": deployed_now,
-            "built_now": built_now,
-        }
+        self.facts = SubgraphInfo(
+            url=f"http://{LOOPBACK}:{port}/subgraphs/name/{self._directory.name}",
+            status_url=f"http://{LOOPBACK}:{port}/status",
+            governance=deployment.address,
+            start_block=deployment.block_number,
+            db=str(db),
+            directory=str(self._directory),
+            deployed_now=deployed_now,
+            built_now=built_now,
+        )
         return super().start()
 
 
@@ -455,15 +448,12 @@ class SubgraphComponent:
     def enabled(settings: Settings) -> bool:
         return settings.devnet.subgraph
 
-    def process(self, devnet: Devnet, info: dict[str, Any]) -> ManagedProcess:
-        from fluence_dao.util.paths import project_root
-
-        previous = info.get("processes", {}).get(self.name, {})
-        port = _stable_port(devnet, self.name, 0, previous)
+    def process(self, devnet: Devnet, info: DevnetInfo) -> ManagedProcess:
+        port = _stable_port(devnet, self.name, 0, _previous_port(info, self.name))
         directory = project_root() / "subgraph"
         argv = [sys.executable, "-m", "fluence_dao", "subgraph", "serve", str(directory), "--port", str(port)]
-        if info.get("rpc_url"):
-            argv += ["--rpc-url", str(info["rpc_url"])]
+        if info.rpc_url:
+            argv += ["--rpc-url", info.rpc_url]
         status_url = f"http://{LOOPBACK}:{port}/status"
 
         def health() -> bool:
@@ -482,12 +472,12 @@ class SubgraphComponent:
         )
         return _SubgraphProcess(spec, devnet, info, directory)
 
-    def after_start(self, devnet: Devnet, info: dict[str, Any], started_now: bool) -> dict[str, Any]:
+    def after_start(self, devnet: Devnet, info: DevnetInfo, started_now: bool) -> Mapping[str, object]:
         proc = devnet.process(self.name)
-        facts = dict(proc.facts) if isinstance(proc, _SubgraphProcess) else {}
-        status = subgraph_status(facts.get("status_url", ""), 2.0) if facts else None
-        facts["synced_block"] = (status or {}).get("synced_block")
-        return {"subgraph": facts}
+        facts = proc.facts if isinstance(proc, _SubgraphProcess) else None
+        status = subgraph_status(facts.status_url, 2.0) if facts is not None and facts.status_url else None
+        synced = status.get("synced_block") if status is not None else None
+        return {"subgraph": {**(facts.to_json() if facts is not None else {}), "synced_block": synced}}
 
 
 #: Devnet components in start order. Append new background processes here (see the module docstring).
@@ -502,25 +492,26 @@ COMPONENTS: list[Callable[[], DevnetComponent]] = [
 @dataclass
 class DevnetStatus:
     processes: list[ProcessStatus]
-    info: dict[str, Any] | None
-    chain: dict[str, Any] | None = None
-    names: dict[str, Any] = field(default_factory=dict)
+    info: DevnetInfo | None
+    chain: dict[str, int] | None = None  # chain_id, block_number
+    names: dict[str, dict[str, str | None]] = field(default_factory=dict)  # owner and resolver, or error
 
     @property
     def healthy(self) -> bool:
         return bool(self.processes) and all(p.healthy for p in self.processes)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # Any: `devnet status` indexes it; the fields above are typed
+        record = self.info.to_json() if self.info is not None else {}
         return {
             "healthy": self.healthy,
-            "processes": [p.to_dict() for p in self.processes],
-            "rpc_url": (self.info or {}).get("rpc_url"),
+            "processes": [to_json(p.to_dict()) for p in self.processes],
+            "rpc_url": record.get("rpc_url"),
             "chain": self.chain,
-            "ens": (self.info or {}).get("ens"),
+            "ens": record.get("ens"),
             "names": self.names,
-            "ipfs": (self.info or {}).get("ipfs"),
-            "peer": (self.info or {}).get("peer"),
-            "subgraph": (self.info or {}).get("subgraph"),
+            "ipfs": record.get("ipfs"),
+            "peer": record.get("peer"),
+            "subgraph": record.get("subgraph"),
         }
 
 
@@ -540,7 +531,7 @@ class Devnet:
         )
         self._processes: dict[str, ManagedProcess] = {}
 
-    def info(self) -> dict[str, Any] | None:
+    def info(self) -> DevnetInfo | None:
         """The last devnet.json (addresses, names, processes), or None."""
         return read_info(self.paths)
 
@@ -548,14 +539,18 @@ class Devnet:
         if name not in self._processes:
             for component in self.components:
                 if component.name == name:
-                    self._processes[name] = component.process(self, self.info() or {})
+                    self._processes[name] = component.process(self, self.info() or DevnetInfo())
                     break
             else:
                 known = ", ".join(c.name for c in self.components)
                 raise DevnetError(f"no devnet process named {name!r} (known: {known})", process=name)
         return self._processes[name]
 
-    def up(self) -> dict[str, Any]:
+    def up(self) -> dict[str, Any]:  # Any: the CLI and tests index the record; `start()` returns it typed
+        """`start()`, returning devnet.json as JSON (what `devnet up --json` prints)."""
+        return self.start().to_json()
+
+    def start(self) -> DevnetInfo:
         """Start every component (reusing healthy running ones), deploy ENS if needed; returns devnet.json.
 
         Runs with umask 077 (restored after), so the processes it starts and every file they or it create (logs,
@@ -568,22 +563,16 @@ class Devnet:
         finally:
             os.umask(previous_umask)
 
-    def _up(self) -> dict[str, Any]:
-        info = self.info() or {}
-        processes: dict[str, Any] = dict(info.get("processes", {}))
+    def _up(self) -> DevnetInfo:
+        info = self.info() or DevnetInfo()
         for component in self.components:
             proc = component.process(self, info)
             self._processes[component.name] = proc
             pid, started_now = proc.start()
-            processes[component.name] = {
-                "pid": pid,
-                "log": str(proc.spec.log_path),
-                "started_now": started_now,
-                "port": proc.spec.port,
-            }
-            info["processes"] = processes
+            started = ProcessInfo(pid=pid, log=str(proc.spec.log_path), started_now=started_now, port=proc.spec.port)
+            info = _merged(info, {"processes": {**info.processes, component.name: started}})
             try:
-                info.update(component.after_start(self, info, started_now))
+                info = _merged(info, component.after_start(self, info, started_now))
             finally:
                 write_info(self.paths, info)
         return info
@@ -592,11 +581,13 @@ class Devnet:
         """Stop every component (reverse order); `reset` also deletes the chain state and devnet.json."""
         stopped: list[str] = []
         try:
-            info = self.info() or {}
+            info = self.info() or DevnetInfo()
         except DevnetError:
             if not reset:
                 raise
-            info = {}  # an unreadable devnet.json is what --reset removes: stop the processes by their pid files
+            info = (
+                DevnetInfo()
+            )  # an unreadable devnet.json is what --reset removes: stop the processes by their pid files
         for component in reversed([*self.components, *self._disabled]):
             proc = self._processes.get(component.name) or component.process(self, info)
             if proc.stop():
@@ -612,21 +603,18 @@ class Devnet:
         statuses = [self.process(c.name).status() for c in self.components]
         status = DevnetStatus(processes=statuses, info=info)
         anvil = next((s for s in statuses if s.name == "anvil"), None)
-        if info and anvil is not None and anvil.healthy:
-            status.chain, status.names = self._chain_facts(info)
+        if info is not None and info.rpc_url and anvil is not None and anvil.healthy:
+            status.chain, status.names = self._chain_facts(info.rpc_url, info)
         return status
 
-    def _chain_facts(self, info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        from fluence_dao.errors import EthError
-        from fluence_dao.eth import EnsClient, EthClient
-
-        client = EthClient(str(info["rpc_url"]), timeout_s=self.settings.eth.rpc_timeout_s)
-        chain: dict[str, Any] = {"chain_id": client.chain_id(), "block_number": client.block_number()}
-        names: dict[str, Any] = {}
-        registry = (info.get("ens") or {}).get("registry")
+    def _chain_facts(self, rpc_url: str, info: DevnetInfo) -> tuple[dict[str, int], dict[str, dict[str, str | None]]]:
+        client = EthClient(rpc_url, timeout_s=self.settings.eth.rpc_timeout_s)
+        chain = {"chain_id": client.chain_id(), "block_number": client.block_number()}
+        names: dict[str, dict[str, str | None]] = {}
+        registry = info.ens.registry
         if registry:
             ens = EnsClient(client, registry)
-            for name in info.get("names") or {}:
+            for name in info.names:
                 try:
                     names[name] = {"owner": ens.owner(name), "resolver": ens.resolver(name)}
                 except EthError as err:
