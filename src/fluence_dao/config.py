@@ -9,12 +9,14 @@ Keys are `SecretStr`: they print as `**********` and `masked()` is what `fluence
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from fluence_dao.errors import ConfigError
 from fluence_dao.util.json_types import JsonObject
@@ -238,7 +240,7 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json")
 
 
-def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path | None = ".env") -> Settings:
+def load_settings(overrides: Mapping[str, object] | None = None, env_file: str | Path | None = ".env") -> Settings:
     """Settings from `overrides` (flags; nested as {"eth": {"rpc_url": ...}}) > env > `env_file` > defaults.
 
     `None` values in `overrides` mean "flag not given" and are dropped.
@@ -262,12 +264,7 @@ def _without_prefix(message: str) -> str:
 
 def _undecodable_variables(env_file: str | Path | None) -> str:
     """Which FLUENCE_DAO_* variables of a list or object setting (environment, then `env_file`) are not JSON."""
-    import json
-    from typing import get_origin
-
-    from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
-
-    sources: list[tuple[str, Any]] = [("environment", EnvSettingsSource(Settings))]
+    sources: list[tuple[str, EnvSettingsSource]] = [("environment", EnvSettingsSource(Settings))]
     if env_file is not None:
         sources.append((str(env_file), DotEnvSettingsSource(Settings, env_file=env_file)))
     problems = []
@@ -275,14 +272,7 @@ def _undecodable_variables(env_file: str | Path | None) -> str:
         for name, value in source.env_vars.items():
             if not name.startswith(ENV_PREFIX.lower()) or value is None:
                 continue
-            model: Any = Settings
-            annotation: Any = None
-            for part in name[len(ENV_PREFIX) :].split("__"):
-                field = getattr(model, "model_fields", {}).get(part)
-                if field is None:
-                    annotation = None
-                    break
-                annotation = model = field.annotation
+            annotation = _setting_annotation(name[len(ENV_PREFIX) :].split("__"))
             complex_type = get_origin(annotation) in (list, dict, set, tuple) or (
                 isinstance(annotation, type) and issubclass(annotation, BaseModel)
             )
@@ -314,10 +304,23 @@ def _env_name(loc: tuple[object, ...]) -> str:
     return ENV_PREFIX + "__".join(str(p).upper() for p in loc)
 
 
-def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _setting_annotation(path: list[str]) -> object:
+    """The type of the setting at `path` (section, field; lower case), None when there is none."""
+    model: object = Settings
+    annotation: object = None
+    for part in path:
+        fields = model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else {}
+        field = fields.get(part)
+        if field is None:
+            return None
+        annotation = model = field.annotation
+    return annotation
+
+
+def _drop_none(values: Mapping[str, object]) -> dict[str, Any]:  # Settings' keyword arguments: pydantic checks them
+    out: dict[str, object] = {}
     for key, value in values.items():
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             nested = _drop_none(value)
             if nested:
                 out[key] = nested
