@@ -15,6 +15,7 @@ import pytest
 
 from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval, stop_interval
 from fluence_dao.peer import LocalNetwork
+from fluence_dao.util.json_types import to_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -167,7 +168,7 @@ def test_the_signer_key_never_leaves_the_module(ens_env, tmp_path, require, capl
         outputs.append(deployed.to_dict())
         started = start_interval(context, session, every_s=1)
         runs = _wait_for_runs(session, started.script_id, successes=2)
-        outputs += [r.to_dict() for r in runs]
+        outputs += [to_json(r) for r in runs]
         outputs.append(status(context, session).to_dict())
         stop_interval(session, started.script_id)
     finally:

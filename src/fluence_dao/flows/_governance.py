@@ -13,13 +13,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from fluence_dao.eth import TxRequest
+from fluence_dao.flows._context import FlowContext
 from fluence_dao.util.json_types import JsonObject
-
-if TYPE_CHECKING:
-    from fluence_dao.eth import TxRequest
-    from fluence_dao.flows._context import FlowContext
 
 SAFE_TX_BUILDER_VERSION = "1.16.5"
 

@@ -8,24 +8,20 @@ the one the settings (or `relay`) name, through `peer.connect`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fluence_dao.aqua import CompiledAqua, compile_aqua
+from fluence_dao.config import Settings
+from fluence_dao.peer import ParticleNetwork, Peer, call_function, connect
+from fluence_dao.peer.client import CallArgs
 from fluence_dao.util.paths import project_root
-
-if TYPE_CHECKING:
-    from fluence_dao.aqua import CompiledAqua
-    from fluence_dao.config import Settings
-    from fluence_dao.peer import ParticleNetwork, Peer
 
 
 @cache
 def project_aqua(file_name: str) -> CompiledAqua:
     """A compiled project Aqua file from `aqua/` (compiled once per process; cached on disk by source hash)."""
-    from fluence_dao.aqua import compile_aqua
-
     return compile_aqua(project_root() / "aqua" / file_name)
 
 
@@ -40,10 +36,9 @@ class PeerSession:
         relay = self.network.relay
         return relay if isinstance(relay, str) else str(relay.peer_id)
 
-    def call(self, aqua_file: str, function: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
-        """Run an exported function of a project Aqua file on the peer and return its result."""
-        from fluence_dao.peer import call_function
-
+    def call(self, aqua_file: str, function: str, args: CallArgs = ()) -> Any:
+        """Run an exported function of a project Aqua file on the peer and return its result: JSON in the shape
+        the Aqua function declares, which callers index directly (so the return type is loose)."""
         if self.client is None:
             self.client = self.network.client()
         fn = project_aqua(aqua_file).function(function)
@@ -52,6 +47,4 @@ class PeerSession:
 
 def open_session(settings: Settings, *, relay: str | None = None, ttl_ms: int = 60_000) -> PeerSession:
     """A session with the peer daemon of `settings` (or the libp2p `relay`), with the CLI's client key."""
-    from fluence_dao.peer import connect
-
     return PeerSession(connect(settings, relay=relay), ttl_ms=ttl_ms)

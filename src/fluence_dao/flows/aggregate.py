@@ -9,16 +9,21 @@ pipeline's AIR (`air.aggregate`) so the interval mechanism can run it; `aggregat
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
+from eth_utils.crypto import keccak
+
+from fluence_dao.build import build_modules
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
 from fluence_dao.flows._governance import Governance
-from fluence_dao.flows._session import PeerSession
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.flows._session import PeerSession, project_aqua
+from fluence_dao.ipfs import Cid, IpldValue
+from fluence_dao.util.json_types import JsonObject, JsonValue, to_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +49,6 @@ PROPOSAL_FIELDS = (
 
 
 def event_topics(signatures: tuple[str, ...] = GOVERNANCE_EVENTS) -> list[str]:
-    from eth_utils.crypto import keccak
-
     return ["0x" + keccak(text=s).hex() for s in signatures]
 
 
@@ -67,9 +70,7 @@ class AggregateConfig:
     cursor_key: str = CURSOR_KEY
 
     def to_aqua(self) -> JsonObject:
-        data = asdict(self)
-        data["protocol"] = self.protocol or self.contract.lower()
-        return data
+        return {**to_json_object(self), "protocol": self.protocol or self.contract.lower()}
 
 
 @dataclass
@@ -97,21 +98,17 @@ class AggregateResult:
         )
 
     def to_dict(self) -> JsonObject:
-        return {**asdict(self), "blocks_written": len(self.written)}
+        return {**to_json_object(self), "blocks_written": len(self.written)}
 
 
 def aggregate_air() -> str:
     """The AIR of one scheduled pipeline run, configured from ENS (what `air.aggregate` pins)."""
-    from fluence_dao.flows._session import project_aqua
-
     return str(project_aqua(AGGREGATE_AQUA).function(SCHEDULED_FUNCTION).script)
 
 
 def publish_aggregate(context: FlowContext, *, progress: Callable[[str], None] = lambda m: None) -> dict[str, str]:
     """Build the pipeline's modules, add them and its AIR to IPFS, and have governance record their CIDs
     (`wasm.<module>`, `air.aggregate`) on the project name; records already right are not written again."""
-    from fluence_dao.build import build_modules
-
     project = context.settings.ens.project_name
     prefix = context.settings.ens.wasm_key_prefix
     governance = Governance(context, None)
@@ -131,8 +128,6 @@ def publish_aggregate(context: FlowContext, *, progress: Callable[[str], None] =
 
 def step_message(error: str) -> str:
     """The innermost `step: message` of a nested AquaVM error (the `operator.require` failure), else `error`."""
-    import re
-
     found = re.findall(r"error message is '(?:\\*\")+(.*?)(?:\\*\")+'", error)
     return found[-1] if found else error
 
@@ -166,11 +161,9 @@ def aggregate_once(session: PeerSession, config: AggregateConfig) -> AggregateRe
     return result
 
 
-def read_tree(context: FlowContext, cid: str = "", path: str = "", *, tip_key: str = TIP_KEY) -> tuple[str, Any]:
+def read_tree(context: FlowContext, cid: str = "", path: str = "", *, tip_key: str = TIP_KEY) -> tuple[str, JsonValue]:
     """The node at `path` under `cid` (default: the root in the signer name's `ipld-tip` record), links followed,
     as (root cid, DAG-JSON-like value with links as {"/": cid})."""
-    from fluence_dao.ipfs import Cid
-
     root = cid or context.ens.text(context.settings.ens.signer_name, tip_key)
     if not root:
         raise FluenceDaoError(f"no {tip_key} record on {context.settings.ens.signer_name}: run aggregate first")
@@ -178,19 +171,20 @@ def read_tree(context: FlowContext, cid: str = "", path: str = "", *, tip_key: s
     value = context.ipfs.dag_get(target)
     if isinstance(value, Cid):
         value = context.ipfs.dag_get(value)
+    return root, _dag_json(value)
 
-    def plain(v: Any) -> Any:
-        if isinstance(v, Cid):
-            return {"/": str(v)}
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        if isinstance(v, bytes):
-            return {"/": {"bytes": v.hex()}}
-        return v
 
-    return root, plain(value)
+def _dag_json(value: IpldValue) -> JsonValue:
+    """An IPLD value as DAG-JSON-like data: links as {"/": cid}, bytes as {"/": {"bytes": hex}}."""
+    if isinstance(value, Cid):
+        return {"/": str(value)}
+    if isinstance(value, dict):
+        return {k: _dag_json(x) for k, x in value.items()}
+    if isinstance(value, list):
+        return [_dag_json(x) for x in value]
+    if isinstance(value, bytes):
+        return {"/": {"bytes": value.hex()}}
+    return value
 
 
 @dataclass
@@ -201,7 +195,7 @@ class AggregateScheduled:
     config_tx: str | None
 
     def to_dict(self) -> JsonObject:
-        return asdict(self)
+        return to_json_object(self)
 
 
 def start_aggregate(
@@ -210,8 +204,6 @@ def start_aggregate(
     """Have governance record `config` (JSON) in `aggregate.config` on the project name (when it differs), then
     schedule the pipeline AIR pinned as `air.aggregate` on the peer every `every_s` seconds (the peer fetches and
     verifies it by CID). Stop it with `stop_interval(session, script_id)`."""
-    import json
-
     if every_s <= 0:
         raise FluenceDaoError(f"the interval must be positive, got {every_s} s", every_s=every_s)
     project = context.settings.ens.project_name

@@ -10,14 +10,17 @@ Tears the devnet down unless `keep`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+import httpx
 
 from fluence_dao.config import Settings
+from fluence_dao.devnet import Devnet
 from fluence_dao.errors import FluenceDaoError
+from fluence_dao.eth import GovernanceContract, TxSender
 from fluence_dao.flows._context import FlowContext
-from fluence_dao.flows._session import PeerSession
+from fluence_dao.flows._session import open_session
 from fluence_dao.flows.aggregate import (
     PROPOSAL_FIELDS,
     TIP_KEY,
@@ -29,36 +32,28 @@ from fluence_dao.flows.aggregate import (
 )
 from fluence_dao.flows.deploy_signer import deploy_signer
 from fluence_dao.flows.publish import publish
-from fluence_dao.util.json_types import JsonObject
-
-if TYPE_CHECKING:
-    from fluence_dao.eth import GovernanceContract
+from fluence_dao.runtime import SubgraphInfo
+from fluence_dao.util.json_types import JsonObject, to_json_object
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class AggregateDemoResult:
+    """What `demo --aggregate` did: its runs, and how many items the last tree holds (each checked)."""
+
     contract: str
     subgraph_url: str
+    kept: bool
     runs: list[AggregateResult] = field(default_factory=list)
     items: int = 0
-    kept: bool = False
 
     def to_dict(self) -> JsonObject:
-        return {
-            "contract": self.contract,
-            "subgraph_url": self.subgraph_url,
-            "runs": [r.to_dict() for r in self.runs],
-            "items": self.items,
-            "kept": self.kept,
-        }
+        return {**to_json_object(self, exclude={"runs"}), "runs": [r.to_dict() for r in self.runs]}
 
 
 def _wait_until_indexed(status_url: str, block: int, timeout_s: float = 120.0) -> None:
     """Until the devnet's subgraph has indexed `block` (its /status reports the synced block)."""
-    import httpx
-
     deadline = time.monotonic() + timeout_s
     synced = None
     while time.monotonic() < deadline:
@@ -75,8 +70,6 @@ def _wait_until_indexed(status_url: str, block: int, timeout_s: float = 120.0) -
 
 def _proposals(gov: GovernanceContract, count: int, offset: int) -> list[int]:
     """Proposals from anvil's dev accounts 1-3 and votes from accounts 2-4 (the node signs for them)."""
-    from fluence_dao.eth import TxSender
-
     senders = [TxSender.unlocked(gov.client, a) for a in gov.client.w3.eth.accounts[:5]]
     ids = [gov.propose(f"Demo proposal {offset + i}", 100, sender=senders[1 + i % 3]) for i in range(count)]
     for n, pid in enumerate(ids):
@@ -85,42 +78,44 @@ def _proposals(gov: GovernanceContract, count: int, offset: int) -> list[int]:
     return ids
 
 
+def _served_subgraph(subgraph: SubgraphInfo | None) -> tuple[str, str, str]:
+    """(GraphQL URL, /status URL, Governance address) of the devnet's subgraph; an error when it serves none."""
+    if subgraph is None or not (subgraph.url and subgraph.status_url and subgraph.governance):
+        raise FluenceDaoError("the devnet serves no subgraph: unset FLUENCE_DAO_DEVNET__SUBGRAPH=false for this demo")
+    return subgraph.url, subgraph.status_url, subgraph.governance
+
+
+def _item_checked(context: FlowContext, tip: str, path: str, answer: object) -> bool:
+    """Whether the tree's item at `path` under `tip` is what the subgraph answered for it."""
+    data = answer.get("data") if isinstance(answer, Mapping) else None
+    expected = data.get("proposal") if isinstance(data, Mapping) else None
+    return read_tree(context, tip, path)[1] == expected
+
+
 def run_aggregate_demo(
     settings: Settings, *, keep: bool = False, progress: Progress = lambda m: None
 ) -> AggregateDemoResult:
-    import httpx
-
-    from fluence_dao.devnet import Devnet
-    from fluence_dao.eth import GovernanceContract
-    from fluence_dao.peer.remote import connect_from_settings
-
     devnet = Devnet(settings)
     progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon, the demo subgraph")
-    info = devnet.up()
-    subgraph = info.get("subgraph")
-    if not subgraph:
-        raise FluenceDaoError("the devnet serves no subgraph: unset FLUENCE_DAO_DEVNET__SUBGRAPH=false for this demo")
+    subgraph_url, status_url, governance = _served_subgraph(devnet.start().subgraph)
     context = FlowContext(settings)
     try:
-        network = connect_from_settings(settings)
-        if network is None:
-            raise FluenceDaoError("the peer daemon did not answer after `devnet up`; see `fluence-dao devnet logs`")
-        session = PeerSession(network, ttl_ms=240_000)
+        session = open_session(settings, ttl_ms=240_000)  # the daemon `devnet up` just started
         progress("publishing the modules (CIDs in ENS) and deploying the signer")
         publish(context, progress=progress)
         publish_aggregate(context, progress=progress)
         deploy_signer(context, session, progress=progress)
-        gov = GovernanceContract(context.governance, subgraph["governance"])
-        progress(f"Governance at {gov.address}, indexed by the devnet's subgraph at {subgraph['url']}")
+        gov = GovernanceContract(context.governance, governance)
+        progress(f"Governance at {gov.address}, indexed by the devnet's subgraph at {subgraph_url}")
         ipfs_api = context.ipfs_api_url
         if not ipfs_api:
             raise FluenceDaoError("the devnet has no IPFS RPC server for the tree")
-        config = AggregateConfig(subgraph_url=subgraph["url"], contract=gov.address, ipfs_api=ipfs_api)
-        result = AggregateDemoResult(gov.address, subgraph["url"], kept=keep)
+        config = AggregateConfig(subgraph_url=subgraph_url, contract=gov.address, ipfs_api=ipfs_api)
+        result = AggregateDemoResult(gov.address, subgraph_url, kept=keep)
         all_ids: list[int] = []
         for count in (5, 2):
             all_ids += _proposals(gov, count, len(all_ids))
-            _wait_until_indexed(subgraph["status_url"], gov.client.block_number())
+            _wait_until_indexed(status_url, gov.client.block_number())
             progress(f"{count} proposals with votes; aggregating on peer {session.peer_id}")
             run = aggregate_once(session, config)
             result.runs.append(run)
@@ -131,11 +126,11 @@ def run_aggregate_demo(
             _, items = read_tree(context, tip, base)
             query = f"query($id: ID!) {{ proposal(id: $id) {{ {PROPOSAL_FIELDS} }} }}"
             for pid in all_ids:
-                answer = httpx.post(subgraph["url"], json={"query": query, "variables": {"id": str(pid)}}).json()
-                if read_tree(context, tip, f"{base}/{pid}")[1] != answer["data"]["proposal"]:
+                answer = httpx.post(subgraph_url, json={"query": query, "variables": {"id": str(pid)}}).json()
+                if not _item_checked(context, tip, f"{base}/{pid}", answer):
                     raise FluenceDaoError(f"item {pid} under {tip} differs from the subgraph's answer")
-            result.items = len(items)
-            progress(f"root {run.root}: {len(items)} items, {len(run.written)} blocks written, txs {run.tx_hashes}")
+            result.items = len(items) if isinstance(items, Mapping) else 0
+            progress(f"root {run.root}: {result.items} items, {len(run.written)} blocks written, txs {run.tx_hashes}")
         return result
     finally:
         context.close()

@@ -9,18 +9,20 @@ stop the interval and tear the devnet down (unless `keep`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from fluence_dao.config import Settings
+from fluence_dao.devnet import Devnet
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import FlowContext
-from fluence_dao.flows._session import PeerSession
+from fluence_dao.flows._session import PeerSession, open_session
 from fluence_dao.flows.deploy_signer import deploy_signer
 from fluence_dao.flows.interval import start_interval, stop_interval
 from fluence_dao.flows.publish import publish
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, json_name, to_json_object
 
 Progress = Callable[[str], None]
 
@@ -30,10 +32,10 @@ class ConfirmedUpdate:
     value: str
     block_number: int
     tx_hash: str
-    sender: str
+    sender: str = field(metadata=json_name("from"))
 
     def to_dict(self) -> JsonObject:
-        return {"value": self.value, "block_number": self.block_number, "tx_hash": self.tx_hash, "from": self.sender}
+        return to_json_object(self)
 
 
 @dataclass
@@ -46,14 +48,7 @@ class DemoResult:
     kept: bool = False
 
     def to_dict(self) -> JsonObject:
-        return {
-            "peer_id": self.peer_id,
-            "signer": self.signer,
-            "script_id": self.script_id,
-            "record": self.record,
-            "updates": [u.to_dict() for u in self.updates],
-            "kept": self.kept,
-        }
+        return to_json_object(self)
 
 
 def run_demo(
@@ -66,18 +61,12 @@ def run_demo(
     progress: Progress = lambda message: None,
     on_update: Callable[[ConfirmedUpdate], None] = lambda update: None,
 ) -> DemoResult:
-    from fluence_dao.devnet import Devnet
-    from fluence_dao.peer.remote import connect_from_settings
-
     devnet = Devnet(settings)
     progress("starting the devnet: anvil with ENS, the IPFS server, the peer daemon, the demo subgraph")
     devnet.up()
     context = FlowContext(settings)
     try:
-        network = connect_from_settings(settings)
-        if network is None:
-            raise FluenceDaoError("the peer daemon did not answer after `devnet up`; see `fluence-dao devnet logs`")
-        session = PeerSession(network)
+        session = open_session(settings)  # the daemon `devnet up` just started
         progress("building the modules and publishing them with the interval AIR (CIDs in ENS)")
         publish(context, progress=progress)
         progress(f"deploying the signer on peer {session.peer_id}")
@@ -108,8 +97,6 @@ def _confirmed_updates(
     context: FlowContext, session: PeerSession, script_id: str, signer: str, timeout_s: float
 ) -> Iterator[ConfirmedUpdate]:
     """Yield each new successful run once its transaction is checked on chain; fail after `timeout_s`."""
-    import json
-
     seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
     last_error = ""

@@ -23,7 +23,7 @@ from fluence_dao.eth import split_name
 from fluence_dao.flows._context import SIGNER_ADDRESS_KEY, SIGNER_PEER_KEY, SIGNER_SERVICE_KEY, FlowContext
 from fluence_dao.flows._governance import Governance
 from fluence_dao.flows._session import PeerSession
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, json_name, to_json_object
 
 DEFAULT_FUNDING_WEI = 10**18  # 1 ETH on the devnet: thousands of setText transactions
 
@@ -36,20 +36,11 @@ class DeploySignerResult:
     signer_cid: str
     created: bool
     replaced_service_id: str | None = None
-    writes: list[JsonObject] = field(default_factory=list)
+    writes: list[JsonObject] = field(default_factory=list, metadata=json_name("governance_writes"))
     proposal: Path | None = None
 
     def to_dict(self) -> JsonObject:
-        return {
-            "peer_id": self.peer_id,
-            "service_id": self.service_id,
-            "address": self.address,
-            "signer_cid": self.signer_cid,
-            "created": self.created,
-            "replaced_service_id": self.replaced_service_id,
-            "governance_writes": self.writes,
-            "proposal": None if self.proposal is None else str(self.proposal),
-        }
+        return to_json_object(self)
 
 
 def deploy_signer(

@@ -15,11 +15,12 @@ the next is due makes that one skipped (see fluence_dao.peer.scheduler).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, TypedDict, Unpack
 
 from fluence_dao.errors import FluenceDaoError
 from fluence_dao.flows._context import AIR_INTERVAL_KEY, FlowContext
 from fluence_dao.flows._session import PeerSession
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, to_json_object
 
 DEFAULT_RECORD_KEY = "notice"
 DEFAULT_GAS_LIMIT = 120_000
@@ -38,6 +39,14 @@ class IntervalArgs:
     def to_aqua(self) -> dict[str, str]:
         """As Aqua's `IntervalArgs` (aqua/runs.aqua)."""
         return {"record_key": self.record_key, "signer_name": self.signer_name, "gas_limit": str(self.gas_limit)}
+
+
+class IntervalOptions(TypedDict, total=False):
+    """The optional arguments of `start_interval` and `start_interval_spell` (see `interval_args`)."""
+
+    record_key: str
+    signer_name: str | None
+    gas_limit: int
 
 
 def interval_args(
@@ -76,9 +85,7 @@ class IntervalStarted:
     gas_limit: int = DEFAULT_GAS_LIMIT
 
     def to_dict(self) -> JsonObject:
-        return {"script_id": self.script_id, "air_cid": self.air_cid, "every_s": self.every_s,
-                "peer_id": self.peer_id, "record_key": self.record_key, "kind": self.kind,
-                "signer_name": self.signer_name, "gas_limit": self.gas_limit}  # fmt: skip
+        return to_json_object(self)
 
 
 def _air_cid(context: FlowContext) -> str:
@@ -90,22 +97,30 @@ def _air_cid(context: FlowContext) -> str:
 
 
 def start_interval(
-    context: FlowContext,
-    session: PeerSession,
-    every_s: float,
-    *,
-    record_key: str = DEFAULT_RECORD_KEY,
-    signer_name: str | None = None,
-    gas_limit: int = DEFAULT_GAS_LIMIT,
+    context: FlowContext, session: PeerSession, every_s: float, **options: Unpack[IntervalOptions]
 ) -> IntervalStarted:
     """Schedule the governed interval AIR with `script.add` every `every_s` seconds, with its own arguments."""
     if not every_s > 0:
         raise FluenceDaoError(f"the interval must be positive, got {every_s} s", every_s=every_s)
-    args = interval_args(context, record_key=record_key, signer_name=signer_name, gas_limit=gas_limit)
+    return _start(context, session, "script", every_s, options)
+
+
+def _start(
+    context: FlowContext,
+    session: PeerSession,
+    kind: Literal["script", "spell"],
+    every_s: float,
+    options: IntervalOptions,
+) -> IntervalStarted:
+    """Install the interval AIR named in ENS as a script (period `every_s`) or a spell (whole seconds)."""
+    args = interval_args(context, **options)
     air_cid = _air_cid(context)
-    script_id = session.call("deploy.aqua", "start_interval", [air_cid, f"{every_s:g}", args.to_aqua()])
+    if kind == "spell":
+        script_id = session.call("spell.aqua", "start_interval_spell", [air_cid, int(every_s), args.to_aqua()])
+    else:
+        script_id = session.call("deploy.aqua", "start_interval", [air_cid, f"{every_s:g}", args.to_aqua()])
     return IntervalStarted(
-        script_id, air_cid, every_s, session.peer_id, args.record_key, "script", args.signer_name, args.gas_limit
+        script_id, air_cid, every_s, session.peer_id, args.record_key, kind, args.signer_name, args.gas_limit
     )
 
 
@@ -120,24 +135,13 @@ def stop_interval(session: PeerSession, script_id: str) -> bool:
 
 
 def start_interval_spell(
-    context: FlowContext,
-    session: PeerSession,
-    every_s: float,
-    *,
-    record_key: str = DEFAULT_RECORD_KEY,
-    signer_name: str | None = None,
-    gas_limit: int = DEFAULT_GAS_LIMIT,
+    context: FlowContext, session: PeerSession, every_s: float, **options: Unpack[IntervalOptions]
 ) -> IntervalStarted:
     """Install the governed interval AIR as a spell whose clock fires every `every_s` seconds (a whole number:
     spell clocks count seconds); its arguments are the spell's init args."""
     if every_s < 1 or every_s != int(every_s) or every_s >= 2**32:
         raise FluenceDaoError(f"a spell's period is a whole number of seconds >= 1, got {every_s:g}", every_s=every_s)
-    args = interval_args(context, record_key=record_key, signer_name=signer_name, gas_limit=gas_limit)
-    air_cid = _air_cid(context)
-    spell_id = session.call("spell.aqua", "start_interval_spell", [air_cid, int(every_s), args.to_aqua()])
-    return IntervalStarted(
-        spell_id, air_cid, every_s, session.peer_id, args.record_key, "spell", args.signer_name, args.gas_limit
-    )
+    return _start(context, session, "spell", every_s, options)
 
 
 def stop_interval_spell(session: PeerSession, spell_id: str) -> bool:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fluence_dao.aqua import compile_aqua
+from fluence_dao.build import build_modules
 from fluence_dao.flows._context import AIR_INTERVAL_KEY, WASM_MODULES, FlowContext
 from fluence_dao.flows._governance import Governance, GovernanceWrite
-from fluence_dao.util.json_types import JsonObject
+from fluence_dao.util.json_types import JsonObject, to_json_object
 from fluence_dao.util.paths import project_root
 
 logger = logging.getLogger(__name__)
@@ -38,15 +40,8 @@ class PublishedArtifact:
         return self.write is not None
 
     def to_dict(self) -> JsonObject:
-        return {
-            "name": self.name,
-            "key": self.key,
-            "cid": self.cid,
-            "size": self.size,
-            "previous": self.previous,
-            "changed": self.changed,
-            "tx_hash": None if self.write is None else self.write.tx_hash,
-        }
+        tx_hash = None if self.write is None else self.write.tx_hash
+        return {**to_json_object(self, exclude={"write"}), "changed": self.changed, "tx_hash": tx_hash}
 
 
 @dataclass
@@ -56,17 +51,11 @@ class PublishResult:
     proposal: Path | None = None
 
     def to_dict(self) -> JsonObject:
-        return {
-            "project_name": self.project_name,
-            "artifacts": [a.to_dict() for a in self.artifacts],
-            "proposal": None if self.proposal is None else str(self.proposal),
-        }
+        return {**to_json_object(self, exclude={"artifacts"}), "artifacts": [a.to_dict() for a in self.artifacts]}
 
 
 def interval_air() -> str:
     """The AIR of the interval loop, compiled from aqua/interval.aqua (cached by source hash)."""
-    from fluence_dao.aqua import compile_aqua
-
     return compile_aqua(project_root() / "aqua" / INTERVAL_AQUA).function(INTERVAL_FUNCTION).script
 
 
@@ -78,8 +67,6 @@ def publish(
     progress: Callable[[str], None] = lambda message: None,
 ) -> PublishResult:
     """Build, add to IPFS and record in ENS every governed artifact. See the module docstring."""
-    from fluence_dao.build import build_modules
-
     project = context.settings.ens.project_name
     governance = Governance(context, propose_to)
     result = PublishResult(project)
