@@ -104,7 +104,7 @@ def anvil_binary(settings: Settings) -> Path:
 
 
 def rpc_chain_id(rpc_url: str, timeout_s: float = 0.5) -> int | None:
-    """eth_chainId over plain HTTP (no web3 import), or None when nothing answers."""
+    """eth_chainId over plain HTTP (a quick probe, no web3 client), or None when nothing answers."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
     request = urllib.request.Request(rpc_url, data=body, headers={"Content-Type": "application/json"})
     try:
@@ -546,7 +546,7 @@ class Devnet:
                 raise DevnetError(f"no devnet process named {name!r} (known: {known})", process=name)
         return self._processes[name]
 
-    def up(self) -> dict[str, Any]:  # Any: the CLI and tests index the record; `start()` returns it typed
+    def up(self) -> JsonObject:
         """`start()`, returning devnet.json as JSON (what `devnet up --json` prints)."""
         return self.start().to_json()
 
