@@ -1,63 +1,49 @@
-"""`grouped_command`: a group's options reach the command as one dataclass and show as the command's last options."""
+"""Option groups (cli/_groups.py): the ipfs and ens commands declare their shared options once; each command still
+lists them, after its own options, and gets their values (tests/unit/ipfs/test_ipfs_cli.py runs the commands)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
-
 import pytest
-import typer
+import typer.main
 from typer.testing import CliRunner
 
-from fluence_dao.cli._groups import grouped_command
+from fluence_dao.cli.main import app
 
-Level = Annotated[int, typer.Option("--level", min=0, help="How deep.")]
-Where = Annotated[str | None, typer.Option("--where", help="Which place.")]
-Thing = Annotated[str, typer.Argument(help="What to look at.")]
-Close = Annotated[bool, typer.Option("--close", help="From near.")]
-
-
-@dataclass(frozen=True)
-class _Place:
-    where: Where = None
-    level: Level = 1
-
-
-def _app(seen: list[tuple[_Place, str, bool]]) -> typer.Typer:
-    app = typer.Typer()
-
-    @grouped_command(app, "look")
-    def look(place: _Place, thing: Thing, close: Close = False) -> None:
-        """Look at THING."""
-        seen.append((place, thing, close))
-
-    @app.command()
-    def other() -> None:  # two commands, so `look` is a subcommand
-        """Nothing."""
-
-    return app
+STORE = ["--api", "--repo", "--json"]
+CHAIN = ["--rpc-url", "--registry", "--state-dir", "--json"]
+GROUPED = [
+    (["ipfs", "add"], "--quiet", STORE),
+    (["ipfs", "cat"], "--length", STORE),
+    (["ipfs", "get"], "--output", STORE),
+    (["ipfs", "dag-put"], "--pin", STORE),
+    (["ipfs", "dag-get"], None, STORE),
+    (["ipfs", "car-export"], "--output", STORE),
+    (["ipfs", "car-import"], "--pin-roots", STORE),
+    (["ipfs", "gc"], None, STORE),
+    (["ipfs", "pin", "add"], "--recursive", STORE),
+    (["ipfs", "pin", "rm"], None, STORE),
+    (["ipfs", "pin", "ls"], "--type", STORE),
+    (["ens", "get"], None, CHAIN),
+    (["ens", "set"], None, CHAIN),
+    (["ens", "owner"], None, CHAIN),
+    (["ens", "set-owner"], None, CHAIN),
+]
 
 
-def test_the_group_reaches_the_command_as_one_instance_with_defaults_and_values() -> None:
-    seen: list[tuple[_Place, str, bool]] = []
-    app = _app(seen)
-    assert CliRunner().invoke(app, ["look", "moon"]).exit_code == 0
-    assert CliRunner().invoke(app, ["look", "sun", "--close", "--where", "hill", "--level", "3"]).exit_code == 0
-    assert seen == [(_Place(None, 1), "moon", False), (_Place("hill", 3), "sun", True)]
+@pytest.mark.parametrize(("command", "own_last", "group"), GROUPED, ids=[" ".join(c) for c, _, _ in GROUPED])
+def test_a_grouped_command_takes_the_group_after_its_own_options(
+    command: list[str], own_last: str | None, group: list[str]
+) -> None:
+    click_command = typer.main.get_command(app)
+    for name in command:
+        click_command = click_command.commands[name]  # type: ignore[attr-defined]
+    options = [param.opts[0] for param in click_command.params]
+    assert options[-len(group) :] == group
+    if own_last is not None:
+        assert options[-len(group) - 1] == own_last
 
 
-def test_the_group_options_are_checked_and_listed_after_the_commands_own() -> None:
-    app = _app([])
-    refused = CliRunner().invoke(app, ["look", "moon", "--level", "-1"])
-    assert refused.exit_code == 2 and "--level" in refused.output
-    text = CliRunner().invoke(app, ["look", "--help"]).output
-    assert "Look at THING." in text
-    assert text.index("--close") < text.index("--where") < text.index("--level")
-
-
-def test_a_command_without_a_group_is_refused() -> None:
-    with pytest.raises(TypeError, match="first parameter must be an option group"):
-
-        @grouped_command(typer.Typer())
-        def plain(name: str) -> None:
-            """Not grouped."""
+def test_a_group_option_is_checked_like_any_other() -> None:
+    result = CliRunner().invoke(app, ["ens", "owner", "alpha.eth", "--state-dir", __file__])
+    assert result.exit_code == 2
+    assert "--state-dir" in result.output
