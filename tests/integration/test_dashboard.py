@@ -248,8 +248,13 @@ def test_each_run_as_the_chain_has_it_and_the_timeline_moves(
 def test_ens_records_and_their_history_as_the_chain_has_them(loaded: Page, stack: Stack, ens: Any) -> None:
     from fluence_dao.eth import namehash
 
-    rows = {(r["name"], r["key"]): r for r in loaded.evaluate(RECORDS_JS)}
-    block = int(loaded.evaluate("document.body.dataset.block"))
+    # one evaluation, one snapshot: the page refreshes meanwhile, and the checks below take seconds of RPC calls
+    view = loaded.evaluate(
+        f"({{records: {RECORDS_JS}, intervals: {INTERVALS_JS}, block: Number(document.body.dataset.block), "
+        "historyTo: Number(document.body.dataset.historyTo)})"
+    )
+    rows = {(r["name"], r["key"]): r for r in view["records"]}
+    block = int(view["block"])
     expected = {(PROJECT, k) for k in ("wasm.signer", "wasm.ens", "wasm.curl_adapter", "air.interval")}
     expected |= {(PROJECT, k) for k in ("signer.address", "signer.peer", "signer.service", "air.aggregate")}
     expected |= {(ALPHA, "ipld-tip"), (ALPHA, "notice")}
@@ -279,8 +284,8 @@ def test_ens_records_and_their_history_as_the_chain_has_them(loaded: Page, stack
         assert _text_at(ens, name, key, change["block"]) == change["value"]
 
     # the interval's transactions are the notice's history
-    history_to = int(loaded.evaluate("document.body.dataset.historyTo"))
-    runs = [c for i in loaded.evaluate(INTERVALS_JS) if i["id"] == stack.script_id for c in i["cells"]]
+    history_to = int(view["historyTo"])
+    runs = [c for i in view["intervals"] if i["id"] == stack.script_id for c in i["cells"]]
     settled = [c["tx"] for c in runs if c["outcome"] == "ok" and int(c["block"]) <= history_to]
     assert settled and settled[-1] in {c["tx"] for c in notice}
 
