@@ -64,6 +64,7 @@ from fluence_dao.ipfs._dagpb import (
     decode_unixfs,
     encode_node,
     encode_unixfs,
+    encode_unixfs_node,
 )
 from fluence_dao.ipfs._node import LocalIpfs, split_path
 from fluence_dao.ipfs._sha256 import backend as hash_backend
@@ -128,6 +129,7 @@ __all__ = [
     "encode_dag_json",
     "encode_node",
     "encode_unixfs",
+    "encode_unixfs_node",
     "encode_varint",
     "ensure_api_token_file",
     "hash_backend",

@@ -160,6 +160,11 @@ def encode_unixfs(msg: UnixFSData) -> bytes:
     return b"".join(parts)
 
 
+def encode_unixfs_node(unixfs: UnixFSData, links: tuple[PBLink, ...] = ()) -> bytes:
+    """A dag-pb node whose Data is `unixfs`: every UnixFS file, directory and symlink node is one."""
+    return encode_node(PBNode(links, encode_unixfs(unixfs)))
+
+
 def decode_unixfs(data: bytes | memoryview) -> UnixFSData:
     msg: UnixFSData | None = None
     kind: int | None = None

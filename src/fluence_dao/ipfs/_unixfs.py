@@ -36,12 +36,10 @@ from fluence_dao.ipfs._dagpb import (
     SYMLINK,
     UNIXFS_TYPE_NAMES,
     PBLink,
-    PBNode,
     UnixFSData,
     decode_node,
     decode_unixfs,
-    encode_node,
-    encode_unixfs,
+    encode_unixfs_node,
 )
 from fluence_dao.ipfs._sha256 import sha256_many
 
@@ -154,7 +152,7 @@ class _FileBuilder(Generic[_Block]):
             prefix, suffix = self._frames.get(size) or _leaf_frame(size)
             block = b"".join((prefix, chunk, suffix))
         else:  # the empty file: a File node without Data
-            block = encode_node(PBNode((), encode_unixfs(UnixFSData(FILE, filesize=0))))
+            block = encode_unixfs_node(UnixFSData(FILE, filesize=0))
         self._pending.append((block, size))
         if len(self._pending) >= self._batch:
             self._flush()
@@ -229,10 +227,18 @@ def _write_file_parent(children: list[ImportedNode], sink: BlockSink, options: I
     filesize = sum(child.filesize for child in children)
     unixfs = UnixFSData(FILE, filesize=filesize, blocksizes=[child.filesize for child in children])
     links = tuple(PBLink(child.cid, "", child.tsize) for child in children)
-    block = encode_node(PBNode(links, encode_unixfs(unixfs)))
+    cid, size = _write_node(unixfs, links, sink, options)
+    return ImportedNode(cid, size + sum(child.tsize for child in children), filesize)
+
+
+def _write_node(
+    unixfs: UnixFSData, links: tuple[PBLink, ...], sink: BlockSink, options: ImportOptions
+) -> tuple[Cid, int]:
+    """Write the dag-pb node of `unixfs` through `sink`: its CID and block size."""
+    block = encode_unixfs_node(unixfs, links)
     cid = _node_cid(block, options)
     sink(cid, block)
-    return ImportedNode(cid, len(block) + sum(child.tsize for child in children), filesize)
+    return cid, len(block)
 
 
 def import_bytes(data: bytes, sink: BlockSink, options: ImportOptions | None = None) -> ImportedNode:
@@ -259,18 +265,13 @@ def write_directory(
             estimate,
         )
     links = tuple(PBLink(entries[n].cid, n, entries[n].tsize) for n in names)
-    block = encode_node(PBNode(links, encode_unixfs(UnixFSData(DIRECTORY))))
-    cid = _node_cid(block, options)
-    sink(cid, block)
-    return ImportedNode(cid, len(block) + sum(entries[n].tsize for n in names), 0)
+    cid, size = _write_node(UnixFSData(DIRECTORY), links, sink, options)
+    return ImportedNode(cid, size + sum(entries[n].tsize for n in names), 0)
 
 
 def write_symlink(target: str, sink: BlockSink, options: ImportOptions | None = None) -> ImportedNode:
-    options = options or ImportOptions()
-    block = encode_node(PBNode((), encode_unixfs(UnixFSData(SYMLINK, data=target.encode("utf-8")))))
-    cid = _node_cid(block, options)
-    sink(cid, block)
-    return ImportedNode(cid, len(block), 0)
+    cid, size = _write_node(UnixFSData(SYMLINK, data=target.encode("utf-8")), (), sink, options or ImportOptions())
+    return ImportedNode(cid, size, 0)
 
 
 def import_path(
