@@ -118,6 +118,16 @@ class CliOutcome:
         return value
 
 
+def cli_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, keep: tuple[str, ...] = ()) -> Path:
+    """No FLUENCE_DAO_* variable of the developer's (but those ending in one of `keep`), the state dir
+    `tmp_path/state`, and `tmp_path` as the working directory (no .env of the developer's); returns the state dir."""
+    for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and not (keep and k.endswith(keep))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("FLUENCE_DAO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "state"
+
+
 def cli_here(capsys: pytest.CaptureFixture[str], args: list[str]) -> CliOutcome:
     """`fluence-dao ARGS` in this process through `fluence_dao.cli.main.run` (the console script's exit codes);
     the output modes and the log handler are reset after it, so nothing leaks into the next invocation."""

@@ -7,7 +7,6 @@ second process is the point."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -16,20 +15,17 @@ from typing import Any
 
 import pytest
 
-from _helpers import CliOutcome, cli_here
+from _helpers import CliOutcome, cli_here, cli_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 CID = "QmZLRFWaz9Kypt2ACNMDzA5uzACDRiCqwdkNSP1UZsu56D"
 ANVIL_ACCOUNT1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # an account, no code
+PROCESS_ONLY = ("PROJECT_ROOT", "CACHE_DIR")  # FLUENCE_DAO_* that locate the checkout and cache, not settings: kept
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_")]:
-        if not _process_only(key):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("FLUENCE_DAO_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.chdir(tmp_path)
+    cli_sandbox(monkeypatch, tmp_path, keep=PROCESS_ONLY)
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> CliOutcome:
         with monkeypatch.context() as patch:
@@ -38,11 +34,6 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
             return cli_here(capsys, list(args))
 
     yield invoke
-
-
-def _process_only(key: str) -> bool:
-    """FLUENCE_DAO_PROJECT_ROOT / _CACHE_DIR locate the checkout and cache, not settings: kept."""
-    return key.endswith(("PROJECT_ROOT", "CACHE_DIR"))
 
 
 @pytest.fixture

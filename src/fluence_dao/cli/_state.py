@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from typer._click.globals import get_current_context  # typer 0.29 vendors click (pinned in pyproject)
-
 if TYPE_CHECKING:
     from fluence_dao.config import Settings
     from fluence_dao.flows import FlowContext
@@ -74,6 +72,10 @@ class CliState:
 
 def current() -> CliState:
     """The running invocation's state (the root callback created it)."""
+    # lazy: `fluence_dao.cli` exports this module, and typer must first be imported by cli.main, after it turned
+    # rich help off (TYPER_USE_RICH, ~150 ms of `--help`); typer 0.29 vendors click (pinned in pyproject)
+    from typer._click.globals import get_current_context
+
     state = get_current_context().find_object(CliState)
     if state is None:
         raise RuntimeError("no CliState: a command ran without the root callback of fluence_dao.cli.main")

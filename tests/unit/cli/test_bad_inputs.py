@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from _helpers import CliOutcome, cli_here
+from _helpers import CliOutcome, cli_here, cli_sandbox
 from fluence_dao.cli import main
 
 UNWRITABLE = "/proc/fluence-dao-test/sub"  # nobody, root included, can create anything below /proc
@@ -51,12 +51,7 @@ class Paths:
 
 @pytest.fixture
 def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    import os
-
-    for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("FLUENCE_DAO_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    cli_sandbox(monkeypatch, tmp_path)
     return Paths(tmp_path)
 
 
