@@ -47,7 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fluence_dao.ipfs import BlockStore, Cid, ImportOptions, _sha256, hash_backend, import_buffer, import_file
+from fluence_dao.ipfs import BlockStore, Cid, ImportOptions, hash_backend, import_buffer, import_file, sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_SCRIPT = ROOT / "benchmarks" / "js" / "unixfs_import_bench.mjs"
@@ -120,11 +120,11 @@ def into_memory(data: bytes, options: ImportOptions) -> tuple[float, str]:
 
 def into_memory_hashlib(data: bytes, options: ImportOptions) -> tuple[float, str]:
     """into_memory with the native hashing switched off: what the compiled library adds."""
-    _sha256.force_hashlib(True)
+    sha256.force_hashlib(True)
     try:
         return into_memory(data, options)
     finally:
-        _sha256.force_hashlib(False)
+        sha256.force_hashlib(False)
 
 
 def streamed_into_memory(path: Path, options: ImportOptions) -> tuple[float, str]:

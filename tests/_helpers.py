@@ -94,13 +94,13 @@ def invoke_cli(args: list[str] | tuple[str, ...], env: dict[str, str] | None = N
     -q) reset after it so they never leak into the next invocation or test."""
     from typer.testing import CliRunner
 
-    from fluence_dao.cli import _output
+    from fluence_dao.cli import console
     from fluence_dao.cli.main import app
 
     try:
         return CliRunner().invoke(app, list(args), env=env)
     finally:
-        _output.reset()
+        console.reset()
 
 
 @dataclass
@@ -133,12 +133,12 @@ def cli_here(capsys: pytest.CaptureFixture[str], args: list[str]) -> CliOutcome:
     the output modes and the log handler are reset after it, so nothing leaks into the next invocation."""
     import logging
 
-    from fluence_dao.cli import _output, main
+    from fluence_dao.cli import console, main
 
     try:
         code = main.run(list(args))
     finally:
-        _output.reset()
+        console.reset()
         if main._log_handler is not None:  # it writes to this test's captured stderr
             logging.getLogger().removeHandler(main._log_handler)
             main._log_handler = None

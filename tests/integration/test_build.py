@@ -162,11 +162,11 @@ def test_type_mismatch_between_interface_and_zig_fails_the_build(tmp_path: Path)
 @pytest.fixture(autouse=True)
 def _text_mode() -> Iterator[None]:
     """`--json` sets a process-wide flag in cli._output that nothing resets between CliRunner invocations."""
-    from fluence_dao.cli import _output
+    from fluence_dao.cli import console
 
-    _output.set_json(False)
+    console.set_json(False)
     yield
-    _output.set_json(False)
+    console.set_json(False)
 
 
 def test_cli_build_json(tmp_path: Path) -> None:

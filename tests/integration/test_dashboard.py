@@ -173,8 +173,7 @@ def loaded(page: Page, dashboard: str) -> Page:
 
 
 def _text_at(ens: Any, name: str, key: str, block: int) -> str:
-    from fluence_dao.eth import namehash
-    from fluence_dao.eth._abi import RESOLVER_ABI
+    from fluence_dao.eth import RESOLVER_ABI, namehash
 
     resolver = ens.client.w3.eth.contract(address=ens.resolver(name), abi=RESOLVER_ABI)
     return str(resolver.functions.text(namehash(name), key).call(block_identifier=block))

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from fluence_dao.dashboard import DashboardData, TextHistory
-from fluence_dao.dashboard import _data as dashboard_data
 from fluence_dao.eth import TxSender
 
 pytestmark = pytest.mark.integration
@@ -41,15 +40,13 @@ def test_a_snapshot_has_the_records_their_history_and_the_block(devnet: Any, ens
         data.close()
 
 
-def test_the_history_is_read_in_chunks_over_several_refreshes(ens_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dashboard_data, "LOG_CHUNK_BLOCKS", 1)
-    monkeypatch.setattr(dashboard_data, "CHUNKS_PER_REFRESH", 2)
+def test_the_history_is_read_in_chunks_over_several_refreshes(ens_env: Any) -> None:
     start = ens_env.client.block_number() + 1
     values = [f"bafy-{n}" for n in range(5)]
     for value in values:
         ens_env.ens.set_text(PROJECT, "wasm.ens", value, ens_env.gov)
     latest = ens_env.client.block_number()
-    history = TextHistory((PROJECT,), from_block=start, per_key=3)
+    history = TextHistory((PROJECT,), from_block=start, per_key=3, chunk_blocks=1, chunks_per_refresh=2)
     refreshes = 0
     while not history.summary(latest)["complete"]:
         history.update(ens_env.ens, latest)

@@ -16,7 +16,7 @@ import pytest
 from eth_account import Account
 
 from _helpers import invoke_cli
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.config import ANVIL_ACCOUNT0_KEY, load_settings
 from fluence_dao.devnet import Devnet, DevnetInfo, DevnetPaths, anvil_binary, rpc_chain_id
 from fluence_dao.errors import StartupTimeoutError, ToolNotFoundError
@@ -30,9 +30,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(autouse=True)
 def _plain_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: None):
     monkeypatch.chdir(tmp_path)
-    _output.set_json(False)
+    console.set_json(False)
     yield
-    _output.set_json(False)
+    console.set_json(False)
 
 
 def _cli(env: dict[str, str], *args: str) -> Any:

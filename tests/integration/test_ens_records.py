@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 
 from _helpers import in_threads, invoke_cli
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.errors import EnsError, RpcUnavailableError, TransactionFailedError
 from fluence_dao.eth import EthClient, NonceManager, TxSender, namehash, transaction_json
 
@@ -25,9 +25,9 @@ ETHER = 10**18
 def _plain_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """CLI runs see no .env from the checkout, and --json mode never leaks into the next test."""
     monkeypatch.chdir(tmp_path)
-    _output.set_json(False)
+    console.set_json(False)
     yield
-    _output.set_json(False)
+    console.set_json(False)
 
 
 def _cli(env, *args: str):
@@ -246,13 +246,13 @@ def test_cli_set_get_owner_and_set_owner(ens_env) -> None:
     result = _cli(env, "ens", "get", PROJECT, "wasm.ens", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"name": PROJECT, "key": "wasm.ens", "value": "bafy-cli"}
-    _output.set_json(False)
+    console.set_json(False)
 
     new_account, _ = ens_env.new_account(fund_wei=ETHER)
     result = _cli(env, "ens", "set-owner", ALPHA, new_account.address, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["owner"] == new_account.address
-    _output.set_json(False)
+    console.set_json(False)
     result = _cli(env, "ens", "owner", ALPHA)
     assert result.stdout.strip() == new_account.address
 
@@ -271,7 +271,7 @@ def test_cli_never_prints_the_key(ens_env) -> None:
     env = {**ens_env.devnet.cli_env(), "FLUENCE_DAO_ETH__GOVERNANCE_KEY": key}
     for args in (["ens", "set", PROJECT, "k", "v", "--json"], ["config", "show", "--json"], ["config", "show"]):
         result = _cli(env, *args)
-        _output.set_json(False)
+        console.set_json(False)
         assert key.removeprefix("0x") not in result.output
         assert key.removeprefix("0x") not in str(result.exception or "")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 from fluence_dao.ipfs import KuboClient, LocalIpfs
 
@@ -64,9 +64,9 @@ def test_cli_through_api_shares_the_served_store(served: tuple[str, Path], tmp_p
     url, repo = served
     (tmp_path / "mod.wasm").write_bytes(b"\0asm" + bytes(range(256)) * 2000)
     env = {"FLUENCE_DAO_STATE_DIR": str(tmp_path / "state")}  # the CLI finds the server's token there
-    _output.set_json(False)
+    console.set_json(False)
     result = CliRunner().invoke(app, ["ipfs", "add", str(tmp_path / "mod.wasm"), "--api", url, "--json"], env=env)
-    _output.set_json(False)
+    console.set_json(False)
     assert result.exit_code == 0, result.output
     cid = json.loads(result.stdout)["cid"]
     cat = CliRunner().invoke(app, ["ipfs", "cat", cid, "--api", url], env=env)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fluence_dao.build import BuiltNative, build_native
-from fluence_dao.build._native import native_supported_host
+from fluence_dao.build import BuiltNative, build_native, native_supported_host
 from fluence_dao.errors import BuildError
 from fluence_dao.ipfs import Cid, ImportOptions, import_buffer, import_file
-from fluence_dao.ipfs import _sha256 as sha
+from fluence_dao.ipfs import sha256 as sha
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,12 @@ def library(built: BuiltNative) -> sha.NativeSha256:
 
 
 @pytest.fixture
-def native_in_use(library: sha.NativeSha256, monkeypatch: pytest.MonkeyPatch) -> sha.NativeSha256:
+def native_in_use(library: sha.NativeSha256) -> Iterator[sha.NativeSha256]:
     """The importer hashes through the freshly built library for this test."""
-    monkeypatch.setattr(sha, "_native", library)
-    monkeypatch.setattr(sha, "_loaded", True)
+    sha.use_library(library)
     assert sha.backend().startswith("native")
-    return library
+    yield library
+    sha.use_library(None)
 
 
 def test_digests_equal_hashlib_for_every_length_and_batch_shape(library: sha.NativeSha256) -> None:

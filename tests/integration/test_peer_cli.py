@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ AQUA = Path(__file__).resolve().parents[1] / "aqua"
 def _node(require):
     require(shutil.which("node"), "node is not installed")
     yield
-    _output.set_json(False)
+    console.set_json(False)
 
 
 def invoke(*args: str):

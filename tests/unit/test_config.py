@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 from fluence_dao.config import (
     ANVIL_ACCOUNT0_KEY,
@@ -33,9 +33,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     for key in [k for k in os.environ if k.startswith("FLUENCE_DAO_") and k not in _PROCESS_ONLY]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    _output.set_json(False)
+    console.set_json(False)
     yield
-    _output.set_json(False)
+    console.set_json(False)
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_config_show_masks_the_key_and_takes_flags_over_env(monkeypatch: pytest.
     assert shown["eth"]["governance_key"] == "**********"
     assert shown["eth"]["rpc_url"] == "http://127.0.0.1:3003"
     assert key[2:] not in result.output
-    _output.set_json(False)
+    console.set_json(False)
 
     result = CliRunner().invoke(app, ["config", "show"], env=env)
     assert result.exit_code == 0, result.output

@@ -1,7 +1,7 @@
 """Native shared libraries for the host (not wasm): native/<name>/*.zig -> target/native/lib<name>.so.
 
 The one today is `fluence_sha256` (native/sha256/lanes.zig): 4-lane SHA-NI hashing for the UnixFS importer,
-loaded with ctypes by fluence_dao.ipfs._sha256, which falls back to hashlib whenever the library is
+loaded with ctypes by fluence_dao.ipfs.sha256, which falls back to hashlib whenever the library is
 missing, built for another CPU, or disagrees with hashlib on its self-test. Built from source by
 `fluence-dao build` (so by scripts/setup and CI), only on x86-64 Linux; elsewhere nothing is built and the
 pure-Python path runs. Outputs are cached under the cache dir by a digest of the Zig version, the arguments

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _paths, console
 
 
 def _json_callback(value: bool) -> bool:
     if value:
-        _output.set_json(True)
+        console.set_json(True)
     return value
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _state
+from fluence_dao.cli import _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.errors import ConfigError, InvalidCidError
 
@@ -80,13 +80,13 @@ def aggregate(
     config = _config(context, subgraph_url, contract, ipfs_api, timeout)
     session = _session(context)
     if every is not None:
-        with _output.status("scheduling the aggregation AIR on the peer"):
+        with console.status("scheduling the aggregation AIR on the peer"):
             scheduled = start_aggregate(context, session, config, every)
-        _output.emit(scheduled.to_dict(), scheduled.script_id)
+        console.emit(scheduled.to_dict(), scheduled.script_id)
         return
-    with _output.status("aggregating on the peer: events, subgraph, IPLD tree, root in ENS"):
+    with console.status("aggregating on the peer: events, subgraph, IPLD tree, root in ENS"):
         result = aggregate_once(session, config)
-    _output.emit(result.to_dict(), result.summary())
+    console.emit(result.to_dict(), result.summary())
 
 
 @app.command("aggregate-publish")
@@ -96,9 +96,9 @@ def aggregate_publish(state_dir: StateDirOption = None, json: JsonOption = False
     from fluence_dao.flows.aggregate import publish_aggregate
 
     context = _state.context(state_dir=state_dir)
-    with _output.status("publishing the aggregation pipeline"):
-        cids = publish_aggregate(context, progress=_output.info)
-    _output.emit(cids, "\n".join(f"{k:<24} {v}" for k, v in cids.items()))
+    with console.status("publishing the aggregation pipeline"):
+        cids = publish_aggregate(context, progress=console.info)
+    console.emit(cids, "\n".join(f"{k:<24} {v}" for k, v in cids.items()))
 
 
 @tree_app.command("show")
@@ -123,6 +123,6 @@ def tree_show(
                 raise typer.BadParameter(f"{cid!r} is not a CID", param_hint="CID") from None
             cid, path = "", cid  # `tree show templates/governance`: a path under the root in ENS
 
-    with _output.status("reading the tree"):
+    with console.status("reading the tree"):
         root, value = read_tree(_state.context(state_dir=state_dir), cid, path)
-    _output.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))
+    console.emit({"root": root, "path": path, "value": value}, jsonlib.dumps(value, indent=2, ensure_ascii=False))

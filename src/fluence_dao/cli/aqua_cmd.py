@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _paths, console
 from fluence_dao.cli._options import JsonOption
 
 app = typer.Typer(help="Compile Aqua with the project's @fluencelabs/aqua-api.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def compile_cmd(
 
     if out is not None:
         _paths.writable_dir(out, "--out")
-    with _output.status(f"compiling {file}"):
+    with console.status(f"compiling {file}"):
         compiled = compile_aqua(file, imports or None)
     target = out or _paths.writable_dir(compiled.file.parent, "FILE's directory (give -o DIR)")
     stem = compiled.file.stem
@@ -47,7 +47,7 @@ def compile_cmd(
         )
     )
     for warning in compiled.warnings:
-        _output.info(f"warning: {warning}")
+        console.info(f"warning: {warning}")
     result = {"file": str(compiled.file), "functions": functions, "signatures": str(signatures)}
     text = "\n".join(f"{name}  {f['air']}" for name, f in functions.items()) + f"\n{signatures}"
-    _output.emit(result, text)
+    console.emit(result, text)

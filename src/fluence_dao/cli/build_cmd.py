@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _paths, console
 from fluence_dao.cli._options import JsonOption
 
 app = typer.Typer()
@@ -32,10 +32,10 @@ def build(
 
     if out is not None:
         _paths.writable_dir(out, "--out")
-    built = build_modules(modules or None, out, progress=_output.info)
-    native = [] if modules else build_native(progress=_output.info)
+    built = build_modules(modules or None, out, progress=console.info)
+    native = [] if modules else build_native(progress=console.info)
     rows = [m.to_dict() for m in built]
     listed = [(m.name, m.size, m.sha256, m.path) for m in built] + [(n.name, n.size, n.sha256, n.path) for n in native]
     width = max((len(name) for name, *_ in listed), default=0)
     lines = [f"{name:<{width}}  {size:>8}  {sha256}  {path}" for name, size, sha256, path in listed]
-    _output.emit({"modules": rows, "native": [n.to_dict() for n in native]}, "\n".join(lines))
+    console.emit({"modules": rows, "native": [n.to_dict() for n in native]}, "\n".join(lines))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _state
+from fluence_dao.cli import _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.util.json_types import JsonValue
 
@@ -44,4 +44,4 @@ def show(
     rows: list[tuple[str, JsonValue]] = []
     _flatten("", masked, rows)
     text = "\n".join(f"{ENV_PREFIX}{key.upper()}={_env_value(value)}" for key, value in rows)
-    _output.emit(masked, text)
+    console.emit(masked, text)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from fluence_dao.cli import _output, _state
+from fluence_dao.cli import _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.errors import ConfigError, EthError
 
@@ -105,12 +105,12 @@ def _transact(
     while `doing` shows as progress."""
     address, rpc_url, state_dir = flags
     contract = _Ctx(rpc_url, state_dir).contract(address)
-    with _output.status(doing):
+    with console.status(doing):
         return send(contract)
 
 
 def _emit_receipt(receipt: TxReceipt) -> None:
-    _output.emit({"tx_hash": receipt.tx_hash, "block_number": receipt.block_number}, receipt.tx_hash)
+    console.emit({"tx_hash": receipt.tx_hash, "block_number": receipt.block_number}, receipt.tx_hash)
 
 
 @app.command()
@@ -119,9 +119,9 @@ def deploy(rpc_url: RpcUrlOption = None, state_dir: StateDirOption = None, json:
     from fluence_dao.eth import deploy_governance
 
     ctx = _Ctx(rpc_url, state_dir)
-    with _output.status("compiling and deploying Governance"):
+    with console.status("compiling and deploying Governance"):
         deployment = deploy_governance(ctx.signing_sender(), ctx.settings.state_dir)
-    _output.emit(deployment.to_dict(), deployment.address)
+    console.emit(deployment.to_dict(), deployment.address)
 
 
 @app.command()
@@ -138,7 +138,7 @@ def propose(
         (address, rpc_url, state_dir), "sending the proposal", lambda c: c.propose_with_receipt(description, duration)
     )
     result = {"proposal_id": proposal_id, "tx_hash": receipt.tx_hash, "block_number": receipt.block_number}
-    _output.emit(result, f"proposal {proposal_id}  tx {receipt.tx_hash}  block {receipt.block_number}")
+    console.emit(result, f"proposal {proposal_id}  tx {receipt.tx_hash}  block {receipt.block_number}")
 
 
 @app.command()
@@ -196,10 +196,10 @@ def list_(
             row["state"] = "open" if block <= row["end_block"] else "ended"
     lines = [
         f"{row['id']:>4}  {row['state']:<8}  for {row['for']}  against {row['against']}  "
-        f"ends {row['end_block']}  {_output.plain(row['description'])}"
+        f"ends {row['end_block']}  {console.plain(row['description'])}"
         for row in rows
     ]
-    _output.emit(
+    console.emit(
         {"address": resolved, "block_number": block, "proposals": rows},
         "\n".join(lines) if lines else f"no proposals on {resolved}",
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _state
+from fluence_dao.cli import _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 app = typer.Typer()
@@ -53,8 +53,8 @@ def dashboard(
     data = DashboardData(settings, from_block=from_block)
     try:
         url = url_of(sock)
-        _output.emit({"url": url}, url)
-        _output.info(f"dashboard for state dir {settings.state_dir} on {url} (read-only); Ctrl-C stops it")
+        console.emit({"url": url}, url)
+        console.info(f"dashboard for state dir {settings.state_dir} on {url} (read-only); Ctrl-C stops it")
         serve(create_app(data, refresh_s=refresh), sock)
     finally:
         data.close()

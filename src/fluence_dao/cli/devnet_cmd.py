@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths, _state
+from fluence_dao.cli import _paths, _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ PROGRESS_LOGGERS = ("fluence_dao.devnet", "fluence_dao.util.process", "fluence_d
 
 
 def _up_text(info: DevnetInfo) -> str:
-    plain = _output.plain
+    plain = console.plain
     lines = [
         f"chain id         {plain(info.chain_id)}",
         f"rpc url          {plain(info.rpc_url)}",
@@ -53,9 +53,9 @@ def up(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Start anvil (or reuse the running one), deploy ENS, register the project names; print the addresses."""
     devnet = _devnet(state_dir)
     _paths.writable_state_dir(devnet.settings.state_dir, given=state_dir is not None)
-    with _output.status("starting the devnet", loggers=PROGRESS_LOGGERS):
+    with console.status("starting the devnet", loggers=PROGRESS_LOGGERS):
         info = devnet.start()
-    _output.emit(info.to_json(), _up_text(info))
+    console.emit(info.to_json(), _up_text(info))
 
 
 @app.command()
@@ -67,13 +67,13 @@ def down(
     """Stop every devnet process (SIGTERM, then SIGKILL); anvil keeps its chain for the next `up`."""
     stopped = _devnet(state_dir).down(reset=reset)
     text = ("stopped " + ", ".join(stopped)) if stopped else "nothing was running"
-    _output.emit({"stopped": stopped, "reset": reset}, text)
+    console.emit({"stopped": stopped, "reset": reset}, text)
 
 
 @app.command()
 def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
     """Show each devnet process (pid, health), the chain and the owners of the project names."""
-    plain = _output.plain
+    plain = console.plain
     status = _devnet(state_dir).status()
     lines = []
     for proc in status.processes:
@@ -94,7 +94,7 @@ def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
         lines.append(f"{name}  owner {owner}" if owner else f"{name}  ERROR {plain(record.get('error'))}")
     if info is not None and info.subgraph is not None:
         lines.append(f"subgraph GraphQL {plain(info.subgraph.url)}  Governance {plain(info.subgraph.governance)}")
-    _output.emit(status.to_dict(), "\n".join(lines))
+    console.emit(status.to_dict(), "\n".join(lines))
 
 
 @app.command()
@@ -108,7 +108,7 @@ def logs(
     """Print the tail of a devnet process's log."""
     proc = _devnet(state_dir).process(name)
     tail = proc.log_tail(lines)
-    _output.emit({"process": name, "log": str(proc.spec.log_path), "lines": tail}, "\n".join(tail))
+    console.emit({"process": name, "log": str(proc.spec.log_path), "lines": tail}, "\n".join(tail))
     if follow and not json:
         _follow(proc.spec.log_path)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import _state, console
 from fluence_dao.cli._groups import grouped_command
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
@@ -48,13 +48,7 @@ class _Chain:
 
     def context(self) -> FlowContext:
         """The flows' context (chain, ENS, governance signer) with a check that the registry is really there."""
-        from fluence_dao.config import load_settings
-        from fluence_dao.flows import FlowContext
-
-        settings = load_settings(
-            {"state_dir": self.state_dir, "eth": {"rpc_url": self.rpc_url, "ens_registry": self.registry}}
-        )
-        context = FlowContext(settings)
+        context = _state.context(state_dir=self.state_dir, rpc_url=self.rpc_url, ens_registry=self.registry)
         context.ens.ensure_registry()  # a clear error for a wrong chain or address, not an undecodable call
         return context
 
@@ -67,7 +61,7 @@ def get(
 ) -> None:
     """Print the text record KEY of NAME (empty when unset)."""
     value = chain.context().ens.text(name, key)
-    _output.emit({"name": name, "key": key, "value": value}, value)
+    console.emit({"name": name, "key": key, "value": value}, value)
 
 
 @grouped_command(app, "set")
@@ -80,9 +74,9 @@ def set_(
     """Set the text record KEY of NAME to VALUE (signed by the configured key); print the tx hash."""
     ctx = chain.context()
     sender = ctx.governance
-    with _output.status(f"setting {key} of {name}"):
+    with console.status(f"setting {key} of {name}"):
         receipt = ctx.ens.set_text(name, key, value, sender)
-    _output.emit(
+    console.emit(
         {"name": name, "key": key, "value": value, "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
     )
 
@@ -92,7 +86,7 @@ def owner(chain: _Chain, name: NameArg) -> None:
     """Print the registry owner of NAME (the zero address when unowned)."""
     ctx = chain.context()
     address = ctx.ens.owner(name)
-    _output.emit({"name": name, "owner": address, "resolver": ctx.ens.resolver(name)}, address)
+    console.emit({"name": name, "owner": address, "resolver": ctx.ens.resolver(name)}, address)
 
 
 @grouped_command(app, "set-owner")
@@ -104,8 +98,8 @@ def set_owner(
     """Move NAME to ADDRESS (signed by its owner, or by the owner of its parent name); print the tx hash."""
     ctx = chain.context()
     sender = ctx.governance
-    with _output.status(f"moving {name} to {address}"):
+    with console.status(f"moving {name} to {address}"):
         receipt = ctx.ens.set_owner(name, address, sender)
-    _output.emit(
+    console.emit(
         {"name": name, "owner": ctx.ens.owner(name), "from": sender.address, **receipt.to_dict()}, receipt.tx_hash
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths, _state
+from fluence_dao.cli import _paths, _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.errors import PeerError
 from fluence_dao.util.json_types import to_json
@@ -61,15 +61,15 @@ def publish(propose: ProposeOption = None, state_dir: StateDirOption = None, jso
     if propose is not None:  # before the builds and uploads, not after them
         _paths.writable_file(propose, "--propose")
     context = _state.context(state_dir=state_dir)
-    with _output.status("publishing"):
-        result = run(context, propose_to=propose, progress=_output.info)
+    with console.status("publishing"):
+        result = run(context, propose_to=propose, progress=console.info)
     lines = [
         f"{a.key:<18} {a.cid}  {'tx ' + a.write.tx_hash if a.write and a.write.tx_hash else ('proposed' if a.write else 'unchanged')}"
         for a in result.artifacts
     ]
     if result.proposal:
         lines.append(f"proposal written to {result.proposal}")
-    _output.emit(result.to_dict(), "\n".join(lines))
+    console.emit(result.to_dict(), "\n".join(lines))
 
 
 @app.command("deploy-signer")
@@ -93,20 +93,20 @@ def deploy_signer(
     if propose is not None:
         _paths.writable_file(propose, "--propose")
     context = _state.context(state_dir=state_dir)
-    with _output.status("deploying the signer"):
+    with console.status("deploying the signer"):
         result = run(
             context,
             _session(context, relay),
             replace=replace,
             fund_wei=fund_wei,
             propose_to=propose,
-            progress=_output.info,
+            progress=console.info,
         )
     state = "deployed" if result.created else "already live"
     text = f"signer {result.address} {state} on {result.peer_id} (service {result.service_id})"
     if result.proposal:
         text += f"\nproposal written to {result.proposal}"
-    _output.emit(result.to_dict(), text)
+    console.emit(result.to_dict(), text)
 
 
 @app.command("start-interval")
@@ -141,9 +141,9 @@ def start_interval(
     if as_ == "spell":
         from fluence_dao.flows.interval import start_interval_spell as run
     context = _state.context(state_dir=state_dir)
-    with _output.status(f"scheduling the interval AIR from ENS as a {as_}"):
+    with console.status(f"scheduling the interval AIR from ENS as a {as_}"):
         result = run(context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit)
-    _output.emit(result.to_dict(), result.script_id)
+    console.emit(result.to_dict(), result.script_id)
 
 
 @app.command("stop-interval")
@@ -160,11 +160,11 @@ def stop_interval(
     from fluence_dao.flows import stop_interval as run
 
     context = _state.context(state_dir=state_dir)
-    with _output.status(f"removing {script_id}"):
+    with console.status(f"removing {script_id}"):
         removed = run(_session(context, relay), script_id)
     if not removed:
         raise PeerError(f"no script {script_id} on the peer", script_id=script_id)
-    _output.emit({"script_id": script_id, "removed": True}, f"removed {script_id}")
+    console.emit({"script_id": script_id, "removed": True}, f"removed {script_id}")
 
 
 @app.command()
@@ -200,13 +200,13 @@ def status(
         session: PeerSession | None = _session(context, relay)
     except PeerError:
         session = None
-    with _output.status("reading the peer and the chain"):
+    with console.status("reading the peer and the chain"):
         result = run(context, session, runs_shown=runs)
     found = verdict(result, last=last).problems
-    _output.emit(to_json(result), status_text(result))
+    console.emit(to_json(result), status_text(result))
     if check and found:
         for problem in found:
-            _output.info(f"check failed: {problem}")
+            console.info(f"check failed: {problem}")
         raise typer.Exit(1)
 
 
@@ -321,23 +321,23 @@ def demo(
         return
 
     def show(update: ConfirmedUpdate) -> None:
-        _output.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
+        console.info(f"update: {update.value} in block {update.block_number} tx {update.tx_hash} from {update.sender}")
 
-    with _output.status("running the demo"):
+    with console.status("running the demo"):
         result = run_demo(
             settings,
             every_s=every,
             updates=updates,
             keep=keep,
             timeout_s=timeout,
-            progress=_output.info,
+            progress=console.info,
             on_update=show,
         )
     lines = [f"signer {result.signer} on peer {result.peer_id} updated {result.record}:"]
     lines += [f"  {u.value}  block {u.block_number}  tx {u.tx_hash}  from {u.sender}" for u in result.updates]
     if keep:
         lines += _kept_hint(settings.state_dir, f"interval {result.script_id}")
-    _output.emit({**result.to_dict(), "state_dir": str(settings.state_dir)}, "\n".join(lines))
+    console.emit({**result.to_dict(), "state_dir": str(settings.state_dir)}, "\n".join(lines))
 
 
 def _kept_hint(state_dir: Path, what: str) -> list[str]:
@@ -353,11 +353,11 @@ def _kept_hint(state_dir: Path, what: str) -> list[str]:
 def _aggregate_demo(settings: Settings, keep: bool) -> None:
     from fluence_dao.flows.aggregate_demo import run_aggregate_demo
 
-    with _output.status("running the aggregation demo"):
-        result = run_aggregate_demo(settings, keep=keep, progress=_output.info)
+    with console.status("running the aggregation demo"):
+        result = run_aggregate_demo(settings, keep=keep, progress=console.info)
     lines = [f"Governance {result.contract}, subgraph {result.subgraph_url}"]
     lines += [run.summary() for run in result.runs]
     lines.append(f"the tree in ENS holds {result.items} items, each equal to the subgraph's answer")
     if keep:
         lines += _kept_hint(settings.state_dir, "devnet, subgraph and peer")
-    _output.emit({**result.to_dict(), "state_dir": str(settings.state_dir)}, "\n".join(lines))
+    console.emit({**result.to_dict(), "state_dir": str(settings.state_dir)}, "\n".join(lines))

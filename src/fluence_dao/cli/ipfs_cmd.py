@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _paths, _state, console
 from fluence_dao.cli._groups import grouped_command
 from fluence_dao.cli._options import JsonOption
 
@@ -45,16 +45,13 @@ PROGRESS_MIN_BYTES = 8 << 20
 def _repo_dir(repo: Path | None) -> Path:
     if repo is not None:
         return repo
-    from fluence_dao.config import load_settings
-
-    return load_settings().state_dir / "ipfs"
+    return _state.settings().state_dir / "ipfs"
 
 
 @contextmanager
 def _open(api: str | None, repo: Path | None, *, writes: bool = False) -> Iterator[Ipfs]:
     """The embedded store (--repo, default <state dir>/ipfs) or the Kubo API; a --repo that cannot serve is a usage
     error (`writes`: it must take files)."""
-    from fluence_dao.config import load_settings
     from fluence_dao.ipfs import api_token_for, open_ipfs
 
     if repo is not None and not api:
@@ -62,7 +59,7 @@ def _open(api: str | None, repo: Path | None, *, writes: bool = False) -> Iterat
             _paths.writable_dir(repo, "--repo")
         else:
             _paths.state_dir(repo, "--repo")
-    settings = load_settings({"ipfs": {"api_url": api}})
+    settings = _state.settings(ipfs_api_url=api)
     if settings.ipfs.api_url:
         token = api_token_for(settings.state_dir, settings.ipfs.api_token, api_url=settings.ipfs.api_url)
         ipfs = open_ipfs(api_url=settings.ipfs.api_url, timeout_s=settings.ipfs.timeout_s, api_token=token)
@@ -77,7 +74,7 @@ def _open(api: str | None, repo: Path | None, *, writes: bool = False) -> Iterat
 @contextmanager
 def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
     """A rich progress bar on a TTY for large inputs; otherwise a no-op callback."""
-    if not _output.progress_bar_wanted(total, PROGRESS_MIN_BYTES):
+    if not console.progress_bar_wanted(total, PROGRESS_MIN_BYTES):
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -133,7 +130,7 @@ def add(
     root = entries[-1]
     result = {"cid": str(root.cid), "name": root.name, "size": root.size, "entries": [e.to_dict() for e in entries]}
     text = str(root.cid) if quiet else "\n".join(f"added {e.cid} {e.name}" for e in entries)
-    _output.emit(result, text)
+    console.emit(result, text)
 
 
 @grouped_command(app)
@@ -145,9 +142,9 @@ def cat(
 ) -> None:
     """Write a file's bytes to stdout (with --json: size and base64)."""
     with store.open() as ipfs:
-        if _output.json_mode():
+        if console.json_mode():
             data = ipfs.cat(path, offset=offset, length=length)
-            _output.emit({"path": path, "size": len(data), "base64": base64.b64encode(data).decode("ascii")})
+            console.emit({"path": path, "size": len(data), "base64": base64.b64encode(data).decode("ascii")})
             return
         out = sys.stdout.buffer
         for piece in ipfs.cat_stream(path, offset=offset, length=length):
@@ -173,7 +170,7 @@ def get(
         raise typer.BadParameter(f"{target}: its directory {err.message}", param_hint="--output") from None
     with store.open() as ipfs:
         ipfs.get(path, target)
-    _output.emit({"path": path, "output": str(target)}, f"saved {path} to {target}")
+    console.emit({"path": path, "output": str(target)}, f"saved {path} to {target}")
 
 
 @grouped_command(app, "dag-put")
@@ -193,7 +190,7 @@ def dag_put(
     value = decode_block(raw, input_codec)
     with store.open(writes=True) as ipfs:
         cid = ipfs.dag_put(value, store_codec=store_codec, pin=pin)
-    _output.emit({"cid": str(cid)}, str(cid))
+    console.emit({"cid": str(cid)}, str(cid))
 
 
 @grouped_command(app, "dag-get")
@@ -209,7 +206,7 @@ def dag_get(
     with store.open() as ipfs:
         value = ipfs.dag_get(path)
     text = encode_dag_json(value).decode("utf-8")
-    _output.emit({"path": path, "value": jsonlib.loads(text)}, text)
+    console.emit({"path": path, "value": jsonlib.loads(text)}, text)
 
 
 @grouped_command(app, "car-export")
@@ -227,7 +224,7 @@ def car_export(
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    _output.emit({"cid": cid, "output": str(output), "bytes": output.stat().st_size}, str(output))
+    console.emit({"cid": cid, "output": str(output), "bytes": output.stat().st_size}, str(output))
 
 
 @grouped_command(app, "car-import")
@@ -239,7 +236,7 @@ def car_import(
     """Import a CAR v1 file; every block is checked against its CID."""
     with store.open(writes=True) as ipfs, file.open("rb") as stream:
         roots = ipfs.dag_import(stream, pin_roots=pin_roots)
-    _output.emit({"roots": [str(r) for r in roots]}, "\n".join(str(r) for r in roots))
+    console.emit({"roots": [str(r) for r in roots]}, "\n".join(str(r) for r in roots))
 
 
 @grouped_command(pin_app, "add")
@@ -251,7 +248,7 @@ def pin_add(
     """Pin content."""
     with store.open(writes=True) as ipfs:
         pins = ipfs.pin_add(cid, recursive=recursive)
-    _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"pinned {p}" for p in pins))
+    console.emit({"pins": [str(p) for p in pins]}, "\n".join(f"pinned {p}" for p in pins))
 
 
 @grouped_command(pin_app, "rm")
@@ -262,7 +259,7 @@ def pin_rm(
     """Unpin content (it stays until `ipfs gc`)."""
     with store.open(writes=True) as ipfs:
         pins = ipfs.pin_rm(cid)
-    _output.emit({"pins": [str(p) for p in pins]}, "\n".join(f"unpinned {p}" for p in pins))
+    console.emit({"pins": [str(p) for p in pins]}, "\n".join(f"unpinned {p}" for p in pins))
 
 
 @grouped_command(pin_app, "ls")
@@ -277,7 +274,7 @@ def pin_ls(
     with store.open() as ipfs:
         pins = ipfs.pin_ls(cid, type=type)  # type: ignore[arg-type]
     rows = {str(key): kind for key, kind in sorted(pins.items(), key=lambda item: str(item[0]))}
-    _output.emit({"pins": rows}, "\n".join(f"{key} {kind}" for key, kind in rows.items()))
+    console.emit({"pins": rows}, "\n".join(f"{key} {kind}" for key, kind in rows.items()))
 
 
 @grouped_command(app)
@@ -285,7 +282,7 @@ def gc(store: _Store) -> None:
     """Delete every block that no pin keeps."""
     with store.open(writes=True) as ipfs:
         removed = ipfs.repo_gc()
-    _output.emit({"removed": [str(c) for c in removed]}, "\n".join(f"removed {c}" for c in removed))
+    console.emit({"removed": [str(c) for c in removed]}, "\n".join(f"removed {c}" for c in removed))
 
 
 @app.command()
@@ -343,12 +340,12 @@ def serve(
             "writes": server.writes,
             "auth_token_file": str(auth_token_file) if auth_token_file is not None else None,
         }
-        _output.emit(result, server.url)
-        _output.info(f"serving {server.node.store.root} on {server.url} (Ctrl-C to stop)")
+        console.emit(result, server.url)
+        console.info(f"serving {server.node.store.root} on {server.url} (Ctrl-C to stop)")
         if server.writes == "refused":
-            _output.info("no --auth-token-file: every write (add, pin, gc, ...) is refused")
+            console.info("no --auth-token-file: every write (add, pin, gc, ...) is refused")
         elif server.writes == "open":
-            _output.info("warning: --allow-unauthenticated-writes: any local process can unpin and delete content")
+            console.info("warning: --allow-unauthenticated-writes: any local process can unpin and delete content")
         server.serve_forever()
     finally:
         server.stop()

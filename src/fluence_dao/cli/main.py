@@ -8,7 +8,7 @@ Exit codes (documented in docs/cli.md):
   130  interrupted (Ctrl-C)
 
 With `--json`, every outcome is one JSON document on stdout (a result, or an error of any kind); progress goes to
-stderr in both modes (`_output`), silent with `--quiet`.
+stderr in both modes (`console`), silent with `--quiet`.
 
 Command groups are imported lazily by Typer only when their module is loaded here; each group module
 imports heavy libraries (web3, wasmtime) inside its command functions, so `--help` stays fast.
@@ -30,7 +30,7 @@ import typer
 from typer._click import exceptions as click_errors  # typer 0.29 vendors click (pinned in pyproject)
 
 from fluence_dao import __version__
-from fluence_dao.cli import _output, commands
+from fluence_dao.cli import commands, console
 from fluence_dao.cli._state import CliState
 from fluence_dao.errors import FluenceDaoError
 
@@ -75,8 +75,8 @@ def root(
     ] = False,
 ) -> None:
     """fluence-dao: governed WebAssembly services, a local Fluence peer, IPFS and ENS."""
-    _output.reset()  # per invocation: a command's eager --json option turns JSON back on
-    _output.set_quiet(quiet)
+    console.reset()  # per invocation: a command's eager --json option turns JSON back on
+    console.set_quiet(quiet)
     _configure_logging(verbose)
     state = ctx.obj = CliState()  # Settings and the FlowContext, built once when a command first asks
     ctx.call_on_close(state.close)
@@ -93,7 +93,7 @@ def _configure_logging(verbose: int) -> None:
         root_logger.removeHandler(_log_handler)
     _log_handler = logging.StreamHandler(sys.stderr)
     _log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    _log_handler.addFilter(_output.SkipProgress())
+    _log_handler.addFilter(console.SkipProgress())
     root_logger.addHandler(_log_handler)  # levels are the loggers' (a server command raises fluence_dao's to INFO)
     root_logger.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("fluence_dao").setLevel(logging.DEBUG if verbose else logging.NOTSET)
@@ -129,7 +129,7 @@ def run(args: list[str]) -> int:
     then holds exactly one JSON document, `{"error": {"type", "message", ...}}` unless a result was written.
     """
     wants_json = "--json" in args  # a usage error can stop parsing before the option's own callback runs
-    _output.reset()
+    console.reset()
     try:
         outcome = app(args=args, prog_name="fluence-dao", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as err:
@@ -137,8 +137,8 @@ def run(args: list[str]) -> int:
         return EXIT_USAGE
     except click_errors.ClickException as err:
         err.show()
-        if wants_json or _output.json_mode():
-            _output.emit_error(_usage_error(err))
+        if wants_json or console.json_mode():
+            console.emit_error(_usage_error(err))
         return err.exit_code
     except typer.Abort:
         sys.stderr.write("aborted\n")
@@ -148,8 +148,8 @@ def run(args: list[str]) -> int:
         return EXIT_FAILED
     except (_Interrupted, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
-        if wants_json or _output.json_mode():
-            _output.emit_error({"type": "Interrupted", "message": "interrupted"})
+        if wants_json or console.json_mode():
+            console.emit_error({"type": "Interrupted", "message": "interrupted"})
         return EXIT_INTERRUPTED
     except OSError as err:
         logging.getLogger(__name__).debug("file-system error", exc_info=True)
@@ -158,8 +158,8 @@ def run(args: list[str]) -> int:
     except Exception as err:
         traceback.print_exc()
         sys.stderr.write("internal error: this is a bug in fluence-dao; please report it with the traceback\n")
-        if wants_json or _output.json_mode():
-            _output.emit_error(
+        if wants_json or console.json_mode():
+            console.emit_error(
                 {
                     "type": "InternalError",
                     "message": f"internal error (a bug in fluence-dao): {type(err).__name__}: {err}",
@@ -194,6 +194,6 @@ def _os_error(err: OSError) -> FluenceDaoError:
 
 
 def _report(err: FluenceDaoError, wants_json: bool) -> None:
-    if wants_json or _output.json_mode():
-        _output.emit_error(err.to_dict())
+    if wants_json or console.json_mode():
+        console.emit_error(err.to_dict())
     sys.stderr.write(f"error: {err.message}\n")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli._options import JsonOption
 from fluence_dao.errors import MarineError, ModuleLoadError
 from fluence_dao.util.json_types import JsonArray, JsonObject, JsonValue
@@ -37,7 +37,7 @@ def inspect(file: FileArgument, json_output: JsonOption = False) -> None:
 
     with _naming(file):
         report = describe_module(file)
-    _output.emit(report, _inspect_text(report))
+    console.emit(report, _inspect_text(report))
 
 
 @contextmanager
@@ -138,12 +138,12 @@ def call(
             for name, raw in calls
         ]
         lines = [f"{r['function']}: {json.dumps(r['result'], ensure_ascii=False)}" for r in results]
-        _output.emit(results, "\n".join(lines))
+        console.emit(results, "\n".join(lines))
         return
     args = _args(module, function, raw_args)
     result = _to_json(module.call(function, args, call_parameters=params))
     text = result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False)
-    _output.emit(result, text)
+    console.emit(result, text)
 
 
 def _json_args(text: str, hint: str) -> JsonArray | JsonObject:

@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _state
+from fluence_dao.cli import _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.errors import PeerError
 
@@ -111,5 +111,5 @@ def info(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
             address=address,
         )
     facts.pop("action", None)
-    lines = [f"{key:<20} {_output.plain(value)}" for key, value in facts.items()]
-    _output.emit(facts, "\n".join(lines))
+    lines = [f"{key:<20} {console.plain(value)}" for key, value in facts.items()]
+    console.emit(facts, "\n".join(lines))

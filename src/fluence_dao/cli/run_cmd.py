@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths, _state
+from fluence_dao.cli import _paths, _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.errors import PeerError
 from fluence_dao.util.json_types import JsonObject
@@ -64,18 +64,18 @@ def run(
         )
     values = _data(data)
     call = parse_function_call(func, values)
-    with _output.status(f"compiling {input_file}"):
+    with console.status(f"compiling {input_file}"):
         function = compile_aqua(input_file, imports or None).function(call.name)
     remote = _relay_network(relay, state_dir) if relay else _daemon_network(daemon, peers, state_dir)
     if remote is not None:
-        with remote, _output.status(f"running {call.name} on the peer daemon {remote.relay.address}"):
+        with remote, console.status(f"running {call.name} on the peer daemon {remote.relay.address}"):
             result = call_function(remote, function, call.args, ttl_ms=ttl_ms)
     else:
-        with _output.status(f"running {call.name} on {peers} peer(s)"):
+        with console.status(f"running {call.name} on {peers} peer(s)"):
             network = LocalNetwork(peers)
             result = call_function(network, function, call.args, ttl_ms=ttl_ms)
     text = result if isinstance(result, str) else json_lib.dumps(result, indent=2, ensure_ascii=False)
-    _output.emit(result, text)
+    console.emit(result, text)
 
 
 def _data(data: str | None) -> JsonObject:
@@ -107,7 +107,7 @@ def _relay_network(relay: str, state_dir: Path | None) -> Libp2pRelayNetwork:
     from fluence_dao.peer import connect
     from fluence_dao.peer.libp2p import Libp2pRelayNetwork
 
-    with _output.status(f"connecting to the relay {relay}"):
+    with console.status(f"connecting to the relay {relay}"):
         network = connect(_state.settings(state_dir=state_dir), relay=relay)
     assert isinstance(network, Libp2pRelayNetwork)  # what connect(relay=...) returns
     return network

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluence_dao.cli import _output, _paths
+from fluence_dao.cli import _paths, _state, console
 from fluence_dao.cli._groups import grouped_command
 from fluence_dao.cli._options import JsonOption, StateDirOption
 
@@ -84,9 +84,7 @@ class _Database:
     json: JsonOption = False
 
     def settings(self) -> Settings:
-        from fluence_dao.config import load_settings
-
-        return load_settings({"state_dir": self.state_dir})
+        return _state.settings(state_dir=self.state_dir)
 
     def path(self, settings: Settings) -> Path:
         """--db, else the database the devnet's subgraph server uses when DIRECTORY is the devnet's subgraph, else
@@ -108,9 +106,9 @@ def build(directory: DirArg = Path("subgraph"), json: JsonOption = False) -> Non
     """Run `graph codegen && graph build` in DIRECTORY; prints the build directory."""
     from fluence_dao.subgraph import build_subgraph
 
-    with _output.status(f"building the subgraph in {directory}", loggers=("fluence_dao.subgraph",)):
+    with console.status(f"building the subgraph in {directory}", loggers=("fluence_dao.subgraph",)):
         out = build_subgraph(directory)
-    _output.emit({"build_dir": str(out)}, str(out))
+    console.emit({"build_dir": str(out)}, str(out))
 
 
 def _indexer(
@@ -171,7 +169,7 @@ def serve(
 
     indexer = _indexer(where, rpc_url, address, start_block, reorg_depth)
     server = SubgraphServer(indexer, port).start()
-    _output.emit({"url": server.url, "deployment": indexer.deployment}, server.url)
+    console.emit({"url": server.url, "deployment": indexer.deployment}, server.url)
     try:
         threading.Event().wait()
     finally:
@@ -205,8 +203,8 @@ def status(where: _Database) -> None:
         store.close()
     lines = [
         f"synced block: {cursor.number if cursor else 'none'}",
-        f"deployment: {_output.plain(result['deployment'], 'none')}",
+        f"deployment: {console.plain(result['deployment'], 'none')}",
         f"database: {path}",
     ]
     lines.append(f"FAILED: {error['message']}" if error else "healthy: no indexing errors")
-    _output.emit(result, "\n".join(lines))
+    console.emit(result, "\n".join(lines))

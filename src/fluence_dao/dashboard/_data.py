@@ -89,13 +89,15 @@ def ether(wei: int) -> str:
 class TextHistory:
     """The latest `per_key` changes of every text record of `names`, from `from_block` on.
 
-    Each `update` reads up to CHUNKS_PER_REFRESH chunks of logs past `scanned_to`. A chain whose block at
+    Each `update` reads up to `chunks_per_refresh` chunks of `chunk_blocks` blocks of logs past `scanned_to`. A chain whose block at
     `scanned_to` changed hash (a reorg, or a devnet reset) is scanned again from `from_block`.
     """
 
     names: tuple[str, ...]
     from_block: int = 0
     per_key: int = HISTORY_PER_KEY
+    chunk_blocks: int = LOG_CHUNK_BLOCKS
+    chunks_per_refresh: int = CHUNKS_PER_REFRESH
     scanned_to: int | None = None
     scanned_hash: str | None = None
     error: str | None = None
@@ -105,10 +107,10 @@ class TextHistory:
         try:
             self._check_continuity(ens, latest)
             start = self.from_block if self.scanned_to is None else self.scanned_to + 1
-            for _ in range(CHUNKS_PER_REFRESH):
+            for _ in range(self.chunks_per_refresh):
                 if start > latest:
                     break
-                end = min(latest, start + LOG_CHUNK_BLOCKS - 1)
+                end = min(latest, start + self.chunk_blocks - 1)
                 for change in ens.text_changes(self.names, from_block=start, to_block=end, last=self.per_key):
                     where = (change.name, change.key)
                     kept = self.changes.setdefault(where, deque(maxlen=self.per_key))

@@ -400,7 +400,7 @@ def _chain(
         written = {(str(i.args.get("signer_name") or ""), str(i.args.get("record_key") or "")) for i in intervals}
         for name, key in sorted(written - {("", "")}) or [(signer_name, "notice")]:
             if name and key:
-                records[f"{name} {key}"] = _written_record(ens, name, key)
+                records[f"{name} {key}"] = written_record(ens, name, key)
         address = records[SIGNER_ADDRESS_KEY]
         signer.address = address or None
         if address:
@@ -425,7 +425,7 @@ def _chain(
     return chain, records, signer
 
 
-def _written_record(ens: EnsClient, name: str, key: str) -> str:
+def written_record(ens: EnsClient, name: str, key: str) -> str:
     """An interval's record ('' when its name has no resolver: that interval's runs say why; the signer and the
     other records are still read)."""
     try:

@@ -67,7 +67,6 @@ from fluence_dao.ipfs._dagpb import (
     encode_unixfs_node,
 )
 from fluence_dao.ipfs._node import LocalIpfs, split_path
-from fluence_dao.ipfs._sha256 import backend as hash_backend
 from fluence_dao.ipfs._store import BlockStore
 from fluence_dao.ipfs._unixfs import (
     CHUNK_SIZE,
@@ -78,6 +77,7 @@ from fluence_dao.ipfs._unixfs import (
     import_file,
     iter_file,
 )
+from fluence_dao.ipfs.sha256 import backend as hash_backend
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

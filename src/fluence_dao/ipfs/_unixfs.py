@@ -15,7 +15,7 @@ as in `ipfs add -r`.
 
 `import_file` streams: it holds two chunks at a time plus a (cid, tsize, filesize) triple per leaf.
 `import_buffer` imports bytes already in memory without copying them (raw leaves are views of the input).
-Leaves are hashed in batches through `_sha256`, the native 4-lane SHA-NI library when built, else hashlib.
+Leaves are hashed in batches through `sha256`, the native 4-lane SHA-NI library when built, else hashlib.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from fluence_dao.ipfs._dagpb import (
     decode_unixfs,
     encode_unixfs_node,
 )
-from fluence_dao.ipfs._sha256 import sha256_many
+from fluence_dao.ipfs.sha256 import sha256_many
 
 CHUNK_SIZE = 262144
 MAX_LINKS = 174
@@ -128,7 +128,7 @@ def _leaf_frame(size: int) -> tuple[bytes, bytes]:
 class _FileBuilder(Generic[_Block]):
     """Leaves in, balanced tree out. A leaf is the chunk itself (raw leaves: no copy) or one join of a
     precomputed frame around it (dag-pb: one copy). Leaves are hashed once, `batch` at a time, so the
-    native library (see _sha256) can hash several in lockstep; then they reach the sink in order."""
+    native library (see ipfs.sha256) can hash several in lockstep; then they reach the sink in order."""
 
     __slots__ = ("_batch", "_codec", "_frames", "_pending", "_sink", "_version", "leaves", "options", "raw")
 

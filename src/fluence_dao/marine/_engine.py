@@ -86,6 +86,11 @@ def alternative_engine(bound: str) -> Iterator[None]:
             _modules.update(saved[3])
 
 
+def forget_compiled_modules() -> None:
+    """Drop the in-process cache of compiled modules: the next load reads the on-disk cache (or compiles)."""
+    _modules.clear()
+
+
 def wasmtime_version() -> str:
     try:
         return metadata.version("wasmtime")

@@ -9,42 +9,42 @@ from collections.abc import Iterator
 
 import pytest
 
-from fluence_dao.cli import _output, main
+from fluence_dao.cli import console, main
 
 
 @pytest.fixture(autouse=True)
 def fresh_modes() -> Iterator[None]:
-    _output.reset()
+    console.reset()
     yield
-    _output.reset()
+    console.reset()
 
 
 def test_info_goes_to_stderr_in_json_mode_too(capsys: pytest.CaptureFixture[str]) -> None:
-    _output.set_json(True)
-    _output.info("building signer")
-    _output.emit({"ok": True})
+    console.set_json(True)
+    console.info("building signer")
+    console.emit({"ok": True})
     captured = capsys.readouterr()
     assert captured.err == "building signer\n"
     assert captured.out == '{\n  "ok": true\n}\n'
 
 
 def test_quiet_silences_progress_but_not_results(capsys: pytest.CaptureFixture[str]) -> None:
-    _output.set_quiet(True)
-    _output.info("building signer")
-    with _output.status("starting the devnet", loggers=("fluence_dao.test_progress",)):
+    console.set_quiet(True)
+    console.info("building signer")
+    with console.status("starting the devnet", loggers=("fluence_dao.test_progress",)):
         logging.getLogger("fluence_dao.test_progress").info("anvil started (pid 1)")
         time.sleep(1.1)
-    _output.emit("0xabc")
+    console.emit("0xabc")
     captured = capsys.readouterr()
     assert captured.err == ""
     assert captured.out == "0xabc\n"
 
 
 def test_plain_progress_waits_a_second_then_says_how_long(capsys: pytest.CaptureFixture[str]) -> None:
-    with _output.status("quick"):
+    with console.status("quick"):
         pass
     assert capsys.readouterr().err == ""  # sub-second work prints nothing off a terminal
-    with _output.status("compiling x.aqua"):
+    with console.status("compiling x.aqua"):
         time.sleep(1.2)
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "compiling x.aqua ..."
@@ -54,7 +54,7 @@ def test_plain_progress_waits_a_second_then_says_how_long(capsys: pytest.Capture
 def test_log_lines_of_the_named_loggers_are_progress_lines_once(capsys: pytest.CaptureFixture[str]) -> None:
     main._configure_logging(0)
     try:
-        with _output.status("starting the devnet", loggers=("fluence_dao.test_progress",)):
+        with console.status("starting the devnet", loggers=("fluence_dao.test_progress",)):
             logging.getLogger("fluence_dao.test_progress").info("anvil started (pid 7)")
             logging.getLogger("fluence_dao.test_other").info("not progress")
     finally:
@@ -67,25 +67,25 @@ def test_log_lines_of_the_named_loggers_are_progress_lines_once(capsys: pytest.C
 
 
 def test_failed_operation_prints_no_done_line(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(RuntimeError), _output.status("slow"):
+    with pytest.raises(RuntimeError), console.status("slow"):
         time.sleep(1.1)
         raise RuntimeError("x")
     assert capsys.readouterr().err == "slow ...\n"
 
 
 def test_plain_values_have_no_python_reprs() -> None:
-    assert _output.plain(None) == "-"
-    assert _output.plain(None, "none") == "none"
-    assert _output.plain(["a", "b"]) == "a, b"
-    assert _output.plain([]) == "(none)"
-    assert _output.plain(True) == "yes"
-    assert _output.plain({"a": 1}) == '{"a": 1}'
+    assert console.plain(None) == "-"
+    assert console.plain(None, "none") == "none"
+    assert console.plain(["a", "b"]) == "a, b"
+    assert console.plain([]) == "(none)"
+    assert console.plain(True) == "yes"
+    assert console.plain({"a": 1}) == '{"a": 1}'
 
 
 def test_a_second_error_document_is_never_written(capsys: pytest.CaptureFixture[str]) -> None:
-    _output.set_json(True)
-    _output.emit({"url": "http://127.0.0.1:1"})
-    _output.emit_error({"type": "Interrupted", "message": "interrupted"})
+    console.set_json(True)
+    console.emit({"url": "http://127.0.0.1:1"})
+    console.emit_error({"type": "Interrupted", "message": "interrupted"})
     assert capsys.readouterr().out.count("{\n") == 1
 
 

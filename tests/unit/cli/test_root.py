@@ -62,14 +62,14 @@ def test_every_group_help_imports_no_heavy_library() -> None:
 
 
 def test_json_mode_does_not_leak_into_the_next_invocation(tmp_path, monkeypatch) -> None:
-    from fluence_dao.cli import _output
+    from fluence_dao.cli import console
 
     monkeypatch.chdir(tmp_path)
-    _output.set_json(True)  # as a previous `--json` command in the same process leaves it
+    console.set_json(True)  # as a previous `--json` command in the same process leaves it
     result = CliRunner().invoke(app, ["config", "show", "--state-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert _output.json_mode() is False
+    assert console.json_mode() is False
     with_json = CliRunner().invoke(app, ["config", "show", "--state-dir", str(tmp_path), "--json"])
     assert with_json.exit_code == 0
-    assert _output.json_mode() is True
-    _output.set_json(False)
+    assert console.json_mode() is True
+    console.set_json(False)

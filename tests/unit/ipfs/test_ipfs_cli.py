@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 from fluence_dao.errors import BlockNotFoundError
 
@@ -19,13 +19,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FLUENCE_DAO_IPFS__API_URL", raising=False)
     monkeypatch.setenv("FLUENCE_DAO_STATE_DIR", str(tmp_path / "state"))
-    _output.set_json(False)
+    console.set_json(False)
     yield
-    _output.set_json(False)
+    console.set_json(False)
 
 
 def run(*args: str, input: bytes | None = None) -> tuple[int, bytes, object]:
-    _output.set_json(False)  # the flag is process-global; each real CLI run starts fresh
+    console.set_json(False)  # the flag is process-global; each real CLI run starts fresh
     result = CliRunner().invoke(app, ["ipfs", *args], input=input)
     return result.exit_code, result.stdout_bytes, result.exception
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fluence_dao.errors import IpfsError
-from fluence_dao.ipfs import _sha256 as sha
 from fluence_dao.ipfs import hash_backend
+from fluence_dao.ipfs import sha256 as sha
 
 
 def test_hashlib_path_equals_hashlib() -> None:

@@ -17,6 +17,7 @@ from fluence_dao.marine import (
     ModuleConfig,
     ParticleParameters,
     SecurityTetraplet,
+    forget_compiled_modules,
 )
 
 WAT = Path(__file__).resolve().parents[2] / "fixtures" / "wat"
@@ -258,15 +259,13 @@ def test_non_marine_wasm_is_refused(tmp_path: Path) -> None:
 
 
 def test_compiled_modules_are_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fluence_dao.marine import _engine
-
     monkeypatch.setenv("FLUENCE_DAO_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_engine, "_modules", {})
+    forget_compiled_modules()
     MarineModule.load(WAT / "callee.wat", ModuleConfig(name="callee"))
     (artifact,) = (tmp_path / "marine").glob("*.cwasm")
     wasm = bytes(wasmtime.wat2wasm((WAT / "callee.wat").read_text()))
     assert artifact.name.startswith(hashlib.sha256(wasm).hexdigest() + "-")  # keyed by the module's bytes
-    monkeypatch.setattr(_engine, "_modules", {})
+    forget_compiled_modules()
     artifact.write_bytes(b"corrupt")  # an unusable artifact is replaced, not fatal
     module = MarineModule.load(WAT / "callee.wat", ModuleConfig(name="callee"))
     assert module.call("strlen", ["abc"]) == 3

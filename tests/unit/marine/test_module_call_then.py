@@ -8,14 +8,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 
 WAT = Path(__file__).resolve().parents[2] / "fixtures" / "wat"
 
 
 def run(*args: str) -> tuple[int, str]:
-    _output.set_json(False)
+    console.set_json(False)
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes is not None else "")
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 
 WAT = Path(__file__).resolve().parents[2] / "fixtures" / "wat"
 
 
 def run(*args: str) -> tuple[int, str]:
-    _output.set_json(False)  # the --json flag sets a process-wide switch; each invocation starts clean
+    console.set_json(False)  # the --json flag sets a process-wide switch; each invocation starts clean
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from fluence_dao.cli import _output
+from fluence_dao.cli import console
 from fluence_dao.cli.main import app
 from fluence_dao.errors import SubgraphError
 from fluence_dao.subgraph import BlockPtr, Store
@@ -21,7 +21,7 @@ def test_status_reports_cursor_and_error(tmp_path: Path) -> None:
     try:
         result = CliRunner().invoke(app, ["subgraph", "status", str(tmp_path), "--db", str(db), "--json"])
     finally:
-        _output.set_json(False)
+        console.set_json(False)
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)
     assert status["synced_block"] == {"number": 7, "hash": "0x07"}

@@ -122,6 +122,13 @@ def load_native(path: Path | None = None) -> tuple[NativeSha256 | None, str]:
     return native, ""
 
 
+def use_library(library: NativeSha256 | None) -> None:
+    """Hash with `library` from now on (a library built elsewhere, e.g. by a test); None loads target/native again."""
+    global _native, _loaded, _why_not
+    with _lock:
+        _native, _loaded, _why_not = library, library is not None, "not loaded yet"
+
+
 def force_hashlib(enabled: bool) -> None:
     """For benchmarks and tests: True makes this process hash with hashlib only; False undoes it."""
     global _forced_hashlib
