@@ -82,11 +82,11 @@ def aggregate(
     if every is not None:
         with console.status("scheduling the aggregation AIR on the peer"):
             scheduled = start_aggregate(context, session, config, every)
-        console.emit(scheduled.to_dict(), scheduled.script_id)
+        console.emit(scheduled, scheduled.script_id)
         return
     with console.status("aggregating on the peer: events, subgraph, IPLD tree, root in ENS"):
         result = aggregate_once(session, config)
-    console.emit(result.to_dict(), result.summary())
+    console.emit(result, result.summary())
 
 
 @app.command("aggregate-publish")

@@ -15,7 +15,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import is_dataclass
 from typing import TYPE_CHECKING
+
+from fluence_dao.util.json_types import to_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,11 +63,12 @@ def emitted() -> bool:
 
 
 def emit(result: object, text: str | None = None) -> None:
-    """Print a command's result: JSON when --json is on, else `text` (or the result itself). Values JSON has no
-    type for (a path) are written as their text."""
+    """Print a command's result: JSON when --json is on, else `text` (or the result itself). A typed result (a
+    dataclass, or an object with `to_dict`) is written by `to_json`; values JSON has no type for (a path) are
+    written as their text."""
     global _emitted
     if _json_mode:
-        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.write(json.dumps(_json_data(result), indent=2, sort_keys=True, default=str) + "\n")
     else:
         sys.stdout.write((text if text is not None else _plain_document(result)) + "\n")
     sys.stdout.flush()
@@ -81,10 +85,16 @@ def emit_error(error: Mapping[str, object]) -> None:
     _emitted = True
 
 
+def _json_data(result: object) -> object:
+    if is_dataclass(result) or callable(getattr(result, "to_dict", None)):
+        return to_json(result)
+    return result
+
+
 def _plain_document(result: object) -> str:
     if isinstance(result, str):
         return result
-    return json.dumps(result, indent=2, sort_keys=True, default=str)
+    return json.dumps(_json_data(result), indent=2, sort_keys=True, default=str)
 
 
 def plain(value: object, missing: str = "-") -> str:

@@ -121,7 +121,7 @@ def deploy(rpc_url: RpcUrlOption = None, state_dir: StateDirOption = None, json:
     ctx = _Ctx(rpc_url, state_dir)
     with console.status("compiling and deploying Governance"):
         deployment = deploy_governance(ctx.signing_sender(), ctx.settings.state_dir)
-    console.emit(deployment.to_dict(), deployment.address)
+    console.emit(deployment, deployment.address)
 
 
 @app.command()

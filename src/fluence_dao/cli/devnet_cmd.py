@@ -94,7 +94,7 @@ def status(state_dir: StateDirOption = None, json: JsonOption = False) -> None:
         lines.append(f"{name}  owner {owner}" if owner else f"{name}  ERROR {plain(record.get('error'))}")
     if info is not None and info.subgraph is not None:
         lines.append(f"subgraph GraphQL {plain(info.subgraph.url)}  Governance {plain(info.subgraph.governance)}")
-    console.emit(status.to_dict(), "\n".join(lines))
+    console.emit(status, "\n".join(lines))
 
 
 @app.command()

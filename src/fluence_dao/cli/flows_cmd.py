@@ -16,7 +16,6 @@ import typer
 from fluence_dao.cli import _paths, _state, console
 from fluence_dao.cli._options import JsonOption, StateDirOption
 from fluence_dao.errors import PeerError
-from fluence_dao.util.json_types import to_json
 
 if TYPE_CHECKING:
     from fluence_dao.config import Settings
@@ -69,7 +68,7 @@ def publish(propose: ProposeOption = None, state_dir: StateDirOption = None, jso
     ]
     if result.proposal:
         lines.append(f"proposal written to {result.proposal}")
-    console.emit(result.to_dict(), "\n".join(lines))
+    console.emit(result, "\n".join(lines))
 
 
 @app.command("deploy-signer")
@@ -106,7 +105,7 @@ def deploy_signer(
     text = f"signer {result.address} {state} on {result.peer_id} (service {result.service_id})"
     if result.proposal:
         text += f"\nproposal written to {result.proposal}"
-    console.emit(result.to_dict(), text)
+    console.emit(result, text)
 
 
 @app.command("start-interval")
@@ -143,7 +142,7 @@ def start_interval(
     context = _state.context(state_dir=state_dir)
     with console.status(f"scheduling the interval AIR from ENS as a {as_}"):
         result = run(context, _session(context, relay), every, record_key=key, signer_name=name, gas_limit=gas_limit)
-    console.emit(result.to_dict(), result.script_id)
+    console.emit(result, result.script_id)
 
 
 @app.command("stop-interval")
@@ -203,7 +202,7 @@ def status(
     with console.status("reading the peer and the chain"):
         result = run(context, session, runs_shown=runs)
     found = verdict(result, last=last).problems
-    console.emit(to_json(result), status_text(result))
+    console.emit(result, status_text(result))
     if check and found:
         for problem in found:
             console.info(f"check failed: {problem}")

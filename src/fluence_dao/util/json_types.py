@@ -41,11 +41,14 @@ def omit_none() -> dict[str, bool]:
 
 
 def to_json(value: object) -> JsonValue:
-    """`value` as plain JSON data: dataclasses by field (renamed by `json_name` metadata), mappings, sequences,
-    paths and enums as strings, objects with `to_dict()` by it. One serialiser for every typed result the CLI prints
-    with `--json`, instead of a hand-written dict per class."""
+    """`value` as plain JSON data: objects with `to_dict()` by it, other dataclasses by field (renamed by
+    `json_name` metadata), mappings, sequences, paths and enums as strings. One serialiser for every typed result
+    the CLI prints with `--json`, instead of a hand-written dict per class."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and not isinstance(value, type):  # the class's own serialisation comes first
+        return to_json(to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_json_object(value)
     if isinstance(value, Mapping):
@@ -56,9 +59,6 @@ def to_json(value: object) -> JsonValue:
         return str(value)
     if isinstance(value, enum.Enum):
         return to_json(value.value)
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_json(to_dict())
     raise TypeError(f"cannot write a {type(value).__name__} as JSON")
 
 
