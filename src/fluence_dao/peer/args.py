@@ -15,8 +15,6 @@ from typing import Generic, TypeVar, cast
 from fluence_dao.peer.calls import BuiltinError
 from fluence_dao.util.json_types import Args, JsonArray, JsonObject, JsonValue
 
-# ---- -------------------------------------------------------------------
-
 
 def _args_error(display: str, debug: str) -> BuiltinError:
     return BuiltinError(f"Error: {display}\n{debug}")
