@@ -332,17 +332,20 @@ def _object(raw: object, what: str) -> Mapping[str, object]:
 
 
 def _list(raw: object, what: str) -> Sequence[object]:
-    if raw is None:
-        return []
     if not isinstance(raw, list):
         raise ModuleLoadError(f"{what}: expected a JSON list, got {raw!r}")
     return raw
 
 
-def _argument(raw: object, index: int, what: str) -> Argument:
+def _argument(raw: object, index: int, what: str, *, positional: bool = False) -> Argument:
+    """A named argument or field; `positional` (a tuple struct's field) has `name: null` and is named by index."""
     item = _object(raw, what)
     name = item.get("name")
-    return Argument(str(index) if name is None else str(name), parse_type(item.get("ty")))
+    if positional and name is None:
+        name = str(index)
+    if not isinstance(name, str):
+        raise ModuleLoadError(f"{what} #{index} has no name: {raw!r}")
+    return Argument(name, parse_type(item.get("ty")))
 
 
 def parse_signature(raw: object) -> FunctionSignature:
@@ -350,10 +353,10 @@ def parse_signature(raw: object) -> FunctionSignature:
     name = doc.get("name")
     if not isinstance(name, str):
         raise ModuleLoadError(f"function signature without a name: {raw!r}")
-    outputs = _list(doc.get("output_types"), f"outputs of {name!r}")
+    outputs = _list(doc.get("output_types") or [], f"outputs of {name!r}")
     if len(outputs) > 1:
         raise ModuleLoadError(f"function {name!r} has {len(outputs)} outputs; Marine allows one")
-    arguments = _list(doc.get("arguments"), f"arguments of {name!r}")
+    arguments = _list(doc.get("arguments", []), f"arguments of {name!r}")
     return FunctionSignature(
         name=name,
         arguments=tuple(_argument(a, i, f"argument of {name!r}") for i, a in enumerate(arguments)),
@@ -363,7 +366,9 @@ def parse_signature(raw: object) -> FunctionSignature:
 
 def parse_record(raw: object) -> RecordType:
     doc = _object(raw, "record")
-    name = str(doc.get("name"))
+    name = doc.get("name")
+    if not isinstance(name, str):
+        raise ModuleLoadError(f"record without a name: {raw!r}")
     fields_raw = doc.get("fields")
     if fields_raw == "Unit":
         return RecordType(name=name, fields=(), named=False)
@@ -371,7 +376,10 @@ def parse_record(raw: object) -> RecordType:
         ((style, items),) = fields_raw.items()
         if style in ("Named", "Unnamed"):
             where = f"field of record {name!r}"
-            fields = tuple(_argument(item, i, where) for i, item in enumerate(_list(items, where)))
+            positional = style == "Unnamed"
+            fields = tuple(
+                _argument(item, i, where, positional=positional) for i, item in enumerate(_list(items, where))
+            )
             return RecordType(name=name, fields=fields, named=style == "Named")
     raise ModuleLoadError(f"unknown record fields description {fields_raw!r} in record {name!r}")
 
@@ -385,9 +393,11 @@ def parse_section(raw: object) -> SectionItem:
     if kind == "Record":
         return parse_record(doc)
     if kind == "ExternMod":
-        namespace = str(doc.get("namespace"))
+        namespace = doc.get("namespace")
+        if not isinstance(namespace, str):
+            raise ModuleLoadError(f"extern module without a namespace: {raw!r}")
         imports: list[ImportSignature] = []
-        for item in _list(doc.get("imports"), f"imports of {namespace!r}"):
+        for item in _list(doc.get("imports", []), f"imports of {namespace!r}"):
             imported = _object(item, f"import of {namespace!r}")
             link_name = imported.get("link_name")
             signature = parse_signature(imported.get("signature"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from fluence_dao.errors import ModuleLoadError
-from fluence_dao.marine import MType, parse_interface
-from fluence_dao.util.marine_interface import iter_custom_sections, parse_type
+from fluence_dao.marine import MType, RecordType, parse_interface
+from fluence_dao.util.marine_interface import iter_custom_sections, parse_section, parse_type
 
 # avm.wasm 0.62's own description of `invoke` and one of its records, verbatim.
 INVOKE = (
@@ -127,3 +128,33 @@ def test_undescribed_record_and_bad_json_are_load_errors() -> None:
 def test_iter_custom_sections_skips_other_sections() -> None:
     wasm = _wasm(("a", b"1")) + b"\x01\x01\x00" + _section("b", b"22")  # a type section in between
     assert list(iter_custom_sections(wasm)) == [("a", b"1"), ("b", b"22")]
+
+
+U32 = {"U32": "ByValue"}
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"ast_type": "Record", "fields": {"Named": []}}, "record without a name"),
+        ({"ast_type": "ExternMod", "imports": []}, "extern module without a namespace"),
+        (
+            {"ast_type": "Function", "signature": {"name": "f", "arguments": [{"ty": U32}], "output_types": []}},
+            "argument of 'f' #0 has no name",
+        ),
+        ({"ast_type": "Record", "name": "R", "fields": {"Named": None}}, "field of record 'R': expected a JSON list"),
+        ({"ast_type": "ExternMod", "namespace": "n", "imports": None}, "imports of 'n': expected a JSON list"),
+        (
+            {"ast_type": "Record", "name": "R", "fields": {"Named": [{"name": None, "ty": U32}]}},
+            "field of record 'R' #0 has no name",
+        ),
+    ],
+)
+def test_malformed_section_descriptions_are_refused_by_name(section: dict[str, object], message: str) -> None:
+    with pytest.raises(ModuleLoadError, match=re.escape(message)):
+        parse_section(section)
+
+
+def test_tuple_struct_fields_are_named_by_position() -> None:
+    record = parse_section({"ast_type": "Record", "name": "T", "fields": {"Unnamed": [{"name": None, "ty": U32}]}})
+    assert isinstance(record, RecordType) and [f.name for f in record.fields] == ["0"] and not record.named
