@@ -112,7 +112,9 @@ def test_helpers() -> None:
 def test_the_json_document_has_a_key_only_for_what_was_read() -> None:
     """`--json` is `to_json(status)`: the keys and values `status` always wrote (a fact not read has no key)."""
     sent = interval_status("script", _info(runs=1, ok=1), [_peer_run(0, SENT)], 5)
-    result = _status([sent], address="0xsigner", balance_wei=10**18, controls_name=True, owner="0xsigner")
+    result = _status(
+        [sent], address="0xsigner", address_read=True, balance_wei=10**18, controls_name=True, owner="0xsigner"
+    )
     verdict = check(result, last=3)
     document = to_json(result)
     assert isinstance(document, dict) and set(document) == {
@@ -139,6 +141,13 @@ def test_the_json_document_has_a_key_only_for_what_was_read() -> None:
     down = to_json(Status(PeerStatus(False), ChainStatus(False, error="refused"), SignerStatus("n"), {}))
     assert isinstance(down, dict) and down["peer"] == {"reachable": False} and "check" not in down
     assert down["chain"] == {"reachable": False, "error": "refused"}
+    assert down["signer"] == {"name": "n"}  # no address key: the chain did not answer
+
+
+def test_the_signer_keys_say_what_was_read_and_what_is_unset() -> None:
+    assert to_json(SignerStatus("n", address_read=True)) == {"name": "n", "address": None}  # read: none recorded
+    hosted = to_json(SignerStatus("n", address_read=True, service_id="svc", on_this_peer=False))
+    assert hosted == {"name": "n", "address": None, "service_id": "svc", "peer_id": None, "on_this_peer": False}
 
 
 def test_an_unread_spell_is_shown_and_not_counted_as_failing() -> None:

@@ -204,6 +204,7 @@ class SignerStatus:
 
     name: str
     address: str | None = None  # signer.address in ENS (None: none recorded, or the chain did not answer)
+    address_read: bool = False  # the chain answered: `address` is what ENS records
     balance_wei: int | None = field(default=None, metadata=OPTIONAL)
     controls_name: bool | None = field(default=None, metadata=OPTIONAL)
     owner: str | None = field(default=None, metadata=OPTIONAL)
@@ -213,6 +214,16 @@ class SignerStatus:
     live_on_peer: bool | None = field(default=None, metadata=OPTIONAL)
     service_exists: bool | None = field(default=None, metadata=OPTIONAL)
     live_error: str | None = field(default=None, metadata=OPTIONAL)
+
+    def to_dict(self) -> JsonObject:
+        """By field, with the document's two conditional keys: `address` once the chain answered (null: none
+        recorded), `peer_id` with the service (null: no signer.peer record)."""
+        out = to_json_object(self, exclude={"address_read"})
+        if not self.address_read:
+            del out["address"]
+        if self.service_id is not None:
+            out["peer_id"] = self.peer_id
+        return out
 
 
 @dataclass
@@ -402,7 +413,7 @@ def _chain(
             if name and key:
                 records[f"{name} {key}"] = written_record(ens, name, key)
         address = records[SIGNER_ADDRESS_KEY]
-        signer.address = address or None
+        signer.address, signer.address_read = address or None, True
         if address:
             owner = ens.owner(signer_name)
             signer.balance_wei = context.eth.balance(address)
