@@ -103,7 +103,7 @@ def run_facts(result: object) -> JsonObject:
     return facts
 
 
-_CONVERTED_FOR_AQUA = ("late_ms", "finished_ms", "ok", "result", "error", "aborted")  # below, or not in IntervalRun
+_AS_IS_IN_AQUA = ("particle_id", "seq", "due_ms", "started_ms", "skipped")  # IntervalRun's fields copied as they are
 
 
 @dataclass
@@ -160,7 +160,7 @@ class ScriptRun:
         """As Aqua's `IntervalRun` (aqua/runs.aqua): the result travels as JSON text, its shape is the script's."""
         facts = run_facts(self.result)
         return {
-            **to_json_object(self, exclude=_CONVERTED_FOR_AQUA),  # particle_id, seq, due_ms, started_ms, skipped
+            **to_json_object(self, only=_AS_IS_IN_AQUA),
             "late_ms": round(self.late_ms, 3),
             "finished_ms": self.finished_ms or 0,
             "finished": self.ok is not None,

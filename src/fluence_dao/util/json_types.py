@@ -62,15 +62,18 @@ def to_json(value: object) -> JsonValue:
     raise TypeError(f"cannot write a {type(value).__name__} as JSON")
 
 
-def to_json_object(value: object, *, exclude: Collection[str] = ()) -> JsonObject:
+def to_json_object(value: object, *, exclude: Collection[str] = (), only: Collection[str] | None = None) -> JsonObject:
     """A dataclass instance as a JSON object, one key per field (see `to_json`), without the fields in `exclude`
-    and those with `omit_none()` metadata that are None."""
+    and those with `omit_none()` metadata that are None. `only` names the fields to write, for documents other
+    parties read: a field added later stays out until someone adds it here."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         raise TypeError(f"to_json_object takes a dataclass instance, not a {type(value).__name__}")
     out: JsonObject = {}
     for field in dataclasses.fields(value):
         item = getattr(value, field.name)
-        if field.name in exclude or (item is None and field.metadata.get(JSON_OMIT_NONE)):
+        if field.name in exclude or (only is not None and field.name not in only):
+            continue
+        if item is None and field.metadata.get(JSON_OMIT_NONE):
             continue
         out[field.metadata.get(JSON_NAME, field.name)] = to_json(item)
     return out

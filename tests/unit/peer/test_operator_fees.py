@@ -68,3 +68,7 @@ def test_unknown_stuck_fees_pay_at_most_the_cap() -> None:
 def test_bad_quantities_name_the_field() -> None:
     with pytest.raises(BuiltinError, match="stuck_max_fee 'zz' is not a JSON-RPC quantity"):
         call(OperatorService(CONFIG), "replacement_fees", hex(GWEI), hex(GWEI), "zz", hex(GWEI))
+
+
+def test_what_any_particle_reads_is_the_endpoint_and_names_not_the_fee_policy() -> None:
+    assert set(CONFIG.to_aqua()) == {"rpc_url", "chain_id", "ens_registry", "project_name", "signer_name", "gas_limit"}

@@ -58,3 +58,7 @@ def test_objects_that_are_not_json_are_named_in_the_error() -> None:
         to_json({"key": b"\x00"})
     with pytest.raises(TypeError, match=r"not a \w*Path"):
         to_json_object(Path("/"))
+
+
+def test_only_writes_the_named_fields() -> None:
+    assert to_json_object(Outer("0xabc"), only=("sender", "items")) == {"from": "0xabc", "items": [1, 2]}

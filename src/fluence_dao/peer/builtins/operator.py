@@ -44,11 +44,12 @@ class OperatorConfig:
         return cap if self.max_fee_per_gas_cap is None else min(cap, self.max_fee_per_gas_cap)
 
     def to_aqua(self) -> JsonObject:
-        """As Aqua's `OperatorConfig` (aqua/operator.aqua): the endpoint and names; the fee policy stays here."""
-        return {**to_json_object(self, exclude=_FEE_POLICY), "gas_limit": str(self.gas_limit)}
+        """As Aqua's `OperatorConfig` (aqua/operator.aqua): the endpoint and names; the fee policy stays here.
+        Any particle may read this, so its keys are listed, never derived from the fields."""
+        return {**to_json_object(self, only=_READABLE), "gas_limit": str(self.gas_limit)}
 
 
-_FEE_POLICY = ("fee_multiplier", "replacement_bump", "fee_cap_multiplier", "max_fee_per_gas_cap")
+_READABLE = ("rpc_url", "chain_id", "ens_registry", "project_name", "signer_name")
 
 
 def operator_config(settings: Settings, endpoint: Endpoint, *, chain_id: int | None = None) -> OperatorConfig:
