@@ -28,7 +28,7 @@ from pathlib import Path
 from fluence_dao.build._interface import interface_zig, load_interface, root_zig
 from fluence_dao.build._interface_types import generate_interface_types
 from fluence_dao.errors import BuildError
-from fluence_dao.util.marine_interface import ModuleInterface
+from fluence_dao.util.marine_interface import SDK_VERSION_SECTION, ModuleInterface
 from fluence_dao.util.paths import cache_dir, project_root
 from fluence_dao.util.wasm_sections import append_custom_section, function_exports, iter_custom_sections
 
@@ -213,15 +213,16 @@ def _zig_version() -> str:
 
 def add_sections(linked: bytes, interface: ModuleInterface) -> bytes:
     """Append the Marine custom sections: JSON descriptions, the sdk version and interface-types."""
+    sections = interface.sections()
     existing = {n for n, _ in iter_custom_sections(linked)}
-    clash = existing & ({n for n, _ in interface.sections()} | {"__fluence_sdk_version", "interface-types"})
+    clash = existing & ({n for n, _ in sections} | {SDK_VERSION_SECTION, "interface-types"})
     if clash:
         raise BuildError(f"module {interface.name}: already has sections {sorted(clash)}", module=interface.name)
     data = linked
-    sections = interface.sections()
     for section_name, payload in sections:
         data = append_custom_section(data, section_name, payload)
-    data = append_custom_section(data, "__fluence_sdk_version", SDK_VERSION.encode())
+    data = append_custom_section(data, SDK_VERSION_SECTION, SDK_VERSION.encode())
+    # interface-types is generated from the JSON exactly as written above, as Fluence's tools read it back
     docs = [json.loads(payload) for _, payload in sections]
     return append_custom_section(data, "interface-types", generate_interface_types(docs))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
 from fluence_dao.peer.calls import BuiltinError
-from fluence_dao.util.json_types import Args, JsonArray, JsonObject, JsonValue
+from fluence_dao.util.json_types import Args, JsonObject, JsonValue
 
 
 def _args_error(display: str, debug: str) -> BuiltinError:
@@ -56,7 +56,6 @@ I64 = Kind[int]("i64", _is_int)
 U32 = Kind[int]("u32", lambda v: _is_int(v, 32))
 U64 = Kind[int]("u64", lambda v: _is_int(v, 64))
 F64 = Kind[float]("f64", lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
-ARRAY = Kind[JsonArray]("Vec<serde_json::value::Value>", lambda v: isinstance(v, list), is_list=True)
 OBJECT = Kind[JsonObject]("serde_json::map::Map<String, serde_json::value::Value>", lambda v: isinstance(v, dict))
 BYTES = Kind[list[int]]("Vec<u8>", lambda v: isinstance(v, list) and all(_is_int(b, 8) for b in v), is_list=True)
 STRINGS = Kind[list[str]]("Vec<String>", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), True)

@@ -270,19 +270,6 @@ class ModuleInterface:
             for name, item in self.items()
         ]
 
-    def to_dict(self) -> JsonObject:
-        """A JSON-friendly view (used by `fluence-dao module inspect --json`)."""
-        return {
-            "sdk_version": self.sdk_version,
-            "functions": {name: sig.to_json() for name, sig in sorted(self.functions.items())},
-            "records": {name: [f.to_json() for f in rec.fields] for name, rec in sorted(self.records.items())},
-            "imports": [
-                {"namespace": imp.namespace, "name": imp.name, "signature": imp.signature.to_json()}
-                for imp in self.imports.values()
-            ],
-            "custom_sections": [{"name": n, "size": s} for n, s in self.custom_sections],
-        }
-
 
 def section_document(item: SectionItem) -> JsonObject:
     """The JSON document of one section (the inverse of `parse_section`)."""

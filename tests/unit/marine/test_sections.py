@@ -80,7 +80,7 @@ def test_interface_from_avm_style_sections() -> None:
     assert interface.records["RunParameters"].size == 8 + 8 + 4 + 1 + 1
     assert interface.sdk_version == "0.14.0"
     assert interface.custom_sections[0][0] == "name"
-    assert json.loads(json.dumps(interface.to_dict()))["functions"]["invoke"]["arguments"][0]["name"] == "air"
+    assert json.loads(json.dumps(sig.to_json()))["arguments"][0] == {"name": "air", "ty": {"Utf8String": "ByValue"}}
 
 
 def test_extern_mod_unit_result_and_tuple_records() -> None:

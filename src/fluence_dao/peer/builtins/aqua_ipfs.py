@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable
 
 from fluence_dao.errors import FluenceDaoError
-from fluence_dao.ipfs import Cid, ImportOptions, Ipfs, KuboClient, decode_dag_json, encode_dag_json, import_file
+from fluence_dao.ipfs import Cid, ImportOptions, Ipfs, decode_dag_json, encode_dag_json, import_file, open_ipfs
 from fluence_dao.peer.args import STR, U64, arg
 from fluence_dao.peer.calls import BuiltinError, BuiltinService, CallContext, Function, export
 from fluence_dao.util.json_types import Args, JsonObject
@@ -286,5 +286,4 @@ def _addr(value: str, what: str) -> JsonObject:
 
 
 def _kubo_client(url: str, timeout_s: float) -> Ipfs:
-    client: Ipfs = KuboClient(url, timeout_s=timeout_s)
-    return client
+    return open_ipfs(api_url=url, timeout_s=timeout_s)
