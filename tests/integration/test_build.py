@@ -161,7 +161,7 @@ def test_type_mismatch_between_interface_and_zig_fails_the_build(tmp_path: Path)
 
 @pytest.fixture(autouse=True)
 def _text_mode() -> Iterator[None]:
-    """`--json` sets a process-wide flag in cli._output that nothing resets between CliRunner invocations."""
+    """`--json` sets a process-wide flag in cli.console that nothing resets between CliRunner invocations."""
     from fluence_dao.cli import console
 
     console.set_json(False)

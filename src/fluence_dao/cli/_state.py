@@ -1,7 +1,7 @@
 """One CLI invocation's configuration: its Settings and its FlowContext, each built once, on first use.
 
 The root callback (`main.root`) stores a `CliState` in the click context's `obj` and closes it when the invocation
-ends. A command names the flags that override configuration, `current().settings(state_dir=..., rpc_url=...)`, and
+ends. A command names the flags that override configuration, `_state.settings(state_dir=..., rpc_url=...)`, and
 the first call builds Settings from them > env > `.env` > defaults. pydantic and the flows are imported only then,
 so `--help` stays fast.
 """

@@ -95,7 +95,7 @@ class _Database:
 
         info = read_devnet_info(settings.state_dir)
         devnet = info.subgraph if info is not None else None
-        served = getattr(devnet, "directory", None)
+        served = devnet.directory if devnet is not None else None
         if devnet is not None and devnet.db and served and Path(served).resolve() == self.directory.resolve():
             return Path(devnet.db)
         return Path(settings.state_dir) / "subgraph" / f"{self.directory.resolve().name}.sqlite"

@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import SecretStr
 
@@ -46,8 +46,7 @@ from fluence_dao.runtime import (
     read_info,
     write_info,
 )
-from fluence_dao.subgraph import build_subgraph
-from fluence_dao.subgraph._build import graph_cli  # not exported by fluence_dao.subgraph
+from fluence_dao.subgraph import build_subgraph, graph_cli
 from fluence_dao.util.json_types import JsonObject, to_json
 from fluence_dao.util.net import LOOPBACK, free_port
 from fluence_dao.util.paths import cache_dir, node_modules, project_root
@@ -500,15 +499,16 @@ class DevnetStatus:
     def healthy(self) -> bool:
         return bool(self.processes) and all(p.healthy for p in self.processes)
 
-    def to_dict(self) -> dict[str, Any]:  # Any: `devnet status` indexes it; the fields above are typed
+    def to_dict(self) -> JsonObject:
+        """`devnet status --json`: the processes, the chain and names read now, and devnet.json's endpoints."""
         record = self.info.to_json() if self.info is not None else {}
         return {
             "healthy": self.healthy,
             "processes": [to_json(p.to_dict()) for p in self.processes],
             "rpc_url": record.get("rpc_url"),
-            "chain": self.chain,
+            "chain": to_json(self.chain),
             "ens": record.get("ens"),
-            "names": self.names,
+            "names": to_json(self.names),
             "ipfs": record.get("ipfs"),
             "peer": record.get("peer"),
             "subgraph": record.get("subgraph"),
@@ -547,7 +547,7 @@ class Devnet:
         return self._processes[name]
 
     def up(self) -> JsonObject:
-        """`start()`, returning devnet.json as JSON (what `devnet up --json` prints)."""
+        """`start()`, returning devnet.json as JSON."""
         return self.start().to_json()
 
     def start(self) -> DevnetInfo:

@@ -20,7 +20,7 @@ from fluence_dao.subgraph._abi_types import (
     parse_manifest_event,
     parse_type,
 )
-from fluence_dao.subgraph._build import build_subgraph
+from fluence_dao.subgraph._build import build_subgraph, graph_cli
 from fluence_dao.subgraph._graphql import MAX_DEPTH, SubgraphMeta, SubgraphSchema, plural
 from fluence_dao.subgraph._host import HostContext, HostFailure, bind, host_functions
 from fluence_dao.subgraph._indexer import Indexer, IndexerConfig
@@ -57,6 +57,7 @@ __all__ = [
     "bind",
     "build_subgraph",
     "decode_elementary",
+    "graph_cli",
     "host_functions",
     "load_manifest",
     "load_schema",
