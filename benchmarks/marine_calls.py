@@ -78,11 +78,11 @@ def raw_baselines(seconds: float, repeats: int) -> tuple[float, float]:
 
 def execution_bound(seconds: float, repeats: int) -> None:
     """avm.wasm `invoke` on engines without a bound, with epoch interruption and with fuel."""
-    from fluence_dao.marine import _engine
+    from fluence_dao.marine import alternative_engine
 
     modules = {}
     for bound in ("none", "epoch", "fuel"):
-        with _engine.alternative_engine(bound):  # compiles avm.wasm once per engine (cached on disk after)
+        with alternative_engine(bound):  # compiles avm.wasm once per engine (cached on disk after)
             modules[bound] = MarineModule.load(paths.avm_wasm_path(), ModuleConfig(name="avm"))
     avm_args = avm_arguments()
     results: dict[str, list[float]] = {bound: [] for bound in modules}

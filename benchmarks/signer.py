@@ -290,7 +290,7 @@ def main() -> None:
     us = {name: 1e6 / value for name, value in rate.items()}
     ratio = rate["module"] / rate["worker"]
 
-    from fluence_dao.marine._engine import wasmtime_version
+    from fluence_dao.marine import wasmtime_version
 
     print("signer benchmark: sign_tx through the Marine host vs eth-account with coincurve")
     print(f"  machine   {machine()}; load before {load_before}, after {load()}")

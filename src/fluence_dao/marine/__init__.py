@@ -14,7 +14,7 @@ from fluence_dao.marine._config import (
     ParticleParameters,
     SecurityTetraplet,
 )
-from fluence_dao.marine._engine import forget_compiled_modules
+from fluence_dao.marine._engine import alternative_engine, forget_compiled_modules, wasmtime_version
 from fluence_dao.marine._fastcall import CoreFunc, MemoryView
 from fluence_dao.marine.module import MarineModule, ModuleDescription, describe_module
 from fluence_dao.marine.service import MarineService
@@ -53,9 +53,11 @@ __all__ = [
     "RecordField",
     "RecordType",
     "SecurityTetraplet",
+    "alternative_engine",
     "describe_module",
     "forget_compiled_modules",
     "parse_interface",
     "scalar_from_wasm",
     "scalar_to_wasm",
+    "wasmtime_version",
 ]
