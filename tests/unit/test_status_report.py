@@ -156,3 +156,17 @@ def test_an_unread_spell_is_shown_and_not_counted_as_failing() -> None:
     result.notes = notes_for(result)
     assert "spell     sp1  ERROR no such spell" in status_text(result)
     assert problems(result) == []
+
+
+def test_a_chain_that_answers_as_another_is_not_called_unreachable() -> None:
+    wrong = ChainStatus(False, rpc_url="http://127.0.0.1:8545", error="is chain 31337, but chain 1 is configured")
+    wrong.answers = True
+    down = ChainStatus(False, rpc_url="http://127.0.0.1:8545", error="connection refused")
+    texts, notes = [], []
+    for chain in (wrong, down):
+        result = Status(PeerStatus(False), chain, SignerStatus("n"), {})
+        texts.append(status_text(result))
+        notes.append(" ".join(notes_for(result)))
+    assert "NOT USABLE: is chain 31337" in texts[0] and "NOT REACHABLE" not in texts[0]
+    assert "answers, but not as configured" in notes[0] and "The chain does not answer" not in notes[0]
+    assert "NOT REACHABLE: connection refused" in texts[1] and "The chain does not answer" in notes[1]

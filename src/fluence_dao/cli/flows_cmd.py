@@ -217,7 +217,8 @@ def status_text(status: Status) -> str:
         + (f"  up {peer.uptime_s:.0f} s" if peer.uptime_s is not None else "")
         + (f"  ERROR {peer.error}" if peer.error is not None else "")
     ]
-    lines.append(f"chain     {chain.rpc_url or '?'}  " + ("ok" if chain.reachable else f"NOT REACHABLE: {chain.error}"))
+    state = "ok" if chain.reachable else f"NOT REACHABLE: {chain.error}" if chain.down else f"NOT USABLE: {chain.error}"
+    lines.append(f"chain     {chain.rpc_url or '?'}  {state}")
     lines.append(_signer_text(status.signer, chain.reachable))
     for interval in status.intervals:
         lines.append(_interval_text(interval))
@@ -241,7 +242,7 @@ def _signer_text(signer: SignerStatus, chain_reachable: bool) -> str:
         )
     if chain_reachable:
         return "signer    none recorded in ENS (run deploy-signer)"
-    return "signer    unknown (the chain does not answer)"
+    return "signer    unknown (the chain could not be read)"
 
 
 def _interval_text(interval: Interval) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
-from fluence_dao.errors import EnsError, EthError, FluenceDaoError
+from fluence_dao.errors import EnsError, EthError, FluenceDaoError, RpcUnavailableError
 from fluence_dao.flows._context import (
     AIR_INTERVAL_KEY,
     SIGNER_ADDRESS_KEY,
@@ -193,9 +193,15 @@ class PeerStatus:
 
 @dataclass
 class ChainStatus:
-    reachable: bool = False
+    reachable: bool = False  # status read the ENS records
     rpc_url: str | None = field(default=None, metadata=OPTIONAL)
     error: str | None = field(default=None, metadata=OPTIONAL)
+    answers: bool | None = field(default=None, metadata=OPTIONAL)  # True: it answered, but not as configured
+
+    @property
+    def down(self) -> bool:
+        """Unreadable because nothing answers (not because it is another chain or has no ENS there)."""
+        return not self.reachable and not self.answers
 
 
 @dataclass
@@ -420,7 +426,9 @@ def _chain(
             signer.controls_name, signer.owner = owner.lower() == address.lower(), owner
     except (EthError, FluenceDaoError) as err:
         chain.error = err.message
-        logger.info("status: the chain did not answer: %s", err.message)
+        if not chain.reachable and not isinstance(err, RpcUnavailableError):
+            chain.answers = True  # e.g. another chain id, or no ENS registry at the configured address
+        logger.info("status: the chain could not be read: %s", err.message)
     service_id = records.get(SIGNER_SERVICE_KEY)
     if session is not None and service_id:
         signer.service_id = service_id
@@ -460,7 +468,12 @@ def notes_for(status: Status) -> list[str]:
         )
     elif peer.error is not None:
         notes.append(f"The peer answered its ping but not the status calls: {peer.error}")
-    if not chain.reachable:
+    if chain.answers and not chain.reachable:
+        notes.append(
+            f"The chain at {chain.rpc_url} answers, but not as configured: {chain.error}. ENS records and the signer "
+            "cannot be checked; runs fail until the RPC URL, chain id and ENS registry agree."
+        )
+    elif not chain.reachable:
         notes.append(
             "The chain does not answer"
             + (f" at {chain.rpc_url}" if chain.rpc_url else "")
