@@ -136,6 +136,7 @@ def run(args: list[str]) -> int:
         err.show()
         return EXIT_USAGE
     except click_errors.ClickException as err:
+        _name_the_value(err, args)
         err.show()
         if wants_json or console.json_mode():
             console.emit_error(_usage_error(err))
@@ -168,6 +169,23 @@ def run(args: list[str]) -> int:
             )
         return EXIT_INTERNAL
     return outcome if isinstance(outcome, int) else EXIT_OK
+
+
+def _name_the_value(err: click_errors.ClickException, args: list[str]) -> None:
+    """Typer's conversion errors ("Input should be a valid integer") do not say what was given: add the value of
+    the option from the command line, so the message names the bad value as well as the option."""
+    opts = getattr(getattr(err, "param", None), "opts", None)
+    if not isinstance(err, click_errors.BadParameter) or not opts or not err.message.startswith("Input should be"):
+        return
+    for index, token in enumerate(args):
+        if token in opts and index + 1 < len(args):
+            value = args[index + 1]
+        elif token.startswith(tuple(f"{opt}=" for opt in opts if opt.startswith("--"))):
+            value = token.partition("=")[2]
+        else:
+            continue
+        err.message = f"{err.message} (got {value!r})"
+        return
 
 
 def _usage_error(err: click_errors.ClickException) -> dict[str, str]:

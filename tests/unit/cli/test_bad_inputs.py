@@ -133,6 +133,13 @@ CASES = [
         2,
         "missing.json: no such file",
     ),
+    Case(
+        "interval-every-not-a-number",
+        ("start-interval", "--every", "abc"),
+        2,
+        "--every': Input should be a valid number, unable to parse string as a number (got 'abc')",
+    ),
+    Case("status-runs-not-an-integer", ("status", "--runs=x"), 2, "(got 'x')"),
     Case("run-data-file-is-a-dir", ("run", "-i", "x.aqua", "-f", "f()", "--data", "@{dir}"), 2, "is a directory"),
     Case("run-data-not-json", ("run", "-i", "x.aqua", "-f", "f()", "--data", "{{bad"), 2, "not valid JSON"),
     Case("run-data-not-object", ("run", "-i", "x.aqua", "-f", "f()", "--data", "[1]"), 2, "JSON object"),
