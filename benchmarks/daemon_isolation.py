@@ -24,13 +24,15 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from benchmarks.interval import _machine, _percentile  # one way to print the machine and take percentiles
+from benchmarks.interval import (  # one way to print the machine, take percentiles and set up the signer
+    _machine,
+    _percentile,
+    deployed_signer,
+)
 
 GOAL_GAP_MS = 100.0
 KINDS = ("idle", "slow", "loops", "large")
@@ -49,24 +51,12 @@ def main() -> None:
         _attack(args.attacker, args.address, args.peer_id)
         return
 
-    from fluence_dao.config import load_settings
-    from fluence_dao.devnet import Devnet
-    from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish, start_interval, stop_interval
-    from fluence_dao.peer.remote import connect_from_settings
+    from fluence_dao.flows import start_interval, stop_interval
 
-    with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as tmp:
-        settings = load_settings({"state_dir": Path(tmp) / "state", "devnet": {"subgraph": False}}, env_file=None)
-        devnet = Devnet(settings)
-        devnet.up()
-        context = FlowContext(settings)
+    with deployed_signer() as (context, session, _signer):
+        network = session.network
         attackers: list[subprocess.Popen[bytes]] = []
         try:
-            network = connect_from_settings(settings)
-            if network is None:
-                raise SystemExit("the peer daemon did not answer after devnet up")
-            session = PeerSession(network)
-            publish(context)
-            deploy_signer(context, session)
             print(f"machine: {_machine()}")
             started = start_interval(context, session, args.every)
             seen: dict[int, dict[str, Any]] = {}
@@ -97,8 +87,6 @@ def main() -> None:
                 process.terminate()
             for process in attackers:
                 process.wait(10)
-            context.close()
-            devnet.down()
 
 
 def _collect(session: Any, script_id: str, seen: dict[int, dict[str, Any]], runs: int, every: float) -> list[Any]:

@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,29 +44,32 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20, help="iterations of the step split (0: none)")
     args = parser.parse_args()
 
+    with deployed_signer() as (context, session, signer):
+        print(f"machine: {_machine()}")
+        print(f"versions: {_versions(context.settings)}")
+        _timing(context, session, args.runs, args.every)
+        if args.iterations > 0:
+            _split(context, session, signer.service_id, signer.address, args.iterations)
+        print(f"load after: {os.getloadavg()[0]:.2f}")
+
+
+@contextmanager
+def deployed_signer() -> Iterator[tuple[Any, Any, Any]]:
+    """(FlowContext, PeerSession, DeployResult): a fresh devnet (no subgraph) in a temporary state dir, reached the
+    way the CLI reaches it, with the modules published and the signer deployed; torn down after."""
     from fluence_dao.config import load_settings
     from fluence_dao.devnet import Devnet
-    from fluence_dao.flows import FlowContext, PeerSession, deploy_signer, publish
-    from fluence_dao.peer.remote import connect_from_settings
+    from fluence_dao.flows import FlowContext, deploy_signer, open_session, publish
 
     with tempfile.TemporaryDirectory(prefix="fluence-dao-bench-") as tmp:
         settings = load_settings({"state_dir": Path(tmp) / "state", "devnet": {"subgraph": False}}, env_file=None)
         devnet = Devnet(settings)
-        devnet.up()
+        devnet.start()
         context = FlowContext(settings)
         try:
-            network = connect_from_settings(settings)
-            if network is None:
-                raise SystemExit("the peer daemon did not answer after devnet up")
-            session = PeerSession(network)
+            session = open_session(settings)
             publish(context)
-            signer = deploy_signer(context, session)
-            print(f"machine: {_machine()}")
-            print(f"versions: {_versions(settings)}")
-            _timing(context, session, args.runs, args.every)
-            if args.iterations > 0:
-                _split(context, session, signer.service_id, signer.address, args.iterations)
-            print(f"load after: {os.getloadavg()[0]:.2f}")
+            yield context, session, deploy_signer(context, session)
         finally:
             context.close()
             devnet.down()
@@ -150,6 +155,7 @@ def _split(context: Any, session: Any, service_id: str, address: str, iterations
     resolver = str(ens.resolver(signer_name))
     reference = Account.create()  # the direct baseline signs with a throwaway key: the same work, done in Python
     context.governance.transfer(reference.address, 10**17)
+    _wait_for_quiet_nonce(eth, address)
     peer: dict[str, list[float]] = {k: [] for k in ("ens read", "signing", "sending", "receipt")}
     direct: dict[str, list[float]] = {k: [] for k in peer}
     for i in range(iterations):
@@ -184,6 +190,21 @@ def _split(context: Any, session: Any, service_id: str, address: str, iterations
         total_peer, total_direct = total_peer + p, total_direct + d
         print(f"  {label:<10} {p:9.1f} {d:10.1f} {p / d:11.1f}x")
     print(f"  {'total':<10} {total_peer:9.1f} {total_direct:10.1f} {total_peer / total_direct:11.1f}x")
+
+
+def _wait_for_quiet_nonce(eth: Any, address: str, quiet_s: float = 3.0, timeout_s: float = 60.0) -> None:
+    """Until the signer's pending nonce holds still for `quiet_s`: a run that had started before `stop_interval`
+    still sends its transaction, and would take the nonce the split's first iteration reads."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        nonce = eth.rpc("eth_getTransactionCount", [address, "pending"])
+        if nonce != last:
+            last, since = nonce, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.25)
+    raise SystemExit(f"the signer's nonce kept moving for {timeout_s:g} s after the interval stopped")
 
 
 def _sign_directly(ens: Any, account: Any, name: str, value: str, nonce: int, chain_id: int) -> str:
