@@ -28,11 +28,8 @@ import threading
 import time
 from typing import Any
 
-from benchmarks.interval import (  # one way to print the machine, take percentiles and set up the signer
-    _machine,
-    _percentile,
-    deployed_signer,
-)
+from benchmarks._peer import load, machine
+from benchmarks.interval import _percentile, deployed_signer  # one way to take percentiles and set up the signer
 
 GOAL_GAP_MS = 100.0
 KINDS = ("idle", "slow", "loops", "large")
@@ -57,7 +54,7 @@ def main() -> None:
         network = session.network
         attackers: list[subprocess.Popen[bytes]] = []
         try:
-            print(f"machine: {_machine()}")
+            print(f"machine: {machine()}, load {load()}")
             started = start_interval(context, session, args.every)
             seen: dict[int, dict[str, Any]] = {}
             quiet = _collect(session, started.script_id, seen, args.runs, args.every)
@@ -70,12 +67,12 @@ def main() -> None:
                     attackers.append(subprocess.Popen([*argv, "--address", address, "--peer-id", peer_id]))
                 time.sleep(1.0)
             time.sleep(2.0)  # the attackers fill the daemon's queues
-            load = os.getloadavg()[0]
+            load_now = os.getloadavg()[0]
             attacked = _collect(session, started.script_id, seen, args.runs, args.every)
             info = network.ping()
             received = int(info["particles_received"]) - int(before["particles_received"])
             refused = int(info["particles_refused"]) - int(before["particles_refused"])
-            _report(f"under attack ({len(attackers)} attacker processes, load {load:.2f})", attacked, args.every)
+            _report(f"under attack ({len(attackers)} attacker processes, load {load_now:.2f})", attacked, args.every)
             print(
                 f"  the daemon meanwhile: {received} particles received, {refused} refused; now "
                 f"{info.get('connections')} connections, {int(info.get('held_bytes', 0)) / 2**20:.0f} MiB held"

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks._peer import load, machine
+
 GOAL_PERIOD_MS = 1.0
 GOAL_P99_LATE_MS = 20.0
 
@@ -45,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with deployed_signer() as (context, session, signer):
-        print(f"machine: {_machine()}")
+        print(f"machine: {machine()}, load {load()}")
         print(f"versions: {_versions(context.settings)}")
         _timing(context, session, args.runs, args.every)
         if args.iterations > 0:
@@ -221,13 +223,6 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     started = time.perf_counter()
     result = fn(*args)
     return result, (time.perf_counter() - started) * 1000
-
-
-def _machine() -> str:
-    return (
-        f"{platform.machine()} {platform.processor() or ''}".strip()
-        + f", {os.cpu_count()} cores, {platform.system()} {platform.release()}, load {os.getloadavg()[0]:.2f}"
-    )
 
 
 def _versions(settings: Any) -> str:

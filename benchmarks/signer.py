@@ -36,6 +36,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks._peer import load, machine
+
 PEER = "12D3KooWBenchCreatorPeer"
 KEY_SEED = b"fluence-dao benchmark key"
 BASELINE_PACKAGES = ("eth-account", "eth-keys", "coincurve", "eth-rlp", "rlp", "eth-utils", "hexbytes")
@@ -179,27 +181,6 @@ class BaselineProcess:
         with contextlib.suppress(SystemExit, BrokenPipeError):
             self.ask("quit")
         self.proc.wait(timeout=10)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# the machine
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cpus, {platform.system()} {platform.release()}"
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (1 min) {five:.2f} (5 min)"
 
 
 # ---------------------------------------------------------------------------------------------------------
